@@ -21,6 +21,7 @@ pub mod perms {
 
 /// An identity under an auth scheme: `world:anyone`, `digest:user:hash`, `ip:10.0.0.1`, ...
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Id {
     /// The auth scheme.
     pub scheme: String,
@@ -59,6 +60,7 @@ impl Record for Id {
 
 /// One ACL entry: the permissions an identity has.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Acl {
     /// Bits from [`perms`].
     pub perms: i32,
@@ -121,6 +123,7 @@ pub fn write_acls(out: &mut Vec<u8>, acls: &[Acl]) {
 
 /// A node's metadata as the client sees it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stat {
     /// zxid of the create.
     pub czxid: i64,
@@ -185,6 +188,7 @@ impl Record for Stat {
 
 /// How a node is created (`CreateMode`), from the `flags` of a create request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CreateMode {
     Persistent,
     Ephemeral,

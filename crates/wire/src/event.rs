@@ -5,6 +5,7 @@ use crate::jute::{DecodeError, JuteWrite, Reader, Record};
 
 /// What happened to a watched node (`Watcher.Event.EventType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventType {
     /// A connection-state change, not a node event.
     None,
@@ -52,6 +53,7 @@ impl EventType {
 
 /// The client's connection state carried with an event (`Watcher.Event.KeeperState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KeeperState {
     /// Deprecated in ZooKeeper, still decodable.
     Unknown,
@@ -103,6 +105,7 @@ impl KeeperState {
 
 /// A watch notification as sent with xid -1.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WatcherEvent {
     /// What happened.
     pub event_type: EventType,
