@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's test command (README names it; .ci/run calls it). It installs what the tests
+# need on a fresh machine, then runs the format check, clippy and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "tests"
+# nextest's closing summary line is what CI reads.
+cargo nextest run --workspace --locked --no-fail-fast
