@@ -57,6 +57,11 @@ impl<'a> Reader<'a> {
         self.buf
     }
 
+    /// Takes every unread byte (for bodies with no length prefix of their own).
+    pub fn read_rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
+    }
+
     /// Fails with `TrailingBytes` if anything is left: a record must fill its frame exactly.
     pub fn finish(&self) -> Result<(), DecodeError> {
         match self.buf.len() {
