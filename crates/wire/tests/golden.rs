@@ -48,10 +48,7 @@ fn frame_body(bytes: &[u8]) -> Result<&[u8], String> {
 }
 
 /// Re-frames `body_writer`'s output and compares it with the captured line.
-fn check_reencode(
-    captured: &[u8],
-    body_writer: impl FnOnce(&mut Vec<u8>),
-) -> Result<(), String> {
+fn check_reencode(captured: &[u8], body_writer: impl FnOnce(&mut Vec<u8>)) -> Result<(), String> {
     let mut out = Vec::new();
     zk_wire::write_frame(&mut out, body_writer);
     if out != captured {
@@ -82,7 +79,8 @@ impl Conversation {
         let body = frame_body(bytes)?;
         if !self.seen_connect_request {
             self.seen_connect_request = true;
-            let req = ConnectRequest::from_bytes(body).map_err(|e| format!("ConnectRequest: {e}"))?;
+            let req =
+                ConnectRequest::from_bytes(body).map_err(|e| format!("ConnectRequest: {e}"))?;
             check_reencode(bytes, |o| req.encode(o))?;
             return Ok(format!("{req:?}"));
         }
