@@ -7,7 +7,13 @@ macro_rules! int_enum {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-        pub enum $name { $($(#[$vm])* $var,)+ }
+        pub enum $name {
+            $(
+                $(#[$vm])*
+                #[doc = concat!("`", stringify!($var), "`: ", stringify!($val), " on the wire.")]
+                $var,
+            )+
+        }
 
         impl $name {
             /// Every value, in declaration order.
@@ -139,6 +145,89 @@ mod tests {
         }
         assert_eq!(OpCode::from_code(10), None);
         assert_eq!(ErrorCode::from_code(-126), None);
+    }
+
+    /// Every value, checked against ZooKeeper 3.8.6's `ZooDefs.OpCode` and
+    /// `KeeperException.Code` (the complete lists: nothing missing, nothing extra).
+    #[test]
+    fn every_value_matches_zookeeper_3_8() {
+        let ops: &[(OpCode, i32)] = &[
+            (OpCode::Notification, 0),
+            (OpCode::Create, 1),
+            (OpCode::Delete, 2),
+            (OpCode::Exists, 3),
+            (OpCode::GetData, 4),
+            (OpCode::SetData, 5),
+            (OpCode::GetAcl, 6),
+            (OpCode::SetAcl, 7),
+            (OpCode::GetChildren, 8),
+            (OpCode::Sync, 9),
+            (OpCode::Ping, 11),
+            (OpCode::GetChildren2, 12),
+            (OpCode::Check, 13),
+            (OpCode::Multi, 14),
+            (OpCode::Create2, 15),
+            (OpCode::Reconfig, 16),
+            (OpCode::CheckWatches, 17),
+            (OpCode::RemoveWatches, 18),
+            (OpCode::CreateContainer, 19),
+            (OpCode::DeleteContainer, 20),
+            (OpCode::CreateTtl, 21),
+            (OpCode::MultiRead, 22),
+            (OpCode::Auth, 100),
+            (OpCode::SetWatches, 101),
+            (OpCode::Sasl, 102),
+            (OpCode::GetEphemerals, 103),
+            (OpCode::GetAllChildrenNumber, 104),
+            (OpCode::SetWatches2, 105),
+            (OpCode::AddWatch, 106),
+            (OpCode::WhoAmI, 107),
+            (OpCode::CreateSession, -10),
+            (OpCode::CloseSession, -11),
+            (OpCode::Error, -1),
+        ];
+        assert_eq!(ops.len(), OpCode::ALL.len());
+        for (op, code) in ops {
+            assert_eq!(op.code(), *code, "{op}");
+        }
+        let errs: &[(ErrorCode, i32)] = &[
+            (ErrorCode::Ok, 0),
+            (ErrorCode::SystemError, -1),
+            (ErrorCode::RuntimeInconsistency, -2),
+            (ErrorCode::DataInconsistency, -3),
+            (ErrorCode::ConnectionLoss, -4),
+            (ErrorCode::MarshallingError, -5),
+            (ErrorCode::Unimplemented, -6),
+            (ErrorCode::OperationTimeout, -7),
+            (ErrorCode::BadArguments, -8),
+            (ErrorCode::UnknownSession, -12),
+            (ErrorCode::NewConfigNoQuorum, -13),
+            (ErrorCode::ReconfigInProgress, -14),
+            (ErrorCode::ApiError, -100),
+            (ErrorCode::NoNode, -101),
+            (ErrorCode::NoAuth, -102),
+            (ErrorCode::BadVersion, -103),
+            (ErrorCode::NoChildrenForEphemerals, -108),
+            (ErrorCode::NodeExists, -110),
+            (ErrorCode::NotEmpty, -111),
+            (ErrorCode::SessionExpired, -112),
+            (ErrorCode::InvalidCallback, -113),
+            (ErrorCode::InvalidAcl, -114),
+            (ErrorCode::AuthFailed, -115),
+            (ErrorCode::SessionMoved, -118),
+            (ErrorCode::NotReadOnly, -119),
+            (ErrorCode::EphemeralOnLocalSession, -120),
+            (ErrorCode::NoWatcher, -121),
+            (ErrorCode::RequestTimeout, -122),
+            (ErrorCode::ReconfigDisabled, -123),
+            (ErrorCode::SessionClosedRequireSaslAuth, -124),
+            (ErrorCode::QuotaExceeded, -125),
+            (ErrorCode::ThrottledOp, -127),
+        ];
+        assert_eq!(errs.len(), ErrorCode::ALL.len());
+        for (e, code) in errs {
+            assert_eq!(e.code(), *code, "{e}");
+        }
     }
 
     #[test]

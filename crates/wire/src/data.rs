@@ -190,14 +190,19 @@ impl Record for Stat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CreateMode {
+    /// Lives until deleted (flags 0).
     Persistent,
+    /// Deleted with its owning session (flags 1).
     Ephemeral,
+    /// Persistent with a counter suffix (flags 2).
     PersistentSequential,
+    /// Ephemeral with a counter suffix (flags 3).
     EphemeralSequential,
     /// Deleted by the server once its last child is gone.
     Container,
     /// Deleted by the server after its TTL with no children and no change.
     PersistentWithTtl,
+    /// A TTL node with a counter suffix.
     PersistentSequentialWithTtl,
 }
 

@@ -9,12 +9,19 @@ use crate::jute::{DecodeError, JuteWrite, Reader, Record};
 pub enum EventType {
     /// A connection-state change, not a node event.
     None,
+    /// The watched node was created (exists watch).
     NodeCreated,
+    /// The watched node was deleted.
     NodeDeleted,
+    /// The watched node's data changed.
     NodeDataChanged,
+    /// A child was created or deleted.
     NodeChildrenChanged,
+    /// A data watch was removed by removeWatches.
     DataWatchRemoved,
+    /// A child watch was removed by removeWatches.
     ChildWatchRemoved,
+    /// A persistent watch was removed by removeWatches.
     PersistentWatchRemoved,
 }
 
@@ -57,14 +64,21 @@ impl EventType {
 pub enum KeeperState {
     /// Deprecated in ZooKeeper, still decodable.
     Unknown,
+    /// The client lost its connection.
     Disconnected,
     /// Deprecated in ZooKeeper, still decodable.
     NoSyncConnected,
+    /// Connected to a server of the quorum.
     SyncConnected,
+    /// Authentication failed.
     AuthFailed,
+    /// Connected to a read-only server.
     ConnectedReadOnly,
+    /// SASL authentication succeeded.
     SaslAuthenticated,
+    /// The session expired.
     Expired,
+    /// The client closed the session.
     Closed,
 }
 
@@ -140,5 +154,62 @@ impl Record for WatcherEvent {
             state,
             path,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Watcher.Event.EventType` and `Watcher.Event.KeeperState` in ZooKeeper 3.8.6.
+    #[test]
+    fn codes_match_zookeeper_3_8() {
+        let events = [
+            (EventType::None, -1),
+            (EventType::NodeCreated, 1),
+            (EventType::NodeDeleted, 2),
+            (EventType::NodeDataChanged, 3),
+            (EventType::NodeChildrenChanged, 4),
+            (EventType::DataWatchRemoved, 5),
+            (EventType::ChildWatchRemoved, 6),
+            (EventType::PersistentWatchRemoved, 7),
+        ];
+        for (e, c) in events {
+            assert_eq!(e.code(), c);
+            assert_eq!(EventType::from_code(c), Some(e));
+        }
+        let states = [
+            (KeeperState::Unknown, -1),
+            (KeeperState::Disconnected, 0),
+            (KeeperState::NoSyncConnected, 1),
+            (KeeperState::SyncConnected, 3),
+            (KeeperState::AuthFailed, 4),
+            (KeeperState::ConnectedReadOnly, 5),
+            (KeeperState::SaslAuthenticated, 6),
+            (KeeperState::Expired, -112),
+            (KeeperState::Closed, 7),
+        ];
+        for (s, c) in states {
+            assert_eq!(s.code(), c);
+            assert_eq!(KeeperState::from_code(c), Some(s));
+        }
+        assert_eq!(KeeperState::from_code(2), None);
+    }
+
+    /// A notification as ZooKeeper sends it for a data change.
+    #[test]
+    fn watcher_event_layout() {
+        let ev = WatcherEvent {
+            event_type: EventType::NodeDataChanged,
+            state: KeeperState::SyncConnected,
+            path: "/a".into(),
+        };
+        let bytes = ev.to_bytes();
+        assert_eq!(bytes, [0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 2, b'/', b'a']);
+        assert_eq!(WatcherEvent::from_bytes(&bytes), Ok(ev));
+        assert!(matches!(
+            WatcherEvent::from_bytes(&[0, 0, 0, 9, 0, 0, 0, 3, 0, 0, 0, 0]),
+            Err(DecodeError::InvalidValue { .. })
+        ));
     }
 }

@@ -8,13 +8,23 @@ use thiserror::Error;
 pub enum DecodeError {
     /// The input ended before the record did.
     #[error("truncated: needed {needed} more bytes, {remaining} left")]
-    Truncated { needed: usize, remaining: usize },
+    Truncated {
+        /// Bytes the next read needed.
+        needed: usize,
+        /// Bytes that were left.
+        remaining: usize,
+    },
     /// A buffer, string or vector length below -1.
     #[error("invalid length {0}")]
     InvalidLength(i32),
     /// A length or count larger than what the frame can possibly hold.
     #[error("length {len} exceeds the {available} bytes available")]
-    TooLong { len: usize, available: usize },
+    TooLong {
+        /// The announced length or count.
+        len: usize,
+        /// How many (bytes or minimal elements) could fit in what is left.
+        available: usize,
+    },
     /// A ustring that is not UTF-8.
     #[error("string is not valid UTF-8")]
     InvalidUtf8,
@@ -26,13 +36,23 @@ pub enum DecodeError {
     TrailingBytes(usize),
     /// A frame length prefix over the configured limit (or negative).
     #[error("frame length {len} is over the limit of {max} bytes")]
-    FrameTooLarge { len: i64, max: usize },
+    FrameTooLarge {
+        /// The announced length.
+        len: i64,
+        /// The configured limit.
+        max: usize,
+    },
     /// An opcode this protocol version does not define.
     #[error("unknown opcode {0}")]
     UnknownOpCode(i32),
     /// A field value outside its enumeration (create flags, watch modes, ...).
     #[error("invalid {field}: {value}")]
-    InvalidValue { field: &'static str, value: i64 },
+    InvalidValue {
+        /// Which field.
+        field: &'static str,
+        /// The value found.
+        value: i64,
+    },
 }
 
 /// A cursor over a borrowed byte slice that reads jute primitives without ever panicking.

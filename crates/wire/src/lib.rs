@@ -7,6 +7,8 @@
 //! (Decoded values may take a small constant factor more memory than their encoding, e.g. a
 //! `String` header per 4-byte empty string; never an amount chosen by a length field.)
 
+#![warn(missing_docs)]
+
 #[cfg(test)]
 mod arb;
 mod field;
