@@ -1,0 +1,118 @@
+//! The crate's own errors, and the mapping of storage failures onto openraft's `StorageError`.
+
+use std::io;
+use std::path::PathBuf;
+
+use openraft::AnyError;
+use openraft::ErrorSubject;
+use openraft::ErrorVerb;
+use openraft::NodeId;
+use openraft::StorageError;
+use openraft::StorageIOError;
+
+use crate::cluster_meta::ClusterMeta;
+
+/// Why the data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory does not exist and could not be created, or is not a directory.
+    #[error("raft data dir {path:?} is unusable: {source}")]
+    Dir {
+        /// The directory given to `open`.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// sled refused to open the database (held by another process, unreadable, ...).
+    #[error("cannot open the raft database in {path:?}: {source}")]
+    Sled {
+        /// The directory given to `open`.
+        path: PathBuf,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// The database was written by a format this build does not understand.
+    #[error("raft database in {path:?} has format version {found}; this build supports version {supported}")]
+    UnsupportedFormat {
+        /// The directory given to `open`.
+        path: PathBuf,
+        /// The version recorded in the database.
+        found: u32,
+        /// The version this build writes and reads.
+        supported: u32,
+    },
+    /// The store-meta record exists but cannot be decoded.
+    #[error("raft database in {path:?} has a corrupt store-meta record: {reason}")]
+    CorruptMeta {
+        /// The directory given to `open`.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The background flusher thread could not be started.
+    #[error("cannot start the raft storage flusher thread: {0}")]
+    Flusher(io::Error),
+}
+
+/// Errors of the cluster-meta record (the peers a node was created with).
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// sled failed to read, write or flush.
+    #[error("raft database I/O error: {0}")]
+    Sled(#[from] sled::Error),
+    /// The stored record cannot be decoded.
+    #[error("corrupt cluster-meta record: {0}")]
+    Corrupt(String),
+    /// The node was created with other peers than the ones it is started with now.
+    #[error("this data dir belongs to node {} with peers {:?}; refusing to start as node {} with peers {:?}", stored.node_id, stored.peers, given.node_id, given.peers)]
+    Mismatch {
+        /// What the data dir records.
+        stored: Box<ClusterMeta>,
+        /// What the node was started with.
+        given: Box<ClusterMeta>,
+    },
+}
+
+/// Data on disk that does not decode to what was written: never a panic, always this.
+#[derive(Debug, thiserror::Error)]
+pub enum Corruption {
+    /// A log key is not an 8-byte big-endian index.
+    #[error("log key has {len} bytes, expected 8")]
+    BadKey {
+        /// Length of the key found.
+        len: usize,
+    },
+    /// The value does not decode with postcard.
+    #[error("undecodable {what}: {source}")]
+    Decode {
+        /// Which record.
+        what: &'static str,
+        /// postcard's error.
+        source: postcard::Error,
+    },
+    /// An entry is stored under another index than its own log id's.
+    #[error("entry stored under index {key} carries log index {found}")]
+    IndexMismatch {
+        /// Index of the key.
+        key: u64,
+        /// Index inside the entry.
+        found: u64,
+    },
+    /// The snapshot's metadata and data records are not both present.
+    #[error("snapshot record is incomplete: {0}")]
+    IncompleteSnapshot(&'static str),
+}
+
+/// Builds a `StorageError` from any error, for a subject and verb.
+pub(crate) fn storage_err<NID: NodeId, E: std::error::Error + 'static>(
+    subject: ErrorSubject<NID>,
+    verb: ErrorVerb,
+    e: &E,
+) -> StorageError<NID> {
+    StorageIOError::new(subject, verb, AnyError::new(e)).into()
+}
+
+/// Converts an error into the `io::Error` that openraft's flush callback carries.
+pub(crate) fn to_io(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}

@@ -1,0 +1,129 @@
+//! Opening the data directory: one sled database per node, checked for its format version.
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openraft::RaftTypeConfig;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::cluster_meta::ClusterMetaStore;
+use crate::codec;
+use crate::error::OpenError;
+use crate::flusher::Flusher;
+use crate::log_store::SledLogStore;
+use crate::snapshot_store::SnapshotStore;
+
+/// The on-disk format this build writes; any other recorded version refuses to open.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The "store meta" record: lets a later build recognise (or refuse) what it finds on disk.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoreMeta {
+    format_version: u32,
+}
+
+/// The node's raft database in one data directory; cheap to clone, hands out the stores.
+///
+/// sled locks the directory, so a process opens it once and shares this handle.
+#[derive(Clone)]
+pub struct SledStorage {
+    pub(crate) db: sled::Db,
+    pub(crate) logs: sled::Tree,
+    pub(crate) meta: sled::Tree,
+    pub(crate) snapshots: sled::Tree,
+    pub(crate) flusher: Arc<Flusher>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SledStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStorage")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SledStorage {
+    /// Opens (creating if needed) the database in `dir`; blocks for one flush on first creation.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path).map_err(|source| OpenError::Dir {
+            path: path.clone(),
+            source,
+        })?;
+        let sled_err = |source| OpenError::Sled {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new().path(&path).open().map_err(sled_err)?;
+        let logs = db.open_tree(codec::LOG_TREE).map_err(sled_err)?;
+        let meta = db.open_tree(codec::META_TREE).map_err(sled_err)?;
+        let snapshots = db.open_tree(codec::SNAPSHOT_TREE).map_err(sled_err)?;
+
+        match meta.get(codec::KEY_STORE_META).map_err(sled_err)? {
+            Some(bytes) => {
+                let found: StoreMeta =
+                    codec::decode("store meta", &bytes).map_err(|e| OpenError::CorruptMeta {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if found.format_version != FORMAT_VERSION {
+                    return Err(OpenError::UnsupportedFormat {
+                        path,
+                        found: found.format_version,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                let record = codec::encode(&StoreMeta {
+                    format_version: FORMAT_VERSION,
+                })
+                .map_err(|e| OpenError::CorruptMeta {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                meta.insert(codec::KEY_STORE_META, record)
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+            }
+        }
+
+        let flusher = Flusher::start(db.clone()).map_err(OpenError::Flusher)?;
+        Ok(Self {
+            db,
+            logs,
+            meta,
+            snapshots,
+            flusher: Arc::new(flusher),
+            path,
+        })
+    }
+
+    /// The directory this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The Raft log and vote store over this database.
+    pub fn log_store<C>(&self) -> SledLogStore<C>
+    where
+        C: RaftTypeConfig,
+        C::Entry: Serialize + DeserializeOwned,
+    {
+        SledLogStore::from_storage(self.clone())
+    }
+
+    /// The latest-snapshot store over this database.
+    pub fn snapshot_store<C: RaftTypeConfig>(&self) -> SnapshotStore<C> {
+        SnapshotStore::from_storage(self.clone())
+    }
+
+    /// The record of the peers this node was created with.
+    pub fn cluster_meta(&self) -> ClusterMetaStore {
+        ClusterMetaStore::from_storage(self.clone())
+    }
+}
