@@ -1,0 +1,373 @@
+//! Everything the node relies on survives closing and reopening the data directory; every
+//! range form reads right; corrupt bytes on disk are storage errors, never panics.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use common::put_entry;
+use common::TC;
+use openraft::storage::RaftLogStorage;
+use openraft::storage::RaftLogStorageExt;
+use openraft::BasicNode;
+use openraft::CommittedLeaderId;
+use openraft::Entry;
+use openraft::ErrorSubject;
+use openraft::ErrorVerb;
+use openraft::LogId;
+use openraft::Membership;
+use openraft::RaftLogReader;
+use openraft::SnapshotMeta;
+use openraft::StorageError;
+use openraft::StoredMembership;
+use openraft::Vote;
+use zk_consensus::ClusterMeta;
+use zk_consensus::MetaError;
+use zk_consensus::OpenError;
+use zk_consensus::SledLogStore;
+use zk_consensus::SledStorage;
+
+fn log_id(term: u64, index: u64) -> LogId<u64> {
+    LogId::new(CommittedLeaderId::new(term, 0), index)
+}
+
+fn entries(term: u64, range: std::ops::RangeInclusive<u64>) -> Vec<Entry<TC>> {
+    range
+        .map(|i| put_entry(term, i, vec![i as u8; 16]))
+        .collect()
+}
+
+fn indexes(es: &[Entry<TC>]) -> Vec<u64> {
+    es.iter().map(|e| e.log_id.index).collect()
+}
+
+fn peers(n: u64) -> ClusterMeta {
+    ClusterMeta {
+        node_id: 1,
+        peers: (1..=n)
+            .map(|i| (i, format!("10.0.0.{i}:9000")))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+#[tokio::test]
+async fn everything_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot_meta = SnapshotMeta::<u64, BasicNode> {
+        last_log_id: Some(log_id(2, 5)),
+        last_membership: StoredMembership::new(
+            Some(log_id(1, 1)),
+            Membership::new(vec![[1, 2, 3].into()], None),
+        ),
+        snapshot_id: "2-5-1".into(),
+    };
+    {
+        let storage = common::open(dir.path());
+        let mut log: SledLogStore<TC> = storage.log_store();
+        log.blocking_append(entries(1, 1..=3)).await.unwrap();
+        log.blocking_append(entries(2, 4..=12)).await.unwrap();
+        log.save_vote(&Vote::new_committed(2, 3)).await.unwrap();
+        log.save_committed(Some(log_id(2, 9))).await.unwrap();
+        log.purge(log_id(2, 5)).await.unwrap();
+        log.truncate(log_id(2, 11)).await.unwrap();
+        storage
+            .snapshot_store::<TC>()
+            .save(&snapshot_meta, b"tree bytes")
+            .await
+            .unwrap();
+        storage.cluster_meta().put(&peers(3)).unwrap();
+    }
+    // Every handle is dropped: the directory lock is free again.
+    let storage = common::open(dir.path());
+    let mut log: SledLogStore<TC> = storage.log_store();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(log_id(2, 5)));
+    assert_eq!(state.last_log_id, Some(log_id(2, 10)));
+    assert_eq!(
+        log.read_vote().await.unwrap(),
+        Some(Vote::new_committed(2, 3))
+    );
+    assert_eq!(log.read_committed().await.unwrap(), Some(log_id(2, 9)));
+    let got = log.try_get_log_entries(..).await.unwrap();
+    assert_eq!(got, entries(2, 6..=10));
+    let (meta, bytes) = storage
+        .snapshot_store::<TC>()
+        .load()
+        .unwrap()
+        .expect("snapshot kept");
+    assert_eq!(meta, snapshot_meta);
+    assert_eq!(bytes, b"tree bytes");
+    let cluster = storage.cluster_meta();
+    assert_eq!(cluster.get().unwrap(), Some(peers(3)));
+    cluster.check_or_init(&peers(3)).unwrap();
+    let err = cluster.check_or_init(&peers(5)).unwrap_err();
+    assert!(matches!(err, MetaError::Mismatch { .. }), "{err}");
+    assert!(err.to_string().contains("refusing"), "{err}");
+}
+
+#[tokio::test]
+async fn fresh_store_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = common::open(dir.path());
+    let mut log: SledLogStore<TC> = storage.log_store();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!((state.last_purged_log_id, state.last_log_id), (None, None));
+    assert_eq!(log.read_vote().await.unwrap(), None);
+    assert_eq!(log.read_committed().await.unwrap(), None);
+    assert!(storage.snapshot_store::<TC>().load().unwrap().is_none());
+    assert_eq!(storage.cluster_meta().get().unwrap(), None);
+}
+
+#[tokio::test]
+async fn snapshot_store_keeps_only_the_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = common::open(dir.path());
+    let snaps = storage.snapshot_store::<TC>();
+    for i in 1..=3u64 {
+        let meta = SnapshotMeta::<u64, BasicNode> {
+            last_log_id: Some(log_id(1, i * 10)),
+            last_membership: StoredMembership::default(),
+            snapshot_id: format!("s{i}"),
+        };
+        snaps
+            .save(&meta, &vec![i as u8; 1000 * i as usize])
+            .await
+            .unwrap();
+    }
+    let (meta, bytes) = snaps.load().unwrap().unwrap();
+    assert_eq!(meta.snapshot_id, "s3");
+    assert_eq!(bytes, vec![3u8; 3000]);
+    drop((snaps, storage));
+    let raw = sled::open(dir.path()).unwrap();
+    assert_eq!(
+        raw.open_tree("raft_snapshot").unwrap().len(),
+        2,
+        "one meta key and one data key"
+    );
+}
+
+#[tokio::test]
+async fn every_range_form_reads_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    log.blocking_append(entries(1, 3..=9)).await.unwrap();
+    let mut r = log.get_log_reader().await;
+    assert_eq!(
+        indexes(&r.try_get_log_entries(..).await.unwrap()),
+        (3..=9).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        indexes(&r.try_get_log_entries(5..).await.unwrap()),
+        vec![5, 6, 7, 8, 9]
+    );
+    assert_eq!(
+        indexes(&r.try_get_log_entries(..5).await.unwrap()),
+        vec![3, 4]
+    );
+    assert_eq!(
+        indexes(&r.try_get_log_entries(..=5).await.unwrap()),
+        vec![3, 4, 5]
+    );
+    assert_eq!(
+        indexes(&r.try_get_log_entries(4..6).await.unwrap()),
+        vec![4, 5]
+    );
+    assert_eq!(
+        indexes(&r.try_get_log_entries(4..=6).await.unwrap()),
+        vec![4, 5, 6]
+    );
+    let ex_in = (Bound::Excluded(4), Bound::Included(6));
+    assert_eq!(
+        indexes(&r.try_get_log_entries(ex_in).await.unwrap()),
+        vec![5, 6]
+    );
+    let ex_ex = (Bound::Excluded(4), Bound::Excluded(6));
+    assert_eq!(
+        indexes(&r.try_get_log_entries(ex_ex).await.unwrap()),
+        vec![5]
+    );
+    let ex_unb = (Bound::Excluded(8), Bound::<u64>::Unbounded);
+    assert_eq!(
+        indexes(&r.try_get_log_entries(ex_unb).await.unwrap()),
+        vec![9]
+    );
+    // Ranges that hold nothing, including inverted ones and ones at the ends of u64.
+    assert!(r.try_get_log_entries(6..6).await.unwrap().is_empty());
+    #[allow(clippy::reversed_empty_ranges)]
+    let inverted = 7..5;
+    assert!(r.try_get_log_entries(inverted).await.unwrap().is_empty());
+    assert!(r.try_get_log_entries(10..).await.unwrap().is_empty());
+    assert!(r.try_get_log_entries(..3).await.unwrap().is_empty());
+    let past_max = (Bound::Excluded(u64::MAX), Bound::<u64>::Unbounded);
+    assert!(r.try_get_log_entries(past_max).await.unwrap().is_empty());
+    assert_eq!(
+        indexes(&r.try_get_log_entries(0..=u64::MAX).await.unwrap()).len(),
+        7
+    );
+    assert_eq!(
+        indexes(&log.limited_get_log_entries(8, 100).await.unwrap()),
+        vec![8, 9]
+    );
+}
+
+#[tokio::test]
+async fn purge_beyond_the_last_entry_leaves_an_empty_log_at_the_purge_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    log.blocking_append(entries(1, 1..=4)).await.unwrap();
+    log.purge(log_id(1, 10)).await.unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(log_id(1, 10)));
+    assert_eq!(state.last_log_id, Some(log_id(1, 10)));
+    assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
+}
+
+/// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
+fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
+    let db = sled::open(dir).unwrap();
+    db.open_tree(tree).unwrap().insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+fn assert_io_error(e: &StorageError<u64>, subject: ErrorSubject<u64>, verb: ErrorVerb) {
+    let StorageError::IO { source } = e else {
+        panic!("expected an IO storage error, got {e:?}");
+    };
+    // openraft 0.9 has no accessors for subject and verb; its Display spells them out.
+    let expected = format!("when {verb:?} {subject:?}: ");
+    assert!(
+        source.to_string().starts_with(&expected),
+        "want {expected:?}, got {source}"
+    );
+}
+
+#[tokio::test]
+async fn corrupt_entry_is_a_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+        log.blocking_append(entries(1, 1..=5)).await.unwrap();
+    }
+    tamper(
+        dir.path(),
+        "raft_log",
+        &3u64.to_be_bytes(),
+        &[0xff, 0xff, 0xff, 0x00, 0x13],
+    );
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    // Entries around it still read; any read touching it fails cleanly.
+    assert_eq!(
+        indexes(&log.try_get_log_entries(1..3).await.unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        indexes(&log.try_get_log_entries(4..).await.unwrap()),
+        vec![4, 5]
+    );
+    let err = log.try_get_log_entries(..).await.unwrap_err();
+    assert_io_error(&err, ErrorSubject::LogIndex(3), ErrorVerb::Read);
+    assert!(err.to_string().contains("undecodable log entry"), "{err}");
+
+    // The last entry corrupt: the log state itself cannot be known.
+    drop(log);
+    tamper(dir.path(), "raft_log", &5u64.to_be_bytes(), b"");
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let err = log.get_log_state().await.unwrap_err();
+    assert_io_error(&err, ErrorSubject::LogIndex(5), ErrorVerb::Read);
+}
+
+#[tokio::test]
+async fn entry_under_a_wrong_key_is_a_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+        log.blocking_append(entries(1, 1..=2)).await.unwrap();
+    }
+    // A valid entry for index 7 stored under index 2; and a key that is not 8 bytes long.
+    let misplaced = postcard::to_stdvec(&put_entry(1, 7, vec![7])).unwrap();
+    tamper(dir.path(), "raft_log", &2u64.to_be_bytes(), &misplaced);
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let err = log.try_get_log_entries(2..=2).await.unwrap_err();
+    assert_io_error(&err, ErrorSubject::LogIndex(2), ErrorVerb::Read);
+    assert!(err.to_string().contains("carries log index 7"), "{err}");
+    drop(log);
+    let good = postcard::to_stdvec(&put_entry(1, 2, vec![2; 16])).unwrap();
+    tamper(dir.path(), "raft_log", &2u64.to_be_bytes(), &good);
+    tamper(dir.path(), "raft_log", &[9, 9, 9], b"x");
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let err = log.try_get_log_entries(..).await.unwrap_err();
+    assert_io_error(&err, ErrorSubject::Logs, ErrorVerb::Read);
+}
+
+#[tokio::test]
+async fn corrupt_vote_purge_point_and_snapshot_are_storage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(common::open(dir.path()));
+    tamper(dir.path(), "raft_meta", b"vote", &[0x80]);
+    tamper(dir.path(), "raft_meta", b"last_purged", &[0x80, 0x80]);
+    tamper(dir.path(), "raft_meta", b"cluster", &[0x01]);
+    tamper(dir.path(), "raft_snapshot", b"meta", &[0xff; 3]);
+    tamper(dir.path(), "raft_snapshot", b"data", b"bytes");
+    let storage = common::open(dir.path());
+    let mut log: SledLogStore<TC> = storage.log_store();
+    assert_io_error(
+        &log.read_vote().await.unwrap_err(),
+        ErrorSubject::Vote,
+        ErrorVerb::Read,
+    );
+    assert_io_error(
+        &log.get_log_state().await.unwrap_err(),
+        ErrorSubject::Store,
+        ErrorVerb::Read,
+    );
+    let err = storage.snapshot_store::<TC>().load().unwrap_err();
+    assert_io_error(&err, ErrorSubject::Snapshot(None), ErrorVerb::Read);
+    assert!(matches!(
+        storage.cluster_meta().get(),
+        Err(MetaError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn unknown_format_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStorage::open(dir.path()).unwrap());
+    tamper(
+        dir.path(),
+        "raft_meta",
+        b"store_meta",
+        &postcard::to_stdvec(&99u32).unwrap(),
+    );
+    let err = SledStorage::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpenError::UnsupportedFormat {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("format version 99"), "{err}");
+    tamper(dir.path(), "raft_meta", b"store_meta", &[]);
+    let err = SledStorage::open(dir.path()).unwrap_err();
+    assert!(matches!(err, OpenError::CorruptMeta { .. }), "{err}");
+}
+
+#[test]
+fn unusable_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = SledStorage::open(&file).unwrap_err();
+    assert!(matches!(err, OpenError::Dir { .. }), "{err}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+
+    // The same directory twice: sled's lock refuses the second.
+    let held = SledStorage::open(dir.path().join("db")).unwrap();
+    let err = SledStorage::open(held.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Sled { .. }), "{err}");
+}
