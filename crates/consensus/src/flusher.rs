@@ -90,3 +90,31 @@ fn run(db: sled::Db, rx: mpsc::Receiver<Completion>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn completions_run_once_each_in_submission_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        {
+            let flusher = Flusher::start(db.clone()).unwrap();
+            for i in 0..500u32 {
+                db.insert(b"k", &i.to_be_bytes()).unwrap();
+                let done = done.clone();
+                flusher.submit(Box::new(move |res| {
+                    res.unwrap();
+                    done.lock().unwrap().push(i);
+                }));
+            }
+            // Dropping drains the queue before joining.
+        }
+        assert_eq!(*done.lock().unwrap(), (0..500).collect::<Vec<_>>());
+    }
+}

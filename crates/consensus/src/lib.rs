@@ -16,6 +16,7 @@
 // openraft's `StorageError` is large (~190 bytes) and is what its storage traits must return;
 // boxing it in our helpers would only add conversions at every trait method.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 mod cluster_meta;
 mod codec;

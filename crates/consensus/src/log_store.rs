@@ -280,7 +280,19 @@ where
             "committed log id",
             ErrorSubject::Store,
         )?;
-        Ok(stored.flatten())
+        let committed = stored.flatten();
+        // Defence in depth: never point past the log we actually have (it is only a hint, and
+        // openraft would try to apply entries that are not there).
+        let last = self.get_log_state().await?.last_log_id;
+        if committed.as_ref().map(|c| c.index) > last.as_ref().map(|l| l.index) {
+            tracing::warn!(
+                ?committed,
+                ?last,
+                "stored committed id is past the log; ignoring it"
+            );
+            return Ok(None);
+        }
+        Ok(committed)
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> StResult<C, ()>

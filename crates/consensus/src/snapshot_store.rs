@@ -21,6 +21,9 @@ pub type StoredSnapshot<C> = (
     Vec<u8>,
 );
 
+/// openraft's snapshot metadata for a type config.
+type Meta<C> = SnapshotMeta<<C as RaftTypeConfig>::NodeId, <C as RaftTypeConfig>::Node>;
+
 /// Keeps only the latest snapshot; saving replaces the previous one atomically.
 pub struct SnapshotStore<C: RaftTypeConfig> {
     storage: SledStorage,
@@ -41,7 +44,11 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
         }
     }
 
-    /// Durably replaces the stored snapshot with `meta` + `data` (returns after the flush).
+    /// Durably stores `meta` + `data` (returns after the flush), unless the stored snapshot
+    /// is newer (a greater last log id), which is then kept.
+    ///
+    /// Why the check: a snapshot built from an older state can finish after a newer one was
+    /// installed; replacing the newer one would lose the entries its install let be purged.
     pub async fn save(
         &self,
         meta: &SnapshotMeta<C::NodeId, C::Node>,
@@ -50,19 +57,47 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
         let subject = || ErrorSubject::Snapshot(Some(meta.signature()));
         let meta_bytes =
             codec::encode(meta).map_err(|e| storage_err(subject(), ErrorVerb::Write, &e))?;
-        // Both keys in one batch: a crash leaves the old pair or the new pair, never a mix.
-        let mut batch = sled::Batch::default();
-        batch.insert(codec::KEY_SNAPSHOT_META, meta_bytes);
-        batch.insert(codec::KEY_SNAPSHOT_DATA, data);
-        self.storage
-            .snapshots
-            .apply_batch(batch)
-            .map_err(|e| storage_err(subject(), ErrorVerb::Write, &e))?;
+        {
+            // Held only around the compare-and-write, never across an await. The guarded
+            // value is (), so a poisoned lock carries no broken state.
+            let _guard = self
+                .storage
+                .snapshot_lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let stored = self.load_meta()?;
+            if stored.is_some_and(|stored| stored.last_log_id > meta.last_log_id) {
+                tracing::info!(snapshot = %meta, "not storing a snapshot older than the stored one");
+            } else {
+                // Both keys in one batch: a crash leaves the old pair or the new pair.
+                let mut batch = sled::Batch::default();
+                batch.insert(codec::KEY_SNAPSHOT_META, meta_bytes);
+                batch.insert(codec::KEY_SNAPSHOT_DATA, data);
+                self.storage
+                    .snapshots
+                    .apply_batch(batch)
+                    .map_err(|e| storage_err(subject(), ErrorVerb::Write, &e))?;
+            }
+        }
         self.storage
             .flusher
             .flush()
             .await
             .map_err(|e| storage_err(subject(), ErrorVerb::Write, &e))
+    }
+
+    /// The stored snapshot's metadata alone.
+    fn load_meta(&self) -> Result<Option<Meta<C>>, StorageError<C::NodeId>> {
+        let tree = &self.storage.snapshots;
+        match tree
+            .get(codec::KEY_SNAPSHOT_META)
+            .map_err(|e| read_err(&e))?
+        {
+            None => Ok(None),
+            Some(meta) => codec::decode("snapshot meta", &meta)
+                .map(Some)
+                .map_err(|e| read_err(&e)),
+        }
     }
 
     /// The latest saved snapshot, if any.

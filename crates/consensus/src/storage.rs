@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use openraft::RaftTypeConfig;
 use serde::de::DeserializeOwned;
@@ -35,6 +36,8 @@ pub struct SledStorage {
     pub(crate) meta: sled::Tree,
     pub(crate) snapshots: sled::Tree,
     pub(crate) flusher: Arc<Flusher>,
+    /// Serialises snapshot saves: each compares with the stored one before replacing it.
+    pub(crate) snapshot_lock: Arc<Mutex<()>>,
     path: PathBuf,
 }
 
@@ -99,6 +102,7 @@ impl SledStorage {
             meta,
             snapshots,
             flusher: Arc::new(flusher),
+            snapshot_lock: Arc::new(Mutex::new(())),
             path,
         })
     }

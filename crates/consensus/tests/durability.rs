@@ -107,6 +107,17 @@ async fn everything_survives_reopen() {
 }
 
 #[tokio::test]
+async fn committed_past_the_log_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    log.blocking_append(entries(1, 1..=3)).await.unwrap();
+    log.save_committed(Some(log_id(1, 3))).await.unwrap();
+    assert_eq!(log.read_committed().await.unwrap(), Some(log_id(1, 3)));
+    log.save_committed(Some(log_id(1, 4))).await.unwrap();
+    assert_eq!(log.read_committed().await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn fresh_store_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let storage = common::open(dir.path());
@@ -135,6 +146,13 @@ async fn snapshot_store_keeps_only_the_latest() {
             .await
             .unwrap();
     }
+    // An older snapshot finishing late does not replace the newer one.
+    let stale = SnapshotMeta::<u64, BasicNode> {
+        last_log_id: Some(log_id(1, 15)),
+        last_membership: StoredMembership::default(),
+        snapshot_id: "stale".into(),
+    };
+    snaps.save(&stale, b"old state").await.unwrap();
     let (meta, bytes) = snaps.load().unwrap().unwrap();
     assert_eq!(meta.snapshot_id, "s3");
     assert_eq!(bytes, vec![3u8; 3000]);
