@@ -24,7 +24,7 @@ pub type StoredSnapshot<C> = (
 /// openraft's snapshot metadata for a type config.
 type Meta<C> = SnapshotMeta<<C as RaftTypeConfig>::NodeId, <C as RaftTypeConfig>::Node>;
 
-/// Keeps only the latest snapshot; saving replaces the previous one atomically.
+/// Keeps only the latest snapshot (by last log id); saving replaces it atomically.
 pub struct SnapshotStore<C: RaftTypeConfig> {
     storage: SledStorage,
     _c: PhantomData<fn() -> C>,

@@ -28,7 +28,8 @@ struct StoreMeta {
 
 /// The node's raft database in one data directory; cheap to clone, hands out the stores.
 ///
-/// sled locks the directory, so a process opens it once and shares this handle.
+/// sled locks the directory, so a process opens it once and shares this handle; the lock is
+/// released only when every handle (stores and log readers included) has been dropped.
 #[derive(Clone)]
 pub struct SledStorage {
     pub(crate) db: sled::Db,
