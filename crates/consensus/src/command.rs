@@ -1,0 +1,142 @@
+//! The replicated command: what goes into a Raft log entry, and what applying it produced.
+
+use serde::Deserialize;
+use serde::Serialize;
+use zk_session::ClusterSecret;
+use zk_session::SessionId;
+use zk_store::Applied;
+use zk_store::OpResult;
+use zk_store::Trigger;
+use zk_store::Txn;
+use zk_wire::ErrorCode;
+use zk_wire::Id;
+
+/// One replicated command: the payload of a normal Raft log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The proposer's wall clock (ms) when it accepted the request; becomes ctime/mtime.
+    /// Apply never reads a clock, so every replica stamps the same time.
+    pub time_ms: i64,
+    /// Who is waiting for this command's outcome, if anyone.
+    pub origin: Option<Origin>,
+    /// What to do.
+    pub op: CommandOp,
+}
+
+/// The node that accepted a client request and its request number there.
+///
+/// Every node applies every entry and publishes an [`ApplyEvent`](crate::ApplyEvent) carrying
+/// the origin, so the accepting node finds its request's result even when a follower
+/// forwarded it to the leader. `seq` must stay unique across restarts of that node (e.g. start
+/// it from the boot time): entries proposed before a restart can be applied after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The accepting node.
+    pub node_id: u64,
+    /// That node's request number.
+    pub seq: u64,
+}
+
+/// The operation of a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandOp {
+    /// Create a session with an already negotiated timeout; its id is the entry's log index.
+    CreateSession {
+        /// Negotiated timeout (ms).
+        timeout_ms: u32,
+    },
+    /// closeSession: remove the session and delete its ephemerals (S6.3).
+    CloseSession {
+        /// The session.
+        session_id: i64,
+    },
+    /// The leader's expiry batch: removes every session and deletes their ephemerals
+    /// atomically with the expiry (S6.3, S9.2).
+    ExpireSessions {
+        /// Sessions to expire, in the tracker's (sorted) order.
+        ids: Vec<i64>,
+    },
+    /// A client write of a live session (SessionExpired otherwise). Session 0 is the system
+    /// (the leader's container/TTL cleaner) and may only carry `Txn::DeleteContainer`.
+    Write {
+        /// The requesting session.
+        session_id: i64,
+        /// The connection's authenticated ids, for ACL checks.
+        auth: Vec<Id>,
+        /// The write.
+        txn: Txn,
+    },
+    /// Bootstrap of the cluster secret; ignored once a secret exists (set once).
+    SetSecret {
+        /// The secret every node derives session passwords with.
+        secret: ClusterSecret,
+    },
+    /// Nothing; still uses up a zxid.
+    Noop,
+}
+
+/// What applying one entry did. Also the Raft response, hence serde (the store's [`Applied`]
+/// goes through a field-for-field mirror).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// A `Write`: the store's result and watch triggers (SessionExpired for a dead session).
+    Txn(#[serde(with = "AppliedDef")] Applied),
+    /// `CreateSession`.
+    SessionCreated {
+        /// The new session's id (the entry's log index).
+        session_id: SessionId,
+        /// Its negotiated timeout (ms).
+        timeout_ms: u32,
+    },
+    /// `CloseSession` / `ExpireSessions`.
+    SessionsClosed {
+        /// The sessions actually removed (ids already gone are left out).
+        ids: Vec<SessionId>,
+        /// The store's result: `SessionsClosed(deleted ephemeral paths)` and their triggers.
+        #[serde(with = "AppliedDef")]
+        applied: Applied,
+    },
+    /// `SetSecret` stored the secret.
+    SecretSet,
+    /// `SetSecret` when a secret already exists: ignored.
+    SecretAlreadySet,
+    /// `Noop`, a blank (leader) entry or a membership entry.
+    Noop,
+    /// A command that could not be applied (e.g. a session id out of range); changed nothing.
+    Rejected(ErrorCode),
+    /// The whole state was replaced by an installed snapshot (no entry of its own).
+    SnapshotInstalled,
+}
+
+/// serde mirror of [`Applied`] (its fields are public; zk-store keeps it serde-free).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Applied")]
+struct AppliedDef {
+    result: Result<OpResult, ErrorCode>,
+    triggers: Vec<Trigger>,
+}
+
+/// openraft's response to `client_write`: the entry's zxid and outcome (the leader only; the
+/// accepting node of a forwarded request uses the [`ApplyEvent`](crate::ApplyEvent) instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResponse {
+    /// The entry's zxid (its log index).
+    pub zxid: i64,
+    /// What applying it did.
+    pub outcome: Outcome,
+}
+
+impl Outcome {
+    /// The store's `Applied`, for outcomes that have one.
+    pub fn applied(&self) -> Option<&Applied> {
+        match self {
+            Outcome::Txn(a) | Outcome::SessionsClosed { applied: a, .. } => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The watch triggers to fire on every node, in order.
+    pub fn triggers(&self) -> &[Trigger] {
+        self.applied().map_or(&[], |a| a.triggers.as_slice())
+    }
+}

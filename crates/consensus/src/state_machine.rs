@@ -1,0 +1,482 @@
+//! The state machine: `zk-store`'s data tree + `zk-session`'s session table + the cluster
+//! secret, applied from the Raft log, snapshotted through the [`SnapshotStore`].
+//!
+//! Apply is deterministic: everything an entry needs (zxid = log index, time, session, auth)
+//! comes in with it, so every replica that applies the same log holds the same state and
+//! produces the same [`ApplyEvent`]s.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::RwLockReadGuard;
+use std::sync::RwLockWriteGuard;
+
+use openraft::storage::RaftStateMachine;
+use openraft::storage::Snapshot;
+use openraft::AnyError;
+use openraft::BasicNode;
+use openraft::Entry;
+use openraft::EntryPayload;
+use openraft::ErrorSubject;
+use openraft::ErrorVerb;
+use openraft::LogId;
+use openraft::OptionalSend;
+use openraft::RaftSnapshotBuilder;
+use openraft::SnapshotMeta;
+use openraft::StorageError;
+use openraft::StorageIOError;
+use openraft::StoredMembership;
+use tokio::sync::mpsc;
+use tokio::sync::watch;
+use zk_session::ClusterSecret;
+use zk_session::SessionId;
+use zk_session::SessionTable;
+use zk_store::Applied;
+use zk_store::DataTree;
+use zk_store::TreeConfig;
+use zk_store::Txn;
+use zk_store::TxnContext;
+use zk_wire::ErrorCode;
+
+use crate::command::Command;
+use crate::command::CommandOp;
+use crate::command::CommandResponse;
+use crate::command::Origin;
+use crate::command::Outcome;
+use crate::snapshot::decode_state;
+use crate::snapshot::encode_state;
+use crate::snapshot_store::SnapshotStore;
+use crate::storage::SledStorage;
+use crate::types::NodeId;
+use crate::types::TypeConfig;
+
+/// The replicated state, as every node holds it.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The data tree.
+    pub tree: DataTree,
+    /// Live sessions and their negotiated timeouts.
+    pub sessions: SessionTable,
+    /// The cluster secret, once the bootstrap `SetSecret` is applied.
+    pub secret: Option<ClusterSecret>,
+    /// The last applied entry (any kind).
+    pub last_applied: Option<LogId<NodeId>>,
+    /// The last applied membership config.
+    pub last_membership: StoredMembership<NodeId, BasicNode>,
+}
+
+impl State {
+    /// A fresh state: a new tree, no sessions, no secret, nothing applied.
+    pub fn new(config: TreeConfig) -> Self {
+        State {
+            tree: DataTree::new(config),
+            sessions: SessionTable::new(),
+            secret: None,
+            last_applied: None,
+            last_membership: StoredMembership::default(),
+        }
+    }
+
+    /// The zxid of the last applied entry (its log index; 0 before any).
+    pub fn applied_zxid(&self) -> i64 {
+        self.last_applied.map_or(0, |l| zxid_of(l.index))
+    }
+
+    /// Applies one normal entry's command at `index`; never fails, failures are outcomes.
+    fn apply_command(&mut self, index: u64, zxid: i64, cmd: &Command) -> Outcome {
+        match &cmd.op {
+            CommandOp::CreateSession { timeout_ms } => {
+                let Ok(id) = SessionId::from_log_index(index) else {
+                    return Outcome::Rejected(ErrorCode::BadArguments);
+                };
+                match self.sessions.create(id, *timeout_ms) {
+                    Ok(()) => Outcome::SessionCreated {
+                        session_id: id,
+                        timeout_ms: *timeout_ms,
+                    },
+                    // Unreachable with unique log indexes; an outcome, not a crash.
+                    Err(_) => Outcome::Rejected(ErrorCode::SystemError),
+                }
+            }
+            CommandOp::CloseSession { session_id } => {
+                let Ok(id) = SessionId::from_raw(*session_id) else {
+                    return Outcome::Rejected(ErrorCode::BadArguments);
+                };
+                let ids = self.sessions.close(id).map(|_| id).into_iter().collect();
+                // Runs even if the session was already gone: it owns no ephemerals then, and
+                // the tree stays the single judge of what to delete.
+                let ctx = TxnContext {
+                    zxid,
+                    time_ms: cmd.time_ms,
+                    session_id: *session_id,
+                    auth: &[],
+                };
+                let applied = self.tree.apply(
+                    &ctx,
+                    &Txn::CloseSession {
+                        session_id: *session_id,
+                    },
+                );
+                Outcome::SessionsClosed { ids, applied }
+            }
+            CommandOp::ExpireSessions { ids } => {
+                let valid: Vec<SessionId> = ids
+                    .iter()
+                    .filter_map(|&raw| SessionId::from_raw(raw).ok())
+                    .collect();
+                let removed = valid
+                    .iter()
+                    .copied()
+                    .filter(|&id| self.sessions.close(id).is_some())
+                    .collect();
+                let raw: Vec<i64> = valid.iter().map(|id| id.get()).collect();
+                let ctx = TxnContext::system(zxid, cmd.time_ms);
+                let applied = self.tree.apply(&ctx, &Txn::ExpireSessions(raw));
+                Outcome::SessionsClosed {
+                    ids: removed,
+                    applied,
+                }
+            }
+            CommandOp::Write {
+                session_id,
+                auth,
+                txn,
+            } => Outcome::Txn(self.apply_write(zxid, cmd.time_ms, *session_id, auth, txn)),
+            CommandOp::SetSecret { secret } => {
+                if self.secret.is_some() {
+                    Outcome::SecretAlreadySet
+                } else {
+                    self.secret = Some(secret.clone());
+                    Outcome::SecretSet
+                }
+            }
+            CommandOp::Noop => Outcome::Noop,
+        }
+    }
+
+    /// A client (or system) write: the session must be live; session txns are not writes.
+    fn apply_write(
+        &mut self,
+        zxid: i64,
+        time_ms: i64,
+        session_id: i64,
+        auth: &[zk_wire::Id],
+        txn: &Txn,
+    ) -> Applied {
+        let refuse = |code| Applied {
+            result: Err(code),
+            triggers: Vec::new(),
+        };
+        // Close/expire must go through their own ops, which keep the session table in step.
+        if matches!(txn, Txn::CloseSession { .. } | Txn::ExpireSessions(_)) {
+            return refuse(ErrorCode::BadArguments);
+        }
+        match SessionId::from_raw(session_id) {
+            // Session 0 is the system: only the cleaner's DeleteContainer.
+            Err(_) if !matches!(txn, Txn::DeleteContainer { .. }) => {
+                return refuse(ErrorCode::BadArguments)
+            }
+            Err(_) => {}
+            Ok(id) if !self.sessions.contains(id) => return refuse(ErrorCode::SessionExpired),
+            Ok(_) => {}
+        }
+        let ctx = TxnContext {
+            zxid,
+            time_ms,
+            session_id,
+            auth,
+        };
+        self.tree.apply(&ctx, txn)
+    }
+}
+
+/// A log index as a zxid. Indexes never reach 2^63 (one entry per nanosecond would take
+/// three centuries), so saturating is only a guard against a corrupt entry.
+fn zxid_of(index: u64) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+/// One applied entry's outcome, published to the node layer on every node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyEvent {
+    /// The entry (for `SnapshotInstalled`: the snapshot's last log id).
+    pub log_id: LogId<NodeId>,
+    /// Its zxid (the log index).
+    pub zxid: i64,
+    /// The node and request waiting for it, if any.
+    pub origin: Option<Origin>,
+    /// What applying it did (results and watch triggers).
+    pub outcome: Outcome,
+}
+
+/// Receives every [`ApplyEvent`], in log order.
+pub type ApplyEvents = mpsc::UnboundedReceiver<ApplyEvent>;
+
+/// Read access to the applied state for the node's local reads; cheap to clone.
+#[derive(Clone)]
+pub struct SharedState {
+    state: Arc<RwLock<State>>,
+    applied: watch::Receiver<i64>,
+}
+
+/// The state machine is gone (Raft shut down) while waiting for a zxid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the state machine has shut down")]
+pub struct StateMachineGone;
+
+impl SharedState {
+    /// A read guard on the applied state; hold it briefly (apply waits for it).
+    pub fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the write lock would be a bug in apply; the state is still
+        // the last consistent one per entry, so reading it beats poisoning every reader.
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The zxid of the last applied entry.
+    pub fn applied_zxid(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// A watch of the applied zxid (changes after each entry's [`ApplyEvent`] was published).
+    pub fn subscribe_applied(&self) -> watch::Receiver<i64> {
+        self.applied.clone()
+    }
+
+    /// Waits until `zxid` has been applied locally; returns the applied zxid then.
+    pub async fn wait_applied(&self, zxid: i64) -> Result<i64, StateMachineGone> {
+        let mut rx = self.applied.clone();
+        let seen = rx
+            .wait_for(|&z| z >= zxid)
+            .await
+            .map_err(|_| StateMachineGone)?;
+        Ok(*seen)
+    }
+}
+
+impl std::fmt::Debug for SharedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedState")
+            .field("applied_zxid", &self.applied_zxid())
+            .finish()
+    }
+}
+
+/// openraft's state machine over [`State`]; snapshots are kept in the [`SnapshotStore`].
+///
+/// Events go out on an unbounded channel: apply must never wait for the node layer (a slow
+/// consumer would stall Raft itself), and the node drains it continuously; its memory is
+/// bounded by how far the consumer lags behind the log.
+pub struct ZkStateMachine {
+    state: Arc<RwLock<State>>,
+    applied: watch::Sender<i64>,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+    snapshots: SnapshotStore<TypeConfig>,
+    tree_config: TreeConfig,
+    builds: u64,
+}
+
+impl ZkStateMachine {
+    /// Opens the state machine of a data dir: the latest stored snapshot, or a fresh state.
+    /// openraft then re-applies the committed log after it.
+    pub fn open(
+        storage: &SledStorage,
+        tree_config: TreeConfig,
+    ) -> Result<(Self, SharedState, ApplyEvents), StorageError<NodeId>> {
+        let snapshots = storage.snapshot_store::<TypeConfig>();
+        let state = match snapshots.load()? {
+            Some((meta, bytes)) => {
+                let state = decode_state(&bytes, tree_config).map_err(|e| {
+                    StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e))
+                })?;
+                check_meta(&meta, &state)?;
+                state
+            }
+            None => State::new(tree_config),
+        };
+        let (applied, applied_rx) = watch::channel(state.applied_zxid());
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let state = Arc::new(RwLock::new(state));
+        let shared = SharedState {
+            state: state.clone(),
+            applied: applied_rx,
+        };
+        let sm = ZkStateMachine {
+            state,
+            applied,
+            events,
+            snapshots,
+            tree_config,
+            builds: 0,
+        };
+        Ok((sm, shared, events_rx))
+    }
+
+    /// Another read handle on the state.
+    pub fn shared(&self) -> SharedState {
+        SharedState {
+            state: self.state.clone(),
+            applied: self.applied.subscribe(),
+        }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes an event, then the zxid: a reader woken by the zxid finds the event queued.
+    fn publish(&self, event: ApplyEvent) {
+        let zxid = event.zxid;
+        // No receiver means the node layer is gone (shutting down); the state still advances.
+        let _ = self.events.send(event);
+        self.applied.send_replace(zxid);
+    }
+}
+
+/// The snapshot's bytes must describe the state its metadata names.
+fn check_meta(
+    meta: &SnapshotMeta<NodeId, BasicNode>,
+    state: &State,
+) -> Result<(), StorageError<NodeId>> {
+    if meta.last_log_id != state.last_applied {
+        let e = AnyError::error(format!(
+            "snapshot {} holds state applied up to {:?}",
+            meta.snapshot_id, state.last_applied
+        ));
+        return Err(StorageIOError::read_snapshot(Some(meta.signature()), e).into());
+    }
+    Ok(())
+}
+
+/// Builds a snapshot of the state at the time `build_snapshot` runs.
+pub struct ZkSnapshotBuilder {
+    state: Arc<RwLock<State>>,
+    snapshots: SnapshotStore<TypeConfig>,
+    build: u64,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        // Encoded under one read guard so bytes and metadata describe the same state; apply
+        // waits meanwhile (the tree is in memory, encoding is a copy).
+        let (meta, bytes) = {
+            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+            let bytes = encode_state(&st)
+                .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+            let snapshot_id = match st.last_applied {
+                Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.build),
+                None => format!("--{}", self.build),
+            };
+            let meta = SnapshotMeta {
+                last_log_id: st.last_applied,
+                last_membership: st.last_membership.clone(),
+                snapshot_id,
+            };
+            (meta, bytes)
+        };
+        self.snapshots.save(&meta, &bytes).await?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for ZkStateMachine {
+    type SnapshotBuilder = ZkSnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
+    {
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        Ok((st.last_applied, st.last_membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut replies = Vec::new();
+        for entry in entries {
+            let log_id = entry.log_id;
+            let zxid = zxid_of(log_id.index);
+            // The lock is taken per entry, so local reads interleave with a long batch.
+            let (origin, outcome) = {
+                let mut st = self.write();
+                st.last_applied = Some(log_id);
+                match entry.payload {
+                    EntryPayload::Blank => (None, Outcome::Noop),
+                    EntryPayload::Membership(m) => {
+                        st.last_membership = StoredMembership::new(Some(log_id), m);
+                        (None, Outcome::Noop)
+                    }
+                    EntryPayload::Normal(cmd) => {
+                        (cmd.origin, st.apply_command(log_id.index, zxid, &cmd))
+                    }
+                }
+            };
+            self.publish(ApplyEvent {
+                log_id,
+                zxid,
+                origin,
+                outcome: outcome.clone(),
+            });
+            replies.push(CommandResponse { zxid, outcome });
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.builds += 1;
+        ZkSnapshotBuilder {
+            state: self.state.clone(),
+            snapshots: self.snapshots.clone(),
+            build: self.builds,
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let bytes = snapshot.into_inner();
+        let state = decode_state(&bytes, self.tree_config).map_err(|e| {
+            StorageIOError::new(
+                ErrorSubject::Snapshot(Some(meta.signature())),
+                ErrorVerb::Read,
+                AnyError::new(&e),
+            )
+        })?;
+        check_meta(meta, &state)?;
+        // Stored before it replaces the state: a crash in between restarts from it.
+        self.snapshots.save(meta, &bytes).await?;
+        let log_id = state.last_applied;
+        *self.write() = state;
+        if let Some(log_id) = log_id {
+            self.publish(ApplyEvent {
+                log_id,
+                zxid: zxid_of(log_id.index),
+                origin: None,
+                outcome: Outcome::SnapshotInstalled,
+            });
+        }
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        Ok(self.snapshots.load()?.map(|(meta, bytes)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        }))
+    }
+}

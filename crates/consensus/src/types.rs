@@ -1,0 +1,26 @@
+//! openraft's type configuration for the ensemble.
+
+use std::io::Cursor;
+
+use openraft::BasicNode;
+
+use crate::command::Command;
+use crate::command::CommandResponse;
+
+openraft::declare_raft_types!(
+    /// The ensemble's Raft types: [`Command`] in, [`CommandResponse`] out, u64 node ids,
+    /// nodes addressed by a `host:port` string; entries and snapshot data (an in-memory
+    /// `Cursor<Vec<u8>>`) are openraft's defaults.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = u64,
+        Node = BasicNode,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+/// A node's id in the ensemble (`zk-node --id`).
+pub type NodeId = u64;
+
+/// The Raft instance of the ensemble.
+pub type ZkRaft = openraft::Raft<TypeConfig>;
