@@ -1,12 +1,19 @@
 //! Raft for the ensemble, built on openraft 0.9 (storage-v2 API).
 //!
-//! This crate owns: the Raft type config, the replicated command, the sled-backed log, vote and
-//! snapshot storage, the state-machine adapter over `zk-store` + `zk-session`, and the gRPC
-//! (tonic) network between nodes. **Only the storage exists yet**: [`SledLogStore`] (log and
-//! vote), [`SnapshotStore`] (latest snapshot) and [`ClusterMetaStore`] (the peers a data dir
-//! was created with), all in one sled database opened by [`SledStorage::open`].
+//! This crate owns: the Raft type config ([`TypeConfig`]), the replicated [`Command`], the
+//! sled-backed log, vote and snapshot storage ([`SledStorage`], [`SledLogStore`],
+//! [`SnapshotStore`], [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
+//! ([`ZkStateMachine`]: data tree, session table, cluster secret) with its versioned,
+//! checksummed snapshots, and a one-node ensemble ([`start_single`]) whose network
+//! ([`OneNodeNetwork`]) has no peers. The gRPC (tonic) network between nodes is still to come.
+//!
+//! What the node layer gets: every applied entry's outcome as an [`ApplyEvent`] (zxid = log
+//! index, the [`Origin`] of the request, results and watch triggers) on every node, and read
+//! access to the applied [`State`] through [`SharedState`], with the applied zxid to wait on.
 //!
 //! It must never speak the ZooKeeper client protocol: that is `zk-wire` and the node's job.
+//! Apply never reads a clock or draws randomness: time comes in the command, so every replica
+//! applying the same log holds the same state.
 //!
 //! Durability rule: nothing is acknowledged (openraft's `LogFlushed` callback, `save_vote`,
 //! `truncate`, `purge`, `SnapshotStore::save`) before a sled flush covering it returned Ok.
@@ -24,6 +31,8 @@ mod command;
 mod error;
 mod flusher;
 mod log_store;
+mod network;
+mod single;
 mod snapshot;
 mod snapshot_store;
 mod state_machine;
@@ -42,6 +51,14 @@ pub use error::MetaError;
 pub use error::OpenError;
 pub use log_store::SledLogReader;
 pub use log_store::SledLogStore;
+pub use network::OneNodeNetwork;
+pub use network::UnreachablePeer;
+pub use single::now_ms;
+pub use single::single_node_config;
+pub use single::start_single;
+pub use single::SingleConfig;
+pub use single::SingleNode;
+pub use single::StartError;
 pub use snapshot::decode_state;
 pub use snapshot::encode_state;
 pub use snapshot::StateSnapshotError;
@@ -56,6 +73,7 @@ pub use state_machine::State;
 pub use state_machine::StateMachineGone;
 pub use state_machine::ZkSnapshotBuilder;
 pub use state_machine::ZkStateMachine;
+pub use storage::Released;
 pub use storage::SledStorage;
 pub use storage::FORMAT_VERSION;
 pub use types::NodeId;

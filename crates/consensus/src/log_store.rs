@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::ops::Bound;
 use std::ops::RangeBounds;
 use std::path::Path;
+use std::sync::Arc;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::LogState;
@@ -29,6 +30,7 @@ use crate::codec;
 use crate::error::storage_err;
 use crate::error::Corruption;
 use crate::error::OpenError;
+use crate::storage::ReleaseSignal;
 use crate::storage::SledStorage;
 
 type StResult<C, T> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
@@ -43,6 +45,8 @@ pub struct SledLogStore<C: RaftTypeConfig> {
 pub struct SledLogReader<C: RaftTypeConfig> {
     logs: sled::Tree,
     _c: PhantomData<fn() -> C>,
+    /// After `logs`: signals the database's release only once this tree handle is gone.
+    _release: Arc<ReleaseSignal>,
 }
 
 impl<C: RaftTypeConfig> Clone for SledLogReader<C> {
@@ -50,6 +54,7 @@ impl<C: RaftTypeConfig> Clone for SledLogReader<C> {
         Self {
             logs: self.logs.clone(),
             _c: PhantomData,
+            _release: self._release.clone(),
         }
     }
 }
@@ -68,6 +73,7 @@ where
         let reader = SledLogReader {
             logs: storage.logs.clone(),
             _c: PhantomData,
+            _release: storage.release.clone(),
         };
         Self { storage, reader }
     }

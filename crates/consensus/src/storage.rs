@@ -9,6 +9,7 @@ use openraft::RaftTypeConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::cluster_meta::ClusterMetaStore;
 use crate::codec;
@@ -40,6 +41,37 @@ pub struct SledStorage {
     /// Serialises snapshot saves: each compares with the stored one before replacing it.
     pub(crate) snapshot_lock: Arc<Mutex<()>>,
     path: PathBuf,
+    /// Declared last so it drops after every sled handle of the last clone (see `Released`).
+    pub(crate) release: Arc<ReleaseSignal>,
+}
+
+/// Signals, when dropped, that no handle on the database is left (sled's directory lock is
+/// free). Every struct holding sled handles also holds an `Arc` of it, declared after them.
+#[derive(Debug)]
+pub(crate) struct ReleaseSignal(watch::Sender<bool>);
+
+impl Drop for ReleaseSignal {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Resolves once every handle on a database (stores, readers, the flusher) has been dropped,
+/// so the directory can be opened again, e.g. by a restart in the same process.
+#[derive(Debug, Clone)]
+pub struct Released(watch::Receiver<bool>);
+
+impl Released {
+    /// Waits until the database is released.
+    pub async fn wait(mut self) {
+        // The sender is dropped right after sending `true`; either way it is released.
+        let _ = self.0.wait_for(|&released| released).await;
+    }
+
+    /// Whether it is released now.
+    pub fn is_released(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
 }
 
 impl std::fmt::Debug for SledStorage {
@@ -105,7 +137,14 @@ impl SledStorage {
             flusher: Arc::new(flusher),
             snapshot_lock: Arc::new(Mutex::new(())),
             path,
+            release: Arc::new(ReleaseSignal(watch::channel(false).0)),
         })
+    }
+
+    /// A signal that resolves when every handle on this database is gone (this one
+    /// included: drop it after calling).
+    pub fn released(&self) -> Released {
+        Released(self.release.0.subscribe())
     }
 
     /// The directory this database lives in.

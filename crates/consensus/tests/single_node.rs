@@ -1,0 +1,238 @@
+//! A one-node ensemble on a real data dir: writes, apply events, restart (S9.1), snapshots
+//! with log purge. Every wait has a deadline; nothing sleeps to synchronise.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use zk_consensus::now_ms;
+use zk_consensus::start_single;
+use zk_consensus::ApplyEvent;
+use zk_consensus::Command;
+use zk_consensus::CommandOp;
+use zk_consensus::Origin;
+use zk_consensus::Outcome;
+use zk_consensus::SingleConfig;
+use zk_consensus::SingleNode;
+use zk_session::ClusterSecret;
+use zk_session::SessionId;
+use zk_store::OpResult;
+use zk_store::Txn;
+use zk_wire::Acl;
+use zk_wire::CreateMode;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn config(snapshot_every: u64) -> SingleConfig {
+    SingleConfig {
+        snapshot_every,
+        start_timeout: DEADLINE,
+        ..SingleConfig::new(1, "127.0.0.1:0")
+    }
+}
+
+fn create(session_id: i64, path: &str, mode: CreateMode) -> CommandOp {
+    CommandOp::Write {
+        session_id,
+        auth: Vec::new(),
+        txn: Txn::Create {
+            path: path.to_string(),
+            data: Some(path.as_bytes().to_vec()),
+            acl: Acl::open_unsafe(),
+            mode,
+            ttl: None,
+        },
+    }
+}
+
+async fn propose(node: &SingleNode, seq: u64, op: CommandOp) -> (i64, Outcome) {
+    let cmd = Command {
+        time_ms: now_ms(),
+        origin: Some(Origin { node_id: 1, seq }),
+        op,
+    };
+    let resp = tokio::time::timeout(DEADLINE, node.raft.client_write(cmd))
+        .await
+        .expect("client_write in time")
+        .expect("client_write");
+    assert_eq!(resp.data.zxid, resp.log_id.index as i64, "zxid = log index");
+    (resp.data.zxid, resp.data.outcome)
+}
+
+/// Receives events until every origin in `seqs` was seen; returns them by seq.
+async fn events_for(node: &mut SingleNode, seqs: &[u64]) -> BTreeMap<u64, ApplyEvent> {
+    let mut found = BTreeMap::new();
+    while !seqs.iter().all(|s| found.contains_key(s)) {
+        let e = tokio::time::timeout(DEADLINE, node.events.recv())
+            .await
+            .expect("apply event in time")
+            .expect("event channel open");
+        if let Some(o) = e.origin {
+            found.insert(o.seq, e);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_applied_with_origins_and_survive_restart() {
+    // S9.1: sessions, ephemerals and the secret are replicated state; a restart keeps them.
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = start_single(dir.path(), config(1000)).await.unwrap();
+    let secret: ClusterSecret = node.state.read().secret.clone().expect("bootstrap secret");
+
+    let (zxid, outcome) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
+    let sid = SessionId::from_log_index(zxid as u64).unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::SessionCreated {
+            session_id: sid,
+            timeout_ms: 4000
+        }
+    );
+    let (_, eph) = propose(&node, 2, create(sid.get(), "/eph", CreateMode::Ephemeral)).await;
+    let (last, per) = propose(&node, 3, create(sid.get(), "/p", CreateMode::Persistent)).await;
+    assert!(matches!(
+        eph.applied().unwrap().result,
+        Ok(OpResult::Created { .. })
+    ));
+
+    // Every node publishes the outcome with the origin, so a forwarding node finds it.
+    let events = events_for(&mut node, &[1, 2, 3]).await;
+    assert_eq!(events[&1].zxid, zxid);
+    assert_eq!(events[&2].outcome, eph);
+    assert_eq!(events[&3].outcome, per);
+    assert_eq!(events[&3].zxid, last);
+    assert_eq!(node.state.wait_applied(last).await, Ok(last));
+
+    let digest = node.state.read().tree.digest();
+    let eph_stat = node.state.read().tree.stat("/eph").expect("ephemeral");
+    node.shutdown(DEADLINE).await.unwrap();
+
+    let node = start_single(dir.path(), config(1000)).await.unwrap();
+    {
+        let st = node.state.read();
+        assert_eq!(st.tree.digest(), digest, "tree restored");
+        assert_eq!(st.tree.stat("/eph"), Some(eph_stat));
+        assert!(st.tree.exists("/p").unwrap().is_some());
+        assert_eq!(st.sessions.get(sid), Some(4000), "session restored");
+        assert_eq!(
+            st.secret.as_ref(),
+            Some(&secret),
+            "secret kept, not replaced"
+        );
+        assert!(st.applied_zxid() >= last);
+    }
+    // The restored session still owns its ephemeral: closing it deletes it.
+    let (_, closed) = propose(
+        &node,
+        4,
+        CommandOp::CloseSession {
+            session_id: sid.get(),
+        },
+    )
+    .await;
+    assert_eq!(
+        closed.applied().unwrap().result,
+        Ok(OpResult::SessionsClosed(vec!["/eph".to_string()]))
+    );
+    node.shutdown(DEADLINE).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_purge_and_restart_from_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_single(dir.path(), config(10)).await.unwrap();
+    let (sid, _) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
+    let mut last = 0;
+    for i in 0..50 {
+        let (zxid, out) = propose(
+            &node,
+            i + 2,
+            create(sid, &format!("/n{i}"), CreateMode::Persistent),
+        )
+        .await;
+        assert!(out.applied().unwrap().result.is_ok(), "{out:?}");
+        last = zxid as u64;
+    }
+    let metrics = node
+        .raft
+        .wait(Some(DEADLINE))
+        .metrics(
+            |m| {
+                m.snapshot.is_some_and(|s| s.index + 10 > last)
+                    && m.purged.is_some_and(|p| p.index >= 40)
+            },
+            "snapshot taken and log purged",
+        )
+        .await
+        .expect("snapshot and purge in time");
+    let snapshot_index = metrics.snapshot.map(|s| s.index).unwrap_or_default();
+    let digest = node.state.read().tree.digest();
+    node.shutdown(DEADLINE).await.unwrap();
+
+    let node = start_single(dir.path(), config(10)).await.unwrap();
+    let m = node.raft.metrics().borrow().clone();
+    assert!(
+        m.purged.is_some_and(|p| p.index >= 40),
+        "log stays purged: {m:?}"
+    );
+    assert!(m.snapshot.is_some_and(|s| s.index >= snapshot_index));
+    {
+        let st = node.state.read();
+        assert_eq!(st.tree.digest(), digest);
+        for i in 0..50 {
+            assert!(
+                st.tree.exists(&format!("/n{i}")).unwrap().is_some(),
+                "/n{i}"
+            );
+        }
+        assert!(st.sessions.contains(SessionId::from_raw(sid).unwrap()));
+        assert!(st.secret.is_some());
+    }
+    node.shutdown(DEADLINE).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raft_new_reapplies_the_committed_log_before_any_election() {
+    // openraft 0.9.25: `Raft::new` reads the stored committed log id (`read_committed`) and
+    // re-applies the log up to it into the state machine, before electing anyone. So a
+    // restarted node serves its whole committed state even while it is not (yet) leader.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_single(dir.path(), config(1000)).await.unwrap();
+    let (sid, _) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
+    let (last, _) = propose(&node, 2, create(sid, "/eph", CreateMode::Ephemeral)).await;
+    let digest = node.state.read().tree.digest();
+    node.shutdown(DEADLINE).await.unwrap();
+
+    let storage = zk_consensus::SledStorage::open(dir.path()).unwrap();
+    let (sm, state, mut events) =
+        zk_consensus::ZkStateMachine::open(&storage, Default::default()).unwrap();
+    assert_eq!(
+        state.applied_zxid(),
+        0,
+        "no snapshot: nothing applied before Raft starts"
+    );
+    let mut cfg = zk_consensus::single_node_config(1000).unwrap();
+    cfg.enable_elect = false;
+    cfg.enable_tick = false;
+    let raft = zk_consensus::ZkRaft::new(
+        1,
+        std::sync::Arc::new(cfg),
+        zk_consensus::OneNodeNetwork,
+        storage.log_store(),
+        sm,
+    )
+    .await
+    .unwrap();
+    assert!(state.applied_zxid() >= last, "re-applied inside Raft::new");
+    assert_eq!(state.read().tree.digest(), digest);
+    // The re-applied entries were published again, in order, with their original origins.
+    let replayed: Vec<ApplyEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    // openraft puts the initial membership at log index 0, so the first zxid is 0.
+    assert_eq!(replayed.first().map(|e| e.zxid), Some(0));
+    assert_eq!(replayed.first().map(|e| &e.outcome), Some(&Outcome::Noop));
+    assert!(replayed
+        .iter()
+        .any(|e| e.origin == Some(Origin { node_id: 1, seq: 2 }) && e.zxid == last));
+    raft.shutdown().await.unwrap();
+}
