@@ -236,3 +236,27 @@ async fn raft_new_reapplies_the_committed_log_before_any_election() {
         .any(|e| e.origin == Some(Origin { node_id: 1, seq: 2 }) && e.zxid == last));
     raft.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_one_node_network_reports_peers_unreachable() {
+    use openraft::error::RPCError;
+    use openraft::network::RPCOption;
+    use openraft::network::RaftNetwork;
+    use openraft::network::RaftNetworkFactory;
+    use openraft::raft::VoteRequest;
+
+    let mut factory = zk_consensus::OneNodeNetwork;
+    let mut peer = factory
+        .new_client(2, &openraft::BasicNode::new("10.0.0.2:9000"))
+        .await;
+    let res = peer
+        .vote(
+            VoteRequest::new(openraft::Vote::new(1, 1), None),
+            RPCOption::new(Duration::from_secs(1)),
+        )
+        .await;
+    match res {
+        Err(RPCError::Unreachable(e)) => assert!(e.to_string().contains("10.0.0.2:9000"), "{e}"),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+}
