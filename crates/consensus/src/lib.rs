@@ -73,6 +73,7 @@ pub use state_machine::State;
 pub use state_machine::StateMachineGone;
 pub use state_machine::ZkSnapshotBuilder;
 pub use state_machine::ZkStateMachine;
+pub use storage::open_sled;
 pub use storage::Released;
 pub use storage::SledStorage;
 pub use storage::FORMAT_VERSION;

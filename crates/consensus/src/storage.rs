@@ -4,6 +4,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use openraft::RaftTypeConfig;
 use serde::de::DeserializeOwned;
@@ -94,7 +95,7 @@ impl SledStorage {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new().path(&path).open().map_err(sled_err)?;
+        let db = open_sled(&path).map_err(sled_err)?;
         let logs = db.open_tree(codec::LOG_TREE).map_err(sled_err)?;
         let meta = db.open_tree(codec::META_TREE).map_err(sled_err)?;
         let snapshots = db.open_tree(codec::SNAPSHOT_TREE).map_err(sled_err)?;
@@ -170,4 +171,31 @@ impl SledStorage {
     pub fn cluster_meta(&self) -> ClusterMetaStore {
         ClusterMetaStore::from_storage(self.clone())
     }
+}
+
+/// How long `open` waits for another handle's lock on the same directory to go away.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens sled, waiting up to [`LOCK_WAIT`] while the directory lock is held.
+///
+/// sled 0.34's background threadpool jobs (log writes, segment work) hold the file and its
+/// lock for a moment after the last handle is dropped, and expose nothing to wait on; so a
+/// restart in the same process (tests, and `SledStorage::released`) can briefly find the
+/// directory locked. Only that error is retried; every other one is returned at once.
+pub fn open_sled(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e)) if is_lock_held(&e) && Instant::now() < deadline => {
+                tracing::debug!(path = %path.display(), "data dir still locked; retrying");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// sled 0.34.7 reports a held lock as a custom io error with this text (its `try_lock`).
+fn is_lock_held(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
 }

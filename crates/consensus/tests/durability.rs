@@ -157,7 +157,7 @@ async fn snapshot_store_keeps_only_the_latest() {
     assert_eq!(meta.snapshot_id, "s3");
     assert_eq!(bytes, vec![3u8; 3000]);
     drop((snaps, storage));
-    let raw = sled::open(dir.path()).unwrap();
+    let raw = zk_consensus::open_sled(dir.path()).unwrap();
     assert_eq!(
         raw.open_tree("raft_snapshot").unwrap().len(),
         2,
@@ -243,7 +243,7 @@ async fn purge_beyond_the_last_entry_leaves_an_empty_log_at_the_purge_point() {
 
 /// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
-    let db = sled::open(dir).unwrap();
+    let db = zk_consensus::open_sled(dir).unwrap();
     db.open_tree(tree).unwrap().insert(key, value).unwrap();
     db.flush().unwrap();
 }
