@@ -12,6 +12,19 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+step "reference client packages"
+# zkCli.sh (Debian's zookeeper package) drives zk-node in crates/node/tests/other_clients.rs,
+# and tools/zk-anchor.sh runs the same package as the reference server.
+if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin
+  else
+    sudo -n apt-get update -q
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin
+  fi
+fi
+
 step "format"
 cargo fmt --all -- --check
 

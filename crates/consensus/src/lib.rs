@@ -68,6 +68,8 @@ pub use snapshot_store::SnapshotStore;
 pub use snapshot_store::StoredSnapshot;
 pub use state_machine::ApplyEvent;
 pub use state_machine::ApplyEvents;
+pub use state_machine::ApplyHook;
+pub use state_machine::HookAlreadySet;
 pub use state_machine::SharedState;
 pub use state_machine::State;
 pub use state_machine::StateMachineGone;

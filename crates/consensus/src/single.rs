@@ -139,6 +139,14 @@ impl SingleNode {
         joined.map_err(|e| StartError::Shutdown(e.to_string()))
     }
 
+    /// Stops publishing [`ApplyEvent`](crate::ApplyEvent)s, for a node layer that uses the
+    /// apply hook instead: an unread channel would grow with every entry.
+    pub fn discard_events(&mut self) {
+        let (_, closed) = tokio::sync::mpsc::unbounded_channel();
+        // Dropping the receiver makes every later send fail at once, queueing nothing.
+        drop(std::mem::replace(&mut self.events, closed));
+    }
+
     /// Proposes `op` with this node's clock and no origin; returns its zxid and outcome.
     pub async fn write(
         &self,

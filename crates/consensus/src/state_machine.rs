@@ -7,6 +7,7 @@
 
 use std::io::Cursor;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::RwLock;
 use std::sync::RwLockReadGuard;
 use std::sync::RwLockWriteGuard;
@@ -212,11 +213,26 @@ pub struct ApplyEvent {
 /// Receives every [`ApplyEvent`], in log order.
 pub type ApplyEvents = mpsc::UnboundedReceiver<ApplyEvent>;
 
+/// Called with every [`ApplyEvent`] while the state's write lock is still held.
+///
+/// Why under the lock: a node fires its connections' watches from here, and a local read
+/// registers its watch under the read lock, so "read, then register" and "apply, then fire"
+/// never interleave: a watch never misses a change made after its read, and never fires for
+/// a change its read already showed (ZooKeeper gets the same from triggering inside its
+/// DataTree). It must be quick and must not touch the state lock (it would deadlock).
+pub type ApplyHook = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
+
+/// An apply hook was already installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an apply hook is already installed")]
+pub struct HookAlreadySet;
+
 /// Read access to the applied state for the node's local reads; cheap to clone.
 #[derive(Clone)]
 pub struct SharedState {
     state: Arc<RwLock<State>>,
     applied: watch::Receiver<i64>,
+    hook: Arc<OnceLock<ApplyHook>>,
 }
 
 /// The state machine is gone (Raft shut down) while waiting for a zxid.
@@ -230,6 +246,11 @@ impl SharedState {
         // A panic while holding the write lock would be a bug in apply; the state is still
         // the last consistent one per entry, so reading it beats poisoning every reader.
         self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Installs the [`ApplyHook`] (once): every entry applied from now on is passed to it.
+    pub fn set_apply_hook(&self, hook: ApplyHook) -> Result<(), HookAlreadySet> {
+        self.hook.set(hook).map_err(|_| HookAlreadySet)
     }
 
     /// The zxid of the last applied entry.
@@ -270,6 +291,7 @@ pub struct ZkStateMachine {
     state: Arc<RwLock<State>>,
     applied: watch::Sender<i64>,
     events: mpsc::UnboundedSender<ApplyEvent>,
+    hook: Arc<OnceLock<ApplyHook>>,
     snapshots: SnapshotStore<TypeConfig>,
     tree_config: TreeConfig,
     builds: u64,
@@ -296,14 +318,17 @@ impl ZkStateMachine {
         let (applied, applied_rx) = watch::channel(state.applied_zxid());
         let (events, events_rx) = mpsc::unbounded_channel();
         let state = Arc::new(RwLock::new(state));
+        let hook = Arc::new(OnceLock::new());
         let shared = SharedState {
             state: state.clone(),
             applied: applied_rx,
+            hook: hook.clone(),
         };
         let sm = ZkStateMachine {
             state,
             applied,
             events,
+            hook,
             snapshots,
             tree_config,
             builds: 0,
@@ -316,11 +341,19 @@ impl ZkStateMachine {
         SharedState {
             state: self.state.clone(),
             applied: self.applied.subscribe(),
+            hook: self.hook.clone(),
         }
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the apply hook, if any (the caller holds the write lock).
+    fn run_hook(&self, event: &ApplyEvent) {
+        if let Some(hook) = self.hook.get() {
+            hook(event);
+        }
     }
 
     /// Publishes an event, then the zxid: a reader woken by the zxid finds the event queued.
@@ -402,10 +435,10 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             let log_id = entry.log_id;
             let zxid = zxid_of(log_id.index);
             // The lock is taken per entry, so local reads interleave with a long batch.
-            let (origin, outcome) = {
+            let event = {
                 let mut st = self.write();
                 st.last_applied = Some(log_id);
-                match entry.payload {
+                let (origin, outcome) = match entry.payload {
                     EntryPayload::Blank => (None, Outcome::Noop),
                     EntryPayload::Membership(m) => {
                         st.last_membership = StoredMembership::new(Some(log_id), m);
@@ -414,15 +447,21 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
                     EntryPayload::Normal(cmd) => {
                         (cmd.origin, st.apply_command(log_id.index, zxid, &cmd))
                     }
-                }
+                };
+                let event = ApplyEvent {
+                    log_id,
+                    zxid,
+                    origin,
+                    outcome,
+                };
+                self.run_hook(&event);
+                event
             };
-            self.publish(ApplyEvent {
-                log_id,
+            replies.push(CommandResponse {
                 zxid,
-                origin,
-                outcome: outcome.clone(),
+                outcome: event.outcome.clone(),
             });
-            replies.push(CommandResponse { zxid, outcome });
+            self.publish(event);
         }
         Ok(replies)
     }
@@ -459,14 +498,18 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         // Stored before it replaces the state: a crash in between restarts from it.
         self.snapshots.save(meta, &bytes).await?;
         let log_id = state.last_applied;
-        *self.write() = state;
+        let mut st = self.write();
+        *st = state;
         if let Some(log_id) = log_id {
-            self.publish(ApplyEvent {
+            let event = ApplyEvent {
                 log_id,
                 zxid: zxid_of(log_id.index),
                 origin: None,
                 outcome: Outcome::SnapshotInstalled,
-            });
+            };
+            self.run_hook(&event);
+            drop(st);
+            self.publish(event);
         }
         Ok(())
     }

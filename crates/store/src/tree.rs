@@ -115,6 +115,20 @@ impl DataTree {
         Ok(n)
     }
 
+    /// ZooKeeper's approximate data size: every node's path length plus data length. Computed
+    /// on demand (O(nodes)), for the admin words only.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|(p, n)| (p.len() + n.data().map_or(0, <[u8]>::len)) as u64)
+            .sum()
+    }
+
+    /// Number of ephemeral nodes.
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
     /// getData: the data (None if null) and stat; NoNode, or NoAuth without READ.
     pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<&[u8]>, Stat), ErrorCode> {
         let n = self.readable(path, perms::READ, ids)?;

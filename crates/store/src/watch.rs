@@ -360,6 +360,23 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
         self.data.len() + self.child.len()
     }
 
+    /// Every watcher's data-table paths (getData/exists/addWatch), sorted; what ZooKeeper's
+    /// `wchc`/`wchp`/`wchs` list (they leave child watches out).
+    pub fn data_watches(&self) -> Vec<(W, Vec<String>)> {
+        let mut out: Vec<(W, Vec<String>)> = self
+            .data
+            .by_watcher
+            .iter()
+            .map(|(w, paths)| {
+                let mut paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+                paths.sort_unstable();
+                (*w, paths)
+            })
+            .collect();
+        out.sort_unstable_by_key(|e| e.0);
+        out
+    }
+
     /// True when no watch is registered.
     pub fn is_empty(&self) -> bool {
         self.data.by_path.is_empty() && self.child.by_path.is_empty()

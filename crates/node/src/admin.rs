@@ -1,0 +1,214 @@
+//! The four-letter words' answers: gathers this node's numbers into
+//! [`fourlw::ServerStats`](crate::fourlw::ServerStats) and renders the word, doing `srst`'s
+//! and `crst`'s resets first.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use zk_consensus::now_ms;
+
+use crate::fourlw;
+use crate::fourlw::ConfStats;
+use crate::fourlw::ConnectionSession;
+use crate::fourlw::ConnectionStats;
+use crate::fourlw::Mode;
+use crate::fourlw::ServerStats;
+use crate::fourlw::SessionEphemerals;
+use crate::fourlw::SessionInfo;
+use crate::fourlw::SessionWatches;
+use crate::fourlw::Word;
+use crate::node::Node;
+
+/// The version string the words print: the ZooKeeper release whose protocol and behaviour
+/// this node follows, then ours (clients such as kazoo parse the leading `x.y.z`).
+pub const VERSION: &str = concat!("3.8.0-zk-node-", env!("CARGO_PKG_VERSION"));
+
+/// The text to send for `word`, asked by a client at `asker`.
+pub fn answer(word: Word, node: &Node, asker: SocketAddr) -> String {
+    if !node.settings.four_letter_words.allows(word) {
+        return fourlw::not_allowed(word);
+    }
+    match word {
+        Word::Srst => node.stats.reset(),
+        Word::Crst => {
+            for c in node.hub.connections() {
+                c.reset();
+            }
+        }
+        _ => {}
+    }
+    fourlw::render(word, &gather(word, node, asker))
+}
+
+fn ms_floor(ms: f64) -> u64 {
+    ms.max(0.0) as u64
+}
+
+/// Bytes under `dir` (files only, recursively; unreadable entries count as 0).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
+    let needs = word.needs();
+    let latency = node.stats.latency.summary();
+    let conns = node.hub.connections();
+    let (open_fds, max_fds) = fourlw::fd_counts();
+    let s = &node.settings;
+    let data_dir = std::path::absolute(&s.data_dir).unwrap_or_else(|_| s.data_dir.clone());
+
+    let (last_zxid, node_count, ephemerals_count, data_size, global_sessions, sessions, ephemerals) = {
+        let st = node.state.read();
+        let tree = &st.tree;
+        let (sessions, ephemerals) = if needs.sessions {
+            let now_mono = node.expiry.now_ms();
+            let now_wall = now_ms();
+            let sessions = st
+                .sessions
+                .iter()
+                .map(|(id, timeout_ms)| SessionInfo {
+                    session_id: id.get(),
+                    timeout_ms,
+                    expires_at_ms: node.expiry.deadline(id).map_or(0, |d| {
+                        now_wall.saturating_add_unsigned(d.saturating_sub(now_mono))
+                    }),
+                })
+                .collect();
+            let ephemerals = tree
+                .sessions_with_ephemerals()
+                .map(|sid| SessionEphemerals {
+                    session_id: sid,
+                    paths: tree
+                        .ephemerals(sid, "/")
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                })
+                .collect();
+            (sessions, ephemerals)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        (
+            st.applied_zxid(),
+            tree.node_count() as u64,
+            tree.ephemeral_count() as u64,
+            tree.approximate_data_size(),
+            st.sessions.len() as u64,
+            sessions,
+            ephemerals,
+        )
+    };
+
+    let mut connections = Vec::new();
+    if needs.connections {
+        for c in &conns {
+            let l = c.latency.summary();
+            connections.push(ConnectionStats {
+                remote: c.peer,
+                interest_ops: 1,
+                queued: c.outstanding.load(Ordering::Relaxed),
+                received: c.received.load(Ordering::Relaxed),
+                sent: c.sent.load(Ordering::Relaxed),
+                session: Some(ConnectionSession {
+                    session_id: c.session_id.load(Ordering::Relaxed) as i64,
+                    last_op: fourlw::last_op_name(c.last_op.load(Ordering::Relaxed)).to_string(),
+                    established_ms: c.established_ms.load(Ordering::Relaxed),
+                    timeout_ms: u32::try_from(c.timeout_ms.load(Ordering::Relaxed))
+                        .unwrap_or(u32::MAX),
+                    last_cxid: c.last_cxid.load(Ordering::Relaxed),
+                    last_zxid: c.last_zxid.load(Ordering::Relaxed),
+                    last_response_ms: c.last_response_ms.load(Ordering::Relaxed),
+                    last_latency_ms: ms_floor(l.last_ms),
+                    min_latency_ms: ms_floor(l.min_ms),
+                    avg_latency_ms: ms_floor(l.avg_ms),
+                    max_latency_ms: ms_floor(l.max_ms),
+                }),
+            });
+        }
+        // ZooKeeper lists the asking connection too.
+        connections.push(ConnectionStats {
+            remote: asker,
+            interest_ops: 0,
+            queued: 0,
+            received: 1,
+            sent: 0,
+            session: None,
+        });
+    }
+
+    let watches = if needs.watches {
+        node.hub
+            .data_watches_by_session()
+            .into_iter()
+            .map(|(session_id, paths)| SessionWatches { session_id, paths })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let data_dir_size = dir_size(&data_dir);
+    ServerStats {
+        version: VERSION.to_string(),
+        serving: true,
+        mode: Mode::Standalone,
+        latency: fourlw::Latency {
+            min_ms: ms_floor(latency.min_ms),
+            avg_ms: latency.avg_ms,
+            max_ms: ms_floor(latency.max_ms),
+        },
+        packets_received: node.stats.received.load(Ordering::Relaxed),
+        packets_sent: node.stats.sent.load(Ordering::Relaxed),
+        alive_connections: conns.len() as u64 + 1,
+        outstanding_requests: conns
+            .iter()
+            .map(|c| c.outstanding.load(Ordering::Relaxed))
+            .sum(),
+        last_zxid,
+        node_count,
+        watch_count: node.hub.watch_count() as u64,
+        ephemerals_count,
+        approximate_data_size: data_size,
+        global_sessions,
+        uptime_ms: u64::try_from(node.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        open_file_descriptors: open_fds,
+        max_file_descriptors: max_fds,
+        auth_failed_count: Some(node.stats.auth_failed.load(Ordering::Relaxed)),
+        client_response_sizes: None,
+        quorum: None,
+        leader: None,
+        config: ConfStats {
+            client_port: s.client_addr.port(),
+            secure_client_port: None,
+            data_dir: data_dir.display().to_string(),
+            data_dir_size,
+            // The Raft log lives in the same sled store as the snapshots: one directory,
+            // counted once.
+            data_log_dir: data_dir.display().to_string(),
+            data_log_size: 0,
+            tick_time_ms: u32::try_from(s.tick.as_millis()).unwrap_or(u32::MAX),
+            max_client_cnxns: s.max_connections_per_ip,
+            min_session_timeout_ms: s.timeouts.min_ms(),
+            max_session_timeout_ms: s.timeouts.max_ms(),
+            client_port_listen_backlog: -1,
+            server_id: 0,
+            quorum: None,
+        },
+        env: fourlw::EnvInfo::from_process(),
+        connections,
+        watches,
+        sessions,
+        ephemerals,
+    }
+}

@@ -1,0 +1,222 @@
+//! The node's settings: command-line flags, each also readable from a `ZK_NODE_*` environment
+//! variable (for containers), resolved into checked [`Settings`].
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use zk_session::TimeoutBounds;
+
+use crate::fourlw::AllowList;
+
+/// `zk-node`: a ZooKeeper-compatible coordination service replicated with Raft.
+///
+/// With no peers it serves a one-node ensemble. Every flag can also be set with the
+/// environment variable named in its help; a flag given on the command line wins.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "zk-node", version, about, long_about = None)]
+pub struct Config {
+    /// Address the ZooKeeper client port listens on.
+    #[arg(long, env = "ZK_NODE_CLIENT_ADDR", default_value = "127.0.0.1:2181")]
+    pub client_addr: SocketAddr,
+
+    /// Directory holding the Raft log, vote and snapshots (created if missing).
+    #[arg(long, env = "ZK_NODE_DATA_DIR", default_value = "./zk-data")]
+    pub data_dir: PathBuf,
+
+    /// The basic time unit in ms (ZooKeeper's tickTime): session expiry is checked once per
+    /// tick, and the session-timeout bounds default to 2 and 20 ticks.
+    #[arg(long, env = "ZK_NODE_TICK_MS", default_value_t = NonZeroU32::new(2000).unwrap_or(NonZeroU32::MIN))]
+    pub tick_ms: NonZeroU32,
+
+    /// Smallest session timeout granted, in ms [default: 2 × tick-ms].
+    #[arg(long, env = "ZK_NODE_MIN_SESSION_TIMEOUT_MS")]
+    pub min_session_timeout_ms: Option<u32>,
+
+    /// Largest session timeout granted, in ms [default: 20 × tick-ms].
+    #[arg(long, env = "ZK_NODE_MAX_SESSION_TIMEOUT_MS")]
+    pub max_session_timeout_ms: Option<u32>,
+
+    /// Largest client packet accepted, in bytes after the length prefix (ZooKeeper's
+    /// jute.maxbuffer); a bigger one closes that connection and writes nothing.
+    #[arg(long, env = "ZK_NODE_MAX_FRAME_BYTES", default_value_t = zk_wire::DEFAULT_MAX_FRAME)]
+    pub max_frame_bytes: usize,
+
+    /// Most concurrent client connections from one IP address (ZooKeeper's maxClientCnxns);
+    /// 0 means no limit.
+    #[arg(long, env = "ZK_NODE_MAX_CONNECTIONS_PER_IP", default_value_t = 60)]
+    pub max_connections_per_ip: u32,
+
+    /// Take a state snapshot (and purge the Raft log before it) every this many entries.
+    #[arg(long, env = "ZK_NODE_SNAPSHOT_EVERY", default_value_t = 10_000)]
+    pub snapshot_every: u64,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
+    /// `info,zk_node=debug` (the default keeps openraft's own chatter at warn).
+    #[arg(long, env = "ZK_NODE_LOG_LEVEL", default_value = "info,openraft=warn")]
+    pub log_level: String,
+
+    /// Four-letter words answered on the client port: a comma-separated list (ruok, srvr,
+    /// stat, mntr, conf, envi, cons, wchs, isro, …) or `*` for all of them.
+    #[arg(long = "4lw", env = "ZK_NODE_4LW", default_value = "*")]
+    pub four_letter_words: AllowList,
+
+    /// How often the container/TTL cleaner looks for empty containers and expired TTL
+    /// nodes, in ms (ZooKeeper's znode.container.checkIntervalMs).
+    #[arg(long, env = "ZK_NODE_CONTAINER_CHECK_MS", default_value_t = 60_000)]
+    pub container_check_ms: u64,
+
+    /// Allow TTL nodes (createTTL, ZooKeeper's zookeeper.extendedTypesEnabled); off by
+    /// default as in ZooKeeper.
+    #[arg(long, env = "ZK_NODE_TTL_NODES", default_value_t = false)]
+    pub ttl_nodes: bool,
+}
+
+/// Why the flags do not make a working configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The session-timeout bounds are inconsistent.
+    #[error("session timeout bounds: {0}")]
+    Timeouts(#[from] zk_session::TimeoutError),
+    /// A value that must be positive is zero.
+    #[error("--{0} must be greater than 0")]
+    Zero(&'static str),
+    /// The frame limit cannot hold a ConnectRequest, or is beyond what a length prefix says.
+    #[error("--max-frame-bytes must be between 64 and {max}, got {got}")]
+    FrameLimit {
+        /// The value given.
+        got: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+}
+
+/// Checked settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The client port's address.
+    pub client_addr: SocketAddr,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// tickTime.
+    pub tick: Duration,
+    /// Session-timeout negotiation bounds.
+    pub timeouts: TimeoutBounds,
+    /// Largest accepted packet body.
+    pub max_frame_bytes: usize,
+    /// maxClientCnxns (0 = none).
+    pub max_connections_per_ip: u32,
+    /// Snapshot interval in entries.
+    pub snapshot_every: u64,
+    /// Enabled four-letter words.
+    pub four_letter_words: AllowList,
+    /// Container/TTL cleaner interval.
+    pub container_check: Duration,
+    /// TTL nodes allowed.
+    pub ttl_nodes: bool,
+}
+
+impl Config {
+    /// Checks the flags and fills in the defaults that depend on other flags.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let tick = self.tick_ms.get();
+        let timeouts = TimeoutBounds::new(
+            tick,
+            self.min_session_timeout_ms,
+            self.max_session_timeout_ms,
+        )?;
+        if self.snapshot_every == 0 {
+            return Err(ConfigError::Zero("snapshot-every"));
+        }
+        if self.container_check_ms == 0 {
+            return Err(ConfigError::Zero("container-check-ms"));
+        }
+        let max_frame = i32::MAX as usize;
+        if !(64..=max_frame).contains(&self.max_frame_bytes) {
+            return Err(ConfigError::FrameLimit {
+                got: self.max_frame_bytes,
+                max: max_frame,
+            });
+        }
+        Ok(Settings {
+            client_addr: self.client_addr,
+            data_dir: self.data_dir.clone(),
+            tick: Duration::from_millis(u64::from(tick)),
+            timeouts,
+            max_frame_bytes: self.max_frame_bytes,
+            max_connections_per_ip: self.max_connections_per_ip,
+            snapshot_every: self.snapshot_every,
+            four_letter_words: self.four_letter_words.clone(),
+            container_check: Duration::from_millis(self.container_check_ms),
+            ttl_nodes: self.ttl_nodes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("zk-node").chain(args.iter().copied()))
+    }
+
+    /// The defaults are the issue's: 127.0.0.1:2181, ./zk-data, tick 2000, 2 and 20 ticks.
+    #[test]
+    fn defaults() {
+        let s = parse(&[]).map(|c| c.settings()).ok();
+        let s = s.and_then(Result::ok);
+        let Some(s) = s else {
+            panic!("defaults must parse")
+        };
+        assert_eq!(s.client_addr.to_string(), "127.0.0.1:2181");
+        assert_eq!(s.data_dir, PathBuf::from("./zk-data"));
+        assert_eq!(s.tick, Duration::from_millis(2000));
+        assert_eq!(s.timeouts.min_ms(), 4000);
+        assert_eq!(s.timeouts.max_ms(), 40000);
+        assert_eq!(s.max_frame_bytes, 1_048_575);
+        assert_eq!(s.max_connections_per_ip, 60);
+    }
+
+    /// Session bounds follow the tick unless set.
+    #[test]
+    fn bounds_follow_the_tick() {
+        let c = parse(&["--tick-ms", "200"]).ok();
+        let s = c.and_then(|c| c.settings().ok());
+        assert_eq!(
+            s.map(|s| (s.timeouts.min_ms(), s.timeouts.max_ms())),
+            Some((400, 4000))
+        );
+    }
+
+    /// A typo in a flag is refused by name, never ignored.
+    #[test]
+    fn flag_typo_is_an_error() {
+        let err = parse(&["--tick-msec", "10"]).err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("--tick-msec"), "{msg}");
+    }
+
+    /// Bad values get errors that name the problem.
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(parse(&["--tick-ms", "0"]).is_err());
+        assert!(parse(&["--client-addr", "localhost"]).is_err());
+        let bad_bounds = parse(&[
+            "--min-session-timeout-ms",
+            "9000",
+            "--max-session-timeout-ms",
+            "5000",
+        ])
+        .ok()
+        .map(|c| c.settings().is_err());
+        assert_eq!(bad_bounds, Some(true));
+        let tiny = parse(&["--max-frame-bytes", "3"])
+            .ok()
+            .map(|c| c.settings().err().map(|e| e.to_string()));
+        let msg = tiny.flatten().unwrap_or_default();
+        assert!(msg.contains("--max-frame-bytes"), "{msg}");
+    }
+}

@@ -1,0 +1,171 @@
+//! One client connection, one task: the four-letter word or handshake, then the request
+//! pipeline.
+//!
+//! Order rules (the client depends on them):
+//! - replies leave in request order; a local read waits in the queue behind the session's
+//!   earlier writes, so it never overtakes them (FIFO client order);
+//! - watch events queued for this connection are written before any reply that follows them,
+//!   so an event always precedes the reply that shows its change;
+//! - a bad frame (over the limit, negative length, undecodable) closes the connection at
+//!   once: nothing of it is applied, and the node and its other clients carry on.
+
+mod handshake;
+mod pipeline;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::sync::watch;
+use zk_wire::encode_frame;
+use zk_wire::ConnectRequest;
+use zk_wire::DecodeError;
+use zk_wire::FrameDecoder;
+use zk_wire::Record;
+
+use crate::fourlw::Word;
+use crate::hub::ConnStats;
+use crate::node::Node;
+
+pub use self::handshake::invalid_session;
+pub use self::handshake::Handshake;
+use self::pipeline::Pipeline;
+
+/// Why a connection ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// The socket failed.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    /// The client sent a frame we refuse (over the limit, negative length, malformed).
+    #[error("bad packet: {0}")]
+    Packet(#[from] DecodeError),
+    /// Nothing usable arrived before the handshake deadline.
+    #[error("no handshake within {0:?}")]
+    HandshakeTimeout(Duration),
+    /// The handshake was refused without an answer.
+    #[error("session request refused: {0}")]
+    Refused(String),
+    /// A write could not be committed.
+    #[error("{0}")]
+    WriteFailed(String),
+}
+
+/// Serves one accepted connection until it ends; never panics on what the client sends.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: Arc<Node>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let stats = Arc::new(ConnStats::new(peer));
+    match run(stream, peer, &node, shutdown, stats).await {
+        Ok(()) => tracing::debug!(%peer, "connection closed"),
+        Err(ConnError::Io(e)) if is_disconnect(&e) => {
+            tracing::debug!(%peer, "client went away: {e}")
+        }
+        Err(e) => tracing::info!(%peer, "closing connection: {e}"),
+    }
+}
+
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// Reads until `buf` holds at least `n` bytes; EOF before that is an error.
+async fn fill(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+    while buf.len() < n {
+        buf.reserve(n - buf.len());
+        if rd.read_buf(buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
+}
+
+async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: &Arc<Node>,
+    shutdown: watch::Receiver<bool>,
+    stats: Arc<ConnStats>,
+) -> Result<(), ConnError> {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut inbuf = Vec::with_capacity(4096);
+    let deadline = Duration::from_millis(u64::from(node.settings.timeouts.max_ms()));
+
+    // The first four bytes are either a four-letter word or a ConnectRequest's length.
+    tokio::time::timeout(deadline, fill(&mut rd, &mut inbuf, 4))
+        .await
+        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
+    let first: [u8; 4] = [inbuf[0], inbuf[1], inbuf[2], inbuf[3]];
+    if let Some(word) = Word::parse(first) {
+        let text = crate::admin::answer(word, node, peer);
+        wr.write_all(text.as_bytes()).await?;
+        wr.shutdown().await?;
+        return Ok(());
+    }
+
+    let decoder = FrameDecoder::new(node.settings.max_frame_bytes);
+    let len = decoder.body_len(&inbuf)?.unwrap_or(0);
+    tokio::time::timeout(deadline, fill(&mut rd, &mut inbuf, 4 + len))
+        .await
+        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
+    let connect = ConnectRequest::from_bytes(&inbuf[4..4 + len])?;
+    // Anything the client pipelined after its ConnectRequest stays for the pipeline.
+    inbuf.drain(..4 + len);
+    node.stats.received.fetch_add(1, Ordering::Relaxed);
+
+    let (session, timeout_ms, response) = match handshake::handshake(node, &connect).await {
+        Handshake::Serve {
+            session,
+            timeout_ms,
+            response,
+        } => (session, timeout_ms, response),
+        Handshake::Reject(response) => {
+            node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, session = format!("0x{:x}", connect.session_id), "invalid session or password");
+            let mut out = Vec::new();
+            encode_frame(&response, &mut out);
+            wr.write_all(&out).await?;
+            wr.shutdown().await?;
+            return Ok(());
+        }
+        Handshake::Refuse(why) => return Err(ConnError::Refused(why)),
+    };
+
+    let (tx, pushes) = mpsc::unbounded_channel();
+    stats
+        .session_id
+        .store(session.get() as u64, Ordering::Relaxed);
+    stats
+        .timeout_ms
+        .store(u64::from(timeout_ms), Ordering::Relaxed);
+    stats
+        .established_ms
+        .store(zk_consensus::now_ms(), Ordering::Relaxed);
+    // Registered before the answer goes out, so nothing pushed for the session is missed.
+    let conn = node.hub.register(session, tx, stats.clone());
+    tracing::debug!(%peer, session = format!("0x{:x}", session.get()), timeout_ms, "session established");
+    let mut out = Vec::new();
+    encode_frame(&response, &mut out);
+    node.stats.sent.fetch_add(1, Ordering::Relaxed);
+    let mut pipeline = Pipeline::new(node, conn, session, timeout_ms, peer, stats, decoder, out);
+    let result = pipeline.run(rd, wr, inbuf, pushes, shutdown).await;
+    node.hub.unregister(conn);
+    result
+}

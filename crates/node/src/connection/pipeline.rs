@@ -1,0 +1,439 @@
+//! The request pipeline of one established session: frames in, replies and events out, in
+//! the order the module docs of `connection` promise.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio::sync::watch;
+use zk_consensus::CommandOp;
+use zk_session::SessionId;
+use zk_wire::write_frame;
+use zk_wire::xid;
+use zk_wire::DecodeError;
+use zk_wire::ErrorCode;
+use zk_wire::FrameDecoder;
+use zk_wire::Id;
+use zk_wire::Reader;
+use zk_wire::Record;
+use zk_wire::ReplyHeader;
+use zk_wire::Request;
+use zk_wire::RequestHeader;
+use zk_wire::Response;
+use zk_wire::WatcherEvent;
+
+use super::ConnError;
+use crate::auth;
+use crate::auth::AuthResult;
+use crate::hub::ConnId;
+use crate::hub::ConnStats;
+use crate::hub::Done;
+use crate::hub::Push;
+use crate::node::Node;
+use crate::request;
+use crate::request::read;
+use crate::request::write::WriteKind;
+use crate::request::Plan;
+
+/// One request waiting for its turn to be answered.
+enum Slot {
+    /// A local request, answered when it reaches the front (after earlier writes).
+    Local {
+        xid: i32,
+        req: Request,
+        auth: Arc<Vec<Id>>,
+        at: Instant,
+    },
+    /// A proposed write, answered once applied.
+    Write {
+        xid: i32,
+        kind: WriteKind,
+        rx: oneshot::Receiver<Done>,
+        at: Instant,
+    },
+    /// An answer known at once, still sent in order.
+    Ready {
+        header: ReplyHeader,
+        body: Option<Response>,
+        at: Instant,
+    },
+}
+
+/// Why the pipeline stops reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Serving normally.
+    No,
+    /// Answer what is queued, then close (closeSession, failed auth).
+    AfterQueue,
+}
+
+/// See the module docs.
+pub(super) struct Pipeline<'a> {
+    node: &'a Node,
+    conn: ConnId,
+    session: SessionId,
+    timeout_ms: u32,
+    peer: SocketAddr,
+    stats: Arc<ConnStats>,
+    decoder: FrameDecoder,
+    auth: Arc<Vec<Id>>,
+    queue: VecDeque<Slot>,
+    out: Vec<u8>,
+    ending: Ending,
+}
+
+impl<'a> Pipeline<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        node: &'a Node,
+        conn: ConnId,
+        session: SessionId,
+        timeout_ms: u32,
+        peer: SocketAddr,
+        stats: Arc<ConnStats>,
+        decoder: FrameDecoder,
+        out: Vec<u8>,
+    ) -> Self {
+        Pipeline {
+            node,
+            conn,
+            session,
+            timeout_ms,
+            peer,
+            stats,
+            decoder,
+            auth: Arc::new(vec![auth::ip_id(peer.ip())]),
+            queue: VecDeque::new(),
+            out,
+            ending: Ending::No,
+        }
+    }
+
+    /// Serves until the client leaves, the session ends, or the node shuts down.
+    pub(super) async fn run(
+        &mut self,
+        mut rd: OwnedReadHalf,
+        mut wr: OwnedWriteHalf,
+        mut inbuf: Vec<u8>,
+        mut pushes: mpsc::UnboundedReceiver<Push>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ConnError> {
+        // Requests pipelined behind the ConnectRequest.
+        let mut stop = self.take_frames(&mut inbuf).await?;
+        loop {
+            stop |= self.advance(&mut pushes)?;
+            if !self.out.is_empty() {
+                wr.write_all(&self.out).await?;
+                self.out.clear();
+            }
+            if stop || (self.ending == Ending::AfterQueue && self.queue.is_empty()) {
+                break;
+            }
+            if let Ok(Some(n)) = self.decoder.body_len(&inbuf) {
+                inbuf.reserve((n + 4).saturating_sub(inbuf.len()));
+            }
+            let reading = self.ending == Ending::No;
+            tokio::select! {
+                biased;
+                () = crate::server::stopped(&mut shutdown) => break,
+                push = pushes.recv() => match push {
+                    Some(p) => stop |= self.on_push(p),
+                    None => break,
+                },
+                done = front_write(&mut self.queue) => stop |= self.finish_write(done, &mut pushes)?,
+                n = rd.read_buf(&mut inbuf), if reading => {
+                    if n? == 0 {
+                        break;
+                    }
+                    stop |= self.take_frames(&mut inbuf).await?;
+                }
+            }
+        }
+        let _ = wr.shutdown().await;
+        Ok(())
+    }
+
+    /// Handles a push; true if the connection must stop now.
+    fn on_push(&mut self, push: Push) -> bool {
+        match push {
+            Push::Event(e) => {
+                self.event(&e);
+                false
+            }
+            // A queued closeSession still gets its answer; an expired session's connection
+            // just closes (the client learns "expired" when it reconnects, S6.4).
+            Push::SessionEnded => self.ending != Ending::AfterQueue,
+            Push::Moved => true,
+        }
+    }
+
+    /// Writes every queued event; true if a push says stop.
+    fn drain_pushes(&mut self, pushes: &mut mpsc::UnboundedReceiver<Push>) -> bool {
+        let mut stop = false;
+        while let Ok(p) = pushes.try_recv() {
+            stop |= self.on_push(p);
+        }
+        stop
+    }
+
+    /// Answers every slot at the front that can be answered now; true if the connection must
+    /// stop.
+    fn advance(&mut self, pushes: &mut mpsc::UnboundedReceiver<Push>) -> Result<bool, ConnError> {
+        let mut stop = false;
+        loop {
+            match self.queue.front_mut() {
+                None => break,
+                Some(Slot::Write { rx, .. }) => match rx.try_recv() {
+                    Ok(done) => {
+                        stop |= self.finish_write(Ok(done), pushes)?;
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => break,
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        return Err(ConnError::WriteFailed("write dropped".into()))
+                    }
+                },
+                Some(_) => {
+                    let Some(slot) = self.queue.pop_front() else {
+                        break;
+                    };
+                    stop |= self.drain_pushes(pushes);
+                    self.answer_now(slot);
+                }
+            }
+        }
+        Ok(stop)
+    }
+
+    /// Answers a local or ready slot.
+    fn answer_now(&mut self, slot: Slot) {
+        match slot {
+            Slot::Local { xid, req, auth, at } => {
+                let answer = {
+                    let st = self.node.state.read();
+                    let who = read::Reader {
+                        conn: self.conn,
+                        session: self.session,
+                        auth: &auth,
+                    };
+                    read::answer(&st, &self.node.hub, who, &req)
+                };
+                for e in &answer.events {
+                    self.event(e);
+                }
+                let xid = if matches!(req, Request::Ping) {
+                    xid::PING
+                } else {
+                    xid
+                };
+                let header = ReplyHeader {
+                    xid,
+                    zxid: answer.zxid,
+                    err: answer.err.code(),
+                };
+                self.reply(header, answer.body.as_ref(), at);
+            }
+            Slot::Ready { header, body, at } => self.reply(header, body.as_ref(), at),
+            Slot::Write { .. } => {}
+        }
+    }
+
+    /// Answers the front write with its fate; true if the connection must stop.
+    fn finish_write(
+        &mut self,
+        done: Result<Done, oneshot::error::RecvError>,
+        pushes: &mut mpsc::UnboundedReceiver<Push>,
+    ) -> Result<bool, ConnError> {
+        let Some(Slot::Write { xid, kind, at, .. }) = self.queue.pop_front() else {
+            return Ok(false);
+        };
+        let (zxid, outcome) = match done {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Err(ConnError::WriteFailed(e.to_string())),
+            Err(_) => return Err(ConnError::WriteFailed("write dropped".into())),
+        };
+        // Events queued before this outcome was delivered belong before its reply.
+        let stop = self.drain_pushes(pushes);
+        let check_stat = match &kind {
+            WriteKind::Check => None,
+            _ => None,
+        };
+        let (err, body) = request::write::reply(&kind, &outcome, check_stat);
+        let header = ReplyHeader {
+            xid,
+            zxid,
+            err: err.code(),
+        };
+        self.reply(header, body.as_ref(), at);
+        Ok(stop)
+    }
+
+    fn reply(&mut self, header: ReplyHeader, body: Option<&Response>, at: Instant) {
+        write_frame(&mut self.out, |o| {
+            header.encode(o);
+            if let Some(b) = body {
+                b.encode(o);
+            }
+        });
+        let took = at.elapsed();
+        self.stats.last_zxid.store(header.zxid, Ordering::Relaxed);
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .last_response_ms
+            .store(zk_consensus::now_ms(), Ordering::Relaxed);
+        self.stats.latency.record(took);
+        self.node.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.node.stats.latency.record(took);
+    }
+
+    fn event(&mut self, e: &WatcherEvent) {
+        write_frame(&mut self.out, |o| {
+            ReplyHeader {
+                xid: xid::NOTIFICATION,
+                zxid: -1,
+                err: 0,
+            }
+            .encode(o);
+            e.encode(o);
+        });
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.node.stats.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes every complete frame out of `inbuf`; true if the connection must stop.
+    async fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<bool, ConnError> {
+        let mut start = 0;
+        while self.ending == Ending::No {
+            let Some(frame) = self.decoder.decode(&inbuf[start..])? else {
+                break;
+            };
+            let consumed = frame.consumed;
+            let mut r = Reader::new(frame.body);
+            let header = RequestHeader::decode(&mut r)?;
+            let decoded = Request::decode(&header, r.rest());
+            start += consumed;
+            match decoded {
+                Ok(req) => self.on_request(header.xid, req).await,
+                // An opcode this server does not know: answered, not fatal (ZooKeeper's
+                // UnimplementedRequestProcessor).
+                Err(DecodeError::UnknownOpCode(op)) => {
+                    tracing::info!(peer = %self.peer, op, "unknown opcode");
+                    self.count_request();
+                    self.queue.push_back(Slot::Ready {
+                        header: ReplyHeader {
+                            xid: header.xid,
+                            zxid: self.node.state.applied_zxid(),
+                            err: ErrorCode::Unimplemented.code(),
+                        },
+                        body: None,
+                        at: Instant::now(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        inbuf.drain(..start);
+        Ok(false)
+    }
+
+    fn count_request(&self) {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
+        self.node.stats.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn on_request(&mut self, xid: i32, req: Request) {
+        let at = Instant::now();
+        self.count_request();
+        self.stats
+            .last_op
+            .store(req.opcode().code(), Ordering::Relaxed);
+        self.stats
+            .last_cxid
+            .store(i64::from(xid), Ordering::Relaxed);
+        // S5.1: any request, pings included, keeps the session alive.
+        self.node.expiry.touch(self.session, self.timeout_ms);
+        match request::plan(req) {
+            Plan::Local(req) => self.queue.push_back(Slot::Local {
+                xid,
+                req,
+                auth: self.auth.clone(),
+                at,
+            }),
+            Plan::Write(txn, kind) => {
+                let op = CommandOp::Write {
+                    session_id: self.session.get(),
+                    auth: self.auth.to_vec(),
+                    txn,
+                };
+                let rx = self.node.propose(op).await;
+                self.queue.push_back(Slot::Write { xid, kind, rx, at });
+            }
+            Plan::CloseSession => {
+                let op = CommandOp::CloseSession {
+                    session_id: self.session.get(),
+                };
+                let rx = self.node.propose(op).await;
+                self.queue.push_back(Slot::Write {
+                    xid,
+                    kind: WriteKind::CloseSession,
+                    rx,
+                    at,
+                });
+                self.ending = Ending::AfterQueue;
+            }
+            Plan::Auth(packet) => {
+                let err = match auth::authenticate(&packet.scheme, &packet.auth, self.peer.ip()) {
+                    AuthResult::Added(id) => {
+                        if !self.auth.contains(&id) {
+                            Arc::make_mut(&mut self.auth).push(id);
+                        }
+                        ErrorCode::Ok
+                    }
+                    AuthResult::Failed => {
+                        self.node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(peer = %self.peer, scheme = %packet.scheme, "auth failed");
+                        // R8: ZooKeeper answers AuthFailed and drops the connection.
+                        self.ending = Ending::AfterQueue;
+                        ErrorCode::AuthFailed
+                    }
+                };
+                self.queue.push_back(Slot::Ready {
+                    header: ReplyHeader {
+                        xid: xid::AUTH,
+                        zxid: 0,
+                        err: err.code(),
+                    },
+                    body: None,
+                    at,
+                });
+            }
+            Plan::Fail(err, body) => self.queue.push_back(Slot::Ready {
+                header: ReplyHeader {
+                    xid,
+                    zxid: self.node.state.applied_zxid(),
+                    err: err.code(),
+                },
+                body,
+                at,
+            }),
+        }
+    }
+}
+
+/// Resolves when the front slot is a write whose fate is known; pends otherwise.
+async fn front_write(queue: &mut VecDeque<Slot>) -> Result<Done, oneshot::error::RecvError> {
+    match queue.front_mut() {
+        Some(Slot::Write { rx, .. }) => rx.await,
+        _ => std::future::pending().await,
+    }
+}

@@ -1,0 +1,209 @@
+//! Session expiry on this node: the leader's tracker (zk-session's `ExpiryTracker`) behind a
+//! lock, fed by connection activity and by applied session entries, and the loop that
+//! proposes one batched `ExpireSessions` per tick (S6.2, S9.2).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use zk_consensus::CommandOp;
+use zk_session::Clock;
+use zk_session::ExpiryTracker;
+use zk_session::SessionId;
+
+use crate::node::Node;
+
+/// The expiry tracker with its clock.
+pub struct Expiry {
+    tracker: Mutex<ExpiryTracker>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Expiry {
+    /// An empty tracker checking once per `tick`.
+    pub fn new(tick: NonZeroU32, clock: Arc<dyn Clock>) -> Self {
+        Expiry {
+            tracker: Mutex::new(ExpiryTracker::new(tick)),
+            clock,
+        }
+    }
+
+    fn tracker(&self) -> MutexGuard<'_, ExpiryTracker> {
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The clock's now (ms).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A session now exists: it gets a full timeout from now.
+    pub fn add(&self, id: SessionId, timeout_ms: u32) {
+        let now = self.now_ms();
+        self.tracker().touch(id, timeout_ms, now);
+    }
+
+    /// Activity on a session (S5.1). Sessions the tracker does not hold are left alone: a
+    /// late ping from a connection whose session already expired must not bring it back.
+    pub fn touch(&self, id: SessionId, timeout_ms: u32) {
+        let now = self.now_ms();
+        let mut t = self.tracker();
+        if t.contains(id) {
+            t.touch(id, timeout_ms, now);
+        }
+    }
+
+    /// The session ended.
+    pub fn remove(&self, id: SessionId) {
+        self.tracker().remove(id);
+    }
+
+    /// Starts judging `sessions` afresh: every one gets a full timeout from now (restart, and
+    /// a new leader, S9.3), and nothing else is tracked.
+    pub fn reset(&self, sessions: impl IntoIterator<Item = (SessionId, u32)>) {
+        let now = self.now_ms();
+        let mut t = self.tracker();
+        t.clear();
+        for (id, timeout) in sessions {
+            t.touch(id, timeout, now);
+        }
+    }
+
+    /// Sessions whose deadline has passed, taken out of the tracker.
+    pub fn expired(&self) -> Vec<SessionId> {
+        let now = self.now_ms();
+        self.tracker().expired(now)
+    }
+
+    /// How long until the next tick boundary (the tracker's deadlines sit on them).
+    fn until_next_tick(&self) -> Duration {
+        let t = self.tracker();
+        let tick = t.tick_ms();
+        let now = self.now_ms();
+        let next = (now / tick + 1) * tick;
+        Duration::from_millis(next - now)
+    }
+
+    /// When `id` expires unless touched (the clock's ms), if tracked.
+    pub fn deadline(&self, id: SessionId) -> Option<u64> {
+        self.tracker().deadline(id)
+    }
+
+    /// Number of tracked sessions.
+    pub fn len(&self) -> usize {
+        self.tracker().len()
+    }
+
+    /// True if no session is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.tracker().is_empty()
+    }
+}
+
+/// Wakes at every tick boundary and proposes the sessions that expired as one command, until
+/// `shutdown` turns true.
+pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let wait = node.expiry.until_next_tick();
+        tokio::select! {
+            () = crate::server::stopped(&mut shutdown) => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        let expired = node.expiry.expired();
+        if expired.is_empty() {
+            continue;
+        }
+        // Only sessions the replicated state still has; the rest ended meanwhile.
+        let ids: Vec<i64> = {
+            let st = node.state.read();
+            expired
+                .iter()
+                .filter(|id| st.sessions.contains(**id))
+                .map(|id| id.get())
+                .collect()
+        };
+        if ids.is_empty() {
+            continue;
+        }
+        tracing::info!(sessions = ?ids.iter().map(|i| format!("0x{i:x}")).collect::<Vec<_>>(), "expiring sessions");
+        // Nobody waits for the outcome: applying it ends the sessions' connections and
+        // removes them from the tracker (Hub::on_apply).
+        if let Err(e) = node
+            .propose_unowned(CommandOp::ExpireSessions { ids })
+            .await
+        {
+            tracing::warn!(error = %e, "could not propose session expiry");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zk_session::ManualClock;
+
+    use super::*;
+
+    fn sid(n: u64) -> SessionId {
+        SessionId::from_log_index(n).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn expiry(clock: &ManualClock) -> Expiry {
+        let tick = NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN);
+        Expiry::new(tick, Arc::new(clock.clone()))
+    }
+
+    /// S5.1: activity pushes the deadline; silence past timeout + one tick expires (S6.2).
+    #[test]
+    fn touch_keeps_alive_silence_expires() {
+        let clock = ManualClock::new(1_000);
+        let e = expiry(&clock);
+        e.add(sid(5), 400);
+        clock.advance(300);
+        e.touch(sid(5), 400);
+        clock.advance(400);
+        assert!(
+            e.expired().is_empty(),
+            "touched 400 ms ago with a 400 ms timeout"
+        );
+        clock.advance(200);
+        assert_eq!(e.expired(), vec![sid(5)]);
+        assert!(e.is_empty());
+    }
+
+    /// A touch for a session the tracker does not hold (already expired) does not revive it.
+    #[test]
+    fn late_touch_does_not_revive() {
+        let clock = ManualClock::new(0);
+        let e = expiry(&clock);
+        e.touch(sid(9), 400);
+        assert!(e.is_empty());
+    }
+
+    /// S9.3: reset gives every session a full timeout from now.
+    #[test]
+    fn reset_gives_fresh_full_timeouts() {
+        let clock = ManualClock::new(0);
+        let e = expiry(&clock);
+        e.add(sid(1), 400);
+        clock.advance(10_000);
+        e.reset([(sid(1), 400), (sid(2), 1_000)]);
+        assert!(e.expired().is_empty(), "nothing is due right after a reset");
+        clock.advance(600);
+        assert_eq!(e.expired(), vec![sid(1)]);
+        clock.advance(600);
+        assert_eq!(e.expired(), vec![sid(2)]);
+    }
+
+    /// The loop wakes on the tracker's tick boundaries.
+    #[test]
+    fn next_tick_is_on_a_boundary() {
+        let clock = ManualClock::new(1_030);
+        let e = expiry(&clock);
+        assert_eq!(e.until_next_tick(), Duration::from_millis(70));
+        clock.set(1_100);
+        assert_eq!(e.until_next_tick(), Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,305 @@
+//! The node's meeting point of connections and applied entries: which connection serves which
+//! session, the node-local watch registry, and the writes waiting for their entry to apply.
+//!
+//! [`Hub::on_apply`] runs as the state machine's apply hook, under the state's write lock;
+//! reads register their watches under the state's read lock (see [`Hub::watches`]), so a
+//! watch is fired exactly for the changes after the read that set it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicI32;
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use zk_consensus::ApplyEvent;
+use zk_consensus::Outcome;
+use zk_session::SessionId;
+use zk_store::WatchRegistry;
+use zk_wire::WatcherEvent;
+
+use crate::expiry::Expiry;
+
+/// A connection's number on this node (the watch registry's watcher).
+pub type ConnId = u64;
+
+/// What the node pushes to a connection outside its request/reply flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Push {
+    /// A watch fired.
+    Event(WatcherEvent),
+    /// The session was closed or expired: answer what is queued for a closeSession, then stop.
+    SessionEnded,
+    /// A newer connection resumed this session: stop serving this one.
+    Moved,
+}
+
+/// A write's fate, delivered to the connection that proposed it.
+pub type Done = Result<(i64, Outcome), WriteFailed>;
+
+/// A proposed write will not be answered from the log (Raft refused it or stopped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("write not committed: {0}")]
+pub struct WriteFailed(pub String);
+
+/// Live numbers of one connection, for `cons`/`stat`.
+#[derive(Debug)]
+pub struct ConnStats {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// When the connection was accepted.
+    pub since: Instant,
+    /// Packets received.
+    pub received: AtomicU64,
+    /// Packets sent (replies and events).
+    pub sent: AtomicU64,
+    /// Requests received and not yet answered.
+    pub outstanding: AtomicU64,
+    /// The session it serves (0 before the handshake).
+    pub session_id: AtomicU64,
+    /// The negotiated timeout (ms).
+    pub timeout_ms: AtomicU64,
+    /// The zxid of the last reply.
+    pub last_zxid: AtomicI64,
+    /// The opcode of the last request (-1 before any).
+    pub last_op: AtomicI32,
+    /// The xid of the last request (-1 before any).
+    pub last_cxid: AtomicI64,
+    /// Wall-clock ms when the session was established here (0 before).
+    pub established_ms: AtomicI64,
+    /// Wall-clock ms of the last reply (0 before).
+    pub last_response_ms: AtomicI64,
+    /// Per-connection request latency.
+    pub latency: crate::stats::LatencyStats,
+}
+
+impl ConnStats {
+    /// Zeroes the counters (`crst`).
+    pub fn reset(&self) {
+        self.received.store(0, Ordering::Relaxed);
+        self.sent.store(0, Ordering::Relaxed);
+        self.latency.reset();
+    }
+
+    /// Fresh numbers for a connection from `peer`.
+    pub fn new(peer: SocketAddr) -> Self {
+        ConnStats {
+            peer,
+            since: Instant::now(),
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            outstanding: AtomicU64::new(0),
+            session_id: AtomicU64::new(0),
+            timeout_ms: AtomicU64::new(0),
+            last_zxid: AtomicI64::new(-1),
+            last_op: AtomicI32::new(-1),
+            last_cxid: AtomicI64::new(-1),
+            established_ms: AtomicI64::new(0),
+            last_response_ms: AtomicI64::new(0),
+            latency: crate::stats::LatencyStats::default(),
+        }
+    }
+}
+
+struct Registered {
+    tx: mpsc::UnboundedSender<Push>,
+    session: SessionId,
+    stats: Arc<ConnStats>,
+}
+
+#[derive(Default)]
+struct Tables {
+    watches: WatchRegistry<ConnId>,
+    conns: HashMap<ConnId, Registered>,
+    by_session: HashMap<SessionId, ConnId>,
+}
+
+/// See the module docs.
+pub struct Hub {
+    node_id: u64,
+    next_conn: AtomicU64,
+    tables: Mutex<Tables>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Done>>>,
+    expiry: Arc<Expiry>,
+}
+
+impl Hub {
+    /// A hub for node `node_id`, telling `expiry` about created and ended sessions.
+    pub fn new(node_id: u64, expiry: Arc<Expiry>) -> Self {
+        Hub {
+            node_id,
+            next_conn: AtomicU64::new(1),
+            tables: Mutex::new(Tables::default()),
+            pending: Mutex::new(HashMap::new()),
+            expiry,
+        }
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // Nothing here panics while holding the lock; recover rather than poison every
+        // connection if something ever does.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<Done>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a connection serving `session`; a connection that served it before is told
+    /// to stop ([`Push::Moved`]), as ZooKeeper closes a session's older connection.
+    pub fn register(
+        &self,
+        session: SessionId,
+        tx: mpsc::UnboundedSender<Push>,
+        stats: Arc<ConnStats>,
+    ) -> ConnId {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut t = self.tables();
+        if let Some(old) = t.by_session.insert(session, id) {
+            if let Some(old) = t.conns.get(&old) {
+                let _ = old.tx.send(Push::Moved);
+            }
+        }
+        t.conns.insert(id, Registered { tx, session, stats });
+        id
+    }
+
+    /// Forgets a connection and its watches.
+    pub fn unregister(&self, conn: ConnId) {
+        let mut t = self.tables();
+        t.watches.remove_watcher(conn);
+        if let Some(r) = t.conns.remove(&conn) {
+            if t.by_session.get(&r.session) == Some(&conn) {
+                t.by_session.remove(&r.session);
+            }
+        }
+    }
+
+    /// The watch registry, for a read that sets or inspects watches. Call it while holding
+    /// the state's read lock, so the read and the registration are one step for apply.
+    pub fn watches(&self) -> impl std::ops::DerefMut<Target = WatchRegistry<ConnId>> + '_ {
+        WatchesGuard(self.tables())
+    }
+
+    /// Stats of every live connection.
+    pub fn connections(&self) -> Vec<Arc<ConnStats>> {
+        self.tables()
+            .conns
+            .values()
+            .map(|r| r.stats.clone())
+            .collect()
+    }
+
+    /// The data watches (what `wchs`/`wchc`/`wchp` list) by session, sorted.
+    pub fn data_watches_by_session(&self) -> Vec<(i64, Vec<String>)> {
+        let t = self.tables();
+        let mut out: Vec<(i64, Vec<String>)> = t
+            .watches
+            .data_watches()
+            .into_iter()
+            .filter_map(|(conn, paths)| t.conns.get(&conn).map(|r| (r.session.get(), paths)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Number of watches (data and child tables).
+    pub fn watch_count(&self) -> usize {
+        self.tables().watches.len()
+    }
+
+    /// Number of live (handshaken) connections.
+    pub fn connection_count(&self) -> usize {
+        self.tables().conns.len()
+    }
+
+    /// Tells every connection to stop (node shutdown).
+    pub fn close_all(&self) {
+        for r in self.tables().conns.values() {
+            let _ = r.tx.send(Push::Moved);
+        }
+    }
+
+    /// Reserves request number `seq` and returns where its outcome will arrive.
+    pub fn expect(&self, seq: u64) -> oneshot::Receiver<Done> {
+        let (tx, rx) = oneshot::channel();
+        self.pending().insert(seq, tx);
+        rx
+    }
+
+    /// Answers request `seq` with a failure (its entry will never be applied here).
+    pub fn fail(&self, seq: u64, why: WriteFailed) {
+        if let Some(tx) = self.pending().remove(&seq) {
+            let _ = tx.send(Err(why));
+        }
+    }
+
+    /// Fails every waiting write (Raft stopped).
+    pub fn fail_all(&self, why: &str) {
+        for (_, tx) in self.pending().drain() {
+            let _ = tx.send(Err(WriteFailed(why.to_string())));
+        }
+    }
+
+    /// The apply hook: fires watches, ends the connections of closed sessions, keeps the
+    /// expiry tracker in step, then completes this node's waiting write (in that order, so a
+    /// connection finds the events queued before the reply that shows the change).
+    pub fn on_apply(&self, ev: &ApplyEvent) {
+        let triggers = ev.outcome.triggers();
+        let ended: &[SessionId] = match &ev.outcome {
+            Outcome::SessionsClosed { ids, .. } => ids,
+            _ => &[],
+        };
+        if !triggers.is_empty() || !ended.is_empty() {
+            let mut t = self.tables();
+            for (conn, event) in t.watches.trigger(triggers) {
+                if let Some(r) = t.conns.get(&conn) {
+                    let _ = r.tx.send(Push::Event(event));
+                }
+            }
+            for id in ended {
+                if let Some(r) = t.by_session.get(id).and_then(|c| t.conns.get(c)) {
+                    let _ = r.tx.send(Push::SessionEnded);
+                }
+            }
+        }
+        match &ev.outcome {
+            Outcome::SessionCreated {
+                session_id,
+                timeout_ms,
+            } => self.expiry.add(*session_id, *timeout_ms),
+            Outcome::SessionsClosed { ids, .. } => {
+                for &id in ids {
+                    self.expiry.remove(id);
+                }
+            }
+            _ => {}
+        }
+        if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {
+            if let Some(tx) = self.pending().remove(&origin.seq) {
+                let _ = tx.send(Ok((ev.zxid, ev.outcome.clone())));
+            }
+        }
+    }
+}
+
+struct WatchesGuard<'a>(MutexGuard<'a, Tables>);
+
+impl std::ops::Deref for WatchesGuard<'_> {
+    type Target = WatchRegistry<ConnId>;
+    fn deref(&self) -> &Self::Target {
+        &self.0.watches
+    }
+}
+
+impl std::ops::DerefMut for WatchesGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0.watches
+    }
+}

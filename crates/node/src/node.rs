@@ -1,0 +1,118 @@
+//! What every connection of this node shares: the settings, Raft and the applied state, the
+//! hub (connections, watches, waiting writes), the expiry tracker and the counters; and how a
+//! request becomes a proposed command.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+use zk_consensus::now_ms;
+use zk_consensus::Command;
+use zk_consensus::CommandOp;
+use zk_consensus::Origin;
+use zk_consensus::SharedState;
+use zk_consensus::ZkRaft;
+
+use crate::config::Settings;
+use crate::expiry::Expiry;
+use crate::hub::Done;
+use crate::hub::Hub;
+use crate::hub::WriteFailed;
+use crate::stats::Stats;
+
+/// See the module docs.
+pub struct Node {
+    /// This node's id in the ensemble.
+    pub id: u64,
+    /// Checked settings.
+    pub settings: Settings,
+    /// Raft: proposes commands.
+    pub raft: ZkRaft,
+    /// The applied state, for local reads.
+    pub state: SharedState,
+    /// Connections, watches and waiting writes.
+    pub hub: Arc<Hub>,
+    /// The session expiry tracker.
+    pub expiry: Arc<Expiry>,
+    /// Server-wide counters.
+    pub stats: Stats,
+    /// When the node started serving.
+    pub started: Instant,
+    seq: AtomicU64,
+}
+
+impl Node {
+    /// Assembles a node around a running Raft.
+    pub fn new(
+        id: u64,
+        settings: Settings,
+        raft: ZkRaft,
+        state: SharedState,
+        hub: Arc<Hub>,
+        expiry: Arc<Expiry>,
+    ) -> Self {
+        // Request numbers must never repeat across restarts: entries proposed before a
+        // restart can be applied after it, and must not complete a new request.
+        let first_seq = u64::try_from(now_ms())
+            .unwrap_or(0)
+            .saturating_mul(1_000_000);
+        Node {
+            id,
+            settings,
+            raft,
+            state,
+            hub,
+            expiry,
+            stats: Stats::default(),
+            started: Instant::now(),
+            seq: AtomicU64::new(first_seq),
+        }
+    }
+
+    /// Proposes `op` for a waiting requester; the returned receiver gets its zxid and outcome
+    /// once applied here. Proposals made one after another by one task enter the log in that
+    /// order (a session's writes keep their order).
+    pub async fn propose(&self, op: CommandOp) -> oneshot::Receiver<Done> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let rx = self.hub.expect(seq);
+        let cmd = Command {
+            time_ms: now_ms(),
+            origin: Some(Origin {
+                node_id: self.id,
+                seq,
+            }),
+            op,
+        };
+        match self.raft.client_write_ff(cmd).await {
+            Ok(responder) => {
+                // Success arrives through the apply hook; only a refusal comes back here.
+                let hub = self.hub.clone();
+                tokio::spawn(async move {
+                    match responder.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => hub.fail(seq, WriteFailed(e.to_string())),
+                        Err(_) => hub.fail(seq, WriteFailed("raft stopped".to_string())),
+                    }
+                });
+            }
+            Err(e) => self.hub.fail(seq, WriteFailed(e.to_string())),
+        }
+        rx
+    }
+
+    /// Proposes `op` with nobody waiting for it (expiry, cleaner).
+    pub async fn propose_unowned(&self, op: CommandOp) -> Result<(), WriteFailed> {
+        let cmd = Command {
+            time_ms: now_ms(),
+            origin: None,
+            op,
+        };
+        self.raft
+            .client_write_ff(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|e| WriteFailed(e.to_string()))
+    }
+}

@@ -1,0 +1,232 @@
+//! The running server: binds the client port, starts the one-node ensemble, wires the apply
+//! hook, and runs the accept loop, the expiry loop and the cleaner until shut down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
+use zk_consensus::start_single;
+use zk_consensus::SingleConfig;
+use zk_consensus::SingleNode;
+use zk_consensus::StartError;
+use zk_session::MonotonicClock;
+use zk_store::TreeConfig;
+
+use crate::config::Settings;
+use crate::connection;
+use crate::expiry::Expiry;
+use crate::hub::Hub;
+use crate::limit::PerIpLimit;
+use crate::node::Node;
+
+/// This node's id while it runs alone (the three-node issue makes it a flag).
+const SINGLE_NODE_ID: u64 = 1;
+
+/// The membership address of a node with no peers. Nothing listens on it; it is recorded in
+/// the data dir, so it must not change with the client port.
+const STANDALONE_PEER_ADDR: &str = "standalone";
+
+/// How long shutdown waits for connections to close before dropping them.
+const CONNECTION_DRAIN: Duration = Duration::from_secs(5);
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The client port cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The data directory cannot be created.
+    #[error("cannot create data dir {dir}: {source}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Raft did not start (or stop).
+    #[error(transparent)]
+    Raft(#[from] StartError),
+    /// The state machine already had an apply hook.
+    #[error(transparent)]
+    Hook(#[from] zk_consensus::HookAlreadySet),
+}
+
+/// A running server.
+pub struct Server {
+    node: Arc<Node>,
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    background: JoinSet<()>,
+    single: SingleNode,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the client port, opens the data dir and starts serving.
+    pub async fn start(settings: Settings) -> Result<Server, ServerError> {
+        let listener = TcpListener::bind(settings.client_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: settings.client_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: settings.client_addr,
+            source,
+        })?;
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
+            dir: settings.data_dir.display().to_string(),
+            source,
+        })?;
+
+        let mut config = SingleConfig::new(SINGLE_NODE_ID, STANDALONE_PEER_ADDR);
+        config.snapshot_every = settings.snapshot_every;
+        config.tree_config = TreeConfig {
+            ttl_enabled: settings.ttl_nodes,
+        };
+        let mut single = start_single(&settings.data_dir, config).await?;
+        single.discard_events();
+
+        let expiry = Arc::new(Expiry::new(
+            settings.timeouts.tick_ms(),
+            Arc::new(MonotonicClock::new()),
+        ));
+        let hub = Arc::new(Hub::new(SINGLE_NODE_ID, expiry.clone()));
+        let hook_hub = hub.clone();
+        single
+            .state
+            .set_apply_hook(Arc::new(move |ev| hook_hub.on_apply(ev)))?;
+        // After a restart every live session gets a fresh full timeout: nobody could reach
+        // it while the node was down.
+        let sessions: Vec<_> = single.state.read().sessions.iter().collect();
+        tracing::info!(
+            sessions = sessions.len(),
+            zxid = format!("0x{:x}", single.state.applied_zxid()),
+            "state loaded"
+        );
+        expiry.reset(sessions);
+
+        let node = Arc::new(Node::new(
+            SINGLE_NODE_ID,
+            settings,
+            single.raft.clone(),
+            single.state.clone(),
+            hub,
+            expiry,
+        ));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut background = JoinSet::new();
+        background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
+        let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
+        tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)");
+        Ok(Server {
+            node,
+            local_addr,
+            shutdown,
+            accept,
+            background,
+            single,
+        })
+    }
+
+    /// The bound client address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node's shared parts (for in-process tests and admin).
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Stops accepting, closes client connections, stops Raft (its log is flushed on every
+    /// append, so nothing acknowledged is lost) and releases the data dir.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        tracing::info!("shutting down");
+        self.shutdown.send_replace(true);
+        if let Err(e) = self.accept.await {
+            tracing::warn!("accept loop ended badly: {e}");
+        }
+        while self.background.join_next().await.is_some() {}
+        self.node.hub.fail_all("node shutting down");
+        drop(self.node);
+        self.single.shutdown(Duration::from_secs(10)).await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Receiver<bool>) {
+    let limit = PerIpLimit::new(node.settings.max_connections_per_ip);
+    let mut conns = JoinSet::new();
+    let mut stop = shutdown.clone();
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            // Reap finished connections so the set does not grow.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    backoff = Duration::from_millis(1);
+                    node.stats.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(permit) = limit.admit(peer.ip()) else {
+                        tracing::warn!(
+                            "Too many connections from {} - max is {}",
+                            peer.ip(),
+                            node.settings.max_connections_per_ip
+                        );
+                        drop(stream);
+                        continue;
+                    };
+                    let node = node.clone();
+                    let shutdown = shutdown.clone();
+                    conns.spawn(async move {
+                        connection::serve(stream, peer, node, shutdown).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+    drop(listener);
+    node.hub.close_all();
+    let drained = tokio::time::timeout(CONNECTION_DRAIN, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("connections still open after {CONNECTION_DRAIN:?}; dropping them");
+        conns.shutdown().await;
+    }
+}
+
+/// Resolves once `shutdown` is true (or its sender is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard wait_for returns is dropped here, not held across the caller's awaits.
+    let _ = shutdown.wait_for(|&s| s).await;
+}

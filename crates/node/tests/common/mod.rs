@@ -1,0 +1,303 @@
+//! Test support: run the real `zk-node` binary on a free loopback port, and a raw protocol
+//! client (blocking sockets, zk-wire records) to check exactly what goes over the wire.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::net::TcpListener;
+use std::net::TcpStream;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::ExitStatus;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use zk_wire::encode_frame;
+use zk_wire::ConnectRequest;
+use zk_wire::ConnectResponse;
+use zk_wire::Record;
+use zk_wire::ReplyHeader;
+use zk_wire::Request;
+
+/// How long any single wait in these tests may take.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A free loopback port (bound then released; the node binds it right after).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A running `zk-node` process with its own data dir.
+pub struct ZkNode {
+    child: Option<Child>,
+    /// Client address.
+    pub addr: SocketAddr,
+    /// Data directory (kept across restarts).
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    extra: Vec<String>,
+}
+
+impl ZkNode {
+    /// Starts a node in `data_dir` with `--tick-ms 200` plus `extra` flags, waiting until it
+    /// answers `ruok`.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> ZkNode {
+        let mut node = ZkNode {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_path_buf(),
+            log: data_dir.with_extension("log"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let port = free_port();
+            self.addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .expect("open node log");
+            let child = Command::new(env!("CARGO_BIN_EXE_zk-node"))
+                .arg("--client-addr")
+                .arg(self.addr.to_string())
+                .arg("--data-dir")
+                .arg(&self.data_dir)
+                .args(["--tick-ms", "200", "--log-level", "info,zk_node=debug"])
+                .args(&self.extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn zk-node");
+            self.child = Some(child);
+            if self.wait_ready(deadline) {
+                return;
+            }
+            // The port was taken between our probe and its bind: try another.
+            self.kill9();
+            assert!(
+                Instant::now() < deadline,
+                "zk-node did not start:\n{}",
+                self.log_tail()
+            );
+        }
+    }
+
+    fn wait_ready(&mut self, deadline: Instant) -> bool {
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return false;
+                }
+            }
+            if four_letter(self.addr, "ruok").as_deref() == Some("imok") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+        }
+        false
+    }
+
+    /// Starts the same node again on the same data dir (a new port).
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "zk-node ignored SIGTERM:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The end of the node's log, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ZkNode {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sends a four-letter word; the whole answer, or None if the node is not there.
+pub fn four_letter(addr: SocketAddr, word: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// A raw ZooKeeper protocol connection.
+pub struct Raw {
+    pub stream: TcpStream,
+    next_xid: i32,
+}
+
+/// What the server sent next.
+#[derive(Debug)]
+pub enum Frame {
+    /// A reply (or notification, xid -1) header and its body bytes.
+    Reply(ReplyHeader, Vec<u8>),
+    /// The server closed the connection.
+    Closed,
+}
+
+impl Raw {
+    /// Connects (no handshake yet).
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Raw {
+            stream,
+            next_xid: 1,
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends a ConnectRequest and reads the ConnectResponse (None if the server closed).
+    pub fn handshake(&mut self, req: &ConnectRequest) -> Option<ConnectResponse> {
+        let mut out = Vec::new();
+        encode_frame(req, &mut out);
+        self.send_bytes(&out);
+        let body = self.read_frame_bytes()?;
+        Some(ConnectResponse::from_bytes(&body).expect("decode ConnectResponse"))
+    }
+
+    /// A new session with `timeout_ms`.
+    pub fn new_session(addr: SocketAddr, timeout_ms: i32) -> (Raw, ConnectResponse) {
+        let mut raw = Raw::connect(addr);
+        let resp = raw
+            .handshake(&connect_request(0, vec![0; 16], timeout_ms, 0))
+            .expect("handshake answered");
+        assert_ne!(resp.session_id, 0, "session created");
+        (raw, resp)
+    }
+
+    /// Sends `req` with the next xid; returns that xid.
+    pub fn send(&mut self, req: &Request) -> i32 {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        self.send_xid(xid, req);
+        xid
+    }
+
+    /// Sends `req` with a given xid.
+    pub fn send_xid(&mut self, xid: i32, req: &Request) {
+        let mut out = Vec::new();
+        zk_wire::write_frame(&mut out, |o| req.encode_with_header(xid, o));
+        self.send_bytes(&out);
+    }
+
+    fn read_frame_bytes(&mut self) -> Option<Vec<u8>> {
+        let mut len = [0u8; 4];
+        if self.stream.read_exact(&mut len).is_err() {
+            return None;
+        }
+        let n = i32::from_be_bytes(len);
+        let mut body = vec![0u8; usize::try_from(n).expect("sane length")];
+        self.stream.read_exact(&mut body).ok()?;
+        Some(body)
+    }
+
+    /// The next frame from the server.
+    pub fn read(&mut self) -> Frame {
+        match self.read_frame_bytes() {
+            None => Frame::Closed,
+            Some(body) => {
+                let mut r = zk_wire::Reader::new(&body);
+                let h = ReplyHeader::decode(&mut r).expect("reply header");
+                Frame::Reply(h, r.rest().to_vec())
+            }
+        }
+    }
+
+    /// The next frame, which must be a reply.
+    pub fn reply(&mut self) -> (ReplyHeader, Vec<u8>) {
+        match self.read() {
+            Frame::Reply(h, b) => (h, b),
+            Frame::Closed => panic!("server closed the connection"),
+        }
+    }
+
+    /// Sends `req` and reads its reply (skipping nothing: the next frame must be it).
+    pub fn call(&mut self, req: &Request) -> (ReplyHeader, Vec<u8>) {
+        let xid = self.send(req);
+        let (h, b) = self.reply();
+        assert_eq!(h.xid, xid, "reply in order");
+        (h, b)
+    }
+
+    /// True if the server closed the connection without sending anything more.
+    pub fn closed_without_data(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.stream.read(&mut buf), Ok(0))
+    }
+}
+
+/// A ConnectRequest as clients send it (with the readOnly byte).
+pub fn connect_request(
+    session_id: i64,
+    passwd: Vec<u8>,
+    timeout_ms: i32,
+    last_zxid: i64,
+) -> ConnectRequest {
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: last_zxid,
+        time_out: timeout_ms,
+        session_id,
+        passwd,
+        read_only: Some(false),
+    }
+}

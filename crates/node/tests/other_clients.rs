@@ -1,0 +1,114 @@
+//! Existing clients use zk-node unchanged: Rust's `zookeeper-client` crate and Apache
+//! ZooKeeper's own `zkCli.sh` (Debian's `zookeeper` package) each create, get, set, list and
+//! delete. kazoo is driven from `tests/kazoo/`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::ZkNode;
+use zookeeper_client as zk;
+
+fn node() -> (tempfile::TempDir, ZkNode) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = ZkNode::start_in(&dir.path().join("data"), &[]);
+    (dir, n)
+}
+
+/// Rust's zookeeper-client: create/get/set/ls/delete, a watch and a sequential node.
+#[test]
+fn rust_zookeeper_client_crud() {
+    let (_d, n) = node();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let client = zk::Client::connect(&n.addr.to_string())
+                .await
+                .expect("connect");
+            let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            let (_, watcher) = client.check_and_watch_stat("/rc").await.expect("watch");
+            let (stat, _) = client.create("/rc", b"one", &opts).await.expect("create");
+            let event = watcher.changed().await;
+            assert_eq!(event.event_type, zk::EventType::NodeCreated);
+            assert_eq!(
+                client.get_data("/rc").await.expect("get"),
+                (b"one".to_vec(), stat)
+            );
+            let stat2 = client.set_data("/rc", b"two", Some(0)).await.expect("set");
+            assert_eq!(stat2.version, 1);
+            assert!(matches!(
+                client.set_data("/rc", b"x", Some(0)).await,
+                Err(zk::Error::BadVersion)
+            ));
+            let seq_opts = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
+            let (_, seq) = client
+                .create("/rc/s-", b"", &seq_opts)
+                .await
+                .expect("sequential");
+            assert_eq!(seq.into_i64(), 0);
+            assert_eq!(
+                client.list_children("/rc").await.expect("ls"),
+                vec!["s-0000000000".to_string()]
+            );
+            client
+                .delete("/rc/s-0000000000", None)
+                .await
+                .expect("delete child");
+            client.delete("/rc", Some(1)).await.expect("delete");
+            assert!(matches!(
+                client.get_data("/rc").await,
+                Err(zk::Error::NoNode)
+            ));
+        })
+        .await
+        .expect("within 30 s");
+    });
+}
+
+const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/// Apache ZooKeeper's zkCli.sh: create/get/set/ls/delete in one scripted session.
+#[test]
+fn zkcli_sh_crud() {
+    if !Path::new(ZKCLI).exists() {
+        // CI installs Debian's zookeeper package (.ci/run); a developer machine may not have it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{ZKCLI} missing on CI: apt-get install zookeeper"
+        );
+        eprintln!("skipping: {ZKCLI} not installed");
+        return;
+    }
+    let (_d, n) = node();
+    let script = "create /cli hello\nget /cli\nset /cli world\nget /cli\ncreate /cli/child x\nls /cli\ndelete /cli/child\ndelete /cli\nls /\nquit\n";
+    let mut child = Command::new("timeout")
+        .args(["60", ZKCLI, "-server", &n.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run zkCli.sh");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("script");
+    }
+    let out = child.wait_with_output().expect("zkCli.sh output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // zkCli.sh prints "Created" on stderr.
+    assert!(all.contains("Created /cli"), "{all}");
+    assert!(all.contains("Created /cli/child"), "{all}");
+    assert!(stdout.contains("hello"), "{all}");
+    assert!(stdout.contains("world"), "{all}");
+    assert!(stdout.contains("[child]"), "{all}");
+    // After the deletes, the root lists only /zookeeper.
+    assert!(stdout.contains("[zookeeper]"), "{all}");
+    assert!(!all.contains("Exception"), "{all}");
+}
