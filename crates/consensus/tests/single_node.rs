@@ -260,3 +260,55 @@ async fn the_one_node_network_reports_peers_unreachable() {
         other => panic!("expected Unreachable, got {other:?}"),
     }
 }
+
+/// The apply hook sees every applied entry, in log order, with the same event the channel
+/// publishes, and before `client_write` returns; it can be installed once only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_hook_sees_every_entry_in_order_before_the_reply() {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_single(dir.path(), config(1000)).await.expect("start");
+    let seen: Arc<Mutex<Vec<ApplyEvent>>> = Arc::default();
+    let sink = seen.clone();
+    node.state
+        .set_apply_hook(Arc::new(move |ev: &ApplyEvent| {
+            sink.lock().expect("hook lock").push(ev.clone())
+        }))
+        .expect("first hook");
+    assert!(node
+        .state
+        .set_apply_hook(Arc::new(|_: &ApplyEvent| {}))
+        .is_err());
+
+    let (_, created) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
+    let Outcome::SessionCreated { session_id, .. } = created else {
+        panic!("{created:?}")
+    };
+    let mut zxids = Vec::new();
+    for (seq, p) in [(2, "/a"), (3, "/b"), (4, "/c")] {
+        let (zxid, _) = propose(
+            &node,
+            seq,
+            create(session_id.get(), p, CreateMode::Persistent),
+        )
+        .await;
+        // Already seen by the hook when the write returns.
+        assert!(seen.lock().expect("lock").iter().any(|e| e.zxid == zxid));
+        zxids.push(zxid);
+    }
+    let seen = seen.lock().expect("lock").clone();
+    let hooked: Vec<i64> = seen.iter().map(|e| e.zxid).collect();
+    assert!(
+        hooked.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive: {hooked:?}"
+    );
+    assert_eq!(&hooked[hooked.len() - 3..], zxids.as_slice());
+    let seqs: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| e.origin.map(|o| o.seq))
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    node.shutdown(DEADLINE).await.expect("shutdown");
+}

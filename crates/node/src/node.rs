@@ -109,10 +109,19 @@ impl Node {
             origin: None,
             op,
         };
-        self.raft
+        let responder = self
+            .raft
             .client_write_ff(cmd)
             .await
-            .map(|_| ())
-            .map_err(|e| WriteFailed(e.to_string()))
+            .map_err(|e| WriteFailed(e.to_string()))?;
+        // Its effects arrive through the apply hook; only a refusal is worth a log line.
+        tokio::spawn(async move {
+            match responder.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "system command not committed"),
+                Err(_) => tracing::debug!("raft stopped before a system command committed"),
+            }
+        });
+        Ok(())
     }
 }

@@ -339,3 +339,18 @@ fn four_letter_words() {
         "{mntr}"
     );
 }
+
+/// A bad path is answered with BadArguments (ZooKeeper's answer) and the connection stays.
+#[test]
+fn bad_paths_are_bad_arguments() {
+    let (_d, n) = node(&[]);
+    let (mut raw, _) = Raw::new_session(n.addr, 4000);
+    assert_eq!(raw.call(&create("/t", b"x")).0.err, 0);
+    // A trailing slash under an existing parent (under a missing one ZooKeeper says NoNode).
+    for bad in ["relative", "/t/", "//double", "/t/.", "/nul\0byte", ""] {
+        let (h, body) = raw.call(&create(bad, b"x"));
+        assert_eq!(h.err, ErrorCode::BadArguments.code(), "{bad:?}");
+        assert!(body.is_empty(), "no body with an error");
+    }
+    assert_eq!(raw.call(&create("/fine", b"x")).0.err, 0);
+}

@@ -50,10 +50,15 @@ impl Record for Id {
         out.write_str(&self.id);
     }
 
+    /// A null part reads as empty: kazoo writes every empty string as null (-1), e.g. the
+    /// `auth:` id of its CREATOR_ALL_ACL, and ZooKeeper accepts it.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut part = || -> Result<String, DecodeError> {
+            Ok(r.read_ustring()?.map(str::to_owned).unwrap_or_default())
+        };
         Ok(Id {
-            scheme: r.read_string("Id.scheme")?,
-            id: r.read_string("Id.id")?,
+            scheme: part()?,
+            id: part()?,
         })
     }
 }
@@ -286,5 +291,14 @@ mod tests {
         );
         assert_eq!(CreateMode::from_flags(7), None);
         assert!(CreateMode::PersistentSequentialWithTtl.is_ttl());
+    }
+
+    /// kazoo sends `Id("auth", "")` with the id as a null string (-1).
+    #[test]
+    fn null_id_parts_read_as_empty() {
+        let mut bytes = Vec::new();
+        bytes.write_str("auth");
+        bytes.write_buffer(None);
+        assert_eq!(Id::from_bytes(&bytes), Ok(Id::new("auth", "")));
     }
 }
