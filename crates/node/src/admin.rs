@@ -193,10 +193,10 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
             secure_client_port: None,
             data_dir: data_dir.display().to_string(),
             data_dir_size,
-            // The Raft log lives in the same sled store as the snapshots: one directory,
-            // counted once.
+            // The Raft log lives in the same sled store as the snapshots; ZooKeeper, with
+            // both in one directory, prints the same size twice.
             data_log_dir: data_dir.display().to_string(),
-            data_log_size: 0,
+            data_log_size: data_dir_size,
             tick_time_ms: u32::try_from(s.tick.as_millis()).unwrap_or(u32::MAX),
             max_client_cnxns: s.max_connections_per_ip,
             min_session_timeout_ms: s.timeouts.min_ms(),

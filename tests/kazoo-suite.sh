@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs kazoo's OWN test suite (a peer's suite, shipped in the kazoo 2.11 wheel) against a
+# one-node zk-node, through ../shared/tools/kazoo-suite/run_kazoo_suite.sh in external mode,
+# with kill -9 / restart commands so the suite's server-restart tests run too.
+#
+#   bash tests/kazoo-suite.sh [pytest args]
+#
+# Env: ZK_NODE_BIN (default target/release/zk-node, built if missing), KAZOO_SUITE (the
+# run_kazoo_suite.sh path), ACCEPT_VENV (a venv with the suite's requirements.txt; made at
+# /tmp/accept-venv if missing), PORT (default 22281). Not part of tests/run.sh: it takes
+# about two minutes and some of its tests are timing-sensitive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+SUITE=${KAZOO_SUITE:-$REPO/../shared/tools/kazoo-suite/run_kazoo_suite.sh}
+export ACCEPT_VENV=${ACCEPT_VENV:-/tmp/accept-venv}
+PORT=${PORT:-22281}
+BIN=${ZK_NODE_BIN:-$REPO/target/release/zk-node}
+[ -x "$BIN" ] || cargo build --release --locked -p zk-node
+if [ ! -x "$ACCEPT_VENV/bin/python" ]; then
+  python3 -m venv "$ACCEPT_VENV"
+  "$ACCEPT_VENV/bin/pip" install -q -r "$(dirname "$SUITE")/requirements.txt"
+fi
+WORK=$(mktemp -d /tmp/kazoo-suite.XXXXXX)
+cat >"$WORK/start.sh" <<SH
+#!/bin/sh
+# kazoo's maxClientCnxns=0, as its own harness and zk-anchor.sh configure ZooKeeper.
+setsid "$BIN" --client-addr 127.0.0.1:$PORT --data-dir "$WORK/data" --max-connections-per-ip 0 \
+  >>"$WORK/node.log" 2>&1 </dev/null &
+echo \$! >"$WORK/pid"
+SH
+chmod +x "$WORK/start.sh"
+cleanup() { kill "$(cat "$WORK/pid" 2>/dev/null)" 2>/dev/null || true; }
+trap cleanup EXIT
+"$WORK/start.sh"
+for _ in $(seq 100); do
+  [ "$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; printf ruok >&3; cat <&3" 2>/dev/null)" = imok ] && break
+  sleep 0.1
+done
+echo "zk-node log: $WORK/node.log"
+ZK_HOSTS=127.0.0.1:$PORT \
+ZK_KILL_CMD="kill -9 \$(cat $WORK/pid)" \
+ZK_RESTART_CMD="$WORK/start.sh" \
+  bash "$SUITE" external -q --timeout 120 "$@"
