@@ -34,6 +34,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --doc --locked
 
+step "kazoo integration tests (the real zk-node binary, driven by kazoo from PyPI)"
+bash tests/setup-python.sh
+cargo build --bin zk-node --locked
+ZK_NODE_BIN="$(pwd)/target/debug/zk-node" \
+  "${VENV:-.venv}/bin/python" -m pytest -p no:cacheprovider tests/kazoo -q
+
 step "tests"
 # nextest's closing summary line is what CI reads.
 cargo nextest run --workspace --locked --no-fail-fast
