@@ -1,6 +1,7 @@
-//! Existing clients use zk-node unchanged: Rust's `zookeeper-client` crate and Apache
-//! ZooKeeper's own `zkCli.sh` (Debian's `zookeeper` package) each create, get, set, list and
-//! delete. kazoo is driven from `tests/kazoo/`.
+//! Existing clients use zk-node unchanged: Rust's `zookeeper-client` crate, Apache
+//! ZooKeeper's own `zkCli.sh` (Debian's `zookeeper` package) and its C client (`cli_mt`,
+//! Debian's `zookeeper-bin`) each create, get, set, list and delete. kazoo is driven from
+//! `tests/kazoo/`.
 
 mod common;
 
@@ -111,4 +112,75 @@ fn zkcli_sh_crud() {
     // After the deletes, the root lists only /zookeeper.
     assert!(stdout.contains("[zookeeper]"), "{all}");
     assert!(!all.contains("Exception"), "{all}");
+}
+
+const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
+
+/// Apache ZooKeeper's C client (`cli_mt` from Debian's zookeeper-bin): create, set, get, ls,
+/// delete, each command sent once the previous answer has arrived.
+#[test]
+fn c_client_cli_mt_crud() {
+    if !Path::new(CLI_MT).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{CLI_MT} missing on CI: apt-get install zookeeper-bin"
+        );
+        eprintln!("skipping: {CLI_MT} not installed");
+        return;
+    }
+    use std::io::BufRead;
+    use std::io::Write;
+    let (_d, n) = node();
+    let mut child = Command::new("timeout")
+        .args(["60", CLI_MT, &n.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        // cli_mt prints its answers on stderr (unbuffered), next to the C client's log.
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cli_mt");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    // Waits (bounded) until a line containing `want` arrives.
+    let mut expect = |want: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if seen.iter().any(|l: &String| l.contains(want)) {
+                seen.clear();
+                return;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("cli_mt never printed {want:?}; got {seen:#?}"),
+            }
+        }
+    };
+    expect("state = CONNECTED_STATE");
+    for (cmd, want) in [
+        ("create /cm", "name = /cm"),
+        ("set /cm hello", "version=1"),
+        ("get /cm", "hello"),
+        ("ls /", "cm"),
+        ("delete /cm", "/cm: rc = 0"),
+        ("get /cm", "/cm: rc = -101"),
+    ] {
+        writeln!(stdin, "{cmd}").expect("send command");
+        expect(want);
+    }
+    writeln!(stdin, "quit").expect("quit");
+    drop(stdin);
+    let _ = child.wait();
 }
