@@ -354,3 +354,24 @@ fn bad_paths_are_bad_arguments() {
     }
     assert_eq!(raw.call(&create("/fine", b"x")).0.err, 0);
 }
+
+/// A standalone check (opcode 13): BadVersion on a mismatch, the node's stat on a match.
+#[test]
+fn standalone_check_version() {
+    let (_d, n) = node(&[]);
+    let (mut raw, _) = Raw::new_session(n.addr, 4000);
+    assert_eq!(raw.call(&create("/c", b"x")).0.err, 0);
+    let check = |version| {
+        Request::Check(zk_wire::CheckVersionRequest {
+            path: "/c".into(),
+            version,
+        })
+    };
+    assert_eq!(raw.call(&check(3)).0.err, ErrorCode::BadVersion.code());
+    let (h, body) = raw.call(&check(0));
+    assert_eq!(h.err, 0);
+    let stat = zk_wire::SetDataResponse::from_bytes(&body)
+        .expect("stat")
+        .stat;
+    assert_eq!((stat.version, stat.data_length), (0, 1));
+}

@@ -263,7 +263,7 @@ impl<'a> Pipeline<'a> {
         // Events queued before this outcome was delivered belong before its reply.
         let stop = self.drain_pushes(pushes);
         let check_stat = match &kind {
-            WriteKind::Check => None,
+            WriteKind::Check { path } => self.node.state.read().tree.stat(path),
             _ => None,
         };
         let (err, body) = request::write::reply(&kind, &outcome, check_stat);

@@ -71,10 +71,10 @@ pub fn plan(req: Request) -> Plan {
         )),
         Request::Check(r) => Ok((
             Txn::Check {
-                path: r.path,
+                path: r.path.clone(),
                 version: r.version,
             },
-            WriteKind::Check,
+            WriteKind::Check { path: r.path },
         )),
         Request::Multi(m) => {
             let count = m.ops.len();

@@ -33,8 +33,12 @@ pub enum WriteKind {
     SetData,
     /// setACL: the new stat.
     SetAcl,
-    /// check: answered like setData (the node's stat).
-    Check,
+    /// check: answered like setData, with the node's stat (read at reply time: the check
+    /// changes nothing); inside a multi only its success shows.
+    Check {
+        /// The checked node.
+        path: String,
+    },
     /// multi: one result per op.
     Multi(Vec<WriteKind>),
     /// closeSession: no body.
@@ -99,10 +103,10 @@ pub fn multi_op(op: MultiOp) -> Result<(Txn, WriteKind), ErrorCode> {
         ),
         MultiOp::Check(r) => (
             Txn::Check {
-                path: r.path,
+                path: r.path.clone(),
                 version: r.version,
             },
-            WriteKind::Check,
+            WriteKind::Check { path: r.path },
         ),
         // A read inside a write multi: ZooKeeper's PrepRequestProcessor refuses the op type.
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => return Err(ErrorCode::BadArguments),
@@ -178,7 +182,7 @@ fn single(kind: &WriteKind, res: &OpResult, check_stat: Option<Stat>) -> Option<
         (WriteKind::SetAcl, OpResult::AclSet(stat)) => {
             Response::SetAcl(SetAclResponse { stat: *stat })
         }
-        (WriteKind::Check, OpResult::Checked) => Response::Check(SetDataResponse {
+        (WriteKind::Check { .. }, OpResult::Checked) => Response::Check(SetDataResponse {
             stat: check_stat.unwrap_or_default(),
         }),
         (WriteKind::Multi(kinds), OpResult::Multi(results)) => {
@@ -209,7 +213,7 @@ fn multi_result(kind: &WriteKind, res: &OpResult) -> Option<MultiResult> {
         (WriteKind::SetData, OpResult::DataSet(stat)) => {
             MultiResult::SetData(SetDataResponse { stat: *stat })
         }
-        (WriteKind::Check, OpResult::Checked) => MultiResult::Check,
+        (WriteKind::Check { .. }, OpResult::Checked) => MultiResult::Check,
         _ => return None,
     })
 }
