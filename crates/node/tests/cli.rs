@@ -120,3 +120,37 @@ fn settings_from_environment_variables() {
     assert!(conf.contains("maxClientCnxns=7"), "{conf}");
     assert!(dir.path().join("env-data").is_dir());
 }
+
+/// `zk-node` with no arguments serves a one-node ensemble on 127.0.0.1:2181 with its data in
+/// ./zk-data (the README's first command). Needs port 2181 free, as CI has it.
+#[test]
+fn no_arguments_serves_on_2181_with_data_in_zk_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 2181));
+    assert!(
+        four_letter(addr, "ruok").is_none(),
+        "something already listens on 127.0.0.1:2181; stop it to run this test"
+    );
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let srvr = loop {
+        if let Some(s) = four_letter(addr, "srvr").filter(|s| s.contains("Mode:")) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "node did not come up on 2181");
+        std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(srvr.contains("Mode: standalone"), "{srvr}");
+    assert!(dir.path().join("zk-data").is_dir(), "data in ./zk-data");
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+}
