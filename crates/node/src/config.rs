@@ -10,6 +10,7 @@ use clap::Parser;
 use zk_session::TimeoutBounds;
 
 use crate::fourlw::AllowList;
+use crate::peers::Peers;
 
 /// `zk-node`: a ZooKeeper-compatible coordination service replicated with Raft.
 ///
@@ -18,6 +19,19 @@ use crate::fourlw::AllowList;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "zk-node", version, about, long_about = None)]
 pub struct Config {
+    /// This node's id in the ensemble (must be one of --peers).
+    #[arg(long, env = "ZK_NODE_ID", default_value_t = 1)]
+    pub id: u64,
+
+    /// Every member's peer address, this node included: `1=host:port,2=host:port,3=host:port`
+    /// (host names allowed). Without it the node serves a one-node ensemble.
+    #[arg(long, env = "ZK_NODE_PEERS")]
+    pub peers: Option<Peers>,
+
+    /// Where to listen for peers [default: 0.0.0.0 and this node's port in --peers].
+    #[arg(long, env = "ZK_NODE_PEER_LISTEN")]
+    pub peer_listen: Option<SocketAddr>,
+
     /// Address the ZooKeeper client port listens on.
     #[arg(long, env = "ZK_NODE_CLIENT_ADDR", default_value = "127.0.0.1:2181")]
     pub client_addr: SocketAddr,
@@ -83,6 +97,14 @@ pub enum ConfigError {
     /// A value that must be positive is zero.
     #[error("--{0} must be greater than 0")]
     Zero(&'static str),
+    /// --id is not one of the --peers.
+    #[error("--id {id} is not a member of --peers {peers}")]
+    NotAMember {
+        /// The id given.
+        id: u64,
+        /// The members.
+        peers: String,
+    },
     /// The frame limit cannot hold a ConnectRequest, or is beyond what a length prefix says.
     #[error("--max-frame-bytes must be between 64 and {max}, got {got}")]
     FrameLimit {
@@ -93,9 +115,22 @@ pub enum ConfigError {
     },
 }
 
+/// The ensemble this node belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ensemble {
+    /// Every member, this node included.
+    pub peers: Peers,
+    /// Where this node listens for peers.
+    pub listen: SocketAddr,
+}
+
 /// Checked settings the server runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// This node's id.
+    pub id: u64,
+    /// The ensemble, when --peers was given.
+    pub ensemble: Option<Ensemble>,
     /// The client port's address.
     pub client_addr: SocketAddr,
     /// The data directory.
@@ -133,6 +168,24 @@ impl Config {
         if self.container_check_ms == 0 {
             return Err(ConfigError::Zero("container-check-ms"));
         }
+        let ensemble = match &self.peers {
+            None => None,
+            Some(peers) => {
+                let Some(port) = peers.port_of(self.id) else {
+                    return Err(ConfigError::NotAMember {
+                        id: self.id,
+                        peers: peers.to_string(),
+                    });
+                };
+                let listen = self
+                    .peer_listen
+                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)));
+                Some(Ensemble {
+                    peers: peers.clone(),
+                    listen,
+                })
+            }
+        };
         let max_frame = i32::MAX as usize;
         if !(64..=max_frame).contains(&self.max_frame_bytes) {
             return Err(ConfigError::FrameLimit {
@@ -141,6 +194,8 @@ impl Config {
             });
         }
         Ok(Settings {
+            id: self.id,
+            ensemble,
             client_addr: self.client_addr,
             data_dir: self.data_dir.clone(),
             tick: Duration::from_millis(u64::from(tick)),
@@ -197,6 +252,28 @@ mod tests {
         let err = parse(&["--tick-msec", "10"]).err();
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("--tick-msec"), "{msg}");
+    }
+
+    /// --peers: the listen address defaults to all interfaces on this node's port; an id
+    /// outside the list is refused by name.
+    #[test]
+    fn peers_and_listen() {
+        let c = parse(&["--id", "2", "--peers", "1=a:2888,2=b:2889,3=c:2890"]).ok();
+        let e = c.and_then(|c| c.settings().ok()).and_then(|s| s.ensemble);
+        assert_eq!(
+            e.map(|e| e.listen.to_string()),
+            Some("0.0.0.0:2889".to_string())
+        );
+        let c = parse(&["--id", "4", "--peers", "1=a:2888,2=b:2889"]).ok();
+        let err = c.and_then(|c| c.settings().err()).map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("--id 4"));
+        let c = parse(&["--peers", "1=a:2888", "--peer-listen", "127.0.0.1:7000"]).ok();
+        let e = c.and_then(|c| c.settings().ok()).and_then(|s| s.ensemble);
+        assert_eq!(
+            e.map(|e| e.listen.to_string()),
+            Some("127.0.0.1:7000".to_string())
+        );
+        assert!(parse(&["--peers", "1=a"]).is_err());
     }
 
     /// Bad values get errors that name the problem.

@@ -22,6 +22,7 @@ pub mod fourlw;
 pub mod hub;
 pub mod limit;
 pub mod node;
+pub mod peers;
 pub mod request;
 pub mod server;
 pub mod stats;

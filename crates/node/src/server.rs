@@ -23,9 +23,6 @@ use crate::hub::Hub;
 use crate::limit::PerIpLimit;
 use crate::node::Node;
 
-/// This node's id while it runs alone (the three-node issue makes it a flag).
-const SINGLE_NODE_ID: u64 = 1;
-
 /// The membership address of a node with no peers. Nothing listens on it; it is recorded in
 /// the data dir, so it must not change with the client port.
 const STANDALONE_PEER_ADDR: &str = "standalone";
@@ -44,6 +41,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// The flags name an ensemble of several nodes, which this build cannot run yet.
+    #[error("--peers lists {0} members: multi-node ensembles are not available in this build yet (run without --peers, or with only this node)")]
+    EnsembleNotYet(usize),
     /// The data directory cannot be created.
     #[error("cannot create data dir {dir}: {source}")]
     DataDir {
@@ -81,6 +81,9 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds the client port, opens the data dir and starts serving.
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
+        if let Some(e) = settings.ensemble.as_ref().filter(|e| e.peers.len() > 1) {
+            return Err(ServerError::EnsembleNotYet(e.peers.len()));
+        }
         let listener = TcpListener::bind(settings.client_addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -96,7 +99,15 @@ impl Server {
             source,
         })?;
 
-        let mut config = SingleConfig::new(SINGLE_NODE_ID, STANDALONE_PEER_ADDR);
+        let id = settings.id;
+        // A one-member --peers names this node's peer address; without --peers there is none.
+        let peer_addr = settings
+            .ensemble
+            .as_ref()
+            .and_then(|e| e.peers.get(id))
+            .unwrap_or(STANDALONE_PEER_ADDR)
+            .to_string();
+        let mut config = SingleConfig::new(id, peer_addr);
         config.snapshot_every = settings.snapshot_every;
         config.tree_config = TreeConfig {
             ttl_enabled: settings.ttl_nodes,
@@ -108,7 +119,7 @@ impl Server {
             settings.timeouts.tick_ms(),
             Arc::new(MonotonicClock::new()),
         ));
-        let hub = Arc::new(Hub::new(SINGLE_NODE_ID, expiry.clone()));
+        let hub = Arc::new(Hub::new(id, expiry.clone()));
         let hook_hub = hub.clone();
         single
             .state
@@ -124,7 +135,7 @@ impl Server {
         expiry.reset(sessions);
 
         let node = Arc::new(Node::new(
-            SINGLE_NODE_ID,
+            id,
             settings,
             single.raft.clone(),
             single.state.clone(),

@@ -33,6 +33,10 @@ fn help_explains_every_flag_with_its_default() {
         ("--snapshot-every", "10000"),
         ("--log-level", "info"),
         ("--4lw", "*"),
+        ("--id", "1"),
+        // No default value: the help says what happens without it.
+        ("--peers", "one-node ensemble"),
+        ("--peer-listen", "0.0.0.0"),
     ] {
         let at = help
             .find(flag)
@@ -153,4 +157,28 @@ fn no_arguments_serves_on_2181_with_data_in_zk_data() {
     assert!(srvr.contains("Mode: standalone"), "{srvr}");
     assert!(dir.path().join("zk-data").is_dir(), "data in ./zk-data");
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
+}
+
+/// Until the three-node ensemble is built, a --peers of several members is refused with a
+/// message saying so, never silently run as one node.
+#[test]
+fn several_peers_are_refused_until_the_ensemble_exists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([
+            "--id",
+            "1",
+            "--peers",
+            "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3",
+        ])
+        .args(["--client-addr", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("multi-node ensembles are not available"),
+        "{err}"
+    );
 }
