@@ -41,6 +41,20 @@ pub fn answer(word: Word, node: &Node, asker: SocketAddr) -> String {
     fourlw::render(word, &gather(word, node, asker))
 }
 
+/// `standalone` without peers (as ZooKeeper prints it for one server), else this node's role.
+fn mode(node: &Node) -> Mode {
+    match &node.settings.ensemble {
+        Some(e) if e.peers.len() > 1 => {
+            if node.is_leader() {
+                Mode::Leader
+            } else {
+                Mode::Follower
+            }
+        }
+        _ => Mode::Standalone,
+    }
+}
+
 fn ms_floor(ms: f64) -> u64 {
     ms.max(0.0) as u64
 }
@@ -162,7 +176,7 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
     ServerStats {
         version: VERSION.to_string(),
         serving: true,
-        mode: Mode::Standalone,
+        mode: mode(node),
         latency: fourlw::Latency {
             min_ms: ms_floor(latency.min_ms),
             avg_ms: latency.avg_ms,

@@ -23,6 +23,10 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = crate::server::stopped(&mut shutdown) => return,
             _ = every.tick() => {}
         }
+        // Only the leader cleans, as only ZooKeeper's leader runs its ContainerManager.
+        if !node.is_leader() {
+            continue;
+        }
         let candidates = node.state.read().tree.cleanup_candidates(now_ms());
         for path in candidates {
             tracing::debug!(%path, "cleaning up container/TTL node");

@@ -103,14 +103,32 @@ impl Expiry {
     }
 }
 
-/// Wakes at every tick boundary and proposes the sessions that expired as one command, until
-/// `shutdown` turns true.
+/// Wakes at every tick boundary and, while this node leads, proposes the sessions that
+/// expired as one command, until `shutdown` turns true.
+///
+/// Only the leader judges (S9.2). When this node becomes leader it first gives every live
+/// session a fresh full timeout (S9.3): it cannot know how long the sessions were quiet
+/// under the previous leader, and must not punish them for the election.
 pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let mut leading = false;
     loop {
         let wait = node.expiry.until_next_tick();
         tokio::select! {
             () = crate::server::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
+        }
+        let now_leading = node.is_leader();
+        if now_leading && !leading {
+            let sessions: Vec<_> = node.state.read().sessions.iter().collect();
+            tracing::info!(
+                sessions = sessions.len(),
+                "leading: every session gets a fresh timeout"
+            );
+            node.expiry.reset(sessions);
+        }
+        leading = now_leading;
+        if !leading {
+            continue;
         }
         let expired = node.expiry.expired();
         if expired.is_empty() {

@@ -102,6 +102,13 @@ impl Node {
         rx
     }
 
+    /// True while this node is the Raft leader (a one-node ensemble always is, once started).
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(self.id) && m.state.is_leader()
+    }
+
     /// Proposes `op` with nobody waiting for it (expiry, cleaner).
     pub async fn propose_unowned(&self, op: CommandOp) -> Result<(), WriteFailed> {
         let cmd = Command {

@@ -124,15 +124,11 @@ impl Server {
         single
             .state
             .set_apply_hook(Arc::new(move |ev| hook_hub.on_apply(ev)))?;
-        // After a restart every live session gets a fresh full timeout: nobody could reach
-        // it while the node was down.
-        let sessions: Vec<_> = single.state.read().sessions.iter().collect();
-        tracing::info!(
-            sessions = sessions.len(),
-            zxid = format!("0x{:x}", single.state.applied_zxid()),
-            "state loaded"
-        );
-        expiry.reset(sessions);
+        // Restored sessions are judged once the expiry loop sees this node lead: each gets a
+        // fresh full timeout then (nobody could reach it while the node was down).
+        let sessions = single.state.read().sessions.len();
+        let zxid = format!("0x{:x}", single.state.applied_zxid());
+        tracing::info!(sessions, zxid, "state loaded");
 
         let node = Arc::new(Node::new(
             id,
