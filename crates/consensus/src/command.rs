@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde::Serialize;
 use zk_session::ClusterSecret;
+use zk_session::Owner;
 use zk_session::SessionId;
 use zk_store::Applied;
 use zk_store::OpResult;
@@ -37,10 +38,22 @@ pub struct Origin {
     pub seq: u64,
 }
 
+impl Origin {
+    /// The session owner this origin stands for: a connection's token is the request number
+    /// of the create or resume that gave it the session (unique per node, across restarts).
+    pub fn owner(self) -> Owner {
+        Owner {
+            node: self.node_id,
+            token: self.seq,
+        }
+    }
+}
+
 /// The operation of a [`Command`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandOp {
-    /// Create a session with an already negotiated timeout; its id is the entry's log index.
+    /// Create a session with an already negotiated timeout; its id is the entry's log index,
+    /// its owner the command's origin.
     CreateSession {
         /// Negotiated timeout (ms).
         timeout_ms: u32,
@@ -49,6 +62,8 @@ pub enum CommandOp {
     CloseSession {
         /// The session.
         session_id: i64,
+        /// The closing connection; SessionMoved if another connection owns the session now.
+        owner: Option<Owner>,
     },
     /// The leader's expiry batch: removes every session and deletes their ephemerals
     /// atomically with the expiry (S6.3, S9.2).
@@ -61,6 +76,9 @@ pub enum CommandOp {
     Write {
         /// The requesting session.
         session_id: i64,
+        /// The requesting connection; SessionMoved (nothing applied) if another connection
+        /// owns the session now. `None` for the system.
+        owner: Option<Owner>,
         /// The connection's authenticated ids, for ACL checks.
         auth: Vec<Id>,
         /// The write.
@@ -73,6 +91,12 @@ pub enum CommandOp {
     },
     /// Nothing; still uses up a zxid.
     Noop,
+    /// A resume on some connection: the command's origin owns the session from now on, and
+    /// every node stops serving it on any other connection (SessionMoved).
+    ClaimSession {
+        /// The session.
+        session_id: i64,
+    },
 }
 
 /// What applying one entry did. Also the Raft response, hence serde (the store's [`Applied`]
@@ -95,6 +119,13 @@ pub enum Outcome {
         /// The store's result: `SessionsClosed(deleted ephemeral paths)` and their triggers.
         #[serde(with = "AppliedDef")]
         applied: Applied,
+    },
+    /// `ClaimSession`: the session now belongs to `owner`.
+    SessionClaimed {
+        /// The session.
+        session_id: SessionId,
+        /// Its new owner.
+        owner: Owner,
     },
     /// `SetSecret` stored the secret.
     SecretSet,

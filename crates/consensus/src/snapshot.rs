@@ -22,8 +22,9 @@ use crate::types::NodeId;
 
 /// The first bytes of every state-machine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ZKSM";
-/// The envelope version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The envelope version this build writes and reads (2: each session records its owning
+/// connection; version-1 snapshots are refused, not misread).
+pub const SNAPSHOT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 
 /// Why state-machine snapshot bytes were rejected (or could not be written).

@@ -90,7 +90,11 @@ impl State {
                 let Ok(id) = SessionId::from_log_index(index) else {
                     return Outcome::Rejected(ErrorCode::BadArguments);
                 };
-                match self.sessions.create(id, *timeout_ms) {
+                let owner = cmd.origin.map_or(
+                    zk_session::Owner { node: 0, token: 0 },
+                    crate::command::Origin::owner,
+                );
+                match self.sessions.create(id, *timeout_ms, owner) {
                     Ok(()) => Outcome::SessionCreated {
                         session_id: id,
                         timeout_ms: *timeout_ms,
@@ -99,10 +103,13 @@ impl State {
                     Err(_) => Outcome::Rejected(ErrorCode::SystemError),
                 }
             }
-            CommandOp::CloseSession { session_id } => {
+            CommandOp::CloseSession { session_id, owner } => {
                 let Ok(id) = SessionId::from_raw(*session_id) else {
                     return Outcome::Rejected(ErrorCode::BadArguments);
                 };
+                if let Err(code) = self.check_owner(id, *owner) {
+                    return Outcome::Rejected(code);
+                }
                 let ids = self.sessions.close(id).map(|_| id).into_iter().collect();
                 // Runs even if the session was already gone: it owns no ephemerals then, and
                 // the tree stays the single judge of what to delete.
@@ -140,9 +147,24 @@ impl State {
             }
             CommandOp::Write {
                 session_id,
+                owner,
                 auth,
                 txn,
-            } => Outcome::Txn(self.apply_write(zxid, cmd.time_ms, *session_id, auth, txn)),
+            } => Outcome::Txn(self.apply_write(zxid, cmd.time_ms, *session_id, *owner, auth, txn)),
+            CommandOp::ClaimSession { session_id } => {
+                let (Ok(id), Some(origin)) = (SessionId::from_raw(*session_id), cmd.origin) else {
+                    return Outcome::Rejected(ErrorCode::BadArguments);
+                };
+                let owner = origin.owner();
+                if self.sessions.claim(id, owner) {
+                    Outcome::SessionClaimed {
+                        session_id: id,
+                        owner,
+                    }
+                } else {
+                    Outcome::Rejected(ErrorCode::SessionExpired)
+                }
+            }
             CommandOp::SetSecret { secret } => {
                 if self.secret.is_some() {
                     Outcome::SecretAlreadySet
@@ -155,12 +177,27 @@ impl State {
         }
     }
 
-    /// A client (or system) write: the session must be live; session txns are not writes.
+    /// SessionMoved if `owner` is given and another connection owns the live session `id`
+    /// (ZooKeeper's `checkSession(id, owner)`); a gone session is left to the caller.
+    fn check_owner(
+        &self,
+        id: SessionId,
+        owner: Option<zk_session::Owner>,
+    ) -> Result<(), ErrorCode> {
+        match (owner, self.sessions.owner(id)) {
+            (Some(mine), Some(current)) if mine != current => Err(ErrorCode::SessionMoved),
+            _ => Ok(()),
+        }
+    }
+
+    /// A client (or system) write: the session must be live and owned by the writer's
+    /// connection; session txns are not writes.
     fn apply_write(
         &mut self,
         zxid: i64,
         time_ms: i64,
         session_id: i64,
+        owner: Option<zk_session::Owner>,
         auth: &[zk_wire::Id],
         txn: &Txn,
     ) -> Applied {
@@ -179,7 +216,11 @@ impl State {
             }
             Err(_) => {}
             Ok(id) if !self.sessions.contains(id) => return refuse(ErrorCode::SessionExpired),
-            Ok(_) => {}
+            Ok(id) => {
+                if let Err(code) = self.check_owner(id, owner) {
+                    return refuse(code);
+                }
+            }
         }
         let ctx = TxnContext {
             zxid,

@@ -33,6 +33,7 @@ fn config(snapshot_every: u64) -> SingleConfig {
 fn create(session_id: i64, path: &str, mode: CreateMode) -> CommandOp {
     CommandOp::Write {
         session_id,
+        owner: None,
         auth: Vec::new(),
         txn: Txn::Create {
             path: path.to_string(),
@@ -128,6 +129,7 @@ async fn writes_are_applied_with_origins_and_survive_restart() {
         4,
         CommandOp::CloseSession {
             session_id: sid.get(),
+            owner: None,
         },
     )
     .await;

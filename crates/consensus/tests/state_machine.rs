@@ -54,6 +54,7 @@ fn entry(index: u64, op: CommandOp) -> Entry<TypeConfig> {
 fn create(session_id: i64, path: &str, mode: CreateMode) -> CommandOp {
     CommandOp::Write {
         session_id,
+        owner: None,
         auth: Vec::new(),
         txn: Txn::Create {
             path: path.to_string(),
@@ -183,6 +184,7 @@ async fn write_on_missing_session_is_session_expired_and_uses_a_zxid() {
     // Session txns cannot be smuggled in a Write; session 0 may only delete containers.
     let smuggled = CommandOp::Write {
         session_id: 2,
+        owner: None,
         auth: Vec::new(),
         txn: Txn::ExpireSessions(vec![2]),
     };
@@ -235,7 +237,13 @@ async fn close_and_expire_delete_ephemerals_and_report_triggers() {
 
     let r = apply(
         &mut s.sm,
-        entry(6, CommandOp::CloseSession { session_id: 1 }),
+        entry(
+            6,
+            CommandOp::CloseSession {
+                session_id: 1,
+                owner: None,
+            },
+        ),
     )
     .await;
     let Outcome::SessionsClosed { ids, applied } = &r.outcome else {
@@ -310,6 +318,100 @@ async fn secret_is_set_once() {
     assert_eq!(s.shared.read().secret, Some(secret(1)));
 }
 
+/// SessionMoved: a resume (ClaimSession, owner = its origin) moves the session; a write or a
+/// close from the previous connection is refused and changes nothing; the new one works.
+#[tokio::test]
+async fn claim_moves_the_session_and_refuses_the_old_connection() {
+    let mut s = open_sm();
+    // Created at index 1 by origin (node 1, seq 10): that is its first owner.
+    let r = apply(
+        &mut s.sm,
+        entry(1, CommandOp::CreateSession { timeout_ms: 4000 }),
+    )
+    .await;
+    let Outcome::SessionCreated { session_id, .. } = r.outcome else {
+        panic!("{r:?}")
+    };
+    let first = Origin {
+        node_id: 1,
+        seq: 10,
+    }
+    .owner();
+    assert_eq!(s.shared.read().sessions.owner(session_id), Some(first));
+    let write = |owner, path: &str| {
+        let CommandOp::Write {
+            session_id,
+            auth,
+            txn,
+            ..
+        } = create(session_id.get(), path, CreateMode::Persistent)
+        else {
+            unreachable!()
+        };
+        CommandOp::Write {
+            session_id,
+            owner: Some(owner),
+            auth,
+            txn,
+        }
+    };
+    let r = apply(&mut s.sm, entry(2, write(first, "/a"))).await;
+    assert!(r.outcome.applied().is_some_and(|a| a.result.is_ok()));
+
+    // Resumed elsewhere: entry 3's origin (node 1, seq 30) owns it now.
+    let r = apply(
+        &mut s.sm,
+        entry(
+            3,
+            CommandOp::ClaimSession {
+                session_id: session_id.get(),
+            },
+        ),
+    )
+    .await;
+    let second = Origin {
+        node_id: 1,
+        seq: 30,
+    }
+    .owner();
+    assert_eq!(
+        r.outcome,
+        Outcome::SessionClaimed {
+            session_id,
+            owner: second
+        }
+    );
+    let r = apply(&mut s.sm, entry(4, write(first, "/b"))).await;
+    assert_eq!(
+        r.outcome.applied().map(|a| a.result.clone()),
+        Some(Err(ErrorCode::SessionMoved))
+    );
+    assert!(s.shared.read().tree.stat("/b").is_none(), "nothing applied");
+    let r = apply(
+        &mut s.sm,
+        entry(
+            5,
+            CommandOp::CloseSession {
+                session_id: session_id.get(),
+                owner: Some(first),
+            },
+        ),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Rejected(ErrorCode::SessionMoved));
+    assert!(s.shared.read().sessions.contains(session_id), "still live");
+    let r = apply(&mut s.sm, entry(6, write(second, "/c"))).await;
+    assert!(r.outcome.applied().is_some_and(|a| a.result.is_ok()));
+
+    // A claim of a session that does not exist is SessionExpired.
+    let r = apply(
+        &mut s.sm,
+        entry(7, CommandOp::ClaimSession { session_id: 999 }),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Rejected(ErrorCode::SessionExpired));
+}
+
 /// A mixed log: secret, sessions, writes (some failing), a close, an expiry, noops.
 fn mixed_log() -> Vec<Entry<TypeConfig>> {
     let mut ops = vec![
@@ -323,7 +425,10 @@ fn mixed_log() -> Vec<Entry<TypeConfig>> {
         ops.push(create(3, &format!("/n{i}"), CreateMode::Persistent)); // NodeExists
         ops.push(create(2, "/s-", CreateMode::PersistentSequential));
     }
-    ops.push(CommandOp::CloseSession { session_id: 3 });
+    ops.push(CommandOp::CloseSession {
+        session_id: 3,
+        owner: None,
+    });
     ops.push(CommandOp::Noop);
     ops.push(CommandOp::CreateSession { timeout_ms: 6000 });
     ops.push(create(ops.len() as i64, "/last", CreateMode::Ephemeral));

@@ -33,6 +33,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             // Session 0 is the system; it may only carry DeleteContainer.
             let op = CommandOp::Write {
                 session_id: 0,
+                owner: None,
                 auth: Vec::new(),
                 txn: Txn::DeleteContainer { path },
             };

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use zk_consensus::ApplyEvent;
 use zk_consensus::Outcome;
+use zk_session::Owner;
 use zk_session::SessionId;
 use zk_store::WatchRegistry;
 use zk_wire::WatcherEvent;
@@ -110,6 +111,7 @@ impl ConnStats {
 struct Registered {
     tx: mpsc::UnboundedSender<Push>,
     session: SessionId,
+    owner: Owner,
     stats: Arc<ConnStats>,
 }
 
@@ -156,6 +158,7 @@ impl Hub {
     pub fn register(
         &self,
         session: SessionId,
+        owner: Owner,
         tx: mpsc::UnboundedSender<Push>,
         stats: Arc<ConnStats>,
     ) -> ConnId {
@@ -166,7 +169,15 @@ impl Hub {
                 let _ = old.tx.send(Push::Moved);
             }
         }
-        t.conns.insert(id, Registered { tx, session, stats });
+        t.conns.insert(
+            id,
+            Registered {
+                tx,
+                session,
+                owner,
+                stats,
+            },
+        );
         id
     }
 
@@ -256,6 +267,16 @@ impl Hub {
             Outcome::SessionsClosed { ids, .. } => ids,
             _ => &[],
         };
+        // A resume anywhere in the ensemble: a local connection with another owner token
+        // serves the session no more (SessionMoved).
+        if let Outcome::SessionClaimed { session_id, owner } = &ev.outcome {
+            let t = self.tables();
+            for r in t.conns.values() {
+                if r.session == *session_id && r.owner != *owner {
+                    let _ = r.tx.send(Push::Moved);
+                }
+            }
+        }
         if !triggers.is_empty() || !ended.is_empty() {
             let mut t = self.tables();
             for (conn, event) in t.watches.trigger(triggers) {

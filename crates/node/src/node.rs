@@ -22,6 +22,16 @@ use crate::hub::Hub;
 use crate::hub::WriteFailed;
 use crate::stats::Stats;
 
+/// A proposed command: who it came from (for a session's create or resume, the owner it
+/// gives the session) and where its outcome arrives.
+#[derive(Debug)]
+pub struct Proposal {
+    /// The command's origin.
+    pub origin: Origin,
+    /// Its zxid and outcome once applied here (or why not).
+    pub done: oneshot::Receiver<Done>,
+}
+
 /// See the module docs.
 pub struct Node {
     /// This node's id in the ensemble.
@@ -71,18 +81,19 @@ impl Node {
         }
     }
 
-    /// Proposes `op` for a waiting requester; the returned receiver gets its zxid and outcome
-    /// once applied here. Proposals made one after another by one task enter the log in that
-    /// order (a session's writes keep their order).
-    pub async fn propose(&self, op: CommandOp) -> oneshot::Receiver<Done> {
+    /// Proposes `op` for a waiting requester: its receiver gets the zxid and outcome once
+    /// applied here. Proposals made one after another by one task enter the log in that order
+    /// (a session's writes keep their order).
+    pub async fn propose(&self, op: CommandOp) -> Proposal {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let origin = Origin {
+            node_id: self.id,
+            seq,
+        };
         let rx = self.hub.expect(seq);
         let cmd = Command {
             time_ms: now_ms(),
-            origin: Some(Origin {
-                node_id: self.id,
-                seq,
-            }),
+            origin: Some(origin),
             op,
         };
         match self.raft.client_write_ff(cmd).await {
@@ -99,7 +110,7 @@ impl Node {
             }
             Err(e) => self.hub.fail(seq, WriteFailed(e.to_string())),
         }
-        rx
+        Proposal { origin, done: rx }
     }
 
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).

@@ -20,5 +20,5 @@ pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use expiry::ExpiryTracker;
 pub use id::{IdError, SessionId};
 pub use password::{ClusterSecret, SecretError, Secrets, PASSWORD_LEN, SECRET_LEN};
-pub use table::{SessionInfo, SessionTable, TableError};
+pub use table::{Owner, SessionInfo, SessionTable, TableError};
 pub use timeout::{TimeoutBounds, TimeoutError};

@@ -3,6 +3,7 @@
 
 use zk_consensus::CommandOp;
 use zk_consensus::Outcome;
+use zk_session::Owner;
 use zk_session::SessionId;
 use zk_session::PASSWORD_LEN;
 use zk_wire::ConnectRequest;
@@ -19,6 +20,9 @@ pub enum Handshake {
         session: SessionId,
         /// Its timeout (ms).
         timeout_ms: u32,
+        /// This connection's owner token: its writes carry it, and a later resume elsewhere
+        /// makes them SessionMoved.
+        owner: Owner,
         /// The answer.
         response: ConnectResponse,
     },
@@ -40,10 +44,11 @@ pub fn invalid_session() -> ConnectResponse {
     }
 }
 
-fn serve(session: SessionId, timeout_ms: u32, passwd: Vec<u8>) -> Handshake {
+fn serve(session: SessionId, timeout_ms: u32, owner: Owner, passwd: Vec<u8>) -> Handshake {
     Handshake::Serve {
         session,
         timeout_ms,
+        owner,
         response: ConnectResponse {
             protocol_version: 0,
             time_out: i32::try_from(timeout_ms).unwrap_or(i32::MAX),
@@ -67,13 +72,14 @@ pub async fn handshake(node: &Node, req: &ConnectRequest) -> Handshake {
     if req.session_id == 0 {
         return create(node, req).await;
     }
-    resume(node, req)
+    resume(node, req).await
 }
 
 async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
     let timeout_ms = node.settings.timeouts.negotiate(req.time_out);
-    let rx = node.propose(CommandOp::CreateSession { timeout_ms }).await;
-    match rx.await {
+    let proposal = node.propose(CommandOp::CreateSession { timeout_ms }).await;
+    let owner = proposal.origin.owner();
+    match proposal.done.await {
         Ok(Ok((
             _,
             Outcome::SessionCreated {
@@ -83,7 +89,12 @@ async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
         ))) => {
             let st = node.state.read();
             match &st.secret {
-                Some(secret) => serve(session_id, timeout_ms, secret.password(session_id).to_vec()),
+                Some(secret) => serve(
+                    session_id,
+                    timeout_ms,
+                    owner,
+                    secret.password(session_id).to_vec(),
+                ),
                 None => Handshake::Refuse("no cluster secret yet".to_string()),
             }
         }
@@ -95,24 +106,46 @@ async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
     }
 }
 
-fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
+async fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
     let Ok(session) = SessionId::from_raw(req.session_id) else {
         return Handshake::Reject(invalid_session());
     };
-    let st = node.state.read();
-    let Some(secret) = &st.secret else {
-        return Handshake::Reject(invalid_session());
+    let passwd = {
+        let st = node.state.read();
+        let Some(secret) = &st.secret else {
+            return Handshake::Reject(invalid_session());
+        };
+        // S3.2: the password is checked (in constant time) before anything about the
+        // session is revealed; a forged id and a wrong password get the same answer.
+        if !secret.verify(session, &req.passwd) || !st.sessions.contains(session) {
+            return Handshake::Reject(invalid_session());
+        }
+        secret.password(session).to_vec()
     };
-    // S3.2: the password is checked (in constant time) before anything about the session
-    // is revealed; a forged id and a wrong password get the same answer.
-    if !secret.verify(session, &req.passwd) {
-        return Handshake::Reject(invalid_session());
-    }
-    match st.sessions.get(session) {
-        // The replicated timeout, not this request's: it is the one every node's expiry
-        // tracker enforces.
-        Some(timeout_ms) => serve(session, timeout_ms, secret.password(session).to_vec()),
-        None => Handshake::Reject(invalid_session()),
+    // The resume is replicated: every node then stops serving the session on any other
+    // connection, and that connection's writes fail with SessionMoved.
+    let proposal = node
+        .propose(CommandOp::ClaimSession {
+            session_id: session.get(),
+        })
+        .await;
+    match proposal.done.await {
+        Ok(Ok((_, Outcome::SessionClaimed { owner, .. }))) => {
+            // The replicated timeout, not this request's: it is the one the leader's expiry
+            // tracker enforces.
+            match node.state.read().sessions.get(session) {
+                Some(timeout_ms) => serve(session, timeout_ms, owner, passwd),
+                // Expired between the claim and now.
+                None => Handshake::Reject(invalid_session()),
+            }
+        }
+        // Expired meanwhile (the claim found no session).
+        Ok(Ok((_, Outcome::Rejected(_)))) => Handshake::Reject(invalid_session()),
+        Ok(Ok((zxid, other))) => {
+            Handshake::Refuse(format!("session not resumed at 0x{zxid:x}: {other:?}"))
+        }
+        Ok(Err(e)) => Handshake::Refuse(e.to_string()),
+        Err(_) => Handshake::Refuse("node shutting down".to_string()),
     }
 }
 

@@ -130,12 +130,13 @@ async fn run(
     inbuf.drain(..4 + len);
     node.stats.received.fetch_add(1, Ordering::Relaxed);
 
-    let (session, timeout_ms, response) = match handshake::handshake(node, &connect).await {
+    let (session, timeout_ms, owner, response) = match handshake::handshake(node, &connect).await {
         Handshake::Serve {
             session,
             timeout_ms,
+            owner,
             response,
-        } => (session, timeout_ms, response),
+        } => (session, timeout_ms, owner, response),
         Handshake::Reject(response) => {
             node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, session = format!("0x{:x}", connect.session_id), "invalid session or password");
@@ -159,12 +160,14 @@ async fn run(
         .established_ms
         .store(zk_consensus::now_ms(), Ordering::Relaxed);
     // Registered before the answer goes out, so nothing pushed for the session is missed.
-    let conn = node.hub.register(session, tx, stats.clone());
+    let conn = node.hub.register(session, owner, tx, stats.clone());
     tracing::debug!(%peer, session = format!("0x{:x}", session.get()), timeout_ms, "session established");
     let mut out = Vec::new();
     encode_frame(&response, &mut out);
     node.stats.sent.fetch_add(1, Ordering::Relaxed);
-    let mut pipeline = Pipeline::new(node, conn, session, timeout_ms, peer, stats, decoder, out);
+    let mut pipeline = Pipeline::new(
+        node, conn, session, owner, timeout_ms, peer, stats, decoder, out,
+    );
     let result = pipeline.run(rd, wr, inbuf, pushes, shutdown).await;
     node.hub.unregister(conn);
     result

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
 use zk_consensus::CommandOp;
+use zk_session::Owner;
 use zk_session::SessionId;
 use zk_wire::write_frame;
 use zk_wire::xid;
@@ -81,6 +82,7 @@ pub(super) struct Pipeline<'a> {
     node: &'a Node,
     conn: ConnId,
     session: SessionId,
+    owner: Owner,
     timeout_ms: u32,
     peer: SocketAddr,
     stats: Arc<ConnStats>,
@@ -97,6 +99,7 @@ impl<'a> Pipeline<'a> {
         node: &'a Node,
         conn: ConnId,
         session: SessionId,
+        owner: Owner,
         timeout_ms: u32,
         peer: SocketAddr,
         stats: Arc<ConnStats>,
@@ -107,6 +110,7 @@ impl<'a> Pipeline<'a> {
             node,
             conn,
             session,
+            owner,
             timeout_ms,
             peer,
             stats,
@@ -372,17 +376,19 @@ impl<'a> Pipeline<'a> {
             Plan::Write(txn, kind) => {
                 let op = CommandOp::Write {
                     session_id: self.session.get(),
+                    owner: Some(self.owner),
                     auth: self.auth.to_vec(),
                     txn,
                 };
-                let rx = self.node.propose(op).await;
+                let rx = self.node.propose(op).await.done;
                 self.queue.push_back(Slot::Write { xid, kind, rx, at });
             }
             Plan::CloseSession => {
                 let op = CommandOp::CloseSession {
                     session_id: self.session.get(),
+                    owner: Some(self.owner),
                 };
-                let rx = self.node.propose(op).await;
+                let rx = self.node.propose(op).await.done;
                 self.queue.push_back(Slot::Write {
                     xid,
                     kind: WriteKind::CloseSession,
