@@ -175,7 +175,7 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
     let data_dir_size = dir_size(&data_dir);
     ServerStats {
         version: VERSION.to_string(),
-        serving: true,
+        serving: node.serving.get(),
         mode: mode(node),
         latency: fourlw::Latency {
             min_ms: ms_floor(latency.min_ms),

@@ -37,8 +37,9 @@ pub enum Push {
     Event(WatcherEvent),
     /// The session was closed or expired: answer what is queued for a closeSession, then stop.
     SessionEnded,
-    /// A newer connection resumed this session: stop serving this one.
-    Moved,
+    /// Stop serving this connection: its session moved to another connection, or the node
+    /// is shutting down or cut off from the quorum.
+    Close,
 }
 
 /// A write's fate, delivered to the connection that proposed it.
@@ -154,7 +155,7 @@ impl Hub {
     }
 
     /// Registers a connection serving `session`; a connection that served it before is told
-    /// to stop ([`Push::Moved`]), as ZooKeeper closes a session's older connection.
+    /// to stop ([`Push::Close`]), as ZooKeeper closes a session's older connection.
     pub fn register(
         &self,
         session: SessionId,
@@ -166,7 +167,7 @@ impl Hub {
         let mut t = self.tables();
         if let Some(old) = t.by_session.insert(session, id) {
             if let Some(old) = t.conns.get(&old) {
-                let _ = old.tx.send(Push::Moved);
+                let _ = old.tx.send(Push::Close);
             }
         }
         t.conns.insert(
@@ -233,7 +234,7 @@ impl Hub {
     /// Tells every connection to stop (node shutdown).
     pub fn close_all(&self) {
         for r in self.tables().conns.values() {
-            let _ = r.tx.send(Push::Moved);
+            let _ = r.tx.send(Push::Close);
         }
     }
 
@@ -273,7 +274,7 @@ impl Hub {
             let t = self.tables();
             for r in t.conns.values() {
                 if r.session == *session_id && r.owner != *owner {
-                    let _ = r.tx.send(Push::Moved);
+                    let _ = r.tx.send(Push::Close);
                 }
             }
         }

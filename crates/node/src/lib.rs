@@ -25,6 +25,7 @@ pub mod node;
 pub mod peers;
 pub mod request;
 pub mod server;
+pub mod serving;
 pub mod stats;
 
 pub use config::Config;

@@ -50,6 +50,8 @@ pub struct Node {
     pub stats: Stats,
     /// When the node started serving.
     pub started: Instant,
+    /// Whether clients may be served now (S9.4).
+    pub serving: crate::serving::Serving,
     seq: AtomicU64,
 }
 
@@ -77,6 +79,7 @@ impl Node {
             expiry,
             stats: Stats::default(),
             started: Instant::now(),
+            serving: crate::serving::Serving::default(),
             seq: AtomicU64::new(first_seq),
         }
     }

@@ -142,6 +142,7 @@ impl Server {
         let mut background = JoinSet::new();
         background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
         tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)");
         Ok(Server {

@@ -61,6 +61,10 @@ fn serve(session: SessionId, timeout_ms: u32, owner: Owner, passwd: Vec<u8>) -> 
 
 /// Decides a ConnectRequest.
 pub async fn handshake(node: &Node, req: &ConnectRequest) -> Handshake {
+    // S9.4: cut off from the quorum, this node must not take sessions; the client moves on.
+    if !node.serving.get() {
+        return Handshake::Refuse("not serving: no quorum".to_string());
+    }
     // S3.4: a server behind the client's view must not serve it (it would show the past).
     let applied = node.state.applied_zxid();
     if req.last_zxid_seen > applied {

@@ -176,7 +176,7 @@ impl<'a> Pipeline<'a> {
             // A queued closeSession still gets its answer; an expired session's connection
             // just closes (the client learns "expired" when it reconnects, S6.4).
             Push::SessionEnded => self.ending != Ending::AfterQueue,
-            Push::Moved => true,
+            Push::Close => true,
         }
     }
 
