@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod cleaner;

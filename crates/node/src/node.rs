@@ -52,6 +52,8 @@ pub struct Node {
     pub started: Instant,
     /// Whether clients may be served now (S9.4).
     pub serving: crate::serving::Serving,
+    /// Sessions touched here since the last report to the leader.
+    pub activity: crate::activity::Activity,
     seq: AtomicU64,
 }
 
@@ -80,6 +82,7 @@ impl Node {
             stats: Stats::default(),
             started: Instant::now(),
             serving: crate::serving::Serving::default(),
+            activity: crate::activity::Activity::default(),
             seq: AtomicU64::new(first_seq),
         }
     }
@@ -114,6 +117,33 @@ impl Node {
             Err(e) => self.hub.fail(seq, WriteFailed(e.to_string())),
         }
         Proposal { origin, done: rx }
+    }
+
+    /// Activity on a session (S5.1): the leader's tracker hears of it now, a follower's
+    /// report carries it to the leader within half a tick.
+    pub fn touch(&self, session: zk_session::SessionId, timeout_ms: u32) {
+        if self.is_leader() {
+            self.expiry.touch(session, timeout_ms);
+        } else {
+            self.activity.record(session);
+        }
+    }
+
+    /// Sends touched sessions to the leader. This build runs a one-node ensemble, so the
+    /// leader is this node whenever it has touches to report.
+    pub async fn report_activity(&self, ids: &[zk_session::SessionId]) {
+        self.on_activity(ids);
+    }
+
+    /// The leader's side of an activity report: touch each live session with its replicated
+    /// timeout (sessions already gone are ignored).
+    pub fn on_activity(&self, ids: &[zk_session::SessionId]) {
+        let st = self.state.read();
+        for &id in ids {
+            if let Some(timeout_ms) = st.sessions.get(id) {
+                self.expiry.touch(id, timeout_ms);
+            }
+        }
     }
 
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).

@@ -143,6 +143,7 @@ impl Server {
         background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::activity::run(node.clone(), shutdown_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
         tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)");
         Ok(Server {

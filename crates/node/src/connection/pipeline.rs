@@ -365,7 +365,7 @@ impl<'a> Pipeline<'a> {
             .last_cxid
             .store(i64::from(xid), Ordering::Relaxed);
         // S5.1: any request, pings included, keeps the session alive.
-        self.node.expiry.touch(self.session, self.timeout_ms);
+        self.node.touch(self.session, self.timeout_ms);
         match request::plan(req) {
             Plan::Local(req) => self.queue.push_back(Slot::Local {
                 xid,
