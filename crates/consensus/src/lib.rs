@@ -25,11 +25,13 @@
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
+mod cluster;
 mod cluster_meta;
 mod codec;
 mod command;
 mod error;
 mod flusher;
+mod grpc;
 mod log_store;
 mod network;
 mod single;
@@ -39,6 +41,13 @@ mod state_machine;
 mod storage;
 mod types;
 
+pub use cluster::start_cluster;
+pub use cluster::ClusterConfig;
+pub use cluster::ClusterError;
+pub use cluster::ClusterNode;
+pub use cluster::ProposeError;
+pub use cluster::RaftTiming;
+pub use cluster::Role;
 pub use cluster_meta::ClusterMeta;
 pub use cluster_meta::ClusterMetaStore;
 pub use command::Command;
@@ -49,6 +58,7 @@ pub use command::Outcome;
 pub use error::Corruption;
 pub use error::MetaError;
 pub use error::OpenError;
+pub use grpc::activity::ActivityHandler;
 pub use log_store::SledLogReader;
 pub use log_store::SledLogStore;
 pub use network::OneNodeNetwork;

@@ -37,10 +37,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                 auth: Vec::new(),
                 txn: Txn::DeleteContainer { path },
             };
-            if let Err(e) = node.propose_unowned(op).await {
-                tracing::warn!(error = %e, "could not propose a container cleanup");
-                break;
-            }
+            node.propose_unowned(op).await;
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod backend;
 pub mod cleaner;
 pub mod config;
 pub mod connection;

@@ -13,7 +13,6 @@ use zk_consensus::Command;
 use zk_consensus::CommandOp;
 use zk_consensus::Origin;
 use zk_consensus::SharedState;
-use zk_consensus::ZkRaft;
 
 use crate::config::Settings;
 use crate::expiry::Expiry;
@@ -38,8 +37,8 @@ pub struct Node {
     pub id: u64,
     /// Checked settings.
     pub settings: Settings,
-    /// Raft: proposes commands.
-    pub raft: ZkRaft,
+    /// How proposals reach the leader's log.
+    pub backend: crate::backend::Backend,
     /// The applied state, for local reads.
     pub state: SharedState,
     /// Connections, watches and waiting writes.
@@ -62,7 +61,7 @@ impl Node {
     pub fn new(
         id: u64,
         settings: Settings,
-        raft: ZkRaft,
+        backend: crate::backend::Backend,
         state: SharedState,
         hub: Arc<Hub>,
         expiry: Arc<Expiry>,
@@ -75,7 +74,7 @@ impl Node {
         Node {
             id,
             settings,
-            raft,
+            backend,
             state,
             hub,
             expiry,
@@ -102,20 +101,11 @@ impl Node {
             origin: Some(origin),
             op,
         };
-        match self.raft.client_write_ff(cmd).await {
-            Ok(responder) => {
-                // Success arrives through the apply hook; only a refusal comes back here.
-                let hub = self.hub.clone();
-                tokio::spawn(async move {
-                    match responder.await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => hub.fail(seq, WriteFailed(e.to_string())),
-                        Err(_) => hub.fail(seq, WriteFailed("raft stopped".to_string())),
-                    }
-                });
-            }
-            Err(e) => self.hub.fail(seq, WriteFailed(e.to_string())),
-        }
+        // Success arrives through the apply hook; only a refusal comes back here.
+        let hub = self.hub.clone();
+        self.backend
+            .submit(cmd, move |why| hub.fail(seq, WriteFailed(why)))
+            .await;
         Proposal { origin, done: rx }
     }
 
@@ -129,10 +119,16 @@ impl Node {
         }
     }
 
-    /// Sends touched sessions to the leader. This build runs a one-node ensemble, so the
-    /// leader is this node whenever it has touches to report.
+    /// Sends touched sessions to the leader (best effort; a lost report only delays an
+    /// expiry decision until the next one).
     pub async fn report_activity(&self, ids: &[zk_session::SessionId]) {
-        self.on_activity(ids);
+        match &self.backend {
+            crate::backend::Backend::Single(_) => self.on_activity(ids),
+            crate::backend::Backend::Cluster(c) => {
+                c.report_activity(ids.iter().map(|id| id.get()).collect())
+                    .await
+            }
+        }
     }
 
     /// The leader's side of an activity report: touch each live session with its replicated
@@ -146,33 +142,35 @@ impl Node {
         }
     }
 
+    /// An activity report from a member (on the leader): raw ids, invalid ones ignored.
+    pub fn on_reported_activity(&self, ids: &[i64]) {
+        let ids: Vec<zk_session::SessionId> = ids
+            .iter()
+            .filter_map(|&raw| zk_session::SessionId::from_raw(raw).ok())
+            .collect();
+        self.on_activity(&ids);
+    }
+
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics();
+        let m = self.backend.raft().metrics();
         let m = m.borrow();
         m.current_leader == Some(self.id) && m.state.is_leader()
     }
 
     /// Proposes `op` with nobody waiting for it (expiry, cleaner).
-    pub async fn propose_unowned(&self, op: CommandOp) -> Result<(), WriteFailed> {
+    pub async fn propose_unowned(&self, op: CommandOp) {
         let cmd = Command {
             time_ms: now_ms(),
             origin: None,
             op,
         };
-        let responder = self
-            .raft
-            .client_write_ff(cmd)
-            .await
-            .map_err(|e| WriteFailed(e.to_string()))?;
         // Its effects arrive through the apply hook; only a refusal is worth a log line.
-        tokio::spawn(async move {
-            match responder.await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "system command not committed"),
-                Err(_) => tracing::debug!("raft stopped before a system command committed"),
-            }
-        });
-        Ok(())
+        self.backend
+            .submit(
+                cmd,
+                |why| tracing::warn!(error = %why, "system command not committed"),
+            )
+            .await;
     }
 }

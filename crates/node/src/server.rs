@@ -1,5 +1,6 @@
-//! The running server: binds the client port, starts the one-node ensemble, wires the apply
-//! hook, and runs the accept loop, the expiry loop and the cleaner until shut down.
+//! The running server: binds the client port, starts Raft (alone or as an ensemble member),
+//! wires the apply hook, and runs the accept loop, the expiry loop, the cleaner, the quorum
+//! check and the activity reports until shut down.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,13 +10,20 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
+use zk_consensus::start_cluster;
 use zk_consensus::start_single;
+use zk_consensus::ApplyHook;
+use zk_consensus::ClusterConfig;
+use zk_consensus::ClusterError;
+use zk_consensus::ClusterNode;
+use zk_consensus::Role;
 use zk_consensus::SingleConfig;
 use zk_consensus::SingleNode;
 use zk_consensus::StartError;
 use zk_session::MonotonicClock;
 use zk_store::TreeConfig;
 
+use crate::backend::Backend;
 use crate::config::Settings;
 use crate::connection;
 use crate::expiry::Expiry;
@@ -41,9 +49,10 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
-    /// The flags name an ensemble of several nodes, which this build cannot run yet.
-    #[error("--peers lists {0} members: multi-node ensembles are not available in this build yet (run without --peers, or with only this node)")]
-    EnsembleNotYet(usize),
+    /// The ensemble member could not start (bad peers, the peer port, a data dir made with
+    /// other --peers, ...).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     /// The data directory cannot be created.
     #[error("cannot create data dir {dir}: {source}")]
     DataDir {
@@ -67,7 +76,13 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
     background: JoinSet<()>,
-    single: SingleNode,
+    mode: Mode,
+}
+
+/// What runs Raft for this server (owned here so shutdown can stop it).
+enum Mode {
+    Single(SingleNode),
+    Cluster(Arc<ClusterNode>),
 }
 
 impl std::fmt::Debug for Server {
@@ -79,11 +94,9 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds the client port, opens the data dir and starts serving.
+    /// Binds the client port, opens the data dir and starts serving: alone, or as a member
+    /// of the ensemble `--peers` names.
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
-        if let Some(e) = settings.ensemble.as_ref().filter(|e| e.peers.len() > 1) {
-            return Err(ServerError::EnsembleNotYet(e.peers.len()));
-        }
         let listener = TcpListener::bind(settings.client_addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -100,59 +113,108 @@ impl Server {
         })?;
 
         let id = settings.id;
-        // A one-member --peers names this node's peer address; without --peers there is none.
-        let peer_addr = settings
-            .ensemble
-            .as_ref()
-            .and_then(|e| e.peers.get(id))
-            .unwrap_or(STANDALONE_PEER_ADDR)
-            .to_string();
-        let mut config = SingleConfig::new(id, peer_addr);
-        config.snapshot_every = settings.snapshot_every;
-        config.tree_config = TreeConfig {
-            ttl_enabled: settings.ttl_nodes,
-        };
-        let mut single = start_single(&settings.data_dir, config).await?;
-        single.discard_events();
-
         let expiry = Arc::new(Expiry::new(
             settings.timeouts.tick_ms(),
             Arc::new(MonotonicClock::new()),
         ));
         let hub = Arc::new(Hub::new(id, expiry.clone()));
         let hook_hub = hub.clone();
-        single
-            .state
-            .set_apply_hook(Arc::new(move |ev| hook_hub.on_apply(ev)))?;
+        let hook: ApplyHook = Arc::new(move |ev| hook_hub.on_apply(ev));
+        let tree_config = TreeConfig {
+            ttl_enabled: settings.ttl_nodes,
+        };
+
+        let (raft, state, mode) = match settings.ensemble.as_ref().filter(|e| e.peers.len() > 1) {
+            Some(ensemble) => {
+                let mut config = ClusterConfig::new(id, ensemble.peers.members().clone())?;
+                config.listen = ensemble.listen;
+                config.snapshot_every = settings.snapshot_every;
+                config.tree_config = tree_config;
+                // Installed before Raft starts: entries a leader replicates right away must
+                // fire their watches and complete their requests too.
+                config.apply_hook = Some(hook);
+                let mut cluster = start_cluster(&settings.data_dir, config).await?;
+                cluster.discard_events();
+                let cluster = Arc::new(cluster);
+                (
+                    cluster.raft.clone(),
+                    cluster.state.clone(),
+                    Mode::Cluster(cluster),
+                )
+            }
+            None => {
+                // A one-member --peers names this node's peer address; without --peers
+                // there is none.
+                let peer_addr = settings
+                    .ensemble
+                    .as_ref()
+                    .and_then(|e| e.peers.get(id))
+                    .unwrap_or(STANDALONE_PEER_ADDR)
+                    .to_string();
+                let mut config = SingleConfig::new(id, peer_addr);
+                config.snapshot_every = settings.snapshot_every;
+                config.tree_config = tree_config;
+                let mut single = start_single(&settings.data_dir, config).await?;
+                single.discard_events();
+                single.state.set_apply_hook(hook)?;
+                (
+                    single.raft.clone(),
+                    single.state.clone(),
+                    Mode::Single(single),
+                )
+            }
+        };
         // Restored sessions are judged once the expiry loop sees this node lead: each gets a
         // fresh full timeout then (nobody could reach it while the node was down).
-        let sessions = single.state.read().sessions.len();
-        let zxid = format!("0x{:x}", single.state.applied_zxid());
+        let sessions = state.read().sessions.len();
+        let zxid = format!("0x{:x}", state.applied_zxid());
         tracing::info!(sessions, zxid, "state loaded");
 
-        let node = Arc::new(Node::new(
-            id,
-            settings,
-            single.raft.clone(),
-            single.state.clone(),
-            hub,
-            expiry,
-        ));
+        let backend = match &mode {
+            Mode::Single(_) => Backend::Single(raft),
+            Mode::Cluster(c) => Backend::Cluster(c.clone()),
+        };
+        let node = Arc::new(Node::new(id, settings, backend, state, hub, expiry));
+        if let Mode::Cluster(c) = &mode {
+            // Weak: the cluster node must not keep the node (and so itself) alive.
+            let weak = Arc::downgrade(&node);
+            c.set_activity_handler(Arc::new(move |_from, ids| {
+                if let Some(node) = weak.upgrade() {
+                    node.on_reported_activity(ids);
+                }
+            }));
+        }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background = JoinSet::new();
         background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::activity::run(node.clone(), shutdown_rx.clone()));
+        if let Mode::Cluster(c) = &mode {
+            background.spawn(fail_writes_on_leader_change(
+                node.clone(),
+                c.role(),
+                shutdown_rx.clone(),
+            ));
+        }
         let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
-        tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)");
+        match &mode {
+            Mode::Single(_) => {
+                tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)")
+            }
+            Mode::Cluster(c) => tracing::info!(
+                addr = %local_addr,
+                peer = %c.peer_addr(),
+                "serving ZooKeeper clients (ensemble member)"
+            ),
+        }
         Ok(Server {
             node,
             local_addr,
             shutdown,
             accept,
             background,
-            single,
+            mode,
         })
     }
 
@@ -177,7 +239,15 @@ impl Server {
         while self.background.join_next().await.is_some() {}
         self.node.hub.fail_all("node shutting down");
         drop(self.node);
-        self.single.shutdown(Duration::from_secs(10)).await?;
+        match self.mode {
+            Mode::Single(single) => single.shutdown(Duration::from_secs(10)).await?,
+            Mode::Cluster(cluster) => match Arc::try_unwrap(cluster) {
+                Ok(cluster) => cluster.shutdown(Duration::from_secs(10)).await?,
+                // Only a task that outlived the drain holds it; the process ends anyway and
+                // everything acknowledged is on disk.
+                Err(_) => tracing::warn!("ensemble member still referenced; not waiting for Raft"),
+            },
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -238,4 +308,38 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Re
 pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     // The guard wait_for returns is dropped here, not held across the caller's awaits.
     let _ = shutdown.wait_for(|&s| s).await;
+}
+
+/// Fails every waiting write when the leader or term changes: the old leader may have taken
+/// a forwarded write into its log and died before committing it, so its fate is unknown
+/// (the client gets ConnectionLoss, S8.1) and it must not be left waiting forever.
+async fn fail_writes_on_leader_change(
+    node: Arc<Node>,
+    mut role: watch::Receiver<Role>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last = {
+        let r = role.borrow_and_update();
+        (r.leader, r.term)
+    };
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => return,
+            changed = role.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let now = {
+            let r = role.borrow_and_update();
+            (r.leader, r.term)
+        };
+        if now != last {
+            tracing::info!(leader = ?now.0, term = now.1, "leader changed");
+            node.hub
+                .fail_all("the leader changed; the write's fate is unknown");
+            last = now;
+        }
+    }
 }

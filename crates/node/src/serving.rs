@@ -83,7 +83,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(CHECK_EVERY) => {}
         }
         let now = {
-            let m = node.raft.metrics();
+            let m = node.backend.raft().metrics();
             let m = m.borrow();
             let voters = m.membership_config.membership().voter_ids().count();
             may_serve(&m, voters, cutoff)

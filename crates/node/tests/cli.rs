@@ -158,27 +158,3 @@ fn no_arguments_serves_on_2181_with_data_in_zk_data() {
     assert!(dir.path().join("zk-data").is_dir(), "data in ./zk-data");
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
 }
-
-/// Until the three-node ensemble is built, a --peers of several members is refused with a
-/// message saying so, never silently run as one node.
-#[test]
-fn several_peers_are_refused_until_the_ensemble_exists() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .current_dir(dir.path())
-        .args([
-            "--id",
-            "1",
-            "--peers",
-            "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3",
-        ])
-        .args(["--client-addr", "127.0.0.1:0"])
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("multi-node ensembles are not available"),
-        "{err}"
-    );
-}

@@ -1,6 +1,8 @@
 //! The session handshake (sessions.md S3–S4): a new session through Raft, or a resumed one
 //! checked against the HMAC password and the replicated session table.
 
+use std::time::Duration;
+
 use zk_consensus::CommandOp;
 use zk_consensus::Outcome;
 use zk_session::Owner;
@@ -10,6 +12,9 @@ use zk_wire::ConnectRequest;
 use zk_wire::ConnectResponse;
 
 use crate::node::Node;
+
+/// How long a handshake waits for this node to apply the client's lastZxidSeen.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(500);
 
 /// What to do with a connection after its ConnectRequest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +71,19 @@ pub async fn handshake(node: &Node, req: &ConnectRequest) -> Handshake {
         return Handshake::Refuse("not serving: no quorum".to_string());
     }
     // S3.4: a server behind the client's view must not serve it (it would show the past).
-    let applied = node.state.applied_zxid();
-    if req.last_zxid_seen > applied {
-        return Handshake::Refuse(format!(
-            "client has seen zxid 0x{:x}, this node has applied only 0x{applied:x}",
-            req.last_zxid_seen
-        ));
+    // A follower only a few entries behind catches up within a heartbeat or two, so it waits
+    // that long first instead of sending the client round the ensemble (ZooKeeper refuses at
+    // once).
+    if req.last_zxid_seen > node.state.applied_zxid() {
+        let caught_up =
+            tokio::time::timeout(CATCH_UP_WAIT, node.state.wait_applied(req.last_zxid_seen)).await;
+        if !matches!(caught_up, Ok(Ok(_))) {
+            return Handshake::Refuse(format!(
+                "client has seen zxid 0x{:x}, this node has applied only 0x{:x}",
+                req.last_zxid_seen,
+                node.state.applied_zxid()
+            ));
+        }
     }
     if req.session_id == 0 {
         return create(node, req).await;

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 use tokio::io::AsyncReadExt;
@@ -34,6 +35,7 @@ use zk_wire::WatcherEvent;
 use super::ConnError;
 use crate::auth;
 use crate::auth::AuthResult;
+use crate::backend::Backend;
 use crate::hub::ConnId;
 use crate::hub::ConnStats;
 use crate::hub::Done;
@@ -59,6 +61,11 @@ enum Slot {
         kind: WriteKind,
         rx: oneshot::Receiver<Done>,
         at: Instant,
+    },
+    /// Holds back the slots behind it until this node has caught up with the leader's
+    /// commit point (a `sync` in an ensemble); sends nothing itself.
+    Gate {
+        rx: oneshot::Receiver<Result<(), String>>,
     },
     /// An answer known at once, still sent in order.
     Ready {
@@ -153,7 +160,10 @@ impl<'a> Pipeline<'a> {
                     Some(p) => stop |= self.on_push(p),
                     None => break,
                 },
-                done = front_write(&mut self.queue) => stop |= self.finish_write(done, &mut pushes)?,
+                waited = front_wait(&mut self.queue) => match waited {
+                    Waited::Write(done) => stop |= self.finish_write(done, &mut pushes)?,
+                    Waited::Gate(passed) => self.pass_gate(passed)?,
+                },
                 n = rd.read_buf(&mut inbuf), if reading => {
                     if n? == 0 {
                         break;
@@ -205,6 +215,13 @@ impl<'a> Pipeline<'a> {
                         return Err(ConnError::WriteFailed("write dropped".into()))
                     }
                 },
+                Some(Slot::Gate { rx }) => match rx.try_recv() {
+                    Ok(passed) => self.pass_gate(Ok(passed))?,
+                    Err(oneshot::error::TryRecvError::Empty) => break,
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        return Err(ConnError::WriteFailed("sync dropped".into()))
+                    }
+                },
                 Some(_) => {
                     let Some(slot) = self.queue.pop_front() else {
                         break;
@@ -246,7 +263,23 @@ impl<'a> Pipeline<'a> {
                 self.reply(header, answer.body.as_ref(), at);
             }
             Slot::Ready { header, body, at } => self.reply(header, body.as_ref(), at),
-            Slot::Write { .. } => {}
+            Slot::Write { .. } | Slot::Gate { .. } => {}
+        }
+    }
+
+    /// Removes the front gate once it opened; a failed catch-up ends the connection (the
+    /// client reconnects, as after any connection loss).
+    fn pass_gate(
+        &mut self,
+        passed: Result<Result<(), String>, oneshot::error::RecvError>,
+    ) -> Result<(), ConnError> {
+        if matches!(self.queue.front(), Some(Slot::Gate { .. })) {
+            self.queue.pop_front();
+        }
+        match passed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ConnError::WriteFailed(format!("sync: {e}"))),
+            Err(_) => Err(ConnError::WriteFailed("sync dropped".into())),
         }
     }
 
@@ -355,6 +388,34 @@ impl<'a> Pipeline<'a> {
         self.node.stats.received.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// In an ensemble: a task that asks the leader for its commit point (read index) and
+    /// waits until this node has applied it, bounded by the largest session timeout. None in
+    /// a one-node ensemble, whose applied state is the commit point.
+    fn sync_gate(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
+        let Backend::Cluster(cluster) = &self.node.backend else {
+            return None;
+        };
+        let cluster = cluster.clone();
+        let state = self.node.state.clone();
+        let bound = Duration::from_millis(u64::from(self.node.settings.timeouts.max_ms()));
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let caught_up = tokio::time::timeout(bound, async {
+                let point = cluster.sync_point().await.map_err(|e| e.to_string())?;
+                let zxid = i64::try_from(point).unwrap_or(i64::MAX);
+                state
+                    .wait_applied(zxid)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")));
+            let _ = tx.send(caught_up);
+        });
+        Some(rx)
+    }
+
     async fn on_request(&mut self, xid: i32, req: Request) {
         let at = Instant::now();
         self.count_request();
@@ -367,12 +428,21 @@ impl<'a> Pipeline<'a> {
         // S5.1: any request, pings included, keeps the session alive.
         self.node.touch(self.session, self.timeout_ms);
         match request::plan(req) {
-            Plan::Local(req) => self.queue.push_back(Slot::Local {
-                xid,
-                req,
-                auth: self.auth.clone(),
-                at,
-            }),
+            Plan::Local(req) => {
+                // In an ensemble, sync first catches this node up with the leader's commit
+                // point; everything behind it in the queue waits too.
+                if matches!(req, Request::Sync(_)) {
+                    if let Some(rx) = self.sync_gate() {
+                        self.queue.push_back(Slot::Gate { rx });
+                    }
+                }
+                self.queue.push_back(Slot::Local {
+                    xid,
+                    req,
+                    auth: self.auth.clone(),
+                    at,
+                })
+            }
             Plan::Write(txn, kind) => {
                 let op = CommandOp::Write {
                     session_id: self.session.get(),
@@ -436,10 +506,19 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// Resolves when the front slot is a write whose fate is known; pends otherwise.
-async fn front_write(queue: &mut VecDeque<Slot>) -> Result<Done, oneshot::error::RecvError> {
+/// What the front slot was waiting for.
+enum Waited {
+    /// A write's fate.
+    Write(Result<Done, oneshot::error::RecvError>),
+    /// A sync gate's catch-up.
+    Gate(Result<Result<(), String>, oneshot::error::RecvError>),
+}
+
+/// Resolves when the front slot is a write or gate whose wait is over; pends otherwise.
+async fn front_wait(queue: &mut VecDeque<Slot>) -> Waited {
     match queue.front_mut() {
-        Some(Slot::Write { rx, .. }) => rx.await,
+        Some(Slot::Write { rx, .. }) => Waited::Write(rx.await),
+        Some(Slot::Gate { rx }) => Waited::Gate(rx.await),
         _ => std::future::pending().await,
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::Read;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -74,7 +76,12 @@ impl ZkNode {
                 .arg(self.addr.to_string())
                 .arg("--data-dir")
                 .arg(&self.data_dir)
-                .args(["--tick-ms", "200", "--log-level", "info,zk_node=debug"])
+                .args([
+                    "--tick-ms",
+                    "200",
+                    "--log-level",
+                    "info,openraft=warn,zk_node=debug",
+                ])
                 .args(&self.extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -222,6 +229,21 @@ impl Raw {
             .expect("handshake answered");
         assert_ne!(resp.session_id, 0, "session created");
         (raw, resp)
+    }
+
+    /// A new session, retried like a client does when a server closes the handshake
+    /// without an answer (an ensemble member that is catching up or electing).
+    pub fn new_session_retrying(addr: SocketAddr, timeout_ms: i32) -> (Raw, ConnectResponse) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let mut raw = Raw::connect(addr);
+            if let Some(resp) = raw.handshake(&connect_request(0, vec![0; 16], timeout_ms, 0)) {
+                assert_ne!(resp.session_id, 0, "session created");
+                return (raw, resp);
+            }
+            assert!(Instant::now() < deadline, "no session from {addr}");
+            std::thread::sleep(Duration::from_millis(50)); // a client's back-off
+        }
     }
 
     /// Sends `req` with the next xid; returns that xid.

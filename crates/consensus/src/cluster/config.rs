@@ -1,0 +1,213 @@
+//! How to run a member of an ensemble: identity, peers, timers, snapshots.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use openraft::Config;
+use openraft::SnapshotPolicy;
+use zk_session::ClusterSecret;
+use zk_store::TreeConfig;
+
+use crate::cluster::ClusterError;
+use crate::state_machine::ApplyHook;
+use crate::types::NodeId;
+
+/// Raft's timers and the network's timeouts.
+///
+/// openraft 0.9 lets a follower campaign only after `election_max` (its leader lease) *plus*
+/// its own random election timeout in `election_min..election_max` have passed without a
+/// heartbeat, checked on ticks of 1.5 × `heartbeat`. With the defaults a dead leader is
+/// replaced 200–380 ms after its last heartbeat (measured: see docs/consensus.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftTiming {
+    /// Leader heartbeat interval; also openraft's timeout for one AppendEntries RPC.
+    pub heartbeat: Duration,
+    /// Lower bound of the random election timeout; also the timeout of a RequestVote RPC.
+    pub election_min: Duration,
+    /// Upper bound (exclusive) of the random election timeout, and the leader lease.
+    pub election_max: Duration,
+    /// Timeout of the other peer RPCs (forwarding acknowledgements, activity reports, read
+    /// index) and of opening a connection.
+    pub rpc_timeout: Duration,
+    /// Timeout of sending one snapshot chunk (the last one includes installing it).
+    pub snapshot_timeout: Duration,
+    /// Longest wait between retries to an unreachable peer (the back-off doubles up to it).
+    pub max_backoff: Duration,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        RaftTiming {
+            heartbeat: Duration::from_millis(40),
+            election_min: Duration::from_millis(100),
+            election_max: Duration::from_millis(160),
+            rpc_timeout: Duration::from_secs(2),
+            snapshot_timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// How to run one member of an ensemble.
+#[derive(Clone)]
+pub struct ClusterConfig {
+    /// This node's id; must be a key of `peers`.
+    pub node_id: NodeId,
+    /// Every member's peer address (`host:port`, host names allowed), this node included.
+    /// Every member must be started with the same list; the data dir records it.
+    pub peers: BTreeMap<NodeId, String>,
+    /// Where this node's peer gRPC server listens.
+    pub listen: SocketAddr,
+    /// Take a snapshot every this many applied entries (the log before it is then purged).
+    pub snapshot_every: u64,
+    /// How many entries before a snapshot to keep in the log, so a follower slightly behind
+    /// catches up from the log instead of a whole snapshot.
+    pub keep_log: u64,
+    /// Tree options (equal on every replica).
+    pub tree_config: TreeConfig,
+    /// An operator-supplied cluster secret, committed by the first leader if the ensemble has
+    /// none yet; a random one is generated when `None`.
+    pub secret: Option<ClusterSecret>,
+    /// Raft's timers and the network's timeouts.
+    pub timing: RaftTiming,
+    /// How long `start_cluster` waits to see a leader before returning the node anyway (an
+    /// ensemble whose other members start later is not an error); zero: do not wait.
+    pub start_timeout: Duration,
+    /// An apply hook installed before Raft starts, so it sees every entry from the first
+    /// (a hook set later with `SharedState::set_apply_hook` misses whatever a leader
+    /// replicated to this node in between).
+    pub apply_hook: Option<ApplyHook>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("node_id", &self.node_id)
+            .field("peers", &self.peers)
+            .field("listen", &self.listen)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("keep_log", &self.keep_log)
+            .field("tree_config", &self.tree_config)
+            .field("secret", &self.secret)
+            .field("timing", &self.timing)
+            .field("start_timeout", &self.start_timeout)
+            .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl ClusterConfig {
+    /// Defaults for member `node_id` of `peers`: listens on `0.0.0.0:<its own port>`,
+    /// a snapshot every 10 000 entries keeping 1 000 before it, default timing, a generated
+    /// secret, up to 3 s to see a leader at start.
+    pub fn new(node_id: NodeId, peers: BTreeMap<NodeId, String>) -> Result<Self, ClusterError> {
+        let own = peers
+            .get(&node_id)
+            .ok_or_else(|| ClusterError::NotAMember(node_id, peers.clone()))?;
+        let port = port_of(own).ok_or_else(|| ClusterError::BadAddress(own.clone()))?;
+        Ok(ClusterConfig {
+            node_id,
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+            peers,
+            snapshot_every: 10_000,
+            keep_log: 1_000,
+            tree_config: TreeConfig::default(),
+            secret: None,
+            timing: RaftTiming::default(),
+            start_timeout: Duration::from_secs(3),
+            apply_hook: None,
+        })
+    }
+
+    /// Checks what openraft would otherwise reject later or silently misbehave on.
+    pub(crate) fn validate(&self) -> Result<(), ClusterError> {
+        if !self.peers.contains_key(&self.node_id) {
+            return Err(ClusterError::NotAMember(self.node_id, self.peers.clone()));
+        }
+        if let Some(bad) = self.peers.values().find(|a| port_of(a).is_none()) {
+            return Err(ClusterError::BadAddress(bad.clone()));
+        }
+        let t = &self.timing;
+        if t.heartbeat.is_zero()
+            || t.heartbeat >= t.election_min
+            || t.election_min >= t.election_max
+        {
+            return Err(ClusterError::Timing(*t));
+        }
+        Ok(())
+    }
+
+    /// openraft's config for these settings.
+    pub(crate) fn raft_config(&self) -> Result<Config, ClusterError> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let t = &self.timing;
+        Config {
+            cluster_name: "zk-raft".to_string(),
+            heartbeat_interval: ms(t.heartbeat),
+            election_timeout_min: ms(t.election_min),
+            election_timeout_max: ms(t.election_max),
+            install_snapshot_timeout: ms(t.snapshot_timeout),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK,
+            max_in_snapshot_log_to_keep: self.keep_log,
+            purge_batch_size: 1,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(ClusterError::Config)
+    }
+}
+
+/// Bytes per snapshot chunk: well under the gRPC message limit, small enough that one chunk
+/// travels in a fraction of `snapshot_timeout`.
+const SNAPSHOT_CHUNK: u64 = 1 << 20;
+
+/// The port of `host:port` (IPv6 literals in brackets); `None` if missing or 0.
+fn port_of(addr: &str) -> Option<u16> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    (!host.is_empty() && (bracketed || !host.contains(':'))).then_some(port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peers() -> BTreeMap<NodeId, String> {
+        BTreeMap::from([
+            (1, "zk1:2888".to_string()),
+            (2, "10.0.0.2:2888".to_string()),
+            (3, "[::1]:2890".to_string()),
+        ])
+    }
+
+    #[test]
+    fn new_listens_on_the_own_port_of_every_interface() {
+        let c = ClusterConfig::new(3, peers()).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:2890".parse().unwrap());
+        c.validate().unwrap();
+        c.raft_config().unwrap();
+    }
+
+    #[test]
+    fn a_node_outside_its_peers_is_refused() {
+        let err = ClusterConfig::new(4, peers()).unwrap_err();
+        assert!(err.to_string().contains("node 4"), "{err}");
+    }
+
+    #[test]
+    fn bad_addresses_and_timers_are_refused() {
+        for bad in ["zk1", "zk1:0", "::1:80", ":80", "zk1:http"] {
+            assert_eq!(port_of(bad), None, "{bad}");
+        }
+        let mut c = ClusterConfig::new(1, peers()).unwrap();
+        c.peers.insert(2, "nope".to_string());
+        assert!(matches!(c.validate(), Err(ClusterError::BadAddress(_))));
+        let mut c = ClusterConfig::new(1, peers()).unwrap();
+        c.timing.election_min = c.timing.election_max;
+        assert!(matches!(c.validate(), Err(ClusterError::Timing(_))));
+    }
+}

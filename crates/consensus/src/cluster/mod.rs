@@ -1,0 +1,18 @@
+//! A member of a multi-node ensemble over the gRPC network ([`start_cluster`],
+//! [`ClusterNode`]).
+
+mod bootstrap;
+mod config;
+mod duties;
+mod error;
+mod node;
+mod role;
+mod start;
+
+pub use config::ClusterConfig;
+pub use config::RaftTiming;
+pub use error::ClusterError;
+pub use error::ProposeError;
+pub use node::ClusterNode;
+pub use role::Role;
+pub use start::start_cluster;

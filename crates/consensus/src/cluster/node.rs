@@ -1,0 +1,240 @@
+//! A running member of an ensemble and what the node layer does with it: propose commands,
+//! report session activity, learn the role, find the commit point for `sync`, shut down.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cluster::ProposeError;
+use crate::cluster::RaftTiming;
+use crate::cluster::Role;
+use crate::command::Command;
+use crate::grpc::activity::ActivityHandler;
+use crate::grpc::activity::ActivitySlot;
+use crate::grpc::channels::Channels;
+use crate::grpc::forward_out::Forwarder;
+use crate::grpc::identity::Identity;
+use crate::grpc::pb;
+use crate::grpc::server::ServerHandle;
+use crate::grpc::submit::Proposer;
+use crate::single::StartError;
+use crate::state_machine::ApplyEvents;
+use crate::state_machine::SharedState;
+use crate::storage::Released;
+use crate::types::NodeId;
+use crate::types::ZkRaft;
+
+/// Background tasks of a node, aborted when it is dropped or shut down.
+pub(crate) struct Tasks(pub(crate) Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// A running member of an ensemble. Call [`ClusterNode::shutdown`] to stop it cleanly;
+/// dropping it stops its network and tasks without waiting for the data dir's release.
+pub struct ClusterNode {
+    /// The Raft instance (metrics, `wait`, and `client_write` when this node leads).
+    pub raft: ZkRaft,
+    /// The applied state, for local reads.
+    pub state: SharedState,
+    /// Every applied entry's outcome, in log order (see [`ClusterNode::discard_events`]).
+    pub events: ApplyEvents,
+    pub(crate) id: NodeId,
+    pub(crate) identity: Identity,
+    pub(crate) channels: Channels,
+    pub(crate) timing: RaftTiming,
+    pub(crate) role: watch::Receiver<Role>,
+    pub(crate) forwarder: Forwarder,
+    pub(crate) proposer: Proposer,
+    pub(crate) activity: ActivitySlot,
+    pub(crate) server: ServerHandle,
+    pub(crate) tasks: Tasks,
+    pub(crate) released: Released,
+}
+
+impl std::fmt::Debug for ClusterNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterNode")
+            .field("id", &self.id)
+            .field("role", &*self.role.borrow())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterNode {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The address the peer server is bound to (useful with port 0).
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Who leads, as this node knows it; changes are published as they happen.
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.role.clone()
+    }
+
+    /// Proposes a command accepted by this node.
+    ///
+    /// On the leader it goes into the log directly; on a follower it is queued on the ONE
+    /// ordered forwarding stream to the leader. Either way commands enter the log in the
+    /// order their `propose` calls began, and `Ok` means the leader has taken this one into
+    /// its log. Its outcome then arrives, on every node, through the apply hook or events
+    /// (by [`Origin`](crate::Origin)). It can still be lost if that leader fails before
+    /// committing it, so a node fails waiting requests when the leader changes.
+    ///
+    /// `Err`: not handed to a leader (none known, link broken, refused), or fate unknown.
+    pub async fn propose(&self, cmd: Command) -> Result<(), ProposeError> {
+        let leader = self.role.borrow().leader;
+        match leader {
+            None => Err(ProposeError::NoLeader),
+            Some(l) if l == self.id => {
+                let submitted = self.proposer.submit(vec![cmd]).await;
+                match submitted.refused {
+                    Some(e) if submitted.accepted == 0 => Err(e),
+                    _ => Ok(()),
+                }
+            }
+            Some(l) => {
+                let accepted = self.forwarder.send(l, &cmd)?;
+                accepted.await.unwrap_or_else(|_| {
+                    Err(ProposeError::Link {
+                        leader: l,
+                        reason: "forwarding stream dropped".to_string(),
+                    })
+                })
+            }
+        }
+    }
+
+    /// Sends the session ids touched here to the leader (best effort, not a Raft entry);
+    /// on the leader itself, hands them to the activity handler directly.
+    pub async fn report_activity(&self, sessions: Vec<i64>) {
+        let leader = self.role.borrow().leader;
+        let Some(leader) = leader else {
+            tracing::debug!(n = sessions.len(), "activity not reported: no leader");
+            return;
+        };
+        if leader == self.id {
+            self.activity.deliver(self.id, &sessions);
+            return;
+        }
+        let Some(ch) = self.channels.get(leader) else {
+            return;
+        };
+        let mut req = tonic::Request::new(pb::ActivityReport {
+            caller: Some(self.identity.caller(leader)),
+            sessions,
+        });
+        req.set_timeout(self.timing.rpc_timeout);
+        let mut client = ch.client();
+        let call = client.report_activity(req);
+        match tokio::time::timeout(self.timing.rpc_timeout, call).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(status)) => tracing::debug!(leader, %status, "activity report failed"),
+            Err(_) => tracing::debug!(leader, "activity report timed out"),
+        }
+    }
+
+    /// Installs (or replaces) the handler of activity reports, called on this node while it
+    /// leads with `(reporting node, session ids)`; also called for reports that arrive while
+    /// it does not lead (a report racing an election), which the handler may ignore.
+    pub fn set_activity_handler(&self, f: ActivityHandler) {
+        self.activity.set(f);
+    }
+
+    /// The log index this node must have applied before answering a `sync`: the leader's
+    /// read index (its commit point, with its leadership confirmed by a quorum).
+    pub async fn sync_point(&self) -> Result<u64, ProposeError> {
+        let leader = self.role.borrow().leader;
+        let Some(leader) = leader else {
+            return Err(ProposeError::NoLeader);
+        };
+        if leader == self.id {
+            return match self.raft.get_read_log_id().await {
+                Ok((read, _)) => Ok(read.map_or(0, |l| l.index)),
+                Err(e) => Err(ProposeError::NotLeader {
+                    node: self.id,
+                    leader: e.forward_to_leader().and_then(|f| f.leader_id),
+                    reason: e.to_string(),
+                }),
+            };
+        }
+        let ch = self
+            .channels
+            .get(leader)
+            .ok_or_else(|| ProposeError::Link {
+                leader,
+                reason: "not in this node's --peers".to_string(),
+            })?;
+        let mut req = tonic::Request::new(pb::ReadIndexRequest {
+            caller: Some(self.identity.caller(leader)),
+        });
+        req.set_timeout(self.timing.rpc_timeout);
+        let mut client = ch.client();
+        let call = client.read_index(req);
+        match tokio::time::timeout(self.timing.rpc_timeout, call).await {
+            Ok(Ok(reply)) => Ok(reply.into_inner().index),
+            Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+                Err(ProposeError::NotLeader {
+                    node: leader,
+                    leader: None,
+                    reason: status.message().to_string(),
+                })
+            }
+            Ok(Err(status)) => Err(ProposeError::Link {
+                leader,
+                reason: format!("{}: {}", status.code(), status.message()),
+            }),
+            Err(_) => Err(ProposeError::Link {
+                leader,
+                reason: format!("no read index within {:?}", self.timing.rpc_timeout),
+            }),
+        }
+    }
+
+    /// Waits up to `timeout` until a leader is known; returns it.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<NodeId> {
+        let mut role = self.role.clone();
+        let found = tokio::time::timeout(timeout, role.wait_for(|r| r.leader.is_some())).await;
+        match found {
+            Ok(Ok(r)) => r.leader,
+            _ => None,
+        }
+    }
+
+    /// Stops publishing [`ApplyEvent`](crate::ApplyEvent)s, for a node layer that uses the
+    /// apply hook instead: an unread channel would grow with every entry.
+    pub fn discard_events(&mut self) {
+        let (_, closed) = tokio::sync::mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.events, closed));
+    }
+
+    /// Stops the network and Raft and waits (up to `timeout` for each step) until the data
+    /// dir is released, so it can be opened again at once.
+    pub async fn shutdown(self, timeout: Duration) -> Result<(), StartError> {
+        drop(self.tasks);
+        self.forwarder.close();
+        self.server.stop(timeout).await;
+        let joined = self.raft.shutdown().await;
+        drop(self.raft);
+        drop(self.events);
+        tokio::time::timeout(timeout, self.released.wait())
+            .await
+            .map_err(|_| {
+                StartError::Shutdown(format!("data dir still in use after {timeout:?}"))
+            })?;
+        joined.map_err(|e| StartError::Shutdown(e.to_string()))
+    }
+}

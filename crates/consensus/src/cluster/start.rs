@@ -1,0 +1,140 @@
+//! Starting a member: open the data dir, check its recorded peers, start Raft over the gRPC
+//! network, serve peers, and form the ensemble if this data dir has never been part of one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::cluster::bootstrap;
+use crate::cluster::duties::spawn_leader_duties;
+use crate::cluster::node::Tasks;
+use crate::cluster::role::spawn_role_watch;
+use crate::cluster::ClusterConfig;
+use crate::cluster::ClusterError;
+use crate::cluster::ClusterNode;
+use crate::cluster_meta::ClusterMeta;
+use crate::grpc::activity::ActivitySlot;
+use crate::grpc::channels::Channels;
+use crate::grpc::client::GrpcNetwork;
+use crate::grpc::forward_out::Forwarder;
+use crate::grpc::identity::Identity;
+use crate::grpc::server::ServerHandle;
+use crate::grpc::submit::Proposer;
+use crate::single::StartError;
+use crate::state_machine::ZkStateMachine;
+use crate::storage::SledStorage;
+use crate::types::TypeConfig;
+use crate::types::ZkRaft;
+
+/// Opens `dir` and runs this node as a member of the ensemble `config.peers`.
+///
+/// Bootstrap needs no init step: a data dir that has never been part of an ensemble
+/// initializes Raft with every member of `peers` as a voter, unless a peer says the
+/// ensemble is already formed (then the leader brings this node in). Every member does the
+/// same with the same list (openraft accepts identical initial memberships: they are the
+/// same entry at log index 0), whatever order they start in. The first leader commits the
+/// cluster secret.
+///
+/// A data dir records the peers it was created with; starting it with others fails with
+/// `ClusterError::Start(StartError::Meta(MetaError::Mismatch))`, whose message names both.
+///
+/// Returns once Raft and the peer server run and a leader is known, or after
+/// `config.start_timeout` without one (the others may simply not be up yet).
+pub async fn start_cluster(
+    dir: impl AsRef<Path>,
+    config: ClusterConfig,
+) -> Result<ClusterNode, ClusterError> {
+    config.validate()?;
+    let raft_config = Arc::new(config.raft_config()?);
+    let id = config.node_id;
+
+    let storage = SledStorage::open(dir).map_err(StartError::from)?;
+    storage
+        .cluster_meta()
+        .check_or_init(&ClusterMeta {
+            node_id: id,
+            peers: config.peers.clone(),
+        })
+        .map_err(StartError::from)?;
+    let log_store = storage.log_store::<TypeConfig>();
+    let (sm, state, events) = ZkStateMachine::open(&storage, config.tree_config)
+        .map_err(|e| StartError::Storage(Box::new(e)))?;
+    if let Some(hook) = config.apply_hook.clone() {
+        // A fresh state machine has none yet, so this cannot fail.
+        let _ = state.set_apply_hook(hook);
+    }
+    // The stores hold their own handles; ours must not keep the directory locked.
+    let released = storage.released();
+    drop(storage);
+
+    // Bound before Raft starts, so a taken port fails the start instead of a running node.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ClusterError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ClusterError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let identity = Identity::new(id, &config.peers);
+    let channels = Channels::new(&config.peers, id, &config.timing)?;
+    let network = GrpcNetwork::new(identity, channels.clone(), config.timing);
+    let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
+        .await
+        .map_err(|e| match e {
+            openraft::error::Fatal::StorageError(se) => StartError::Storage(Box::new(se)),
+            other => StartError::Fatal(other),
+        })?;
+
+    let activity = ActivitySlot::default();
+    let (proposer, keeper) = Proposer::spawn(raft.clone(), id);
+    let server = ServerHandle::spawn(
+        listener,
+        proposer.clone(),
+        identity,
+        activity.clone(),
+        local_addr,
+    );
+    tracing::info!(id, addr = %local_addr, "serving peers");
+
+    let (role, role_task) = spawn_role_watch(&raft);
+    let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
+    let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
+    let node = ClusterNode {
+        raft,
+        state,
+        events,
+        id,
+        identity,
+        channels,
+        timing: config.timing,
+        role,
+        forwarder,
+        proposer,
+        activity,
+        server,
+        tasks: Tasks(vec![role_task, duties, keeper]),
+        released,
+    };
+
+    if let Err(e) = bootstrap::form_if_new(&node, &config.peers).await {
+        let _ = node.shutdown(config.timing.rpc_timeout).await;
+        return Err(e);
+    }
+    if !config.start_timeout.is_zero() {
+        match node.wait_for_leader(config.start_timeout).await {
+            Some(leader) => tracing::info!(id, leader, "joined the ensemble"),
+            None => tracing::warn!(
+                id,
+                "no leader within {:?}; running on, waiting for a quorum of {:?}",
+                config.start_timeout,
+                config.peers.keys().collect::<Vec<_>>()
+            ),
+        }
+    }
+    Ok(node)
+}

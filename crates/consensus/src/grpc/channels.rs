@@ -1,0 +1,102 @@
+//! One lazily connected gRPC channel per peer. A channel reconnects by itself on the next call
+//! after a failure (and resolves the host name again, so a restarted container's new address
+//! is found); Raft's own back-off spaces the retries to a dead peer. Snapshot chunks get a
+//! connection of their own, so a long transfer never queues heartbeats behind it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tonic::transport::Channel;
+use tonic::transport::Endpoint;
+
+use crate::cluster::ClusterError;
+use crate::cluster::RaftTiming;
+use crate::grpc::pb::peer_client::PeerClient;
+use crate::types::NodeId;
+
+/// Largest gRPC message accepted either way: an AppendEntries batch is cut to
+/// [`APPEND_BUDGET`] (one entry may exceed it; client packets are at most ~1 MiB).
+pub(crate) const MAX_MESSAGE: usize = 64 << 20;
+/// Bytes an AppendEntries request should stay under; a bigger one is split (openraft's
+/// `PayloadTooLarge` hint), so one RPC (and the follower's flush of it) fits in a heartbeat
+/// interval, which is openraft's timeout for it.
+pub(crate) const APPEND_BUDGET: usize = 1 << 20;
+/// Requests a channel queues while its connection is not ready. A peer that accepts TCP
+/// but never answers (hung) keeps every request queued; this bounds the memory they hold
+/// (callers time out and openraft retries).
+const QUEUE: usize = 64;
+/// HTTP/2 pings on idle connections, so a silently dead peer (no RST, e.g. a partition) is
+/// noticed and its streams fail instead of hanging.
+const KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// The connections to one peer.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerChannel {
+    /// Raft's small RPCs, forwarding, activity, read index.
+    pub(crate) rpc: Channel,
+    /// Snapshot chunks.
+    pub(crate) bulk: Channel,
+}
+
+impl PeerChannel {
+    /// A client on the RPC connection.
+    pub(crate) fn client(&self) -> PeerClient<Channel> {
+        limits(PeerClient::new(self.rpc.clone()))
+    }
+
+    /// A client on the bulk (snapshot) connection.
+    pub(crate) fn bulk_client(&self) -> PeerClient<Channel> {
+        limits(PeerClient::new(self.bulk.clone()))
+    }
+}
+
+fn limits(c: PeerClient<Channel>) -> PeerClient<Channel> {
+    c.max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+/// Every other member's channels.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Channels {
+    by_id: BTreeMap<NodeId, PeerChannel>,
+}
+
+impl Channels {
+    /// Lazy channels to every peer but `me` (nothing connects before the first call).
+    /// Must run inside the tokio runtime (each channel spawns its connection worker).
+    pub(crate) fn new(
+        peers: &BTreeMap<NodeId, String>,
+        me: NodeId,
+        timing: &RaftTiming,
+    ) -> Result<Self, ClusterError> {
+        let mut by_id = BTreeMap::new();
+        for (&id, addr) in peers.iter().filter(|(&id, _)| id != me) {
+            let endpoint = endpoint(addr, timing)?;
+            by_id.insert(
+                id,
+                PeerChannel {
+                    rpc: endpoint.connect_lazy(),
+                    bulk: endpoint.connect_lazy(),
+                },
+            );
+        }
+        Ok(Channels { by_id })
+    }
+
+    /// The channels to `id`, if it is a peer.
+    pub(crate) fn get(&self, id: NodeId) -> Option<&PeerChannel> {
+        self.by_id.get(&id)
+    }
+}
+
+fn endpoint(addr: &str, timing: &RaftTiming) -> Result<Endpoint, ClusterError> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|_| ClusterError::BadAddress(addr.to_string()))?;
+    Ok(endpoint
+        .connect_timeout(timing.rpc_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEPALIVE)
+        .keep_alive_timeout(timing.rpc_timeout)
+        .keep_alive_while_idle(true)
+        .buffer_size(QUEUE))
+}

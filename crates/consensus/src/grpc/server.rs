@@ -1,0 +1,257 @@
+//! The peer gRPC server: hands Raft's RPCs to the local Raft, serves forwarding streams,
+//! activity reports and the read index. Every request's caller is checked first.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use openraft::error::CheckIsLeaderError;
+use openraft::error::RaftError;
+use openraft::raft::InstallSnapshotRequest;
+use openraft::BasicNode;
+use openraft::ServerState;
+use openraft::SnapshotMeta;
+use openraft::Vote;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
+use tonic::Request;
+use tonic::Response;
+use tonic::Status;
+use tonic::Streaming;
+
+use crate::grpc::activity::ActivitySlot;
+use crate::grpc::channels::MAX_MESSAGE;
+use crate::grpc::conn::CuttableStream;
+use crate::grpc::forward_in;
+use crate::grpc::identity::Identity;
+use crate::grpc::pb;
+use crate::grpc::pb::peer_server::Peer;
+use crate::grpc::pb::peer_server::PeerServer;
+use crate::grpc::submit::Proposer;
+use crate::grpc::wire;
+use crate::types::NodeId;
+use crate::types::ZkRaft;
+
+/// Acknowledgements buffered towards one follower.
+const ACK_BUFFER: usize = 64;
+/// HTTP/2 pings from the server side too, so a dead follower's streams are dropped.
+const KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// The `Peer` service over the local Raft.
+struct PeerService {
+    raft: ZkRaft,
+    proposer: Proposer,
+    identity: Identity,
+    activity: ActivitySlot,
+    stop: watch::Receiver<bool>,
+}
+
+#[tonic::async_trait]
+impl Peer for PeerService {
+    async fn vote(&self, req: Request<pb::RaftRequest>) -> Result<Response<pb::RaftReply>, Status> {
+        let req = req.into_inner();
+        self.identity.check(req.caller.as_ref())?;
+        let rpc = wire::decode_request("vote request", &req.payload)?;
+        Ok(Response::new(wire::reply(self.raft.vote(rpc).await)?))
+    }
+
+    async fn append_entries(
+        &self,
+        req: Request<pb::RaftRequest>,
+    ) -> Result<Response<pb::RaftReply>, Status> {
+        let req = req.into_inner();
+        self.identity.check(req.caller.as_ref())?;
+        let rpc = wire::decode_request("append-entries request", &req.payload)?;
+        Ok(Response::new(wire::reply(
+            self.raft.append_entries(rpc).await,
+        )?))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<pb::SnapshotChunk>,
+    ) -> Result<Response<pb::RaftReply>, Status> {
+        let req = req.into_inner();
+        self.identity.check(req.caller.as_ref())?;
+        let (vote, meta, offset, done): (Vote<NodeId>, SnapshotMeta<NodeId, BasicNode>, u64, bool) =
+            wire::decode_request("snapshot chunk header", &req.header)?;
+        let rpc = InstallSnapshotRequest {
+            vote,
+            meta,
+            offset,
+            data: req.data,
+            done,
+        };
+        Ok(Response::new(wire::reply(
+            self.raft.install_snapshot(rpc).await,
+        )?))
+    }
+
+    type ForwardStream = ReceiverStream<Result<pb::ForwardAck, Status>>;
+
+    async fn forward(
+        &self,
+        req: Request<Streaming<pb::ForwardItem>>,
+    ) -> Result<Response<Self::ForwardStream>, Status> {
+        let (acks, rx) = mpsc::channel(ACK_BUFFER);
+        tokio::spawn(forward_in::serve(
+            self.proposer.clone(),
+            self.identity,
+            req.into_inner(),
+            acks,
+            self.stop.clone(),
+        ));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn report_activity(
+        &self,
+        req: Request<pb::ActivityReport>,
+    ) -> Result<Response<pb::ActivityReply>, Status> {
+        let req = req.into_inner();
+        let from = self.identity.check(req.caller.as_ref())?;
+        let leader = self.raft.metrics().borrow().state == ServerState::Leader;
+        self.activity.deliver(from, &req.sessions);
+        Ok(Response::new(pb::ActivityReply { leader }))
+    }
+
+    async fn read_index(
+        &self,
+        req: Request<pb::ReadIndexRequest>,
+    ) -> Result<Response<pb::ReadIndexReply>, Status> {
+        let req = req.into_inner();
+        self.identity.check(req.caller.as_ref())?;
+        match self.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(Response::new(pb::ReadIndexReply {
+                index: read.map_or(0, |l| l.index),
+            })),
+            Err(e) => Err(read_index_status(e)),
+        }
+    }
+
+    async fn probe(
+        &self,
+        req: Request<pb::ProbeRequest>,
+    ) -> Result<Response<pb::ProbeReply>, Status> {
+        let req = req.into_inner();
+        self.identity.check(req.caller.as_ref())?;
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|f| Status::unavailable(format!("raft stopped: {f}")))?;
+        let (term, leader) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.current_term, m.current_leader)
+        };
+        Ok(Response::new(pb::ProbeReply {
+            initialized,
+            term,
+            leader: leader.unwrap_or(0),
+        }))
+    }
+}
+
+/// "Not the leader" is FAILED_PRECONDITION (the caller asks elsewhere); anything else means
+/// this Raft cannot answer at all.
+fn read_index_status(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Status {
+    match e {
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => {
+            Status::failed_precondition(format!("not the leader (leader: {:?})", f.leader_id))
+        }
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+            Status::unavailable(format!("leadership not confirmed by a quorum: {q}"))
+        }
+        RaftError::Fatal(f) => Status::unavailable(format!("raft stopped: {f}")),
+    }
+}
+
+/// The running server.
+pub(crate) struct ServerHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    local_addr: SocketAddr,
+}
+
+impl ServerHandle {
+    /// Serves the `Peer` service on `listener` until [`ServerHandle::stop`].
+    pub(crate) fn spawn(
+        listener: TcpListener,
+        proposer: Proposer,
+        identity: Identity,
+        activity: ActivitySlot,
+        local_addr: SocketAddr,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let service = PeerService {
+            raft: proposer.raft().clone(),
+            proposer,
+            identity,
+            activity,
+            stop: stop_rx.clone(),
+        };
+        let svc = PeerServer::new(service)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        // tonic ignores its own tcp_nodelay with a custom listener: set it per connection,
+        // or Nagle would hold back small RPCs (heartbeats, acknowledgements).
+        let cut = stop_rx.clone();
+        let incoming = TcpListenerStream::new(listener).map(move |conn| {
+            conn.map(|s| {
+                if let Err(e) = s.set_nodelay(true) {
+                    tracing::debug!("set_nodelay on a peer connection: {e}");
+                }
+                CuttableStream::new(s, cut.clone())
+            })
+        });
+        let mut stopped = stop_rx;
+        let task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(KEEPALIVE))
+                .serve_with_incoming_shutdown(svc, incoming, async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                }),
+        );
+        ServerHandle {
+            stop,
+            task,
+            local_addr,
+        }
+    }
+
+    /// The address the server listens on.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops serving: closes the listener, ends forwarding streams and cuts every peer
+    /// connection (in-flight RPCs fail; Raft retries them elsewhere or later); gives up
+    /// waiting for the server task after `timeout`.
+    pub(crate) async fn stop(mut self, timeout: Duration) {
+        self.stop.send_replace(true);
+        match tokio::time::timeout(timeout, &mut self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("peer server ended with an error: {e}"),
+            Ok(Err(e)) => tracing::warn!("peer server task failed: {e}"),
+            Err(_) => {
+                tracing::warn!("peer server still draining after {timeout:?}; dropping it");
+                self.task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    /// A node dropped without `shutdown` still stops serving (no graceful wait).
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if !self.task.is_finished() {
+            self.task.abort();
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! openraft's messages and errors inside the protobuf envelopes, postcard both ways.
+
+use openraft::error::RaftError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::Status;
+
+use crate::grpc::pb;
+use crate::grpc::pb::raft_reply::Result as ReplyResult;
+use crate::types::NodeId;
+
+/// Encodes with postcard.
+pub(crate) fn encode<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_stdvec(v)
+}
+
+/// Decodes a request payload; garbage is the caller's fault (INVALID_ARGUMENT).
+pub(crate) fn decode_request<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Status> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| Status::invalid_argument(format!("undecodable {what}: {e}")))
+}
+
+/// The reply to a Raft RPC handled by the local Raft.
+pub(crate) fn reply<T: Serialize, E: Serialize>(
+    res: Result<T, RaftError<NodeId, E>>,
+) -> Result<pb::RaftReply, Status> {
+    let result = match res {
+        Ok(v) => ReplyResult::Ok(encode(&v).map_err(internal)?),
+        Err(e) => ReplyResult::RaftError(encode(&e).map_err(internal)?),
+    };
+    Ok(pb::RaftReply {
+        result: Some(result),
+    })
+}
+
+fn internal(e: postcard::Error) -> Status {
+    Status::internal(format!("cannot encode the reply: {e}"))
+}
+
+/// A reply that does not decode as what the RPC returns.
+#[derive(Debug, thiserror::Error)]
+#[error("bad reply from peer: {0}")]
+pub(crate) struct BadReply(String);
+
+/// The client's view of a reply: the response, or the remote Raft's refusal.
+pub(crate) fn parse_reply<T: DeserializeOwned, E: DeserializeOwned>(
+    reply: pb::RaftReply,
+) -> Result<Result<T, RaftError<NodeId, E>>, BadReply> {
+    let bad = |e: postcard::Error| BadReply(e.to_string());
+    match reply.result {
+        Some(ReplyResult::Ok(bytes)) => postcard::from_bytes(&bytes).map(Ok).map_err(bad),
+        Some(ReplyResult::RaftError(bytes)) => postcard::from_bytes(&bytes).map(Err).map_err(bad),
+        None => Err(BadReply("empty reply".to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::error::Fatal;
+    use openraft::error::Infallible;
+    use openraft::error::InstallSnapshotError;
+    use openraft::error::SnapshotMismatch;
+    use openraft::SnapshotSegmentId;
+
+    use super::*;
+
+    #[test]
+    fn replies_round_trip() {
+        let ok: Result<u64, RaftError<NodeId>> = Ok(7);
+        let back: Result<u64, RaftError<NodeId>> = parse_reply(reply(ok).unwrap()).unwrap();
+        assert_eq!(back, Ok(7));
+
+        let stopped: Result<u64, RaftError<NodeId>> = Err(RaftError::Fatal(Fatal::Stopped));
+        let back: Result<u64, RaftError<NodeId>> = parse_reply(reply(stopped).unwrap()).unwrap();
+        assert_eq!(back, Err(RaftError::Fatal(Fatal::Stopped)));
+
+        let seg = |offset| SnapshotSegmentId {
+            id: "s".to_string(),
+            offset,
+        };
+        let mismatch = InstallSnapshotError::SnapshotMismatch(SnapshotMismatch {
+            expect: seg(0),
+            got: seg(5),
+        });
+        let refused: Result<u64, RaftError<NodeId, InstallSnapshotError>> =
+            Err(RaftError::APIError(mismatch.clone()));
+        let back: Result<u64, RaftError<NodeId, InstallSnapshotError>> =
+            parse_reply(reply(refused).unwrap()).unwrap();
+        assert_eq!(back, Err(RaftError::APIError(mismatch.clone())));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let r = pb::RaftReply {
+            result: Some(ReplyResult::Ok(vec![0xff; 3])),
+        };
+        assert!(parse_reply::<String, Infallible>(r).is_err());
+        assert!(parse_reply::<u64, Infallible>(pb::RaftReply { result: None }).is_err());
+        assert_eq!(
+            decode_request::<String>("x", &[0xff]).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}
