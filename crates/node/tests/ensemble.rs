@@ -286,3 +286,72 @@ fn restart_with_other_peers_is_refused_then_rejoins() {
         ErrorCode::NoNode.code()
     );
 }
+
+/// S9.4: a node cut off from the quorum (here: both others frozen with SIGSTOP) stops serving
+/// its clients within about a second: their connection is closed and new handshakes get no
+/// answer, so clients move on. Once the others run again it serves again, and the session
+/// is still there.
+#[test]
+fn s9_4_cut_off_follower_stops_serving_then_serves_again() {
+    let c = Cluster::start(3, &[1, 2, 3]);
+    let leader = c.wait_leader();
+    cut_off(&c, follower_of(&c, leader));
+}
+
+/// S9.4 for the leader: cut off, it stops serving once no quorum acknowledged it for the
+/// cut-off (max(tick/2, 500 ms)), even though it still believes it leads.
+#[test]
+fn s9_4_cut_off_leader_stops_serving_then_serves_again() {
+    let c = Cluster::start(3, &[1, 2, 3]);
+    let leader = c.wait_leader();
+    cut_off(&c, leader);
+}
+
+fn cut_off(c: &Cluster, x: u64) {
+    let xc = c.members[(x - 1) as usize].client;
+    let (mut a, resp) = Raw::new_session_retrying(xc, 4000);
+    let (h, _) = a.call(&create("/cut", 1));
+    assert_eq!(h.err, 0);
+    for id in (1..=3).filter(|&i| i != x) {
+        c.signal(id, "STOP");
+    }
+    let frozen = Instant::now();
+    // The client's connection is closed (it would move to another server)...
+    assert!(
+        matches!(a.read(), Frame::Closed),
+        "cut-off node closed its client"
+    );
+    let took = frozen.elapsed();
+    eprintln!("cut-off node stopped serving {took:?} after losing the quorum");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // ...and a new handshake is not answered.
+    let mut b = Raw::connect(xc);
+    assert!(b
+        .handshake(&connect_request(
+            resp.session_id,
+            resp.passwd.clone(),
+            4000,
+            h.zxid
+        ))
+        .is_none());
+    for id in (1..=3).filter(|&i| i != x) {
+        c.signal(id, "CONT");
+    }
+    // Serving again: the same session resumes here (retrying like a client).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut again = loop {
+        let mut raw = Raw::connect(xc);
+        let req = connect_request(resp.session_id, resp.passwd.clone(), 4000, h.zxid);
+        if let Some(answer) = raw.handshake(&req) {
+            assert_eq!(answer.session_id, resp.session_id, "session kept");
+            break raw;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served again\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50)); // a client's back-off
+    };
+    assert_eq!(again.call(&exists("/cut", false)).0.err, 0);
+}

@@ -125,6 +125,20 @@ impl Cluster {
         }
     }
 
+    /// Sends `signal` (e.g. "STOP", "CONT") to member `id`'s process.
+    pub fn signal(&self, id: u64, signal: &str) {
+        let pid = self.members[(id - 1) as usize]
+            .child
+            .as_ref()
+            .map(Child::id)
+            .expect("running");
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {pid}");
+    }
+
     /// Waits (bounded) for member `id`'s process to exit; its status.
     pub fn wait_exit(&mut self, id: u64) -> std::process::ExitStatus {
         let deadline = Instant::now() + DEADLINE;
@@ -209,6 +223,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for m in &mut self.members {
             if let Some(mut c) = m.child.take() {
+                // A stopped process must run again to die from SIGKILL's reaping side too.
+                let _ = Command::new("kill")
+                    .args(["-CONT", &c.id().to_string()])
+                    .status();
                 let _ = c.kill();
                 let _ = c.wait();
             }
