@@ -539,6 +539,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         // Stored before it replaces the state: a crash in between restarts from it.
         self.snapshots.save(meta, &bytes).await?;
         let log_id = state.last_applied;
+        tracing::info!(last = ?log_id, bytes = bytes.len(), "installed a snapshot from the leader");
         let mut st = self.write();
         *st = state;
         if let Some(log_id) = log_id {

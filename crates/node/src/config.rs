@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_SNAPSHOT_EVERY", default_value_t = 10_000)]
     pub snapshot_every: u64,
 
+    /// In an ensemble, how many Raft log entries before each snapshot are kept, so a member a
+    /// little behind catches up from the log instead of a whole snapshot.
+    #[arg(long, env = "ZK_NODE_LOG_KEEP", default_value_t = 1000)]
+    pub log_keep: u64,
+
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// `info,zk_node=debug` (the default keeps openraft's own chatter at warn).
     #[arg(long, env = "ZK_NODE_LOG_LEVEL", default_value = "info,openraft=warn")]
@@ -145,6 +150,8 @@ pub struct Settings {
     pub max_connections_per_ip: u32,
     /// Snapshot interval in entries.
     pub snapshot_every: u64,
+    /// Log entries kept before a snapshot (ensemble).
+    pub log_keep: u64,
     /// Enabled four-letter words.
     pub four_letter_words: AllowList,
     /// Container/TTL cleaner interval.
@@ -203,6 +210,7 @@ impl Config {
             max_frame_bytes: self.max_frame_bytes,
             max_connections_per_ip: self.max_connections_per_ip,
             snapshot_every: self.snapshot_every,
+            log_keep: self.log_keep,
             four_letter_words: self.four_letter_words.clone(),
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,

@@ -129,6 +129,7 @@ impl Server {
                 let mut config = ClusterConfig::new(id, ensemble.peers.members().clone())?;
                 config.listen = ensemble.listen;
                 config.snapshot_every = settings.snapshot_every;
+                config.keep_log = settings.log_keep;
                 config.tree_config = tree_config;
                 // Installed before Raft starts: entries a leader replicates right away must
                 // fire their watches and complete their requests too.

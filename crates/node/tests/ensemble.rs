@@ -355,3 +355,44 @@ fn cut_off(c: &Cluster, x: u64) {
     };
     assert_eq!(again.call(&exists("/cut", false)).0.err, 0);
 }
+
+/// Catch-up: a member that lost its disk while the others took snapshots (and purged the log
+/// before them) comes back empty and catches up by snapshot: after a sync it serves every
+/// node written while it was gone.
+#[test]
+fn empty_disk_member_catches_up_by_snapshot() {
+    let mut c = Cluster::new(3, &["--snapshot-every", "20", "--log-keep", "0"]);
+    for id in [1, 2, 3] {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let f = follower_of(&c, leader);
+    c.kill9(f);
+    c.wipe(f);
+    let (mut w, _) = Raw::new_session_retrying(c.members[(leader - 1) as usize].client, 4000);
+    for i in 0..150 {
+        assert_eq!(
+            w.call(&create(&format!("/s{i:03}"), 0)).0.err,
+            0,
+            "{}",
+            c.logs()
+        );
+    }
+    c.start_member(f);
+    let _ = c.wait_leader();
+    let (mut r, _) = Raw::new_session_retrying(c.members[(f - 1) as usize].client, 4000);
+    assert_eq!(r.call(&sync("/")).0.err, 0);
+    for i in [0, 75, 149] {
+        assert_eq!(
+            r.call(&exists(&format!("/s{i:03}"), false)).0.err,
+            0,
+            "/s{i:03} on the rebuilt member\n{}",
+            c.logs()
+        );
+    }
+    let log = c.log_of(f);
+    assert!(
+        log.contains("installed a snapshot"),
+        "caught up by snapshot:\n{log}"
+    );
+}

@@ -125,6 +125,13 @@ impl Cluster {
         }
     }
 
+    /// Deletes member `id`'s data dir (it must be stopped): an empty disk.
+    pub fn wipe(&mut self, id: u64) {
+        let m = self.member(id);
+        assert!(m.child.is_none(), "stop member {id} first");
+        let _ = std::fs::remove_dir_all(&m.data_dir);
+    }
+
     /// Sends `signal` (e.g. "STOP", "CONT") to member `id`'s process.
     pub fn signal(&self, id: u64, signal: &str) {
         let pid = self.members[(id - 1) as usize]
