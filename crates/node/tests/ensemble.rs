@@ -72,6 +72,20 @@ fn forms_by_itself_in_any_start_order() {
     assert!((1..=3).contains(&leader));
 }
 
+/// Peers named by host name (`localhost` here, docker service names in deploy/) work as well
+/// as IP addresses.
+#[test]
+fn forms_with_host_names_in_peers() {
+    let mut c = Cluster::new_on_host(3, &[], "localhost");
+    assert!(c.peers().contains("localhost:"));
+    for id in [2, 3, 1] {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let (mut raw, _) = Raw::new_session_retrying(c.members[(leader % 3) as usize].client, 4000);
+    assert_eq!(raw.call(&create("/named", 0)).0.err, 0);
+}
+
 /// S3.2, S3.3, S9.1: a session made on one node resumes on another with the same id and
 /// password (that node checks the HMAC itself); its ephemeral is there; the old connection
 /// stops being served; a write through the new node is seen on the third after sync.

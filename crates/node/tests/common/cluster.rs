@@ -37,6 +37,12 @@ pub struct Cluster {
 impl Cluster {
     /// Prepares `n` members (nothing started) with `--tick-ms 200` plus `extra`.
     pub fn new(n: u64, extra: &[&str]) -> Cluster {
+        Cluster::new_on_host(n, extra, "127.0.0.1")
+    }
+
+    /// Like [`Cluster::new`], naming every peer by `host` in `--peers` (e.g. `localhost`, as
+    /// docker service names are).
+    pub fn new_on_host(n: u64, extra: &[&str], host: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let members: Vec<Member> = (1..=n)
             .map(|id| Member {
@@ -50,7 +56,7 @@ impl Cluster {
             .collect();
         let peers = members
             .iter()
-            .map(|m| format!("{}={}", m.id, m.peer))
+            .map(|m| format!("{}={host}:{}", m.id, m.peer.port()))
             .collect::<Vec<_>>()
             .join(",");
         Cluster {
