@@ -4,8 +4,9 @@
 //! sled-backed log, vote and snapshot storage ([`SledStorage`], [`SledLogStore`],
 //! [`SnapshotStore`], [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
 //! ([`ZkStateMachine`]: data tree, session table, cluster secret) with its versioned,
-//! checksummed snapshots, and a one-node ensemble ([`start_single`]) whose network
-//! ([`OneNodeNetwork`]) has no peers. The gRPC (tonic) network between nodes is still to come.
+//! checksummed snapshots, a one-node ensemble ([`start_single`]) whose network
+//! ([`OneNodeNetwork`]) has no peers, and a member of a multi-node ensemble
+//! ([`start_cluster`], [`ClusterNode`]) over the gRPC (tonic) network of `proto/peer.proto`.
 //!
 //! What the node layer gets: every applied entry's outcome as an [`ApplyEvent`] (zxid = log
 //! index, the [`Origin`] of the request, results and watch triggers) on every node, and read

@@ -1,8 +1,8 @@
 //! The network of a one-node cluster: there are no peers, so every RPC is `Unreachable`.
 //!
-//! This is the honest stand-in until the gRPC network lands: a one-voter cluster never sends
-//! an RPC (it commits on its own vote and log), and if membership ever named another node,
-//! replication to it would fail visibly instead of pretending to succeed.
+//! A one-voter cluster never sends an RPC (it commits on its own vote and log); if its
+//! membership ever named another node, replication to it would fail visibly instead of
+//! pretending to succeed. Ensembles use the gRPC network (`grpc/`) instead.
 
 use std::io;
 

@@ -137,6 +137,56 @@ impl RaftPeer {
         }
     }
 
+    /// Sends one encoded AppendEntries.
+    async fn send_append(
+        self,
+        msg: pb::AppendRequest,
+        ttl: Duration,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        self.call(
+            RPCTypes::AppendEntries,
+            ttl,
+            false,
+            |mut c, _caller| async move {
+                let mut req = tonic::Request::new(msg);
+                req.set_timeout(ttl);
+                c.append_entries(req).await
+            },
+        )
+        .await
+    }
+
+    /// While `running` runs, sends an entry-less AppendEntries from its start (already
+    /// matched on the target) every heartbeat interval: openraft sends nothing else to the
+    /// target until it has the answer, and a target that hears nothing for an election
+    /// timeout deposes a leader that is merely busy sending a large batch.
+    fn spawn_keepalive(
+        &self,
+        rpc: &AppendEntriesRequest<TypeConfig>,
+        running: &InFlight,
+        every: Duration,
+    ) {
+        let beat = AppendEntriesRequest::<TypeConfig> {
+            vote: rpc.vote,
+            prev_log_id: running.prev(),
+            leader_commit: rpc.leader_commit,
+            entries: Vec::new(),
+        };
+        let caller = self.identity.caller(self.target);
+        let Ok((msg, _)) = encode_append(&beat, caller, APPEND_BUDGET) else {
+            return;
+        };
+        let peer = self.clone();
+        let running = running.clone();
+        tokio::spawn(async move {
+            while tokio::time::timeout(every, running.wait()).await.is_err() {
+                if let Err(e) = peer.clone().send_append(msg.clone(), every).await {
+                    tracing::debug!(target = peer.target, "keep-alive heartbeat failed: {e}");
+                }
+            }
+        });
+    }
+
     fn timeout<E: std::error::Error>(
         &self,
         action: RPCTypes,
@@ -180,19 +230,32 @@ impl RaftPeer {
     }
 }
 
-/// How many leading entries of `entries` fit in `budget` bytes (at least one, so a single
-/// oversized entry still travels).
-fn entries_within<T: serde::Serialize>(entries: &[T], budget: usize) -> u64 {
-    let mut total = 0usize;
-    let mut n = 0u64;
-    for e in entries {
-        total += wire::encode(e).map_or(budget, |b| b.len());
-        if total > budget {
+/// An AppendEntries request as it travels: the header and each entry encoded on its own,
+/// stopping at the byte budget (at least one entry is taken, so an oversized one still
+/// travels). Returns the message and how many entries it carries.
+fn encode_append(
+    rpc: &AppendEntriesRequest<TypeConfig>,
+    caller: pb::Caller,
+    budget: usize,
+) -> Result<(pb::AppendRequest, usize), postcard::Error> {
+    let header = wire::encode(&(&rpc.vote, &rpc.prev_log_id, &rpc.leader_commit))?;
+    let mut total = header.len();
+    let mut entries = Vec::with_capacity(rpc.entries.len());
+    for e in &rpc.entries {
+        let bytes = wire::encode(e)?;
+        total += bytes.len();
+        if total > budget && !entries.is_empty() {
             break;
         }
-        n += 1;
+        entries.push(bytes);
     }
-    n.max(1)
+    let n = entries.len();
+    let msg = pb::AppendRequest {
+        caller: Some(caller),
+        header,
+        entries,
+    };
+    Ok((msg, n))
 }
 
 impl RaftNetwork<TypeConfig> for RaftPeer {
@@ -201,19 +264,6 @@ impl RaftNetwork<TypeConfig> for RaftPeer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        let payload = wire::encode(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        if payload.len() > APPEND_BUDGET && rpc.entries.len() > 1 {
-            let fit = entries_within(&rpc.entries, APPEND_BUDGET);
-            tracing::debug!(
-                target = self.target,
-                bytes = payload.len(),
-                fit,
-                "append split"
-            );
-            return Err(RPCError::PayloadTooLarge(
-                PayloadTooLarge::new_entries_hint(fit),
-            ));
-        }
         let span = Span::of(&rpc);
         if let Some(running) = self.in_flight.clone().filter(|r| r.covers(&span)) {
             // openraft gave up on this range and resent it: wait for the RPC still running.
@@ -221,30 +271,29 @@ impl RaftNetwork<TypeConfig> for RaftPeer {
             self.in_flight = None;
             return waited.map(|resp| running.answer_for(&span, resp));
         }
+        let caller = self.identity.caller(self.target);
+        let (msg, n) = encode_append(&rpc, caller, APPEND_BUDGET)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        if n < rpc.entries.len() {
+            tracing::debug!(
+                target = self.target,
+                n,
+                of = rpc.entries.len(),
+                "append split"
+            );
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(n as u64),
+            ));
+        }
         // Runs on a task of its own, so openraft's timeout (one heartbeat) does not cancel it;
         // bounded by the longer RPC timeout instead.
         let ttl = option.hard_ttl().max(self.timing.rpc_timeout);
-        let peer = self.clone();
-        let running = InFlight::spawn(span.clone(), async move {
-            peer.call(
-                RPCTypes::AppendEntries,
-                ttl,
-                false,
-                |mut c, caller| async move {
-                    let mut req = tonic::Request::new(pb::RaftRequest {
-                        caller: Some(caller),
-                        payload,
-                    });
-                    req.set_timeout(ttl);
-                    c.append_entries(req).await
-                },
-            )
-            .await
-        });
+        let running = InFlight::spawn(span.clone(), self.clone().send_append(msg, ttl));
         if span.has_entries() {
             // Kept until this call returns its answer: if openraft cancels the call first,
             // its resend finds the RPC here.
             self.in_flight = Some(running.clone());
+            self.spawn_keepalive(&rpc, &running, option.hard_ttl());
         }
         let waited = running.wait().await;
         if span.has_entries() {
@@ -312,11 +361,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_within_counts_a_prefix_and_at_least_one() {
-        let entries = vec![vec![0u8; 100]; 10];
-        // Each encodes to 101 bytes (a length byte and the data).
-        assert_eq!(entries_within(&entries, 1010), 10);
-        assert_eq!(entries_within(&entries, 303), 3);
-        assert_eq!(entries_within(&entries, 50), 1);
+    fn encode_append_stops_at_the_budget_and_takes_at_least_one() {
+        use openraft::CommittedLeaderId;
+        use openraft::Entry;
+        use openraft::EntryPayload;
+        use openraft::LogId;
+        use openraft::Vote;
+
+        let entry = |i: u64| Entry::<TypeConfig> {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), i),
+            payload: EntryPayload::Blank,
+        };
+        let rpc = AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: (1..=10).map(entry).collect(),
+        };
+        let caller = pb::Caller::default();
+        let (all, n) = encode_append(&rpc, caller, usize::MAX).unwrap();
+        assert_eq!((n, all.entries.len()), (10, 10));
+        let one = all.entries[0].len();
+        let budget = all.header.len() + 3 * one;
+        let (_, n) = encode_append(&rpc, caller, budget).unwrap();
+        assert_eq!(n, 3);
+        let (msg, n) = encode_append(&rpc, caller, 1).unwrap();
+        assert_eq!((n, msg.entries.len()), (1, 1), "one entry always travels");
     }
 }

@@ -92,6 +92,11 @@ impl InFlight {
             && self.span.last <= span.last
     }
 
+    /// Where the RPC's range starts (matched on the target).
+    pub(crate) fn prev(&self) -> Option<LogId<NodeId>> {
+        self.span.prev
+    }
+
     /// Waits for the RPC's outcome.
     pub(crate) async fn wait(&self) -> AppendResult {
         let mut rx = self.result.clone();

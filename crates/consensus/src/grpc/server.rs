@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use openraft::error::CheckIsLeaderError;
 use openraft::error::RaftError;
+use openraft::raft::AppendEntriesRequest;
 use openraft::raft::InstallSnapshotRequest;
 use openraft::BasicNode;
 use openraft::ServerState;
@@ -61,14 +62,32 @@ impl Peer for PeerService {
 
     async fn append_entries(
         &self,
-        req: Request<pb::RaftRequest>,
+        req: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::RaftReply>, Status> {
         let req = req.into_inner();
         self.identity.check(req.caller.as_ref())?;
-        let rpc = wire::decode_request("append-entries request", &req.payload)?;
-        Ok(Response::new(wire::reply(
-            self.raft.append_entries(rpc).await,
-        )?))
+        let raft = self.raft.clone();
+        // On a task of its own: if the leader gives up waiting (its deadline), the decoding
+        // and appending done so far still count, and its retry finds the entries in place
+        // instead of starting over (under heavy load, starting over could repeat forever).
+        let work = tokio::spawn(async move {
+            let (vote, prev_log_id, leader_commit) =
+                wire::decode_request("append-entries header", &req.header)?;
+            let entries = req
+                .entries
+                .iter()
+                .map(|e| wire::decode_request("log entry", e))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rpc = AppendEntriesRequest {
+                vote,
+                prev_log_id,
+                leader_commit,
+                entries,
+            };
+            wire::reply(raft.append_entries(rpc).await)
+        });
+        let reply = work.await.map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(reply))
     }
 
     async fn install_snapshot(
@@ -86,9 +105,12 @@ impl Peer for PeerService {
             data: req.data,
             done,
         };
-        Ok(Response::new(wire::reply(
-            self.raft.install_snapshot(rpc).await,
-        )?))
+        let raft = self.raft.clone();
+        // Not cancelled with the call, for the same reason as appends (installing the last
+        // chunk can take a while).
+        let work = tokio::spawn(async move { wire::reply(raft.install_snapshot(rpc).await) });
+        let reply = work.await.map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(reply))
     }
 
     type ForwardStream = ReceiverStream<Result<pb::ForwardAck, Status>>;

@@ -278,12 +278,31 @@ impl Ensemble {
         origin
     }
 
+    /// Proposes `op` at node `at` until it is applied there; returns what applying did.
+    /// A leader change may drop an accepted proposal (its fate is unknown, like a client's
+    /// request at a connection loss), so then it is proposed again, as a client would: a
+    /// create may come back as NodeExists when the first one made it after all.
+    pub async fn commit_op(&mut self, at: NodeId, op: CommandOp) -> Applied {
+        loop {
+            let mut role = self.nodes[&at].role();
+            let term = role.borrow().term;
+            let origin = self.propose_op(at, op.clone()).await;
+            let log = self.log(at).clone();
+            tokio::select! {
+                applied = log.wait_origin(origin) => return applied,
+                _ = role.wait_for(|r| r.term != term) => {
+                    tracing::debug!(?origin, "leader changed before it applied; proposing again");
+                }
+            }
+        }
+    }
+
     /// Creates a session through node `at` and waits for it there; returns its id.
     pub async fn create_session(&mut self, at: NodeId) -> i64 {
-        let origin = self
-            .propose_op(at, CommandOp::CreateSession { timeout_ms: 30_000 })
+        let applied = self
+            .commit_op(at, CommandOp::CreateSession { timeout_ms: 30_000 })
             .await;
-        match self.log(at).wait_origin(origin).await.outcome {
+        match applied.outcome {
             Outcome::SessionCreated { session_id, .. } => session_id.get(),
             other => panic!("create session: {other:?}"),
         }
