@@ -61,9 +61,4 @@ impl Backend {
             }
         }
     }
-
-    /// True for an ensemble member (more than one voter may exist).
-    pub fn is_cluster(&self) -> bool {
-        matches!(self, Backend::Cluster(_))
-    }
 }

@@ -226,11 +226,6 @@ impl Hub {
         self.tables().watches.len()
     }
 
-    /// Number of live (handshaken) connections.
-    pub fn connection_count(&self) -> usize {
-        self.tables().conns.len()
-    }
-
     /// Tells every connection to stop (node shutdown).
     pub fn close_all(&self) {
         for r in self.tables().conns.values() {

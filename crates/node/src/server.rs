@@ -224,11 +224,6 @@ impl Server {
         self.local_addr
     }
 
-    /// The node's shared parts (for in-process tests and admin).
-    pub fn node(&self) -> &Arc<Node> {
-        &self.node
-    }
-
     /// Stops accepting, closes client connections, stops Raft (its log is flushed on every
     /// append, so nothing acknowledged is lost) and releases the data dir.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
@@ -267,7 +262,6 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Re
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(1);
-                    node.stats.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(permit) = limit.admit(peer.ip()) else {
                         tracing::warn!(
                             "Too many connections from {} - max is {}",

@@ -12,8 +12,6 @@ pub struct Stats {
     pub received: AtomicU64,
     /// Packets sent to clients (replies and events).
     pub sent: AtomicU64,
-    /// Connections accepted since start.
-    pub accepted: AtomicU64,
     /// Handshakes refused for a wrong password or unknown session, and failed addAuth.
     pub auth_failed: AtomicU64,
     /// Request latency.

@@ -416,34 +416,16 @@ fn empty_disk_member_catches_up_by_snapshot() {
 /// through the member that lost its disk.
 #[test]
 fn acknowledged_writes_survive_kill_9_of_all_with_a_minority_disk_lost() {
-    use std::collections::BTreeMap;
     use std::sync::mpsc;
 
     let mut c = Cluster::start(3, &[1, 2, 3]);
     let leader = c.wait_leader();
     let f = follower_of(&c, leader);
     let addr = c.members[(f - 1) as usize].client;
-    let (acked_tx, acked_rx) = mpsc::channel::<String>();
+    let (acked_tx, acked_rx) = mpsc::channel::<(String, Vec<u8>)>();
     let writer = std::thread::spawn(move || {
-        let (mut raw, _) = Raw::new_session_retrying(addr, 4000);
-        let mut in_flight: BTreeMap<i32, String> = BTreeMap::new();
-        for i in 0..100_000u32 {
-            let path = format!("/d{i:06}");
-            let xid = raw.send(&create(&path, 0));
-            in_flight.insert(xid, path);
-            while in_flight.len() >= 16 {
-                match raw.read() {
-                    Frame::Reply(h, _) => {
-                        if let Some(p) = in_flight.remove(&h.xid) {
-                            if h.err == 0 && acked_tx.send(p).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Frame::Closed => return,
-                }
-            }
-        }
+        let (raw, _) = Raw::new_session_retrying(addr, 4000);
+        common::pipelined_creates(raw, "d", acked_tx);
     });
     let mut acked = Vec::new();
     while acked.len() < 300 {
@@ -465,7 +447,7 @@ fn acknowledged_writes_survive_kill_9_of_all_with_a_minority_disk_lost() {
     let _ = c.wait_leader();
     let (mut r, _) = Raw::new_session_retrying(c.members[(f - 1) as usize].client, 4000);
     assert_eq!(r.call(&sync("/")).0.err, 0);
-    for path in &acked {
+    for (path, _) in &acked {
         assert_eq!(
             r.call(&exists(path, false)).0.err,
             0,

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::Duration;
 use std::time::Instant;
@@ -215,27 +214,8 @@ fn kill_9_mid_load_loses_nothing_acknowledged() {
     let addr = n.addr;
     let (acked_tx, acked_rx) = mpsc::channel::<(String, Vec<u8>)>();
     let writer = std::thread::spawn(move || {
-        let (mut raw, _) = Raw::new_session(addr, 4000);
-        let mut in_flight: BTreeMap<i32, (String, Vec<u8>)> = BTreeMap::new();
-        for i in 0..100_000u32 {
-            let path = format!("/k{i:06}");
-            let data = format!("value-{i}").into_bytes();
-            let xid = raw.send(&create(&path, &data, 0));
-            in_flight.insert(xid, (path, data));
-            // Keep up to 16 writes in flight.
-            while in_flight.len() >= 16 {
-                match raw.read() {
-                    Frame::Reply(h, _) => {
-                        if let Some(w) = in_flight.remove(&h.xid) {
-                            if h.err == 0 && acked_tx.send(w).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Frame::Closed => return,
-                }
-            }
-        }
+        let (raw, _) = Raw::new_session(addr, 4000);
+        common::pipelined_creates(raw, "k", acked_tx);
     });
     let mut acked = Vec::new();
     while acked.len() < 300 {

@@ -323,3 +323,38 @@ pub fn connect_request(
         read_only: Some(false),
     }
 }
+
+/// Creates `/{prefix}{i:06}` with data `value-{i}` for i = 0, 1, ... on `raw`, keeping 16
+/// requests in flight, and sends each acknowledged (path, data) to `acked`, until the
+/// connection closes (e.g. the node is killed) or `acked`'s receiver is gone. For crash
+/// tests: the receiver's list is exactly what the server acknowledged.
+pub fn pipelined_creates(
+    mut raw: Raw,
+    prefix: &str,
+    acked: std::sync::mpsc::Sender<(String, Vec<u8>)>,
+) {
+    let mut in_flight = std::collections::BTreeMap::new();
+    for i in 0..1_000_000u32 {
+        let path = format!("/{prefix}{i:06}");
+        let data = format!("value-{i}").into_bytes();
+        let xid = raw.send(&Request::Create(zk_wire::CreateRequest {
+            path: path.clone(),
+            data: Some(data.clone()),
+            acl: zk_wire::Acl::open_unsafe(),
+            flags: 0,
+        }));
+        in_flight.insert(xid, (path, data));
+        while in_flight.len() >= 16 {
+            match raw.read() {
+                Frame::Reply(h, _) => {
+                    if let Some(w) = in_flight.remove(&h.xid) {
+                        if h.err == 0 && acked.send(w).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Frame::Closed => return,
+            }
+        }
+    }
+}
