@@ -139,7 +139,8 @@ impl<'a> Pipeline<'a> {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnError> {
         // Requests pipelined behind the ConnectRequest.
-        let mut stop = self.take_frames(&mut inbuf).await?;
+        self.take_frames(&mut inbuf).await?;
+        let mut stop = false;
         loop {
             stop |= self.advance(&mut pushes)?;
             if !self.out.is_empty() {
@@ -168,7 +169,7 @@ impl<'a> Pipeline<'a> {
                     if n? == 0 {
                         break;
                     }
-                    stop |= self.take_frames(&mut inbuf).await?;
+                    self.take_frames(&mut inbuf).await?;
                 }
             }
         }
@@ -346,8 +347,8 @@ impl<'a> Pipeline<'a> {
         self.node.stats.sent.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Takes every complete frame out of `inbuf`; true if the connection must stop.
-    async fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<bool, ConnError> {
+    /// Takes every complete frame out of `inbuf`; a bad frame is an error (close).
+    async fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<(), ConnError> {
         let mut start = 0;
         while self.ending == Ending::No {
             let Some(frame) = self.decoder.decode(&inbuf[start..])? else {
@@ -379,7 +380,7 @@ impl<'a> Pipeline<'a> {
             }
         }
         inbuf.drain(..start);
-        Ok(false)
+        Ok(())
     }
 
     fn count_request(&self) {
