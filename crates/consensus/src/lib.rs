@@ -42,6 +42,7 @@ mod state_machine;
 mod storage;
 mod types;
 
+pub use cluster::leader_heard_ago;
 pub use cluster::start_cluster;
 pub use cluster::ClusterConfig;
 pub use cluster::ClusterError;

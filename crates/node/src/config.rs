@@ -1,6 +1,7 @@
 //! The node's settings: command-line flags, each also readable from a `ZK_NODE_*` environment
 //! variable (for containers), resolved into checked [`Settings`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -31,6 +32,12 @@ pub struct Config {
     /// Where to listen for peers [default: 0.0.0.0 and this node's port in --peers].
     #[arg(long, env = "ZK_NODE_PEER_LISTEN")]
     pub peer_listen: Option<SocketAddr>,
+
+    /// Connect to some members at another address than their --peers entry, e.g.
+    /// `2=127.0.0.1:7002` (a proxy or NAT in between; tests route links through a
+    /// fault-injecting proxy). --peers stays the list every member must agree on.
+    #[arg(long, env = "ZK_NODE_PEER_DIAL")]
+    pub peer_dial: Option<Peers>,
 
     /// Address the ZooKeeper client port listens on.
     #[arg(long, env = "ZK_NODE_CLIENT_ADDR", default_value = "127.0.0.1:2181")]
@@ -110,6 +117,14 @@ pub enum ConfigError {
         /// The members.
         peers: String,
     },
+    /// --peer-dial names this node or a node outside --peers.
+    #[error("--peer-dial {id}=...: node {id} is not another member of --peers {peers}")]
+    DialNotAPeer {
+        /// The id given.
+        id: u64,
+        /// The members.
+        peers: String,
+    },
     /// The frame limit cannot hold a ConnectRequest, or is beyond what a length prefix says.
     #[error("--max-frame-bytes must be between 64 and {max}, got {got}")]
     FrameLimit {
@@ -127,6 +142,8 @@ pub struct Ensemble {
     pub peers: Peers,
     /// Where this node listens for peers.
     pub listen: SocketAddr,
+    /// Members dialed at another address than their --peers entry.
+    pub dial: BTreeMap<u64, String>,
 }
 
 /// Checked settings the server runs with.
@@ -187,9 +204,24 @@ impl Config {
                 let listen = self
                     .peer_listen
                     .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)));
+                let dial = self
+                    .peer_dial
+                    .as_ref()
+                    .map(|d| d.members().clone())
+                    .unwrap_or_default();
+                if let Some(&id) = dial
+                    .keys()
+                    .find(|&&id| id == self.id || peers.get(id).is_none())
+                {
+                    return Err(ConfigError::DialNotAPeer {
+                        id,
+                        peers: peers.to_string(),
+                    });
+                }
                 Some(Ensemble {
                     peers: peers.clone(),
                     listen,
+                    dial,
                 })
             }
         };
@@ -282,6 +314,30 @@ mod tests {
             Some("127.0.0.1:7000".to_string())
         );
         assert!(parse(&["--peers", "1=a"]).is_err());
+    }
+
+    /// --peer-dial: other members only; it changes where this node connects, not the peers.
+    #[test]
+    fn peer_dial_names_other_members() {
+        let peers = ["--id", "1", "--peers", "1=a:2888,2=b:2889,3=c:2890"];
+        let with = |dial: &str| {
+            let mut args = peers.to_vec();
+            args.extend(["--peer-dial", dial]);
+            parse(&args).ok().map(|c| c.settings())
+        };
+        let e = with("2=127.0.0.1:7002").and_then(|s| s.ok()?.ensemble);
+        assert_eq!(
+            e.as_ref().and_then(|e| e.dial.get(&2).cloned()),
+            Some("127.0.0.1:7002".to_string())
+        );
+        assert_eq!(
+            e.map(|e| e.peers.get(2).map(str::to_string)),
+            Some(Some("b:2889".into()))
+        );
+        for bad in ["1=127.0.0.1:7001", "4=127.0.0.1:7004"] {
+            let err = with(bad).and_then(|s| s.err()).map(|e| e.to_string());
+            assert!(err.unwrap_or_default().contains("--peer-dial"), "{bad}");
+        }
     }
 
     /// Bad values get errors that name the problem.

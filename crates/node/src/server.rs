@@ -128,6 +128,7 @@ impl Server {
             Some(ensemble) => {
                 let mut config = ClusterConfig::new(id, ensemble.peers.members().clone())?;
                 config.listen = ensemble.listen;
+                config.dial = ensemble.dial.clone();
                 config.snapshot_every = settings.snapshot_every;
                 config.keep_log = settings.log_keep;
                 config.tree_config = tree_config;

@@ -1,8 +1,9 @@
 //! Whether this node may serve its clients (S9.4): a node cut off from the quorum stops, so
 //! its clients move to a node that has the quorum and keep their sessions.
 //!
-//! - A follower serves while it knows a leader; cut off, it becomes a candidate within an
-//!   election timeout and forgets the leader.
+//! - A follower serves while it heard from its leader within the cut-off. Cut off, it does
+//!   not become a candidate (elections need a pre-vote majority, which it cannot get), so
+//!   it still names its old leader: the silence is what tells.
 //! - A leader serves while a quorum acknowledged it recently (openraft's
 //!   `millis_since_quorum_ack`); cut off, it would otherwise keep answering reads from a past
 //!   that the majority has already moved on from.
@@ -27,8 +28,15 @@ use crate::node::Node;
 const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// The decision, from Raft's metrics. `voters` is the membership size: a lone voter is its
-/// own quorum. `cutoff_ms` is how long a leader may go without a quorum acknowledgement.
-pub fn may_serve<N>(m: &RaftMetrics<u64, N>, voters: usize, cutoff_ms: u64) -> bool
+/// own quorum. `cutoff_ms` is how long a leader may go without a quorum acknowledgement,
+/// and a follower without hearing from its leader (`leader_heard_ms` ago; `None`: follows
+/// none).
+pub fn may_serve<N>(
+    m: &RaftMetrics<u64, N>,
+    voters: usize,
+    cutoff_ms: u64,
+    leader_heard_ms: Option<u64>,
+) -> bool
 where
     N: openraft::Node,
 {
@@ -39,7 +47,9 @@ where
         ServerState::Leader => {
             voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms <= cutoff_ms)
         }
-        ServerState::Follower | ServerState::Learner => m.current_leader.is_some(),
+        ServerState::Follower | ServerState::Learner => {
+            m.current_leader.is_some() && leader_heard_ms.is_some_and(|ms| ms <= cutoff_ms)
+        }
         ServerState::Candidate | ServerState::Shutdown => false,
     }
 }
@@ -82,11 +92,15 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = crate::server::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(CHECK_EVERY) => {}
         }
+        let raft = node.backend.raft();
+        let heard = zk_consensus::leader_heard_ago(raft)
+            .await
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let now = {
-            let m = node.backend.raft().metrics();
+            let m = raft.metrics();
             let m = m.borrow();
             let voters = m.membership_config.membership().voter_ids().count();
-            may_serve(&m, voters, cutoff)
+            may_serve(&m, voters, cutoff, heard)
         };
         let was = node.serving.set(now);
         if was && !now {
@@ -116,24 +130,19 @@ mod tests {
         m
     }
 
-    /// S9.4: a follower serves while it knows a leader; a candidate never.
+    /// S9.4: a follower serves while it heard from its leader within the cut-off; a
+    /// candidate never.
     #[test]
-    fn followers_serve_with_a_known_leader() {
-        assert!(may_serve(
-            &metrics(ServerState::Follower, Some(2), None),
-            3,
-            500
-        ));
-        assert!(!may_serve(
-            &metrics(ServerState::Follower, None, None),
-            3,
-            500
-        ));
-        assert!(!may_serve(
-            &metrics(ServerState::Candidate, None, None),
-            3,
-            500
-        ));
+    fn followers_serve_while_their_leader_is_heard() {
+        let follower = metrics(ServerState::Follower, Some(2), None);
+        assert!(may_serve(&follower, 3, 500, Some(40)));
+        assert!(may_serve(&follower, 3, 500, Some(500)));
+        assert!(!may_serve(&follower, 3, 500, Some(501)), "a silent leader");
+        assert!(!may_serve(&follower, 3, 500, None));
+        let leaderless = metrics(ServerState::Follower, None, None);
+        assert!(!may_serve(&leaderless, 3, 500, Some(40)));
+        let candidate = metrics(ServerState::Candidate, None, None);
+        assert!(!may_serve(&candidate, 3, 500, None));
     }
 
     /// S9.4: a leader serves only while a quorum acknowledged it recently; a lone voter is
@@ -143,22 +152,26 @@ mod tests {
         assert!(may_serve(
             &metrics(ServerState::Leader, Some(1), Some(40)),
             3,
-            500
+            500,
+            None
         ));
         assert!(!may_serve(
             &metrics(ServerState::Leader, Some(1), Some(501)),
             3,
-            500
+            500,
+            None
         ));
         assert!(!may_serve(
             &metrics(ServerState::Leader, Some(1), None),
             3,
-            500
+            500,
+            None
         ));
         assert!(may_serve(
             &metrics(ServerState::Leader, Some(1), None),
             1,
-            500
+            500,
+            None
         ));
     }
 

@@ -60,6 +60,10 @@ pub struct ClusterConfig {
     pub peers: BTreeMap<NodeId, String>,
     /// Where this node's peer gRPC server listens.
     pub listen: SocketAddr,
+    /// Members to dial at another address than their `peers` entry (a proxy or NAT in
+    /// between). It changes only where this node connects, never the identity every member
+    /// checks, so tests can route one link through a fault-injecting proxy.
+    pub dial: BTreeMap<NodeId, String>,
     /// Take a snapshot every this many applied entries (the log before it is then purged).
     pub snapshot_every: u64,
     /// How many entries before a snapshot to keep in the log, so a follower slightly behind
@@ -87,6 +91,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("node_id", &self.node_id)
             .field("peers", &self.peers)
             .field("listen", &self.listen)
+            .field("dial", &self.dial)
             .field("snapshot_every", &self.snapshot_every)
             .field("keep_log", &self.keep_log)
             .field("tree_config", &self.tree_config)
@@ -110,6 +115,7 @@ impl ClusterConfig {
         Ok(ClusterConfig {
             node_id,
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+            dial: BTreeMap::new(),
             peers,
             snapshot_every: 10_000,
             keep_log: 1_000,
@@ -128,6 +134,16 @@ impl ClusterConfig {
         }
         if let Some(bad) = self.peers.values().find(|a| port_of(a).is_none()) {
             return Err(ClusterError::BadAddress(bad.clone()));
+        }
+        if let Some(bad) = self.dial.values().find(|a| port_of(a).is_none()) {
+            return Err(ClusterError::BadAddress(bad.clone()));
+        }
+        if let Some(&stranger) = self
+            .dial
+            .keys()
+            .find(|&&id| id == self.node_id || !self.peers.contains_key(&id))
+        {
+            return Err(ClusterError::NotAPeer(stranger));
         }
         let t = &self.timing;
         if t.heartbeat.is_zero()
@@ -153,6 +169,8 @@ impl ClusterConfig {
             snapshot_max_chunk_size: SNAPSHOT_CHUNK,
             max_in_snapshot_log_to_keep: self.keep_log,
             purge_batch_size: 1,
+            // Elections start only after a pre-vote round (cluster::prevote).
+            enable_elect: false,
             ..Config::default()
         }
         .validate()
@@ -209,5 +227,20 @@ mod tests {
         let mut c = ClusterConfig::new(1, peers()).unwrap();
         c.timing.election_min = c.timing.election_max;
         assert!(matches!(c.validate(), Err(ClusterError::Timing(_))));
+    }
+
+    #[test]
+    fn dial_addresses_must_be_other_members_with_a_port() {
+        let mut c = ClusterConfig::new(1, peers()).unwrap();
+        c.dial.insert(2, "127.0.0.1:7002".to_string());
+        c.validate().unwrap();
+        for (id, addr) in [(1, "127.0.0.1:7001"), (4, "127.0.0.1:7004")] {
+            let mut c = ClusterConfig::new(1, peers()).unwrap();
+            c.dial.insert(id, addr.to_string());
+            assert!(matches!(c.validate(), Err(ClusterError::NotAPeer(n)) if n == id));
+        }
+        let mut c = ClusterConfig::new(1, peers()).unwrap();
+        c.dial.insert(3, "proxy".to_string());
+        assert!(matches!(c.validate(), Err(ClusterError::BadAddress(_))));
     }
 }

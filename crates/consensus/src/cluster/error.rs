@@ -17,6 +17,9 @@ pub enum ClusterError {
     /// This node's id is not in its own peer list.
     #[error("node {0} is not in its peer list {1:?}")]
     NotAMember(NodeId, BTreeMap<NodeId, String>),
+    /// A dial address names this node or a node that is not in the peer list.
+    #[error("a dial address is given for node {0}, which is not another member")]
+    NotAPeer(NodeId),
     /// A peer address is not `host:port`.
     #[error("peer address `{0}` is not host:port with a port of 1..65535")]
     BadAddress(String),

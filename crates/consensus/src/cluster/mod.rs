@@ -6,6 +6,7 @@ mod config;
 mod duties;
 mod error;
 mod node;
+pub(crate) mod prevote;
 mod role;
 mod start;
 
@@ -14,5 +15,6 @@ pub use config::RaftTiming;
 pub use error::ClusterError;
 pub use error::ProposeError;
 pub use node::ClusterNode;
+pub use prevote::leader_heard_ago;
 pub use role::Role;
 pub use start::start_cluster;

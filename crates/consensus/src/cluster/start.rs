@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::cluster::bootstrap;
 use crate::cluster::duties::spawn_leader_duties;
 use crate::cluster::node::Tasks;
+use crate::cluster::prevote::spawn_election_driver;
 use crate::cluster::role::spawn_role_watch;
 use crate::cluster::ClusterConfig;
 use crate::cluster::ClusterError;
@@ -81,7 +82,7 @@ pub async fn start_cluster(
     })?;
 
     let identity = Identity::new(id, &config.peers);
-    let channels = Channels::new(&config.peers, id, &config.timing)?;
+    let channels = Channels::new(&config.peers, &config.dial, id, &config.timing)?;
     let network = GrpcNetwork::new(identity, channels.clone(), config.timing);
     let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
         .await
@@ -98,11 +99,13 @@ pub async fn start_cluster(
         identity,
         activity.clone(),
         local_addr,
+        config.timing.election_max,
     );
     tracing::info!(id, addr = %local_addr, "serving peers");
 
     let (role, role_task) = spawn_role_watch(&raft);
     let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
+    let elections = spawn_election_driver(raft.clone(), channels.clone(), identity, config.timing);
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
     let node = ClusterNode {
         raft,
@@ -117,7 +120,7 @@ pub async fn start_cluster(
         proposer,
         activity,
         server,
-        tasks: Tasks(vec![role_task, duties, keeper]),
+        tasks: Tasks(vec![role_task, duties, keeper, elections]),
         released,
     };
 

@@ -62,15 +62,18 @@ pub(crate) struct Channels {
 }
 
 impl Channels {
-    /// Lazy channels to every peer but `me` (nothing connects before the first call).
-    /// Must run inside the tokio runtime (each channel spawns its connection worker).
+    /// Lazy channels to every peer but `me` (nothing connects before the first call), at its
+    /// `dial` address if it has one, else at its `peers` address. Must run inside the tokio
+    /// runtime (each channel spawns its connection worker).
     pub(crate) fn new(
         peers: &BTreeMap<NodeId, String>,
+        dial: &BTreeMap<NodeId, String>,
         me: NodeId,
         timing: &RaftTiming,
     ) -> Result<Self, ClusterError> {
         let mut by_id = BTreeMap::new();
         for (&id, addr) in peers.iter().filter(|(&id, _)| id != me) {
+            let addr = dial.get(&id).unwrap_or(addr);
             let endpoint = endpoint(addr, timing)?;
             by_id.insert(
                 id,

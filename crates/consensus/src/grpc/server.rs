@@ -9,6 +9,7 @@ use openraft::error::RaftError;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::InstallSnapshotRequest;
 use openraft::BasicNode;
+use openraft::LogId;
 use openraft::ServerState;
 use openraft::SnapshotMeta;
 use openraft::Vote;
@@ -24,6 +25,7 @@ use tonic::Response;
 use tonic::Status;
 use tonic::Streaming;
 
+use crate::cluster::prevote;
 use crate::grpc::activity::ActivitySlot;
 use crate::grpc::channels::MAX_MESSAGE;
 use crate::grpc::conn::CuttableStream;
@@ -48,6 +50,8 @@ struct PeerService {
     proposer: Proposer,
     identity: Identity,
     activity: ActivitySlot,
+    /// The leader lease a pre-vote answer respects.
+    lease: Duration,
     stop: watch::Receiver<bool>,
 }
 
@@ -58,6 +62,22 @@ impl Peer for PeerService {
         self.identity.check(req.caller.as_ref())?;
         let rpc = wire::decode_request("vote request", &req.payload)?;
         Ok(Response::new(wire::reply(self.raft.vote(rpc).await)?))
+    }
+
+    async fn pre_vote(
+        &self,
+        req: Request<pb::PreVoteRequest>,
+    ) -> Result<Response<pb::PreVoteReply>, Status> {
+        let req = req.into_inner();
+        let from = self.identity.check(req.caller.as_ref())?;
+        let last_log: Option<LogId<NodeId>> =
+            wire::decode_request("pre-vote last log id", &req.last_log_id)?;
+        let view = prevote::local_view(&self.raft, self.lease)
+            .await
+            .ok_or_else(|| Status::unavailable("raft stopped"))?;
+        let granted = prevote::grant(&view, req.term, last_log.as_ref());
+        tracing::debug!(from, term = req.term, granted, ?view, "pre-vote asked");
+        Ok(Response::new(pb::PreVoteReply { granted }))
     }
 
     async fn append_entries(
@@ -208,6 +228,7 @@ impl ServerHandle {
         identity: Identity,
         activity: ActivitySlot,
         local_addr: SocketAddr,
+        lease: Duration,
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let service = PeerService {
@@ -215,6 +236,7 @@ impl ServerHandle {
             proposer,
             identity,
             activity,
+            lease,
             stop: stop_rx.clone(),
         };
         let svc = PeerServer::new(service)

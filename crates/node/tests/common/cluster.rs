@@ -1,5 +1,6 @@
 //! Several real `zk-node` processes forming one ensemble on loopback.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Child;
@@ -10,6 +11,7 @@ use std::time::Instant;
 
 use super::four_letter;
 use super::free_port;
+use super::proxy::LinkProxy;
 use super::DEADLINE;
 
 /// One member of a test ensemble.
@@ -31,6 +33,8 @@ pub struct Cluster {
     pub members: Vec<Member>,
     peers: String,
     extra: Vec<String>,
+    /// `(from, to)` → the proxy `from` dials `to` through, when links are proxied.
+    links: BTreeMap<(u64, u64), LinkProxy>,
     _dir: tempfile::TempDir,
 }
 
@@ -63,8 +67,55 @@ impl Cluster {
             members,
             peers,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            links: BTreeMap::new(),
             _dir: dir,
         }
+    }
+
+    /// Like [`Cluster::new`], with every peer link (each direction) through its own
+    /// [`LinkProxy`], so tests can partition members with [`Cluster::cut`].
+    pub fn new_with_proxies(n: u64, extra: &[&str]) -> Cluster {
+        let mut c = Cluster::new(n, extra);
+        for from in 1..=n {
+            for to in (1..=n).filter(|&to| to != from) {
+                let target = c.members[(to - 1) as usize].peer;
+                c.links.insert((from, to), LinkProxy::start(target));
+            }
+        }
+        c
+    }
+
+    /// Cuts the links between `a` and `b`, both ways (they must be proxied).
+    pub fn cut(&self, a: u64, b: u64) {
+        self.links[&(a, b)].cut();
+        self.links[&(b, a)].cut();
+    }
+
+    /// Heals the links between `a` and `b`.
+    pub fn heal(&self, a: u64, b: u64) {
+        self.links[&(a, b)].heal();
+        self.links[&(b, a)].heal();
+    }
+
+    /// Cuts `x` off from every other member.
+    pub fn isolate(&self, x: u64) {
+        for other in self.others(x) {
+            self.cut(x, other);
+        }
+    }
+
+    /// Heals every link of `x`.
+    pub fn rejoin(&self, x: u64) {
+        for other in self.others(x) {
+            self.heal(x, other);
+        }
+    }
+
+    /// Every member id but `x`.
+    pub fn others(&self, x: u64) -> Vec<u64> {
+        (1..=self.members.len() as u64)
+            .filter(|&i| i != x)
+            .collect()
     }
 
     /// Starts `n` members in the order given by `order` (ids), then waits for one leader.
@@ -95,7 +146,16 @@ impl Cluster {
     /// Starts member `id` with another `--peers` value.
     pub fn start_member_with_peers(&mut self, id: u64, peers: &str) {
         let peers = peers.to_string();
-        let extra = self.extra.clone();
+        let mut extra = self.extra.clone();
+        let dial: Vec<String> = self
+            .links
+            .iter()
+            .filter(|((from, _), _)| *from == id)
+            .map(|((_, to), proxy)| format!("{to}={}", proxy.addr))
+            .collect();
+        if !dial.is_empty() {
+            extra.extend(["--peer-dial".to_string(), dial.join(",")]);
+        }
         let m = self.member(id);
         let log = std::fs::OpenOptions::new()
             .create(true)
