@@ -98,6 +98,11 @@ pub struct Config {
     /// default as in ZooKeeper.
     #[arg(long, env = "ZK_NODE_TTL_NODES", default_value_t = false)]
     pub ttl_nodes: bool,
+
+    /// Do not serve: ask the node at this client address `ruok` and exit 0 if it answers
+    /// `imok`, 1 otherwise (a container healthcheck; needs `ruok` in that node's --4lw).
+    #[arg(long, value_name = "ADDR")]
+    pub health_check: Option<SocketAddr>,
 }
 
 /// Why the flags do not make a working configuration.

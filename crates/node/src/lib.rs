@@ -21,6 +21,7 @@ pub mod config;
 pub mod connection;
 pub mod expiry;
 pub mod fourlw;
+pub mod health;
 pub mod hub;
 pub mod limit;
 pub mod node;

@@ -1,4 +1,5 @@
-//! `zk-node`: parse the flags, start the server, stop it cleanly on SIGINT/SIGTERM.
+//! `zk-node`: parse the flags, start the server, stop it cleanly on SIGINT/SIGTERM (or, with
+//! `--health-check`, only ask a running node whether it is alive).
 
 use anyhow::Context;
 use clap::Parser;
@@ -8,6 +9,15 @@ use zk_node::Server;
 
 fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(addr) = config.health_check {
+        return match zk_node::health::check(addr, std::time::Duration::from_secs(2)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                std::process::exit(1);
+            }
+        };
+    }
     let filter = EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("bad --log-level {:?}", config.log_level))?;
     tracing_subscriber::fmt()

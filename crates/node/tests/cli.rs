@@ -125,6 +125,30 @@ fn settings_from_environment_variables() {
     assert!(dir.path().join("env-data").is_dir());
 }
 
+/// `--health-check ADDR` (the container healthcheck): exit 0 while a node answers `imok`
+/// there, 1 with the reason on stderr when nothing does.
+#[test]
+fn health_check_exits_0_for_a_live_node_and_1_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::ZkNode::start_in(&dir.path().join("data"), &[]);
+    let check = |addr: std::net::SocketAddr| {
+        Command::new(BIN)
+            .args(["--health-check", &addr.to_string()])
+            .output()
+            .expect("run --health-check")
+    };
+    let ok = check(node.addr);
+    assert!(ok.status.success(), "{ok:?}");
+    let gone = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let bad = check(gone);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("unhealthy") && err.contains(&gone.to_string()),
+        "{err}"
+    );
+}
+
 /// `zk-node` with no arguments serves a one-node ensemble on 127.0.0.1:2181 with its data in
 /// ./zk-data (the README's first command). Needs port 2181 free, as CI has it.
 #[test]
