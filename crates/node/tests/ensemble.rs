@@ -11,39 +11,18 @@ use std::time::Instant;
 
 use common::cluster::Cluster;
 use common::connect_request;
+use common::req::create;
+use common::req::exists;
+use common::req::sync;
 use common::Frame;
 use common::Raw;
-use zk_wire::Acl;
-use zk_wire::CreateRequest;
 use zk_wire::CreateResponse;
 use zk_wire::ErrorCode;
 use zk_wire::EventType;
-use zk_wire::ExistsRequest;
 use zk_wire::GetDataRequest;
 use zk_wire::Record;
 use zk_wire::Request;
-use zk_wire::SyncRequest;
 use zk_wire::WatcherEvent;
-
-fn create(path: &str, flags: i32) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(path.as_bytes().to_vec()),
-        acl: Acl::open_unsafe(),
-        flags,
-    })
-}
-
-fn exists(path: &str, watch: bool) -> Request {
-    Request::Exists(ExistsRequest {
-        path: path.into(),
-        watch,
-    })
-}
-
-fn sync(path: &str) -> Request {
-    Request::Sync(SyncRequest { path: path.into() })
-}
 
 fn next_event(raw: &mut Raw) -> WatcherEvent {
     loop {

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::time::Duration;
 use std::time::Instant;
@@ -17,55 +16,23 @@ use std::time::Instant;
 use common::cluster::Cluster;
 use common::connect_request;
 use common::pipelined_creates;
+use common::req::children;
+use common::req::create;
+use common::req::exists;
+use common::req::sync;
 use common::Frame;
 use common::Raw;
-use zk_wire::Acl;
 use zk_wire::ConnectResponse;
-use zk_wire::CreateRequest;
-use zk_wire::ExistsRequest;
-use zk_wire::GetChildrenRequest;
-use zk_wire::GetChildrenResponse;
 use zk_wire::GetDataRequest;
 use zk_wire::GetDataResponse;
 use zk_wire::Record;
 use zk_wire::Request;
-use zk_wire::SyncRequest;
 
 /// Session timeout the clients ask for (the ensemble runs with --tick-ms 200: max 4 s).
 const TIMEOUT_MS: i32 = 4000;
 /// Bound on how long a cut-off node may keep serving (cut-off is max(tick/2, 500 ms); a
 /// follower notices the silent leader after an election timeout).
 const STOPS_SERVING_WITHIN: Duration = Duration::from_secs(3);
-
-fn create(path: &str, flags: i32) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: Some(path.as_bytes().to_vec()),
-        acl: Acl::open_unsafe(),
-        flags,
-    })
-}
-
-fn exists(path: &str, watch: bool) -> Request {
-    Request::Exists(ExistsRequest {
-        path: path.into(),
-        watch,
-    })
-}
-
-fn sync(path: &str) -> Request {
-    Request::Sync(SyncRequest { path: path.into() })
-}
-
-fn children(raw: &mut Raw, path: &str) -> BTreeSet<String> {
-    let (h, body) = raw.call(&Request::GetChildren(GetChildrenRequest {
-        path: path.into(),
-        watch: false,
-    }));
-    assert_eq!(h.err, 0, "getChildren {path}");
-    let resp = GetChildrenResponse::from_bytes(&body).expect("children");
-    resp.children.into_iter().collect()
-}
 
 /// Waits until `raw`'s server closes the connection, answering pings meanwhile; how long.
 fn wait_closed(raw: &mut Raw, since: Instant) -> Duration {

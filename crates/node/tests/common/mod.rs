@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod proxy;
+pub mod req;
 
 use std::io::Read;
 use std::io::Write;
@@ -199,13 +200,18 @@ pub enum Frame {
 impl Raw {
     /// Connects (no handshake yet).
     pub fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connect");
+        Raw::try_connect(addr).expect("connect")
+    }
+
+    /// Connects, or `None` if nothing listens there (yet).
+    pub fn try_connect(addr: SocketAddr) -> Option<Raw> {
+        let stream = TcpStream::connect_timeout(&addr, DEADLINE).ok()?;
         stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
-        Raw {
+        Some(Raw {
             stream,
             next_xid: 1,
-        }
+        })
     }
 
     /// Sends raw bytes.
