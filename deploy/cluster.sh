@@ -113,8 +113,7 @@ build_binary() {
   echo "cluster.sh: building the static zk-node ($host, target dir $CARGO_TARGET_DIR)"
   # Static glibc; no debug info (the repository's release profile keeps line tables, which
   # would make the image about 75 MB instead of 16). Build scripts and proc macros are not
-  # affected:
-  # with --target, RUSTFLAGS apply to the target only.
+  # affected: with --target, RUSTFLAGS apply to the target only.
   (cd "$REPO" && env -u CARGO_ENCODED_RUSTFLAGS RUSTFLAGS='-C target-feature=+crt-static' \
     CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
     cargo build --release --locked --target "$host" -p zk-node --bin zk-node)
