@@ -40,6 +40,15 @@ cargo build --bin zk-node --locked
 ZK_NODE_BIN="$(pwd)/target/debug/zk-node" \
   "${VENV:-.venv}/bin/python" -m pytest -p no:cacheprovider tests/kazoo -q
 
+step "deployment smoke test (deploy/smoke.sh: the FROM-scratch image, three containers)"
+# Needs Docker; it publishes 127.0.0.1:2181-2183 and removes everything it made before the
+# tests below, one of which serves on 2181.
+if docker info >/dev/null 2>&1; then
+  bash deploy/smoke.sh
+else
+  echo "deploy smoke: no docker daemon here, skipped"
+fi
+
 step "tests"
 # nextest's closing summary line is what CI reads.
 cargo nextest run --workspace --locked --no-fail-fast
