@@ -203,8 +203,10 @@ pub async fn s2_3_chroot_in_and_out(s: &mut dyn Servers) {
     plain.close().await.expect("close");
 }
 
-/// S2.2, S3.3, S6.1, S6.5: kill -9 of the connected server: Disconnected, then CONNECTED on
-/// another server by itself with the same session: ephemerals and watches kept.
+/// S2.1, S2.2, S3.2, S3.3, S6.1, S6.5: with a several-server connect string, kill -9 of the
+/// connected server: Disconnected, then CONNECTED on another server by itself with the same
+/// session (that server verified the id/password pair it never issued): ephemerals and
+/// watches kept.
 pub async fn s2_2_s3_3_s6_1_failover_keeps_the_session(s: &mut dyn Servers) {
     let f = s.follower();
     let mut addrs = s.addrs();
