@@ -88,10 +88,9 @@ fn pipelined_requests_keep_order() {
     single("pipelined_requests_keep_order");
 }
 
-/// Fails on zk-node today: a pipelined getData is answered after a later setData of the same
-/// session was applied (it sees write i+1), which ZooKeeper never does (passes there).
+/// A pipelined getData sees exactly the session's writes sent before it (zk-node holds a
+/// write back while a read ahead of it waits for an earlier write).
 #[test]
-#[ignore = "zk-node bug: a pipelined read can see the session's next write"]
 fn pipelined_reads_see_exactly_the_writes_before_them() {
     single("pipelined_reads_see_exactly_the_writes_before_them");
 }

@@ -55,6 +55,15 @@ enum Slot {
         auth: Arc<Vec<Id>>,
         at: Instant,
     },
+    /// A write held back, not proposed yet: a local request before it still waits for an
+    /// earlier write, and must not see this one (FIFO: a read sees exactly the session's
+    /// writes sent before it). Proposed once no local request is ahead of it.
+    Held {
+        xid: i32,
+        op: CommandOp,
+        kind: WriteKind,
+        at: Instant,
+    },
     /// A proposed write, answered once applied.
     Write {
         xid: i32,
@@ -143,6 +152,7 @@ impl<'a> Pipeline<'a> {
         let mut stop = false;
         loop {
             stop |= self.advance(&mut pushes)?;
+            self.propose_held().await;
             if !self.out.is_empty() {
                 wr.write_all(&self.out).await?;
                 self.out.clear();
@@ -223,6 +233,7 @@ impl<'a> Pipeline<'a> {
                         return Err(ConnError::WriteFailed("sync dropped".into()))
                     }
                 },
+                Some(Slot::Held { .. }) => break,
                 Some(_) => {
                     let Some(slot) = self.queue.pop_front() else {
                         break;
@@ -264,7 +275,7 @@ impl<'a> Pipeline<'a> {
                 self.reply(header, answer.body.as_ref(), at);
             }
             Slot::Ready { header, body, at } => self.reply(header, body.as_ref(), at),
-            Slot::Write { .. } | Slot::Gate { .. } => {}
+            Slot::Held { .. } | Slot::Write { .. } | Slot::Gate { .. } => {}
         }
     }
 
@@ -417,6 +428,38 @@ impl<'a> Pipeline<'a> {
         Some(rx)
     }
 
+    /// Proposes a write now, or holds it while a local request is queued (that request must
+    /// be answered from the state before this write).
+    async fn write(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
+        let must_wait = self
+            .queue
+            .iter()
+            .any(|s| matches!(s, Slot::Local { .. } | Slot::Held { .. }));
+        if must_wait {
+            self.queue.push_back(Slot::Held { xid, op, kind, at });
+        } else {
+            let rx = self.node.propose(op).await.done;
+            self.queue.push_back(Slot::Write { xid, kind, rx, at });
+        }
+    }
+
+    /// Proposes, in order, the held writes no local request is ahead of any more.
+    async fn propose_held(&mut self) {
+        for i in 0..self.queue.len() {
+            match self.queue[i] {
+                Slot::Local { .. } => return,
+                Slot::Held { .. } => {
+                    let Some(Slot::Held { xid, op, kind, at }) = self.queue.remove(i) else {
+                        return;
+                    };
+                    let rx = self.node.propose(op).await.done;
+                    self.queue.insert(i, Slot::Write { xid, kind, rx, at });
+                }
+                _ => {}
+            }
+        }
+    }
+
     async fn on_request(&mut self, xid: i32, req: Request) {
         let at = Instant::now();
         self.count_request();
@@ -451,21 +494,14 @@ impl<'a> Pipeline<'a> {
                     auth: self.auth.to_vec(),
                     txn,
                 };
-                let rx = self.node.propose(op).await.done;
-                self.queue.push_back(Slot::Write { xid, kind, rx, at });
+                self.write(xid, op, kind, at).await;
             }
             Plan::CloseSession => {
                 let op = CommandOp::CloseSession {
                     session_id: self.session.get(),
                     owner: Some(self.owner),
                 };
-                let rx = self.node.propose(op).await.done;
-                self.queue.push_back(Slot::Write {
-                    xid,
-                    kind: WriteKind::CloseSession,
-                    rx,
-                    at,
-                });
+                self.write(xid, op, WriteKind::CloseSession, at).await;
                 self.ending = Ending::AfterQueue;
             }
             Plan::Auth(packet) => {
