@@ -151,7 +151,12 @@ fn run(
                 .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
-                    user: id.id.clone(),
+                    // ZooKeeper's AuthenticationProvider.getUserName: a digest id is
+                    // `user:hash`, and only the user is shown.
+                    user: match id.scheme.as_str() {
+                        "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+                        _ => id.id.clone(),
+                    },
                 })
                 .collect(),
         }),
