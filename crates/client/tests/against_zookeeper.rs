@@ -1,6 +1,7 @@
-//! The same S-line suite, unchanged, against Apache ZooKeeper 3.8 (Debian's package) run by
-//! `../shared/tools/zk-anchor.sh start3`. Its client ports are fixed (21811-21813), so every
-//! case runs from this one test, one after another, on one ensemble (healed between cases).
+//! The same S-line suite, unchanged, against Apache ZooKeeper 3.8 (Debian's package) as a
+//! three-node ensemble started by `common::zookeeper` with zk-anchor.sh's settings. Its client
+//! ports are fixed (21811-21813), so every case runs from this one test, one after another,
+//! on one ensemble (healed between cases).
 //! `ZK_CLIENT_SKIP_ZOOKEEPER=1` skips it with a message; otherwise a missing install fails.
 //! `ZK_CLIENT_CASE=name` runs one case only; `ZK_CLIENT_LOGS=1` prints the servers' logs
 //! after a failed case.

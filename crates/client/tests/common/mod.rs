@@ -1,5 +1,5 @@
 //! Test support: real servers behind one trait (zk-node processes, Apache ZooKeeper via
-//! zk-anchor.sh), a TCP proxy that can cut or silence a client's connection, and bounded waits.
+//! common::zookeeper), a TCP proxy that can cut or silence a client's connection, and bounded waits.
 
 #![allow(dead_code)]
 

@@ -1,21 +1,26 @@
-//! Apache ZooKeeper 3.8 (Debian's package) as a three-node ensemble through
-//! `../shared/tools/zk-anchor.sh` (fixed client ports 21811-21813, tickTime 2000); stopped on
-//! drop.
+//! Apache ZooKeeper 3.8 (Debian's package: the jars in /usr/share/java) as a three-node
+//! ensemble started by this harness itself, with zk-anchor.sh's settings (client ports
+//! 21811-21813, quorum 21888-21890, election 31888-31890, tickTime 2000); stopped on drop.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
 use std::process::Command;
+use std::process::Stdio;
 use std::time::Duration;
+use std::time::Instant;
 
 use super::Servers;
 
 /// The env var that skips the Apache ZooKeeper runs (with a printed message).
 pub const SKIP_VAR: &str = "ZK_CLIENT_SKIP_ZOOKEEPER";
 
-/// zk-anchor.sh, found from the workspace root.
-pub fn anchor() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.join("../shared/tools/zk-anchor.sh")
-}
+/// Debian's zookeeper.jar names its dependencies in its manifest; slf4j needs a binding.
+const CLASSPATH: &str =
+    "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar";
+const CLIENT_PORTS: [u16; 3] = [21811, 21812, 21813];
+const QUORUM_PORTS: [u16; 3] = [21888, 21889, 21890];
+const ELECTION_PORTS: [u16; 3] = [31888, 31889, 31890];
 
 /// Whether the tests must be skipped (only when asked to): a missing install is a failure.
 pub fn skip() -> bool {
@@ -28,14 +33,13 @@ pub fn skip() -> bool {
         "Apache ZooKeeper is not installed (apt-get install zookeeper zookeeper-bin); \
          set {SKIP_VAR}=1 to skip these tests"
     );
-    assert!(anchor().exists(), "{} is missing", anchor().display());
     false
 }
 
 /// The ports are fixed and other suites (kazoo's) use them too: wait, bounded, until no
 /// ZooKeeper answers on them.
 fn wait_ports_free() {
-    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let busy: Vec<String> = (1..=3)
             .map(|i| format!("127.0.0.1:2181{i}"))
@@ -45,7 +49,7 @@ fn wait_ports_free() {
             return;
         }
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "ZooKeeper ports {busy:?} stayed busy (another suite's ensemble?)"
         );
         eprintln!("zookeeper: ports {busy:?} busy (another suite?), waiting");
@@ -53,24 +57,17 @@ fn wait_ports_free() {
     }
 }
 
-fn run(args: &[&str]) -> String {
-    let out = Command::new("bash")
-        .arg(anchor())
-        .args(args)
-        .output()
-        .expect("run zk-anchor.sh");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "zk-anchor.sh {args:?} failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+fn mode_of(i: usize) -> Option<String> {
+    let text = super::four_letter(&format!("127.0.0.1:{}", CLIENT_PORTS[i]), "srvr")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_string())
 }
 
 /// A three-node Apache ZooKeeper ensemble.
 pub struct ZooKeeper {
     dir: tempfile::TempDir,
+    members: [Option<Child>; 3],
 }
 
 impl ZooKeeper {
@@ -81,19 +78,115 @@ impl ZooKeeper {
             .prefix("zk-client-zookeeper")
             .tempdir()
             .expect("tempdir");
-        run(&["start3", &dir.path().to_string_lossy()]);
-        ZooKeeper { dir }
+        let mut zk = ZooKeeper {
+            dir,
+            members: [None, None, None],
+        };
+        for i in 0..3 {
+            zk.configure(i);
+            zk.launch(i);
+        }
+        zk.wait_ready();
+        zk
     }
 
-    fn d(&self) -> String {
-        self.dir.path().to_string_lossy().to_string()
+    fn node_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("n{}", i + 1))
+    }
+
+    fn configure(&self, i: usize) {
+        let nd = self.node_dir(i);
+        std::fs::create_dir_all(nd.join("data")).expect("node dir");
+        let mut cfg = vec![
+            "tickTime=2000".to_string(),
+            "initLimit=10".to_string(),
+            "syncLimit=5".to_string(),
+            format!("dataDir={}", nd.join("data").display()),
+            format!("clientPort={}", CLIENT_PORTS[i]),
+            "clientPortAddress=127.0.0.1".to_string(),
+            "maxClientCnxns=0".to_string(),
+            "admin.enableServer=false".to_string(),
+            "4lw.commands.whitelist=*".to_string(),
+        ];
+        for j in 0..3 {
+            cfg.push(format!(
+                "server.{}=127.0.0.1:{}:{}",
+                j + 1,
+                QUORUM_PORTS[j],
+                ELECTION_PORTS[j]
+            ));
+        }
+        std::fs::write(nd.join("zoo.cfg"), cfg.join("\n") + "\n").expect("zoo.cfg");
+        std::fs::write(nd.join("data/myid"), format!("{}\n", i + 1)).expect("myid");
+        std::fs::write(
+            nd.join("log4j.properties"),
+            "log4j.rootLogger=INFO, F\n\
+             log4j.appender.F=org.apache.log4j.FileAppender\n\
+             log4j.appender.F.File=${zookeeper.log.dir}/zookeeper.log\n\
+             log4j.appender.F.layout=org.apache.log4j.PatternLayout\n\
+             log4j.appender.F.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %m%n\n",
+        )
+        .expect("log4j.properties");
+    }
+
+    fn launch(&mut self, i: usize) {
+        let nd = self.node_dir(i);
+        let out = std::fs::File::create(nd.join("out.log")).expect("out.log");
+        let err = out.try_clone().expect("out.log");
+        let child = Command::new("java")
+            .arg("-Xmx512m")
+            .arg(format!("-Dzookeeper.log.dir={}", nd.display()))
+            .arg(format!(
+                "-Dlog4j.configuration=file:{}",
+                nd.join("log4j.properties").display()
+            ))
+            .args([
+                "-cp",
+                CLASSPATH,
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            ])
+            .arg(nd.join("zoo.cfg"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start java (Apache ZooKeeper)");
+        self.members[i] = Some(child);
+    }
+
+    /// Until every running member serves and exactly one leads (bounded).
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running: Vec<usize> = (0..3).filter(|&i| self.members[i].is_some()).collect();
+            let modes: Vec<Option<String>> = running.iter().map(|&i| mode_of(i)).collect();
+            let leaders = modes
+                .iter()
+                .filter(|m| m.as_deref() == Some("leader"))
+                .count();
+            let followers = modes
+                .iter()
+                .filter(|m| m.as_deref() == Some("follower"))
+                .count();
+            if leaders == 1 && leaders + followers == running.len() {
+                return;
+            }
+            for i in running {
+                if let Some(Ok(Some(status))) = self.members[i].as_mut().map(Child::try_wait) {
+                    panic!("ZooKeeper n{} exited: {status}\n{}", i + 1, self.logs());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ZooKeeper not ready: {modes:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100)); // polling processes
+        }
     }
 
     fn pid(&self, i: usize) -> Option<String> {
-        std::fs::read_to_string(self.dir.path().join(format!("n{}/pid", i + 1)))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+        self.members[i].as_ref().map(|c| c.id().to_string())
     }
 
     /// Sends a signal (STOP/CONT) to member `i`.
@@ -126,8 +219,11 @@ impl ZooKeeper {
     pub fn heal(&mut self) {
         for i in 0..3 {
             self.signal(i, "CONT");
+            if self.members[i].is_none() {
+                self.launch(i);
+            }
         }
-        run(&["restart-down", &self.d()]);
+        self.wait_ready();
     }
 }
 
@@ -141,34 +237,30 @@ impl Servers for ZooKeeper {
     }
 
     fn leader(&self) -> usize {
-        let out = run(&["leader", &self.d()]);
-        // "n2 21812 PID"
-        out.split_whitespace()
-            .next()
-            .and_then(|n| n.strip_prefix('n'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .map(|n| n - 1)
-            .unwrap_or_else(|| panic!("no leader: {out:?}"))
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(i) = (0..3)
+                .filter(|&i| self.members[i].is_some())
+                .find(|&i| mode_of(i).as_deref() == Some("leader"))
+            {
+                return i;
+            }
+            assert!(Instant::now() < deadline, "no leader\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(50)); // polling processes
+        }
     }
 
     fn kill(&mut self, i: usize) {
-        if let Some(pid) = self.pid(i) {
-            let _ = Command::new("kill").args(["-CONT", &pid]).status();
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            let deadline = std::time::Instant::now() + super::DEADLINE;
-            while Path::new(&format!("/proc/{pid}")).exists()
-                && std::time::Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(20)); // polling a process
-            }
-            // zk-anchor's launch waits for a non-empty pid file: a stale one would make it
-            // check the dead process and report the restarted node as died.
-            let _ = std::fs::remove_file(self.dir.path().join(format!("n{}/pid", i + 1)));
+        self.signal(i, "CONT");
+        if let Some(mut child) = self.members[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
     fn restart(&mut self, i: usize) {
-        run(&["restart", &(i + 1).to_string(), &self.d()]);
+        self.launch(i);
+        self.wait_ready();
     }
 
     fn min_timeout(&self) -> Duration {
@@ -187,11 +279,7 @@ impl Servers for ZooKeeper {
 impl Drop for ZooKeeper {
     fn drop(&mut self) {
         for i in 0..3 {
-            self.signal(i, "CONT");
+            self.kill(i);
         }
-        let _ = Command::new("bash")
-            .arg(anchor())
-            .args(["stop", &self.d()])
-            .output();
     }
 }
