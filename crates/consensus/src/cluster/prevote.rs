@@ -57,22 +57,27 @@ pub(crate) fn grant(voter: &VoterView, term: u64, last_log: Option<&LogId<NodeId
 /// or snapshot chunk, by openraft's own vote time); `None` if it follows no leader, or
 /// Raft has stopped. On the leader itself: since it became leader.
 pub async fn leader_heard_ago(raft: &ZkRaft) -> Option<Duration> {
-    raft.with_raft_state(|st| {
-        st.vote_ref()
-            .committed
-            .then(|| st.vote_last_modified())
-            .flatten()
-            .map(|t| t.elapsed())
-    })
-    .await
-    .ok()
-    .flatten()
+    raft.with_raft_state(heard_ago)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// [`leader_heard_ago`] inside Raft's core.
+fn heard_ago(st: &openraft::RaftState<NodeId, openraft::BasicNode, Instant>) -> Option<Duration> {
+    st.vote_ref()
+        .committed
+        .then(|| st.vote_last_modified())
+        .flatten()
+        .map(|t| t.elapsed())
 }
 
 /// The local Raft's view, for answering a pre-vote; `None` once Raft has stopped.
 pub(crate) async fn local_view(raft: &ZkRaft, lease: Duration) -> Option<VoterView> {
-    let state = raft.with_raft_state(|st| st.server_state).await.ok()?;
-    let heard = leader_heard_ago(raft).await;
+    let (state, heard) = raft
+        .with_raft_state(|st| (st.server_state, heard_ago(st)))
+        .await
+        .ok()?;
     let m = raft.metrics().borrow().clone();
     let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
     Some(VoterView {
@@ -85,10 +90,10 @@ pub(crate) async fn local_view(raft: &ZkRaft, lease: Duration) -> Option<VoterVi
     })
 }
 
-/// Runs elections for this node until aborted or Raft stops: a pre-vote round once the leader it follows
-/// has been silent for the lease plus a random election timeout (or, following none, for a
-/// random election timeout since its vote last changed or its last attempt), and a real
-/// election (openraft's) only if a majority said yes.
+/// Runs elections for this node until aborted or Raft stops: a pre-vote round once the
+/// leader it follows has been silent for the lease plus a random election timeout (or,
+/// following none, for a random election timeout since its vote last changed or its last
+/// attempt), and a real election (openraft's) only if a majority said yes.
 pub(crate) fn spawn_election_driver(
     raft: ZkRaft,
     channels: Channels,

@@ -105,6 +105,10 @@ pub(super) struct Pipeline<'a> {
     decoder: FrameDecoder,
     auth: Arc<Vec<Id>>,
     queue: VecDeque<Slot>,
+    /// `Local` slots in `queue` (a write behind any of them is held).
+    locals: usize,
+    /// `Held` slots in `queue`.
+    held: usize,
     out: Vec<u8>,
     ending: Ending,
 }
@@ -133,6 +137,8 @@ impl<'a> Pipeline<'a> {
             decoder,
             auth: Arc::new(vec![auth::ip_id(peer.ip())]),
             queue: VecDeque::new(),
+            locals: 0,
+            held: 0,
             out,
             ending: Ending::No,
         }
@@ -250,6 +256,7 @@ impl<'a> Pipeline<'a> {
     fn answer_now(&mut self, slot: Slot) {
         match slot {
             Slot::Local { xid, req, auth, at } => {
+                self.locals -= 1;
                 let answer = {
                     let st = self.node.state.read();
                     let who = read::Reader {
@@ -431,11 +438,8 @@ impl<'a> Pipeline<'a> {
     /// Proposes a write now, or holds it while a local request is queued (that request must
     /// be answered from the state before this write).
     async fn write(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
-        let must_wait = self
-            .queue
-            .iter()
-            .any(|s| matches!(s, Slot::Local { .. } | Slot::Held { .. }));
-        if must_wait {
+        if self.locals > 0 || self.held > 0 {
+            self.held += 1;
             self.queue.push_back(Slot::Held { xid, op, kind, at });
         } else {
             let rx = self.node.propose(op).await.done;
@@ -445,6 +449,9 @@ impl<'a> Pipeline<'a> {
 
     /// Proposes, in order, the held writes no local request is ahead of any more.
     async fn propose_held(&mut self) {
+        if self.held == 0 {
+            return;
+        }
         for i in 0..self.queue.len() {
             match self.queue[i] {
                 Slot::Local { .. } => return,
@@ -452,6 +459,7 @@ impl<'a> Pipeline<'a> {
                     let Some(Slot::Held { xid, op, kind, at }) = self.queue.remove(i) else {
                         return;
                     };
+                    self.held -= 1;
                     let rx = self.node.propose(op).await.done;
                     self.queue.insert(i, Slot::Write { xid, kind, rx, at });
                 }
@@ -480,6 +488,7 @@ impl<'a> Pipeline<'a> {
                         self.queue.push_back(Slot::Gate { rx });
                     }
                 }
+                self.locals += 1;
                 self.queue.push_back(Slot::Local {
                     xid,
                     req,
