@@ -8,6 +8,17 @@ use zk_wire::{
 use crate::error::{Error, Result};
 use crate::ops::{check_path, create_op, version, CreateOptions};
 
+/// Adds a built op to a batch; a bad one is kept as the batch's error (the first wins) and
+/// reported when the batch is sent, so builder chains stay infallible.
+fn add(ops: &mut Vec<MultiOp>, error: &mut Option<Error>, op: Result<MultiOp>) {
+    match op {
+        Ok(op) => ops.push(op),
+        Err(e) => {
+            error.get_or_insert(e);
+        }
+    }
+}
+
 /// An atomic batch of writes and version checks, built op by op.
 #[derive(Debug, Clone, Default)]
 pub struct Multi {
@@ -22,12 +33,7 @@ impl Multi {
     }
 
     fn push(mut self, op: Result<MultiOp>) -> Multi {
-        match op {
-            Ok(op) => self.ops.push(op),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
-        }
+        add(&mut self.ops, &mut self.error, op);
         self
     }
 
@@ -121,12 +127,7 @@ impl MultiRead {
     }
 
     fn push(mut self, op: Result<MultiOp>) -> MultiRead {
-        match op {
-            Ok(op) => self.ops.push(op),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
-        }
+        add(&mut self.ops, &mut self.error, op);
         self
     }
 
