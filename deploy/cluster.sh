@@ -62,11 +62,7 @@ fi
 
 compose() {
   [ ${#COMPOSE[@]} -gt 0 ] || die "neither 'docker compose' nor 'docker-compose' is installed"
-  local files=(-f "$DEPLOY/docker-compose.yml")
-  if [ "${WITH_HEALTHCHECK:-0}" = 1 ]; then
-    files+=(-f "$DEPLOY/docker-compose.healthcheck.yml")
-  fi
-  "${COMPOSE[@]}" -p "$PROJECT" --project-directory "$DEPLOY" "${files[@]}" "$@"
+  "${COMPOSE[@]}" -p "$PROJECT" --project-directory "$DEPLOY" -f "$DEPLOY/docker-compose.yml" "$@"
 }
 
 # fourlw PORT WORD: the reply of 127.0.0.1:PORT to a four-letter word (at most 3 s); fails if
@@ -151,16 +147,6 @@ build_image() {
   fi
 }
 
-# Healthcheck only if this zk-node has the (proposed) --health-check flag.
-detect_healthcheck() {
-  if "$BIN" --help 2>/dev/null | grep -q -- '--health-check'; then
-    WITH_HEALTHCHECK=1
-  else
-    WITH_HEALTHCHECK=0
-    echo "cluster.sh: zk-node has no --health-check yet: containers run without a healthcheck"
-  fi
-}
-
 # Refuse a host port something else already listens on (our own containers excepted).
 check_ports() {
   [ -z "$(compose ps -q 2>/dev/null)" ] || return 0
@@ -195,7 +181,6 @@ status() {
 up() {
   build_binary
   build_image
-  detect_healthcheck
   check_ports
   compose up -d
   echo "cluster.sh: waiting up to ${UP_TIMEOUT}s for ruok on ${PORTS[*]} and a leader"
