@@ -208,7 +208,10 @@ def one_run(ens, run, log=print):
 
         t = threading.Thread(target=write_loop, daemon=True)
         t.start()
+        end = time.monotonic() + 20.0
         while len(acked) < 50:
+            if time.monotonic() > end:
+                raise AssertionError(f"{ens.name}: fewer than 50 writes in 20 s before the kill")
             time.sleep(0.01)  # letting the load run
         killed_at = time.monotonic()
         ens.kill(leader)
