@@ -57,10 +57,7 @@ pub(crate) fn grant(voter: &VoterView, term: u64, last_log: Option<&LogId<NodeId
 /// or snapshot chunk, by openraft's own vote time); `None` if it follows no leader, or
 /// Raft has stopped. On the leader itself: since it became leader.
 pub async fn leader_heard_ago(raft: &ZkRaft) -> Option<Duration> {
-    raft.with_raft_state(heard_ago)
-        .await
-        .ok()
-        .flatten()
+    raft.with_raft_state(heard_ago).await.ok().flatten()
 }
 
 /// [`leader_heard_ago`] inside Raft's core.
