@@ -130,6 +130,9 @@ pub(crate) async fn run(
     let mut commands_open = true;
     core.start(now());
     loop {
+        // Completions go out after the step's state is published, so a caller woken by one
+        // (e.g. `close`) already sees the state that step produced.
+        let mut completed = Vec::new();
         while let Some(out) = core.poll_output() {
             match out {
                 Output::Connect { conn: id, server } => {
@@ -155,10 +158,11 @@ pub(crate) async fn run(
                     reports.session.send_replace(s);
                 }
                 Output::Event { watcher, event } => watcher.deliver(event, &reports.default),
-                Output::Complete { tag, result } => {
-                    let _ = tag.send(result);
-                }
+                Output::Complete { tag, result } => completed.push((tag, result)),
             }
+        }
+        for (tag, result) in completed {
+            let _ = tag.send(result);
         }
         if core.state().is_closed() {
             break;
@@ -218,18 +222,21 @@ pub(crate) async fn run(
             Wake::Tick => core.tick(now()),
         }
     }
-    // Deliver what the final transition produced (Closed events, failed requests).
+    // Deliver what the final transition produced (Closed events, failed requests), the
+    // state first.
+    let mut completed = Vec::new();
     while let Some(out) = core.poll_output() {
         match out {
             Output::Event { watcher, event } => watcher.deliver(event, &reports.default),
-            Output::Complete { tag, result } => {
-                let _ = tag.send(result);
-            }
+            Output::Complete { tag, result } => completed.push((tag, result)),
             Output::State(s) => {
                 reports.state.send_replace(s);
             }
             _ => {}
         }
+    }
+    for (tag, result) in completed {
+        let _ = tag.send(result);
     }
     // Calls racing with the close still get the final answer.
     commands.close();
