@@ -2,7 +2,7 @@
 //! Methods only build requests and read replies; the session lives in the task (`io.rs`)
 //! driving the state machine (`machine`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +118,7 @@ struct Shared {
     commands: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<State>,
     session: watch::Receiver<SessionInfo>,
+    last_zxid: Arc<AtomicI64>,
     next_watch: AtomicU64,
     chroot: Chroot,
 }
@@ -171,6 +172,7 @@ pub fn connect(connect_string: &str, options: ConnectOptions) -> Result<(Client,
     let (state_tx, state_rx) = watch::channel(State::Connecting);
     let (session_tx, session_rx) = watch::channel(SessionInfo::default());
     let core = Core::new(cfg, Watcher::Default);
+    let last_zxid = Arc::new(AtomicI64::new(0));
     tokio::spawn(io::run(
         core,
         cmd_rx,
@@ -178,6 +180,7 @@ pub fn connect(connect_string: &str, options: ConnectOptions) -> Result<(Client,
             default: default_tx,
             state: state_tx,
             session: session_tx,
+            last_zxid: last_zxid.clone(),
         },
     ));
     let client = Client {
@@ -185,6 +188,7 @@ pub fn connect(connect_string: &str, options: ConnectOptions) -> Result<(Client,
             commands: cmd_tx,
             state: state_rx,
             session: session_rx,
+            last_zxid,
             next_watch: AtomicU64::new(1),
             chroot,
         }),
@@ -210,6 +214,12 @@ impl Client {
     /// The session as last granted (id, password, negotiated timeout).
     pub fn session(&self) -> SessionInfo {
         self.shared.session.borrow().clone()
+    }
+
+    /// The highest zxid seen in any reply of this session (what the next handshake sends as
+    /// lastZxidSeen, S3.4); at least the zxid of every reply whose call has returned.
+    pub fn last_zxid(&self) -> i64 {
+        self.shared.last_zxid.load(Ordering::Acquire)
     }
 
     /// The chroot of the connect string, if any.
@@ -590,6 +600,11 @@ impl Client {
     }
 
     /// Closes the session (its ephemerals go at once) and the handle: CLOSED, final (S1.4).
+    ///
+    /// The handle is CLOSED whatever happens. `Ok` means the ensemble acknowledged the
+    /// close (or there was never a session, or the handle was already closed);
+    /// `ConnectionLoss` means it could not be told (not connected, or the connection went
+    /// before the reply), so the session and its ephemerals live on until it expires.
     pub async fn close(&self) -> Result<()> {
         if self.state().is_closed() {
             return Ok(());
@@ -598,7 +613,10 @@ impl Client {
         if self.shared.commands.send(Command::Close(tag)).is_err() {
             return Ok(());
         }
-        let _ = rx.await;
-        Ok(())
+        match rx.await {
+            Ok(result) => result.map(|_| ()),
+            // The task ended without answering: it only does so once CLOSED.
+            Err(_) => Ok(()),
+        }
     }
 }

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -88,6 +90,9 @@ pub(crate) struct Reports {
     pub default: mpsc::UnboundedSender<WatchedEvent>,
     pub state: watch::Sender<State>,
     pub session: watch::Sender<SessionInfo>,
+    /// The highest zxid seen in a reply, stored before the step's completions go out so a
+    /// caller woken by a reply reads at least that reply's zxid.
+    pub last_zxid: Arc<AtomicI64>,
 }
 
 struct Conn {
@@ -161,6 +166,7 @@ pub(crate) async fn run(
                 Output::Complete { tag, result } => completed.push((tag, result)),
             }
         }
+        reports.last_zxid.store(core.last_zxid(), Ordering::Release);
         for (tag, result) in completed {
             let _ = tag.send(result);
         }

@@ -700,6 +700,62 @@ fn s1_4_close_is_final() {
     assert_eq!(states(&h.take()), vec![State::Closed(CloseReason::Closed)]);
 }
 
+/// S1.4: a close the ensemble never acknowledged still makes the handle CLOSED, but the
+/// caller learns the session may live on (ConnectionLoss): closed while disconnected, the
+/// connection lost before the reply, or no reply within the read timeout. With no session
+/// ever granted there is nothing to live on.
+#[test]
+fn s1_4_an_unacknowledged_close_says_so() {
+    // Never connected: nothing granted.
+    let mut h = H::new(1, 6000, None);
+    h.start(0);
+    h.take();
+    h.core.close(Some(1), h.at(1));
+    assert_eq!(
+        completions(&h.take()),
+        vec![(1, Ok(Response::CloseSession))]
+    );
+
+    // Disconnected after a session was granted.
+    let mut h = H::new(1, 6000, None);
+    h.start(0);
+    let (c, _) = h.expect_connect();
+    h.establish(c, 0, 6000, 5);
+    h.core.disconnected(c, h.at(20));
+    h.take();
+    h.core.close(Some(2), h.at(21));
+    let out = h.take();
+    assert_eq!(completions(&out), vec![(2, Err(Error::ConnectionLoss))]);
+    assert_eq!(states(&out), vec![State::Closed(CloseReason::Closed)]);
+
+    // The connection goes before the reply.
+    let mut h = H::new(1, 6000, None);
+    h.start(0);
+    let (c, _) = h.expect_connect();
+    h.establish(c, 0, 6000, 5);
+    h.core.close(Some(3), h.at(10));
+    h.take();
+    h.core.disconnected(c, h.at(11));
+    let out = h.take();
+    assert_eq!(completions(&out), vec![(3, Err(Error::ConnectionLoss))]);
+    assert_eq!(states(&out), vec![State::Closed(CloseReason::Closed)]);
+
+    // No reply within the read timeout (2/3 of 6 s, counted from the last thing heard, the
+    // handshake at 0).
+    let mut h = H::new(1, 6000, None);
+    h.start(0);
+    let (c, _) = h.expect_connect();
+    h.establish(c, 0, 6000, 5);
+    h.core.close(Some(4), h.at(10));
+    h.take();
+    h.core.tick(h.at(3999));
+    assert!(completions(&h.take()).is_empty());
+    h.core.tick(h.at(4000));
+    let out = h.take();
+    assert_eq!(completions(&out), vec![(4, Err(Error::ConnectionLoss))]);
+    assert_eq!(states(&out), vec![State::Closed(CloseReason::Closed)]);
+}
+
 /// R8 + S1.4: an auth reply with AuthFailed closes the handle (AuthFailed event); calls then
 /// fail with AuthFailed.
 #[test]

@@ -388,7 +388,7 @@ impl<T, W: Clone + Eq + Hash> Core<T, W> {
             info!(conn, why, "disconnected");
             self.fail_pending(|| Error::ConnectionLoss);
             if self.closing.is_some() {
-                self.finish_close(CloseReason::Closed);
+                self.close_unacknowledged();
                 return;
             }
             self.set_state(State::Connecting);
@@ -432,7 +432,7 @@ impl<T, W: Clone + Eq + Hash> Core<T, W> {
     pub fn tick(&mut self, now: Instant) {
         if let Some((_, deadline, _)) = &self.closing {
             if now >= *deadline {
-                self.finish_close(CloseReason::Closed);
+                self.close_unacknowledged();
                 return;
             }
         }
@@ -560,11 +560,28 @@ impl<T, W: Clone + Eq + Hash> Core<T, W> {
             self.send(xid, &Request::CloseSession, now);
             self.closing = Some((tag, now + self.read_timeout(), xid));
         } else {
+            // Not connected: nobody can be told, so a session the ensemble granted lives on
+            // until it expires.
             if let Some(tag) = tag {
-                self.complete(tag, Ok(Response::CloseSession));
+                let result = if self.session.id == 0 {
+                    Ok(Response::CloseSession)
+                } else {
+                    Err(Error::ConnectionLoss)
+                };
+                self.complete(tag, result);
             }
             self.finish_close(CloseReason::Closed);
         }
+    }
+
+    /// Ends a close whose CloseSession got no reply (connection lost, or no reply within
+    /// the read timeout): the handle is CLOSED, but the session may live on at the
+    /// ensemble until it expires, and the caller is told so.
+    fn close_unacknowledged(&mut self) {
+        if let Some((Some(tag), _, _)) = self.closing.take() {
+            self.complete(tag, Err(Error::ConnectionLoss));
+        }
+        self.finish_close(CloseReason::Closed);
     }
 
     fn finish_close(&mut self, reason: CloseReason) {
