@@ -26,6 +26,7 @@
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
+mod broken;
 mod cluster;
 mod cluster_meta;
 mod codec;
@@ -60,7 +61,7 @@ pub use command::Outcome;
 pub use error::Corruption;
 pub use error::MetaError;
 pub use error::OpenError;
-pub use grpc::activity::ActivityHandler;
+pub use grpc::activity::{ActivityHandler, Touch};
 pub use log_store::SledLogReader;
 pub use log_store::SledLogStore;
 pub use network::OneNodeNetwork;

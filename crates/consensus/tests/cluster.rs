@@ -527,9 +527,9 @@ async fn acknowledged_writes_survive_a_restart_of_every_node() {
     ens.shutdown_all().await;
 }
 
-/// Activity reports from a follower reach the leader's handler; on the leader they are
-/// handed over directly. `sync_point` on a follower names an index covering every write
-/// committed before it.
+/// Activity reports from a follower reach the leader's handler with each touch's age, and
+/// the follower learns they were delivered; on the leader they are handed over directly.
+/// `sync_point` on a follower names an index covering every write committed before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn activity_reaches_the_leader_and_sync_point_covers_commits() {
     init_tracing();
@@ -539,19 +539,23 @@ async fn activity_reaches_the_leader_and_sync_point_covers_commits() {
     let follower = ens.a_follower().await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     ens.node(leader)
-        .set_activity_handler(Arc::new(move |from, ids: &[i64]| {
-            let _ = tx.send((from, ids.to_vec()));
+        .set_activity_handler(Arc::new(move |from, touches: &[(i64, u32)]| {
+            let _ = tx.send((from, touches.to_vec()));
         }));
-    ens.node(follower).report_activity(vec![7, 8]).await;
+    assert!(
+        ens.node(follower)
+            .report_activity(&[(7, 0), (8, 120)])
+            .await
+    );
     let got = tokio::time::timeout(DEADLINE, rx.recv())
         .await
         .expect("in time");
-    assert_eq!(got, Some((follower, vec![7, 8])));
-    ens.node(leader).report_activity(vec![9]).await;
+    assert_eq!(got, Some((follower, vec![(7, 0), (8, 120)])));
+    assert!(ens.node(leader).report_activity(&[(9, 5)]).await);
     let got = tokio::time::timeout(DEADLINE, rx.recv())
         .await
         .expect("in time");
-    assert_eq!(got, Some((leader, vec![9])));
+    assert_eq!(got, Some((leader, vec![(9, 5)])));
 
     let session = ens.create_session(leader).await;
     let zxid = ens.commit_op(leader, create(session, "/synced")).await.zxid;

@@ -50,9 +50,15 @@ impl Expiry {
     /// late ping from a connection whose session already expired must not bring it back.
     pub fn touch(&self, id: SessionId, timeout_ms: u32) {
         let now = self.now_ms();
+        self.touch_at(id, timeout_ms, now);
+    }
+
+    /// Activity on a session heard at `heard_ms` (a member's report arrives later than the
+    /// touch it carries); as [`touch`](Self::touch), and never bringing a deadline forward.
+    pub fn touch_at(&self, id: SessionId, timeout_ms: u32, heard_ms: u64) {
         let mut t = self.tracker();
         if t.contains(id) {
-            t.touch(id, timeout_ms, now);
+            t.touch(id, timeout_ms, heard_ms);
         }
     }
 

@@ -115,40 +115,45 @@ impl Node {
         if self.is_leader() {
             self.expiry.touch(session, timeout_ms);
         } else {
-            self.activity.record(session);
+            self.activity.record(session, self.expiry.now_ms());
         }
     }
 
-    /// Sends touched sessions to the leader (best effort; a lost report only delays an
-    /// expiry decision until the next one).
-    pub async fn report_activity(&self, ids: &[zk_session::SessionId]) {
-        match &self.backend {
-            crate::backend::Backend::Single(_) => self.on_activity(ids),
-            crate::backend::Backend::Cluster(c) => {
-                c.report_activity(ids.iter().map(|id| id.get()).collect())
-                    .await
-            }
-        }
-    }
-
-    /// The leader's side of an activity report: touch each live session with its replicated
-    /// timeout (sessions already gone are ignored).
-    pub fn on_activity(&self, ids: &[zk_session::SessionId]) {
-        let st = self.state.read();
-        for &id in ids {
-            if let Some(timeout_ms) = st.sessions.get(id) {
-                self.expiry.touch(id, timeout_ms);
-            }
-        }
-    }
-
-    /// An activity report from a member (on the leader): raw ids, invalid ones ignored.
-    pub fn on_reported_activity(&self, ids: &[i64]) {
-        let ids: Vec<zk_session::SessionId> = ids
+    /// Sends touched sessions to the leader, each with how long ago it was touched; true if
+    /// the leader got them (else the caller keeps them for the next report).
+    pub async fn report_activity(&self, touches: &[(zk_session::SessionId, u64)]) -> bool {
+        let now = self.expiry.now_ms();
+        let aged: Vec<(i64, u32)> = touches
             .iter()
-            .filter_map(|&raw| zk_session::SessionId::from_raw(raw).ok())
+            .map(|&(id, at)| {
+                let age = u32::try_from(now.saturating_sub(at)).unwrap_or(u32::MAX);
+                (id.get(), age)
+            })
             .collect();
-        self.on_activity(&ids);
+        match &self.backend {
+            crate::backend::Backend::Single(_) => {
+                self.on_reported_activity(&aged);
+                true
+            }
+            crate::backend::Backend::Cluster(c) => c.report_activity(&aged).await,
+        }
+    }
+
+    /// The leader's side of an activity report: each live session is touched as of when it
+    /// was heard (`age` ms ago), with its replicated timeout; invalid ids and sessions
+    /// already gone are ignored.
+    pub fn on_reported_activity(&self, touches: &[(i64, u32)]) {
+        let now = self.expiry.now_ms();
+        let st = self.state.read();
+        for &(raw, age) in touches {
+            let Ok(id) = zk_session::SessionId::from_raw(raw) else {
+                continue;
+            };
+            if let Some(timeout_ms) = st.sessions.get(id) {
+                self.expiry
+                    .touch_at(id, timeout_ms, now.saturating_sub(u64::from(age)));
+            }
+        }
     }
 
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).

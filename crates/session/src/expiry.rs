@@ -57,10 +57,17 @@ impl ExpiryTracker {
     }
 
     /// Records activity of `id` at `now_ms` (S5.1): it now expires at
-    /// [`deadline_after`](Self::deadline_after)`(now_ms, timeout_ms)`. Starts tracking an
-    /// unknown id. The last touch wins. Returns the new deadline.
+    /// [`deadline_after`](Self::deadline_after)`(now_ms, timeout_ms)`, unless it already
+    /// expires later: a touch reported late (heard at `now_ms`, delivered after a newer
+    /// one) never brings a deadline forward. Starts tracking an unknown id. Returns the
+    /// session's deadline.
     pub fn touch(&mut self, id: SessionId, timeout_ms: u32, now_ms: u64) -> u64 {
         let deadline = self.deadline_after(now_ms, timeout_ms);
+        if let Some(prev) = self.sessions.get(&id) {
+            if prev.deadline > deadline {
+                return prev.deadline;
+            }
+        }
         let entry = Entry {
             deadline,
             timeout_ms,
@@ -204,6 +211,19 @@ mod tests {
         assert_eq!(t.expired(clock.now_ms()), vec![id(1)]);
         assert!(t.is_empty());
         assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_late_older_touch_never_brings_a_deadline_forward() {
+        // A member's report carries a touch heard earlier than one already applied: the
+        // session keeps the later deadline; a newer touch still pushes it.
+        let mut t = tracker();
+        assert_eq!(t.touch(id(1), 4000, 10_500), 16_000);
+        assert_eq!(t.touch(id(1), 4000, 6_100), 16_000);
+        assert!(t.expired(15_999).is_empty());
+        assert_eq!(t.touch(id(1), 4000, 12_100), 18_000);
+        assert_eq!(t.expired(16_000), Vec::<SessionId>::new());
+        assert_eq!(t.expired(18_000), vec![id(1)]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::cluster::Role;
 use crate::command::Command;
 use crate::grpc::activity::ActivityHandler;
 use crate::grpc::activity::ActivitySlot;
+use crate::grpc::activity::Touch;
 use crate::grpc::channels::Channels;
 use crate::grpc::forward_out::Forwarder;
 use crate::grpc::identity::Identity;
@@ -118,32 +119,45 @@ impl ClusterNode {
         }
     }
 
-    /// Sends the session ids touched here to the leader (best effort, not a Raft entry);
-    /// on the leader itself, hands them to the activity handler directly.
-    pub async fn report_activity(&self, sessions: Vec<i64>) {
+    /// Sends the sessions touched here (with how long ago) to the leader, not as a Raft
+    /// entry; on the leader itself, hands them to the activity handler directly. True if
+    /// the leader got them; false if there is no leader, the call failed, or the receiver
+    /// was not the leader (the caller keeps them for the next report).
+    pub async fn report_activity(&self, touches: &[Touch]) -> bool {
         let leader = self.role.borrow().leader;
         let Some(leader) = leader else {
-            tracing::debug!(n = sessions.len(), "activity not reported: no leader");
-            return;
+            tracing::debug!(n = touches.len(), "activity not reported: no leader");
+            return false;
         };
         if leader == self.id {
-            self.activity.deliver(self.id, &sessions);
-            return;
+            self.activity.deliver(self.id, touches);
+            return true;
         }
         let Some(ch) = self.channels.get(leader) else {
-            return;
+            return false;
         };
         let mut req = tonic::Request::new(pb::ActivityReport {
             caller: Some(self.identity.caller(leader)),
-            sessions,
+            sessions: touches.iter().map(|t| t.0).collect(),
+            ages_ms: touches.iter().map(|t| t.1).collect(),
         });
         req.set_timeout(self.timing.rpc_timeout);
         let mut client = ch.client();
         let call = client.report_activity(req);
         match tokio::time::timeout(self.timing.rpc_timeout, call).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(status)) => tracing::debug!(leader, %status, "activity report failed"),
-            Err(_) => tracing::debug!(leader, "activity report timed out"),
+            Ok(Ok(reply)) if reply.get_ref().leader => true,
+            Ok(Ok(_)) => {
+                tracing::debug!(leader, "activity report reached a node no longer leading");
+                false
+            }
+            Ok(Err(status)) => {
+                tracing::debug!(leader, %status, "activity report failed");
+                false
+            }
+            Err(_) => {
+                tracing::debug!(leader, "activity report timed out");
+                false
+            }
         }
     }
 

@@ -157,7 +157,13 @@ impl Peer for PeerService {
         let req = req.into_inner();
         let from = self.identity.check(req.caller.as_ref())?;
         let leader = self.raft.metrics().borrow().state == ServerState::Leader;
-        self.activity.deliver(from, &req.sessions);
+        let touches: Vec<(i64, u32)> = req
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, req.ages_ms.get(i).copied().unwrap_or(0)))
+            .collect();
+        self.activity.deliver(from, &touches);
         Ok(Response::new(pb::ActivityReply { leader }))
     }
 
