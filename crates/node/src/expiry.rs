@@ -62,6 +62,17 @@ impl Expiry {
         }
     }
 
+    /// A resume of `id` was applied: the handshake is activity (S5.1), counted now with the
+    /// session's tracked timeout, so the session is not judged on touches from before it
+    /// moved while its first ping on the new connection is still a third of a timeout away.
+    pub fn refresh(&self, id: SessionId) {
+        let now = self.now_ms();
+        let mut t = self.tracker();
+        if let Some(timeout_ms) = t.timeout_ms(id) {
+            t.touch(id, timeout_ms, now);
+        }
+    }
+
     /// The session ended.
     pub fn remove(&self, id: SessionId) {
         self.tracker().remove(id);
@@ -190,6 +201,22 @@ mod tests {
         );
         clock.advance(200);
         assert_eq!(e.expired(), vec![sid(5)]);
+        assert!(e.is_empty());
+    }
+
+    /// A resume counts as activity with the tracked timeout; an untracked session stays so.
+    #[test]
+    fn refresh_on_resume_pushes_the_deadline() {
+        let clock = ManualClock::new(1_000);
+        let e = expiry(&clock);
+        e.add(sid(5), 400);
+        clock.advance(350);
+        e.refresh(sid(5));
+        clock.advance(300);
+        assert!(e.expired().is_empty(), "refreshed 300 ms ago with 400 ms");
+        clock.advance(200);
+        assert_eq!(e.expired(), vec![sid(5)]);
+        e.refresh(sid(6));
         assert!(e.is_empty());
     }
 

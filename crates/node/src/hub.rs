@@ -296,6 +296,9 @@ impl Hub {
                     self.expiry.remove(id);
                 }
             }
+            // Found by the chaos run: a session resumed on another node 1.4 s before it
+            // expired, judged on its last ping through the node it left.
+            Outcome::SessionClaimed { session_id, .. } => self.expiry.refresh(*session_id),
             _ => {}
         }
         if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {

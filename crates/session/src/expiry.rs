@@ -139,6 +139,11 @@ impl ExpiryTracker {
         self.sessions.get(&id).map(|e| e.deadline)
     }
 
+    /// The timeout `id` is tracked with, if tracked.
+    pub fn timeout_ms(&self, id: SessionId) -> Option<u32> {
+        self.sessions.get(&id).map(|e| e.timeout_ms)
+    }
+
     /// Whether `id` is tracked.
     pub fn contains(&self, id: SessionId) -> bool {
         self.sessions.contains_key(&id)
