@@ -12,16 +12,17 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-step "reference client packages"
+step "reference client packages, tmux"
 # zkCli.sh (Debian's zookeeper package) drives zk-node in crates/node/tests/other_clients.rs,
-# and tools/zk-anchor.sh runs the same package as the reference server.
-if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ]; then
+# and tools/zk-anchor.sh runs the same package as the reference server. tmux is the real
+# terminal zk-cli's interactive shell is driven in (crates/cli/tests/shell.rs).
+if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ] || ! command -v tmux >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux
   else
     sudo -n apt-get update -q
-    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux
   fi
 fi
 
@@ -48,6 +49,24 @@ if docker info >/dev/null 2>&1; then
 else
   echo "deploy smoke: no docker daemon here, skipped"
 fi
+
+step "chaos against the containers (deploy/chaos.sh, brief)"
+# The same harness as the process-level chaos tests below, on the compose cluster: docker
+# kill/pause/network disconnect under a recorded workload, then the verdict.
+if docker info >/dev/null 2>&1; then
+  cargo build --locked -p zk-chaos --bin zk-chaos
+  ZK_CHAOS_BIN="$(pwd)/target/debug/zk-chaos" bash deploy/chaos.sh --duration 30 --seed 1
+else
+  echo "deploy chaos: no docker daemon here, skipped"
+fi
+
+step "the deliberately broken zk-node (test-only feature), for the checker's own test"
+# crates/chaos/tests/process_chaos.rs shows the checker failing on a node that acknowledges
+# before its log is durable. Cargo keeps both feature sets' artifacts, so switching back is
+# a relink.
+cargo build --locked -p zk-node --bin zk-node --features unsafe-ack-before-flush
+cp target/debug/zk-node target/debug/zk-node-broken
+cargo build --locked -p zk-node --bin zk-node
 
 step "tests"
 # nextest's closing summary line is what CI reads.

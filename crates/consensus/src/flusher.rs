@@ -28,7 +28,13 @@ impl Flusher {
         let (tx, rx) = mpsc::channel::<Completion>();
         let thread = std::thread::Builder::new()
             .name("raft-sled-flush".into())
-            .spawn(move || run(db, rx))?;
+            .spawn(move || {
+                if cfg!(feature = "unsafe-ack-before-flush") {
+                    crate::broken::run_flusher(db, rx);
+                } else {
+                    run(db, rx);
+                }
+            })?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -37,6 +43,17 @@ impl Flusher {
 
     /// Queues `done` to run after a flush that covers every write made before this call.
     pub(crate) fn submit(&self, done: Completion) {
+        if cfg!(feature = "unsafe-ack-before-flush") {
+            // The deliberately broken test build (see `broken`): log appends are "durable" at
+            // once, i.e. only after its next periodic flush.
+            done(Ok(()));
+            return;
+        }
+        self.enqueue(done);
+    }
+
+    /// Hands `done` to the flusher thread, to run after its next flush.
+    fn enqueue(&self, done: Completion) {
         let Some(tx) = &self.tx else {
             done(Err(io::Error::other("raft storage flusher is shut down")));
             return;
@@ -53,7 +70,7 @@ impl Flusher {
     /// Waits, without blocking the async runtime, until every earlier write is durable.
     pub(crate) async fn flush(&self) -> io::Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Box::new(move |res| {
+        self.enqueue(Box::new(move |res| {
             // The waiter may have been cancelled; nothing to do then.
             let _ = tx.send(res);
         }));

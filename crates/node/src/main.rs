@@ -25,6 +25,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if cfg!(feature = "unsafe-ack-before-flush") {
+        tracing::error!(
+            "BROKEN TEST BUILD (feature unsafe-ack-before-flush): log appends are acknowledged \
+             before they are durable; acknowledged writes can be lost"
+        );
+    }
     let settings = config.settings().context("bad configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use super::four_letter;
 use super::free_port;
-use super::proxy::LinkProxy;
 use super::DEADLINE;
+use zk_chaos::proxy::LinkProxy;
 
 /// One member of a test ensemble.
 pub struct Member {
@@ -79,7 +79,10 @@ impl Cluster {
         for from in 1..=n {
             for to in (1..=n).filter(|&to| to != from) {
                 let target = c.members[(to - 1) as usize].peer;
-                c.links.insert((from, to), LinkProxy::start(target));
+                c.links.insert(
+                    (from, to),
+                    LinkProxy::start(target).expect("start a link proxy"),
+                );
             }
         }
         c

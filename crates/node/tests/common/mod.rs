@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod cluster;
-pub mod proxy;
 pub mod req;
 
 use std::io::Read;

@@ -1,4 +1,4 @@
-//! A TCP proxy on loopback for one direction of one peer link, so a test can partition
+//! A TCP proxy on loopback for one direction of one link, so a run can partition
 //! members without touching their processes. Each member dials each other member through
 //! its own proxy (`--peer-dial`), so cutting the two proxies of a pair cuts that pair both
 //! ways while every other link keeps working.
@@ -8,6 +8,9 @@
 //! connections during a cut are accepted and never answered. Healing closes every
 //! connection that lived through the cut (their byte streams have holes), so both sides
 //! reconnect and resume on fresh connections.
+//!
+//! The same proxy stands between a client and a server to make a session go silent: cut,
+//! the servers stop hearing it while its client keeps trying.
 
 use std::io::Read;
 use std::io::Write;
@@ -39,9 +42,9 @@ struct Shared {
 
 impl LinkProxy {
     /// Listens on a free loopback port and forwards every connection to `target`.
-    pub fn start(target: SocketAddr) -> LinkProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
+    pub fn start(target: SocketAddr) -> std::io::Result<LinkProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             target,
             cut: AtomicBool::new(false),
@@ -49,8 +52,10 @@ impl LinkProxy {
             sockets: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
-        std::thread::spawn(move || accept_loop(listener, s));
-        LinkProxy { addr, shared }
+        std::thread::Builder::new()
+            .name("link-proxy".into())
+            .spawn(move || accept_loop(listener, s))?;
+        Ok(LinkProxy { addr, shared })
     }
 
     /// Black-holes the link: bytes in flight and from now on are dropped.
@@ -58,9 +63,14 @@ impl LinkProxy {
         self.shared.cut.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the link is cut.
+    pub fn is_cut(&self) -> bool {
+        self.shared.cut.load(Ordering::SeqCst)
+    }
+
     /// Ends a cut: closes every connection that lived through it; new ones forward again.
     pub fn heal(&self) {
-        let mut sockets = self.shared.sockets.lock().expect("proxy sockets");
+        let mut sockets = lock(&self.shared.sockets);
         self.shared.cut.store(false, Ordering::SeqCst);
         for s in sockets.drain(..) {
             let _ = s.shutdown(Shutdown::Both);
@@ -73,7 +83,7 @@ impl Drop for LinkProxy {
         self.shared.stopped.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag and ends.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
-        for s in self.shared.sockets.lock().expect("proxy sockets").drain(..) {
+        for s in lock(&self.shared.sockets).drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
@@ -104,14 +114,23 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             };
             let s = shared.clone();
-            std::thread::spawn(move || pump(from, to, s));
+            // Without a thread the connection simply stays silent, as a dead link would.
+            let _ = std::thread::Builder::new()
+                .name("link-pump".into())
+                .spawn(move || pump(from, to, s));
         }
     }
 }
 
+/// The socket list; a pump thread that panicked cannot leave it half-updated (pushes and
+/// drains only), so a poisoned lock is still usable.
+fn lock(m: &Mutex<Vec<TcpStream>>) -> std::sync::MutexGuard<'_, Vec<TcpStream>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn remember(shared: &Shared, socket: &TcpStream) {
     if let Ok(s) = socket.try_clone() {
-        shared.sockets.lock().expect("proxy sockets").push(s);
+        lock(&shared.sockets).push(s);
     }
 }
 

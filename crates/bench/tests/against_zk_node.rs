@@ -1,0 +1,175 @@
+//! Runs the `zk-bench` binary for ~2 s per workload against a one-node zk-node it starts on
+//! a free loopback port (killed on drop), and checks the JSON line: requests done, none failed.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The zk-node binary of this target dir (`target/<profile>/zk-node`), built if missing.
+fn zk_node_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>")
+        .to_path_buf();
+    let bin = profile_dir.join("zk-node");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
+        if profile_dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let ok = cmd.status().is_ok_and(|s| s.success());
+        assert!(ok && bin.exists(), "could not build {}", bin.display());
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn srvr_mode(addr: &str) -> Option<String> {
+    let addr: SocketAddr = addr.parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"srvr").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(str::to_string)
+}
+
+/// One zk-node, killed on drop.
+struct ZkNode {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ZkNode {
+    fn start() -> ZkNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(zk_node_binary())
+            .args(["--client-addr", &addr, "--max-connections-per-ip", "0"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn zk-node");
+        let node = ZkNode {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + DEADLINE;
+        while srvr_mode(&node.addr).as_deref() != Some("standalone")
+            && srvr_mode(&node.addr).as_deref() != Some("leader")
+        {
+            assert!(Instant::now() < deadline, "zk-node did not start");
+            std::thread::sleep(Duration::from_millis(50)); // polling a process
+        }
+        node
+    }
+}
+
+impl Drop for ZkNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs zk-bench with `args`, bounded in time; its stdout.
+fn zk_bench(args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zk-bench"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn zk-bench");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("zk-bench {args:?} did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50)); // polling a process
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "zk-bench {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn check(workload: &str, json: &str) {
+    let line = json.trim();
+    assert_eq!(line.lines().count(), 1, "one JSON line: {json}");
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+    assert_eq!(v["workload"], workload);
+    assert!(v["ops"].as_u64().unwrap_or(0) > 0, "no ops: {line}");
+    assert!(v["ops_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{line}");
+    assert_eq!(v["failed"], 0, "{line}");
+    assert_eq!(v["errors"], serde_json::json!({}), "{line}");
+    assert!(v["p99_us"].as_u64().unwrap_or(0) > 0, "{line}");
+    assert!(v["duration_s"].as_f64().unwrap_or(0.0) >= 1.9, "{line}");
+    assert_eq!(v["tags"]["system"], "zk-node", "{line}");
+    assert!(v["server_cpu_s"].is_number(), "--watch-pids read: {line}");
+}
+
+#[test]
+fn get_and_create_against_one_zk_node() {
+    let node = ZkNode::start();
+    let pid = node.child.id().to_string();
+    for workload in ["get", "create"] {
+        let out = zk_bench(&[
+            "--servers",
+            &node.addr,
+            workload,
+            "--clients",
+            "4",
+            "--in-flight",
+            "4",
+            "--keys",
+            "100",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--json",
+            "--quiet",
+            "--tag",
+            "system=zk-node",
+            "--watch-pids",
+            &pid,
+        ]);
+        check(workload, &out);
+    }
+}

@@ -1,0 +1,111 @@
+//! What a chaos run needs of an ensemble: its client addresses and the faults it can suffer.
+
+mod docker;
+mod processes;
+
+pub use docker::Docker;
+pub use processes::{Processes, ProcessesConfig};
+
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::fourlw;
+
+/// A fault could not be injected or repaired.
+#[derive(Debug, Error)]
+pub enum EnsembleError {
+    /// A command (kill, docker) failed.
+    #[error("{what}: {detail}")]
+    Command {
+        /// What was being done.
+        what: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An I/O error (spawning, proxies, data dirs).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The ensemble did not get to the asked state in time.
+    #[error("{0}")]
+    Timeout(String),
+}
+
+/// A three-or-more member ensemble whose members can be killed, paused and cut off.
+/// Members are numbered from 0. Every method blocks (call them off the async runtime).
+pub trait Ensemble: Send + Sync + 'static {
+    /// How many members.
+    fn size(&self) -> usize;
+    /// Member `i`'s client address, as `host:port` reachable from here.
+    fn client_addr(&self, i: usize) -> String;
+    /// kill -9 member `i` (its disk stays).
+    fn kill(&self, i: usize) -> Result<(), EnsembleError>;
+    /// Starts member `i` again after a kill.
+    fn restart(&self, i: usize) -> Result<(), EnsembleError>;
+    /// Freezes member `i` (SIGSTOP, docker pause): a long GC pause.
+    fn pause(&self, i: usize) -> Result<(), EnsembleError>;
+    /// Ends a pause.
+    fn resume(&self, i: usize) -> Result<(), EnsembleError>;
+    /// Cuts member `i` off from every other member.
+    fn isolate(&self, i: usize) -> Result<(), EnsembleError>;
+    /// Heals an isolation.
+    fn rejoin(&self, i: usize) -> Result<(), EnsembleError>;
+    /// A few lines about member `i` for a failure report (e.g. the tail of its log).
+    fn describe(&self, i: usize) -> String;
+
+    /// The connect string naming every member.
+    fn connect_string(&self) -> String {
+        (0..self.size())
+            .map(|i| self.client_addr(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// What member `i` says its mode is (`leader`, `follower`), `None` if it does not serve.
+    fn mode(&self, i: usize) -> Option<String> {
+        fourlw::mode(&self.client_addr(i))
+    }
+
+    /// The member that says it leads, if exactly one does.
+    fn leader(&self) -> Option<usize> {
+        let leaders: Vec<usize> = (0..self.size())
+            .filter(|&i| self.mode(i).as_deref() == Some("leader"))
+            .collect();
+        (leaders.len() == 1).then(|| leaders[0])
+    }
+
+    /// Waits until one member leads and every other follows, i.e. all serve.
+    fn wait_all_serving(&self, timeout: Duration) -> Result<usize, EnsembleError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let modes: Vec<Option<String>> = (0..self.size()).map(|i| self.mode(i)).collect();
+            let leaders = modes
+                .iter()
+                .filter(|m| m.as_deref() == Some("leader"))
+                .count();
+            let followers = modes
+                .iter()
+                .filter(|m| m.as_deref() == Some("follower"))
+                .count();
+            if leaders == 1 && leaders + followers == self.size() {
+                if let Some(l) = modes.iter().position(|m| m.as_deref() == Some("leader")) {
+                    return Ok(l);
+                }
+            }
+            if Instant::now() >= deadline {
+                let logs: Vec<String> = (0..self.size()).map(|i| self.describe(i)).collect();
+                return Err(EnsembleError::Timeout(format!(
+                    "members did not all serve within {timeout:?}: modes {modes:?}\n{}",
+                    logs.join("\n")
+                )));
+            }
+            // Polling other processes' state: there is no event to wait on.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! An ensemble of local `zk-node` processes on loopback, every peer link (each direction)
+//! through its own [`LinkProxy`] so a member can be cut off without touching its process.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Ensemble, EnsembleError};
+use crate::proxy::LinkProxy;
+
+/// How to run the processes.
+#[derive(Clone, Debug)]
+pub struct ProcessesConfig {
+    /// The `zk-node` binary.
+    pub bin: PathBuf,
+    /// Members (3 or more).
+    pub size: usize,
+    /// `--tick-ms`.
+    pub tick_ms: u64,
+    /// Where data dirs and logs go (kept for a post-mortem); a temporary dir if `None`.
+    pub dir: Option<PathBuf>,
+}
+
+struct Member {
+    client: SocketAddr,
+    peer: SocketAddr,
+    data: PathBuf,
+    log: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+/// Local processes; dropped, it kills them all.
+pub struct Processes {
+    cfg: ProcessesConfig,
+    members: Vec<Member>,
+    peers: String,
+    /// `(from, to)` → the proxy `from` dials `to` through.
+    links: BTreeMap<(usize, usize), LinkProxy>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// A free loopback address below the kernel's ephemeral port range: a run makes thousands of
+/// outgoing connections, and one of them taking a killed member's port as its source port
+/// would keep that member from listening again (seen once in a hundred seeds).
+fn free_addr() -> Result<SocketAddr, EnsembleError> {
+    let below = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = 10_000u16.min(below.saturating_sub(1_000));
+    for _ in 0..1_000 {
+        let port = rand::random_range(low..below);
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            if let Ok(addr) = l.local_addr() {
+                return Ok(addr);
+            }
+        }
+    }
+    Err(EnsembleError::Io {
+        what: format!("finding a free loopback port in {low}..{below}"),
+        source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+    })
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnsembleError {
+    let what = what.into();
+    move |source| EnsembleError::Io { what, source }
+}
+
+impl Processes {
+    /// Starts every member and waits until they all serve.
+    pub fn start(cfg: ProcessesConfig) -> Result<Processes, EnsembleError> {
+        let (tmp, dir) = match &cfg.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(io(format!("creating {}", d.display())))?;
+                (None, d.clone())
+            }
+            None => {
+                let t = tempfile::tempdir().map_err(io("creating a temporary dir"))?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let mut members = Vec::new();
+        for i in 0..cfg.size {
+            members.push(Member {
+                client: free_addr()?,
+                peer: free_addr()?,
+                data: dir.join(format!("n{}", i + 1)),
+                log: dir.join(format!("n{}.log", i + 1)),
+                child: Mutex::new(None),
+            });
+        }
+        let peers = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("{}=127.0.0.1:{}", i + 1, m.peer.port()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut links = BTreeMap::new();
+        for from in 0..cfg.size {
+            for to in (0..cfg.size).filter(|&to| to != from) {
+                let proxy = LinkProxy::start(members[to].peer).map_err(io("starting a proxy"))?;
+                links.insert((from, to), proxy);
+            }
+        }
+        let p = Processes {
+            cfg,
+            members,
+            peers,
+            links,
+            _tmp: tmp,
+        };
+        for i in 0..p.size() {
+            p.restart(i)?;
+        }
+        p.wait_all_serving(Duration::from_secs(60))?;
+        Ok(p)
+    }
+
+    /// Where member `i` keeps its data.
+    pub fn data_dir(&self, i: usize) -> &Path {
+        &self.members[i].data
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        lock(&self.members[i].child).as_ref().map(Child::id)
+    }
+
+    fn signal(&self, i: usize, sig: &str) -> Result<(), EnsembleError> {
+        let pid = self.pid(i).ok_or_else(|| EnsembleError::Command {
+            what: format!("kill -{sig} member {}", i + 1),
+            detail: "not running".into(),
+        })?;
+        let status = Command::new("kill")
+            .args([format!("-{sig}"), pid.to_string()])
+            .status()
+            .map_err(io("running kill"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(EnsembleError::Command {
+                what: format!("kill -{sig} {pid}"),
+                detail: status.to_string(),
+            })
+        }
+    }
+
+    fn set_links(&self, i: usize, cut: bool) {
+        for ((from, to), proxy) in &self.links {
+            if *from == i || *to == i {
+                if cut {
+                    proxy.cut()
+                } else {
+                    proxy.heal()
+                }
+            }
+        }
+    }
+}
+
+fn lock(m: &Mutex<Option<Child>>) -> std::sync::MutexGuard<'_, Option<Child>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ensemble for Processes {
+    fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    fn client_addr(&self, i: usize) -> String {
+        self.members[i].client.to_string()
+    }
+
+    fn kill(&self, i: usize) -> Result<(), EnsembleError> {
+        if let Some(mut c) = lock(&self.members[i].child).take() {
+            // A paused process dies of SIGKILL too; reap it so its lock on the data dir goes.
+            c.kill().map_err(io(format!("kill -9 member {}", i + 1)))?;
+            c.wait().map_err(io(format!("reaping member {}", i + 1)))?;
+        }
+        Ok(())
+    }
+
+    fn restart(&self, i: usize) -> Result<(), EnsembleError> {
+        let m = &self.members[i];
+        let mut child = lock(&m.child);
+        if child.is_some() {
+            return Ok(());
+        }
+        let dial: Vec<String> = self
+            .links
+            .iter()
+            .filter(|((from, _), _)| *from == i)
+            .map(|((_, to), proxy)| format!("{}={}", to + 1, proxy.addr))
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .map_err(io(format!("opening {}", m.log.display())))?;
+        let spawned = Command::new(&self.cfg.bin)
+            .args(["--id", &(i + 1).to_string(), "--peers", &self.peers])
+            .args(["--peer-dial", &dial.join(",")])
+            .args(["--peer-listen", &m.peer.to_string()])
+            .args(["--client-addr", &m.client.to_string()])
+            .arg("--data-dir")
+            .arg(&m.data)
+            .args(["--tick-ms", &self.cfg.tick_ms.to_string()])
+            .args(["--log-level", "info,openraft=error"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(io(format!("starting {}", self.cfg.bin.display())))?;
+        *child = Some(spawned);
+        Ok(())
+    }
+
+    fn pause(&self, i: usize) -> Result<(), EnsembleError> {
+        self.signal(i, "STOP")
+    }
+
+    fn resume(&self, i: usize) -> Result<(), EnsembleError> {
+        self.signal(i, "CONT")
+    }
+
+    fn isolate(&self, i: usize) -> Result<(), EnsembleError> {
+        self.set_links(i, true);
+        Ok(())
+    }
+
+    fn rejoin(&self, i: usize) -> Result<(), EnsembleError> {
+        self.set_links(i, false);
+        Ok(())
+    }
+
+    fn describe(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(&self.members[i].log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "--- member {} ({}) ---\n{}",
+            i + 1,
+            self.members[i].log.display(),
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        )
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            let _ = self.signal(i, "CONT");
+            let _ = self.kill(i);
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Seeded, bounded fault schedules and their injection.
+//!
+//! A schedule is pure (seed in, plan out); the injector carries it out on an [`Ensemble`],
+//! one fault at a time (calm, fault held, repaired), and records each as a [`FaultWindow`].
+//! Every kind asked for comes once, in a seeded order, before any comes again, so a run long
+//! enough for one round has injected them all.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use zk_history::FaultWindow;
+
+use crate::clock::Clock;
+use crate::ensemble::{Ensemble, EnsembleError};
+
+/// The kinds of fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// kill -9 a random member, restart it after the hold.
+    Kill,
+    /// kill -9 whichever member leads now.
+    KillLeader,
+    /// SIGSTOP / docker pause a random member (a long GC pause).
+    Pause,
+    /// Cut a random member off from the others (a network partition).
+    Partition,
+    /// kill -9 every member, then start them all.
+    RestartAll,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 5] = [
+        Kind::Kill,
+        Kind::KillLeader,
+        Kind::Pause,
+        Kind::Partition,
+        Kind::RestartAll,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Kill => "kill",
+            Kind::KillLeader => "kill-leader",
+            Kind::Pause => "pause",
+            Kind::Partition => "partition",
+            Kind::RestartAll => "restart-all",
+        }
+    }
+
+    /// How long the fault is held (before the repair), from `rng`.
+    fn hold(self, rng: &mut StdRng) -> Duration {
+        let ms = match self {
+            Kind::Kill | Kind::KillLeader => rng.random_range(500..4_000),
+            Kind::Pause => rng.random_range(500..5_000),
+            Kind::Partition => rng.random_range(500..5_000),
+            Kind::RestartAll => rng.random_range(100..2_000),
+        };
+        Duration::from_millis(ms)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown fault kind {s:?} (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// One planned fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Planned {
+    /// Calm before it.
+    pub calm: Duration,
+    /// The fault.
+    pub kind: Kind,
+    /// The member it hits (ignored by KillLeader, which picks the leader when it strikes,
+    /// and by RestartAll).
+    pub member: usize,
+    /// How long it is held.
+    pub hold: Duration,
+}
+
+/// The faults for a run of `duration` on `size` members, from `seed`; empty `kinds` means
+/// no faults.
+pub fn schedule(seed: u64, duration: Duration, size: usize, kinds: &[Kind]) -> Vec<Planned> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xFA17_5EED);
+    let mut plan = Vec::new();
+    if kinds.is_empty() || size == 0 {
+        return plan;
+    }
+    let mut round: Vec<Kind> = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    loop {
+        if round.is_empty() {
+            round = kinds.to_vec();
+            round.shuffle(&mut rng);
+        }
+        let kind = round.pop().unwrap_or(Kind::Kill);
+        let calm = Duration::from_millis(rng.random_range(1_000..3_000));
+        let hold = kind.hold(&mut rng);
+        let member = rng.random_range(0..size);
+        if elapsed + calm + hold > duration {
+            return plan;
+        }
+        elapsed += calm + hold;
+        plan.push(Planned {
+            calm,
+            kind,
+            member,
+            hold,
+        });
+    }
+}
+
+/// What the injector did.
+#[derive(Debug, Default)]
+pub struct Injected {
+    /// Every fault, from injection to repair.
+    pub windows: Vec<FaultWindow>,
+    /// Faults that could not be injected or repaired (the run fails on these).
+    pub errors: Vec<String>,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EnsembleError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("fault task failed: {e}")),
+    }
+}
+
+/// Carries out `plan` (stopping early when `stop` turns true), repairing each fault before
+/// the next; prints one line per fault.
+pub async fn inject(
+    ensemble: Arc<dyn Ensemble>,
+    plan: Vec<Planned>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) -> Injected {
+    let mut out = Injected::default();
+    for p in plan {
+        let calm = tokio::time::sleep(p.calm);
+        tokio::select! {
+            _ = calm => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        let e = ensemble.clone();
+        let (member, what) = match p.kind {
+            Kind::KillLeader => match blocking(move || Ok(e.leader())).await {
+                Ok(Some(l)) => (l, format!("kill -9 member {} (the leader)", l + 1)),
+                _ => (
+                    p.member,
+                    format!("kill -9 member {} (no single leader seen)", p.member + 1),
+                ),
+            },
+            Kind::Kill => (p.member, format!("kill -9 member {}", p.member + 1)),
+            Kind::Pause => (p.member, format!("pause member {}", p.member + 1)),
+            Kind::Partition => (p.member, format!("isolate member {}", p.member + 1)),
+            Kind::RestartAll => (0, "kill -9 every member".to_string()),
+        };
+        let start = clock.now();
+        let e = ensemble.clone();
+        let kind = p.kind;
+        let injected = blocking(move || match kind {
+            Kind::Kill | Kind::KillLeader => e.kill(member),
+            Kind::Pause => e.pause(member),
+            Kind::Partition => e.isolate(member),
+            Kind::RestartAll => (0..e.size()).try_for_each(|i| e.kill(i)),
+        })
+        .await;
+        if let Err(err) = injected {
+            out.errors.push(format!("{what}: {err}"));
+            println!("fault {:>8.3}s {what}: FAILED: {err}", secs(start));
+            continue;
+        }
+        // The hold is not cut short by `stop`: a fault always gets its repair.
+        tokio::time::sleep(p.hold).await;
+        let e = ensemble.clone();
+        let repaired = blocking(move || match kind {
+            Kind::Kill | Kind::KillLeader => e.restart(member),
+            Kind::Pause => e.resume(member),
+            Kind::Partition => e.rejoin(member),
+            Kind::RestartAll => (0..e.size()).try_for_each(|i| e.restart(i)),
+        })
+        .await;
+        let end = clock.now();
+        println!(
+            "fault {:>8.3}s {what}, repaired after {:.3}s{}",
+            secs(start),
+            secs(end - start),
+            repaired
+                .as_ref()
+                .err()
+                .map(|e| format!(": REPAIR FAILED: {e}"))
+                .unwrap_or_default()
+        );
+        if let Err(err) = repaired {
+            out.errors.push(format!("repairing {what}: {err}"));
+        }
+        out.windows.push(FaultWindow {
+            kind: what,
+            start,
+            end,
+        });
+    }
+    out
+}
+
+fn secs(n: u64) -> f64 {
+    n as f64 / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_is_a_function_of_its_seed() {
+        let a = schedule(7, Duration::from_secs(60), 3, &Kind::ALL);
+        let b = schedule(7, Duration::from_secs(60), 3, &Kind::ALL);
+        let c = schedule(8, Duration::from_secs(60), 3, &Kind::ALL);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_schedule_fits_its_duration_and_members() {
+        for seed in 0..50 {
+            let d = Duration::from_secs(40);
+            let plan = schedule(seed, d, 3, &Kind::ALL);
+            let total: Duration = plan.iter().map(|p| p.calm + p.hold).sum();
+            assert!(total <= d, "seed {seed}: {total:?}");
+            assert!(plan.iter().all(|p| p.member < 3));
+        }
+        assert!(schedule(1, Duration::from_secs(60), 3, &[]).is_empty());
+    }
+
+    #[test]
+    fn every_kind_comes_before_any_repeats() {
+        for seed in 0..50 {
+            let plan = schedule(seed, Duration::from_secs(600), 3, &Kind::ALL);
+            let first: std::collections::BTreeSet<Kind> =
+                plan.iter().take(Kind::ALL.len()).map(|p| p.kind).collect();
+            assert_eq!(first.len(), Kind::ALL.len(), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn kinds_parse_by_name() {
+        for k in Kind::ALL {
+            assert_eq!(k.name().parse::<Kind>(), Ok(k));
+        }
+        let err = "kil".parse::<Kind>().unwrap_err();
+        assert!(err.contains("unknown fault kind \"kil\""), "{err}");
+    }
+}

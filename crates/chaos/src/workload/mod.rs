@@ -1,0 +1,157 @@
+//! The recorded workload: clients that do one operation at a time and write down what they
+//! asked, when, and what they got.
+
+pub mod creates;
+pub mod ephemerals;
+pub mod registers;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use zk_client::{connect, Client, ConnectOptions, Error};
+use zk_history::ephemeral::{Observation, SessionRecord};
+use zk_history::history::RegisterRecord;
+use zk_history::sequential::CreateOp;
+
+use crate::clock::Clock;
+
+/// Where every client writes what it saw.
+pub struct Recorder {
+    /// The run's clock.
+    pub clock: Clock,
+    /// Register path → its operations.
+    pub registers: Mutex<BTreeMap<String, Vec<RegisterRecord>>>,
+    /// Sequential creates.
+    pub creates: Mutex<Vec<CreateOp>>,
+    /// Sessions owning ephemerals (filled when each one's fate is settled).
+    pub sessions: Mutex<Vec<SessionRecord>>,
+    /// Observers' exists calls.
+    pub observations: Mutex<Vec<Observation>>,
+    /// Answers the workload never expects (e.g. NoNode on a register): each fails the run.
+    pub anomalies: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    /// An empty record on `clock`.
+    pub fn new(clock: Clock) -> Recorder {
+        Recorder {
+            clock,
+            registers: Mutex::new(BTreeMap::new()),
+            creates: Mutex::new(Vec::new()),
+            sessions: Mutex::new(Vec::new()),
+            observations: Mutex::new(Vec::new()),
+            anomalies: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A record lock; records are only appended to, so a poisoned one is still whole.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What every workload client needs.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The record.
+    pub rec: Arc<Recorder>,
+    /// The ensemble's connect string.
+    pub servers: String,
+    /// The run's root znode.
+    pub root: String,
+    /// Turns true when the workload must stop.
+    pub stop: watch::Receiver<bool>,
+    /// The session timeout of workload clients.
+    pub session_timeout: Duration,
+    /// The longest a single call may take before it is recorded as indeterminate.
+    pub call_timeout: Duration,
+}
+
+impl Ctx {
+    /// Whether the run asked the workload to stop.
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// A connected client (a fresh session), or `None` if the run stops first.
+    pub async fn session(&self) -> Option<Client> {
+        while !self.stopping() {
+            if let Ok((client, _events)) = connect(
+                &self.servers,
+                ConnectOptions::new().session_timeout(self.session_timeout),
+            ) {
+                if client.wait_connected(self.session_timeout).await.is_ok() {
+                    return Some(client);
+                }
+                let _ = client.close().await;
+            }
+        }
+        None
+    }
+
+    /// Waits (bounded by the session timeout, and by the run's stop) until `zk` is connected
+    /// or closed: calls on a disconnected handle fail at once, and a client looping on them
+    /// would only spin.
+    pub async fn wait_usable(&self, zk: &Client) {
+        let mut states = zk.state_watch();
+        let mut stop = self.stop.clone();
+        let usable = states.wait_for(|s| s.is_connected() || s.is_closed());
+        tokio::select! {
+            _ = tokio::time::timeout(self.session_timeout, usable) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+
+    /// Records an answer the workload never expects.
+    pub fn anomaly(&self, what: String) {
+        tracing::warn!("{what}");
+        lock(&self.rec.anomalies).push(what);
+    }
+
+    /// Runs one call bounded by the call timeout; a timeout counts as ConnectionLoss (the
+    /// call may or may not have been applied).
+    pub async fn call<T>(
+        &self,
+        f: impl std::future::Future<Output = zk_client::Result<T>>,
+    ) -> zk_client::Result<T> {
+        match tokio::time::timeout(self.call_timeout, f).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::ConnectionLoss),
+        }
+    }
+}
+
+/// Whether an error leaves a write's outcome unknown: only a server's definite refusal
+/// says it was not applied.
+pub fn indeterminate(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::ConnectionLoss
+            | Error::SessionExpired
+            | Error::Closed
+            | Error::Protocol(_)
+            | Error::OperationTimeout
+            | Error::RequestTimeout
+            | Error::SystemError
+            | Error::Unknown(_)
+    )
+}
+
+/// Whether a definite refusal is one a failover can cause: SessionMoved (nothing applied)
+/// when the session was claimed by a newer, or a stale, handshake elsewhere; the connection
+/// is then closed and the client reconnects.
+pub fn failover_refusal(e: &Error) -> bool {
+    matches!(e, Error::SessionMoved)
+}
+
+/// An error's name (`NoNode`, `BadVersion`, ...).
+pub fn error_name(e: &Error) -> String {
+    let debug = format!("{e:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

@@ -1,0 +1,153 @@
+//! Process-level chaos: three real zk-node processes under seeded faults while the recorded
+//! workload runs, then every check of zk-history. A few seeds in CI; `zk-chaos processes
+//! --seed 1 --to-seed 100` for the long run (docs/chaos.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use zk_chaos::ensemble::{Processes, ProcessesConfig};
+use zk_chaos::faults::Kind;
+use zk_chaos::{run, Ensemble, RunConfig};
+
+/// `target/<profile>` of this test executable.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds `zk-node` (with `features`) into `target_dir` unless `bin` already exists.
+fn build_if_missing(bin: &Path, target_dir: &Path, features: &[&str]) {
+    if bin.exists() {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
+    for f in features {
+        cmd.args(["--features", f]);
+    }
+    if profile_dir().ends_with("release") {
+        cmd.arg("--release");
+    }
+    cmd.env("CARGO_TARGET_DIR", target_dir);
+    let ok = cmd.status().is_ok_and(|s| s.success());
+    assert!(ok && bin.exists(), "could not build {}", bin.display());
+}
+
+/// The real zk-node next to this test's target dir.
+fn zk_node() -> PathBuf {
+    let dir = profile_dir();
+    let bin = dir.join("zk-node");
+    build_if_missing(&bin, dir.parent().expect("target dir"), &[]);
+    bin
+}
+
+/// The deliberately broken zk-node (acknowledges appends before flushing): the one
+/// `tests/run.sh` prepares at `target/<profile>/zk-node-broken`, else built here into its
+/// own target dir (slow once).
+fn broken_zk_node() -> PathBuf {
+    if let Ok(bin) = std::env::var("ZK_NODE_BROKEN_BIN") {
+        return PathBuf::from(bin);
+    }
+    let prepared = profile_dir().join("zk-node-broken");
+    if prepared.exists() {
+        return prepared;
+    }
+    let target = profile_dir()
+        .parent()
+        .expect("target dir")
+        .join("broken-build");
+    let profile = profile_dir()
+        .file_name()
+        .map(|n| n.to_owned())
+        .expect("profile name");
+    let bin = target.join(profile).join("zk-node");
+    build_if_missing(&bin, &target, &["zk-node/unsafe-ack-before-flush"]);
+    bin
+}
+
+fn chaos(bin: PathBuf, cfg: RunConfig) -> zk_chaos::RunOutcome {
+    let ensemble = Processes::start(ProcessesConfig {
+        bin,
+        size: 3,
+        tick_ms: cfg.tick.as_millis() as u64,
+        dir: None,
+    })
+    .expect("ensemble up");
+    let ensemble: Arc<dyn Ensemble> = Arc::new(ensemble);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome = rt
+        .block_on(run(ensemble.clone(), &cfg))
+        .expect("run carried out");
+    println!(
+        "seed {}: {} operations checked, faults: {:#?}\n{}",
+        cfg.seed,
+        outcome.ops(),
+        outcome.injected.windows,
+        outcome.report
+    );
+    if !outcome.report.passed() {
+        for i in 0..ensemble.size() {
+            println!("{}", ensemble.describe(i));
+        }
+    }
+    outcome
+}
+
+fn seeded(seed: u64) {
+    let cfg = RunConfig::new(seed, Duration::from_secs(30), Duration::from_millis(200));
+    let outcome = chaos(zk_node(), cfg);
+    assert!(
+        outcome.injected.windows.len() >= Kind::ALL.len(),
+        "every kind of fault injected at least once"
+    );
+    assert!(
+        outcome.report.passed(),
+        "verdict: {}",
+        outcome.report.verdict()
+    );
+}
+
+#[test]
+fn chaos_seed_1() {
+    seeded(1);
+}
+
+#[test]
+fn chaos_seed_2() {
+    seeded(2);
+}
+
+#[test]
+fn chaos_seed_3() {
+    seeded(3);
+}
+
+/// The checker is not a rubber stamp: a build that acknowledges log appends before they are
+/// flushed loses acknowledged writes when every member is killed at once, and the run fails
+/// on exactly that (lost creates or a register going back), not on anything else.
+#[test]
+fn a_build_acknowledging_before_flush_is_caught() {
+    let mut cfg = RunConfig::new(7, Duration::from_secs(20), Duration::from_millis(200));
+    cfg.kinds = vec![Kind::RestartAll];
+    let outcome = chaos(broken_zk_node(), cfg);
+    let lost: Vec<&str> = outcome
+        .report
+        .checks
+        .iter()
+        .filter(|c| !c.violations.is_empty())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        lost.contains(&"sequential creates") || lost.contains(&"registers linearizable"),
+        "the broken build must fail on lost acknowledged writes; failed checks: {lost:?}"
+    );
+}

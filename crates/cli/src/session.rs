@@ -1,0 +1,70 @@
+//! Opening and closing sessions with the settings from the command line, shared by the shell
+//! and one-shot mode.
+
+use std::time::Duration;
+
+use zk_client::{Client, ConnectOptions, ConnectString, State, WatchStream};
+
+use crate::error::CliError;
+
+/// The most a close may take: a dead server must not keep the shell or a script waiting.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connection settings from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The connect string, `host:port[,host:port...][/chroot]`.
+    pub server: String,
+    /// How long to wait for the first connection.
+    pub connect_timeout: Duration,
+    /// The session timeout asked for (the server may grant another).
+    pub session_timeout: Duration,
+}
+
+/// Checks a connect string without connecting; the reason if it is malformed.
+pub fn check_server(server: &str) -> Result<(), String> {
+    ConnectString::parse(server)
+        .map(|_| ())
+        .map_err(|e| match e {
+            zk_client::Error::InvalidConnectString(m) => format!("invalid connect string: {m}"),
+            other => other.to_string(),
+        })
+}
+
+/// Starts a session to `server` (the client keeps trying in the background); the handle and
+/// its default watcher. Must run inside the tokio runtime.
+pub fn open(server: &str, s: &Settings) -> Result<(Client, WatchStream), CliError> {
+    zk_client::connect(
+        server,
+        ConnectOptions::new().session_timeout(s.session_timeout),
+    )
+    .map_err(|error| CliError::Keeper { error, path: None })
+}
+
+/// Waits up to the connect timeout for CONNECTED.
+pub async fn wait_connected(zk: &Client, s: &Settings) -> Result<(), CliError> {
+    match zk.wait_connected(s.connect_timeout).await {
+        Ok(()) => Ok(()),
+        Err(zk_client::Error::ConnectionLoss) => Err(CliError::ConnectTimeout {
+            server: s.server.clone(),
+            timeout: s.connect_timeout,
+        }),
+        Err(error) => Err(CliError::Keeper { error, path: None }),
+    }
+}
+
+/// Closes the session (its ephemerals go at once), bounded by [`CLOSE_TIMEOUT`]; a server
+/// that does not answer in time lets the session expire on its own.
+pub async fn close(zk: &Client) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, zk.close()).await;
+}
+
+/// Why a handle can take no more commands, or `None` if it still can.
+pub fn dead_reason(state: State) -> Option<&'static str> {
+    match state {
+        State::Closed(zk_client::CloseReason::SessionExpired) => Some("session expired"),
+        State::Closed(zk_client::CloseReason::AuthFailed) => Some("authentication failed"),
+        State::Closed(zk_client::CloseReason::Closed) => Some("session closed"),
+        State::Connecting | State::Connected => None,
+    }
+}

@@ -1,0 +1,115 @@
+//! Test support: real servers (a one-node zk-node, a standalone Apache ZooKeeper 3.8), the
+//! zk-cli binary run with a deadline, tmux-driven terminals, and bounded polling. Everything
+//! started here is killed by a Drop guard.
+
+#![allow(dead_code)]
+
+pub mod tmux;
+pub mod zk_node;
+pub mod zookeeper;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any single wait (a server starting, a command, a text on screen) may take.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The zk-cli binary under test.
+pub fn zk_cli_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zk-cli")
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Sends a four-letter word; the answer, or None if nothing answers.
+pub fn four_letter(addr: &str, word: &str) -> Option<String> {
+    let addr: SocketAddr = addr.parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Polls `f` until it returns Some, failing the test after [`DEADLINE`] with `what` and the
+/// last value seen (`describe`).
+pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>, describe: impl Fn() -> String) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {DEADLINE:?}\n{}",
+            describe()
+        );
+        std::thread::sleep(Duration::from_millis(50)); // polling with a deadline
+    }
+}
+
+/// What a zk-cli run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit status (-1 if killed by a signal).
+    pub code: i32,
+    /// Everything on stdout.
+    pub stdout: String,
+    /// Everything on stderr.
+    pub stderr: String,
+}
+
+/// Runs `zk-cli ARGS` (no ZK_CLI_* variables inherited), killed if it takes longer than
+/// [`DEADLINE`].
+pub fn zk_cli(args: &[&str]) -> Run {
+    let mut cmd = Command::new(zk_cli_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "ZK_CLI_SERVER",
+        "ZK_CLI_TIMEOUT_MS",
+        "ZK_CLI_SESSION_TIMEOUT_MS",
+        "ZK_CLI_WAIT_MS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let child = cmd.spawn().expect("spawn zk-cli");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<std::io::Result<Output>>();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(Ok(o)) => Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        },
+        Ok(Err(e)) => panic!("zk-cli {args:?}: {e}"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("zk-cli {args:?} did not finish within {DEADLINE:?}");
+        }
+    }
+}
+
+/// A node name unique to this test process.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("/{prefix}-{}-{nanos}", std::process::id())
+}

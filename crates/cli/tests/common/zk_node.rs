@@ -1,0 +1,107 @@
+//! A one-node zk-node on a free loopback port with `--tick-ms 200` (sessions expire fast)
+//! and TTL nodes on; killed on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::{four_letter, free_port, poll};
+
+/// The zk-node binary next to this test's (`<target>/<profile>/zk-node`), built on first use
+/// into the same target dir.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // <target>/<profile>/deps/<test>-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("<target>/<profile>")
+        .to_path_buf();
+    let bin = profile_dir.join("zk-node");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
+        if profile_dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let ok = cmd.status().is_ok_and(|s| s.success());
+        assert!(
+            ok && bin.exists(),
+            "could not build zk-node at {}",
+            bin.display()
+        );
+    }
+    bin
+}
+
+/// A running zk-node.
+pub struct ZkNode {
+    /// Its client address, `127.0.0.1:port`.
+    pub addr: String,
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ZkNode {
+    /// Starts one node and waits until it serves.
+    pub fn start() -> ZkNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = dir.path().join("zk-node.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(binary())
+            .args(["--client-addr", &addr])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--tick-ms", "200", "--ttl-nodes"])
+            .args(["--log-level", "info,openraft=warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn zk-node");
+        let mut node = ZkNode {
+            addr,
+            child: Some(child),
+            log,
+            _dir: dir,
+        };
+        let log = node.log.clone();
+        poll(
+            "zk-node serving",
+            || {
+                if let Some(Ok(Some(status))) = node.child.as_mut().map(Child::try_wait) {
+                    panic!("zk-node exited: {status}\n{}", tail(&log));
+                }
+                let mode = four_letter(&node.addr, "srvr")?;
+                (mode.contains("Mode: standalone") || mode.contains("Mode: leader")).then_some(())
+            },
+            || tail(&log),
+        );
+        node
+    }
+
+    /// The end of its log, for failure messages.
+    pub fn logs(&self) -> String {
+        tail(&self.log)
+    }
+}
+
+fn tail(log: &std::path::Path) -> String {
+    let t = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = t.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+impl Drop for ZkNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! One-shot mode (`zk-cli --server HOSTS COMMAND ARGS...`) against a one-node zk-node and a
+//! standalone Apache ZooKeeper 3.8, with the same test body: outputs as zkCli prints them,
+//! exit statuses, error names on stderr, chroot, ephemerals dying with the one-shot session,
+//! and a `-w` watch waited for. `ZK_CLIENT_SKIP_ZOOKEEPER=1` skips the Apache ZooKeeper run.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::zk_node::ZkNode;
+use common::zookeeper::{self, ZooKeeper};
+use common::{free_port, unique, zk_cli, zk_cli_bin, Run, DEADLINE};
+
+/// Runs a command against `server`.
+fn cli(server: &str, cmd: &[&str]) -> Run {
+    let mut args = vec!["--server", server];
+    args.extend_from_slice(cmd);
+    zk_cli(&args)
+}
+
+/// Runs a command that must succeed; its stdout.
+fn ok(server: &str, cmd: &[&str]) -> String {
+    let r = cli(server, cmd);
+    assert_eq!(r.code, 0, "{cmd:?} failed: {r:?}");
+    assert_eq!(r.stderr, "", "{cmd:?} wrote to stderr");
+    r.stdout
+}
+
+/// Runs a command that must fail with exit status `code` and stderr starting `name: `.
+fn fails(server: &str, cmd: &[&str], code: i32, name: &str) -> Run {
+    let r = cli(server, cmd);
+    assert_eq!(r.code, code, "{cmd:?}: {r:?}");
+    assert!(
+        r.stderr.starts_with(&format!("{name}: ")),
+        "{cmd:?}: stderr should start with {name}: {r:?}"
+    );
+    r
+}
+
+fn stat_value<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{out}"))
+}
+
+/// The stat block exactly as zkCli prints it: eleven `name = value` lines in its order.
+fn assert_stat_block(out: &str) {
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(n, _)| n))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "cZxid",
+            "ctime",
+            "mZxid",
+            "mtime",
+            "pZxid",
+            "cversion",
+            "dataVersion",
+            "aclVersion",
+            "ephemeralOwner",
+            "dataLength",
+            "numChildren"
+        ],
+        "{out}"
+    );
+    assert!(stat_value(out, "cZxid").starts_with("0x"), "{out}");
+    // Java's Date.toString(), e.g. "Wed Nov 25 00:02:48 UTC 2026".
+    let ctime: Vec<&str> = stat_value(out, "ctime").split(' ').collect();
+    assert!(ctime.len() == 6 && ctime[4] == "UTC", "{out}");
+}
+
+/// The one test body, run against each server.
+fn suite(addr: &str) {
+    let root = unique("zkcli");
+    let r = root.as_str();
+    let p = |s: &str| format!("{root}{s}");
+
+    // create: plain, with data that has spaces, and its errors.
+    assert_eq!(ok(addr, &["create", r]), format!("Created {r}\n"));
+    assert_eq!(
+        ok(addr, &["create", &p("/a"), "hello world"]),
+        format!("Created {r}/a\n")
+    );
+    fails(addr, &["create", &p("/a"), "x"], 1, "NodeExists");
+    assert_eq!(
+        cli(addr, &["create", &p("/a"), "x"]).stderr,
+        format!("NodeExists: {r}/a\n")
+    );
+    fails(addr, &["create", &p("/none/child")], 1, "NoNode");
+
+    // get, get -s.
+    assert_eq!(ok(addr, &["get", &p("/a")]), "hello world\n");
+    let got = ok(addr, &["get", "-s", &p("/a")]);
+    let (data, stat) = got.split_once('\n').expect("data line");
+    assert_eq!(data, "hello world");
+    assert_stat_block(stat);
+    assert_eq!(stat_value(stat, "dataLength"), "11");
+    assert_eq!(stat_value(stat, "dataVersion"), "0");
+    assert_eq!(stat_value(stat, "ephemeralOwner"), "0x0");
+    assert_eq!(
+        cli(addr, &["get", &p("/missing")]).stderr,
+        format!("NoNode: {r}/missing\n")
+    );
+    fails(addr, &["get", &p("/missing")], 1, "NoNode");
+
+    // set, set -s, set -v.
+    assert_eq!(ok(addr, &["set", &p("/a"), "v1"]), "");
+    let set = ok(addr, &["set", "-s", &p("/a"), "v2"]);
+    assert_stat_block(&set);
+    assert_eq!(stat_value(&set, "dataVersion"), "2");
+    assert_eq!(stat_value(&set, "dataLength"), "2");
+    let bad = fails(addr, &["set", "-v", "0", &p("/a"), "v3"], 1, "BadVersion");
+    assert_eq!(bad.stderr, format!("BadVersion: {r}/a\n"));
+    assert_eq!(bad.stdout, "");
+    assert_eq!(ok(addr, &["set", "-v", "2", &p("/a"), "v3"]), "");
+    assert_eq!(ok(addr, &["get", &p("/a")]), "v3\n");
+    fails(addr, &["set", &p("/missing"), "x"], 1, "NoNode");
+
+    // stat.
+    let st = ok(addr, &["stat", &p("/a")]);
+    assert_stat_block(&st);
+    assert_eq!(stat_value(&st, "dataVersion"), "3");
+    assert_eq!(stat_value(&st, "numChildren"), "0");
+    fails(addr, &["stat", &p("/missing")], 1, "NoNode");
+
+    // Sequential nodes print the name made.
+    let seq = ok(addr, &["create", "-s", &p("/seq-"), "s"]);
+    let seq_name = seq
+        .strip_prefix(&format!("Created {r}/seq-"))
+        .and_then(|s| s.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("sequential create printed {seq:?}"));
+    assert!(
+        seq_name.len() == 10 && seq_name.chars().all(|c| c.is_ascii_digit()),
+        "{seq:?}"
+    );
+    let seq_path = format!("{r}/seq-{seq_name}");
+
+    // Ephemerals (plain and sequential) die with the one-shot session.
+    assert_eq!(
+        ok(addr, &["create", "-e", &p("/eph"), "e"]),
+        format!("Created {r}/eph\n")
+    );
+    fails(addr, &["stat", &p("/eph")], 1, "NoNode");
+    let es = ok(addr, &["create", "-e", "-s", &p("/es-")]);
+    let es_path = es
+        .strip_prefix("Created ")
+        .and_then(|s| s.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{es:?}"))
+        .to_string();
+    assert!(es_path.starts_with(&p("/es-")) && es_path.len() == p("/es-").len() + 10);
+    fails(addr, &["stat", &es_path], 1, "NoNode");
+
+    // ls, ls -s, ls -R.
+    ok(addr, &["create", &p("/a/b")]);
+    ok(addr, &["create", &p("/a/b/c"), "deep"]);
+    assert_eq!(ok(addr, &["ls", r]), format!("[a, seq-{seq_name}]\n"));
+    let ls = ok(addr, &["ls", "-s", r]);
+    let (list, stat) = ls.split_once('\n').expect("list line");
+    assert_eq!(list, format!("[a, seq-{seq_name}]"));
+    assert_stat_block(stat);
+    assert_eq!(stat_value(stat, "numChildren"), "2");
+    assert_eq!(
+        ok(addr, &["ls", "-R", r]),
+        format!("{r}\n{r}/a\n{r}/a/b\n{r}/a/b/c\n{seq_path}\n")
+    );
+    assert_eq!(ok(addr, &["ls", &p("/a/b/c")]), "[]\n");
+    fails(addr, &["ls", &p("/missing")], 1, "NoNode");
+    fails(addr, &["ls", "-R", &p("/missing")], 1, "NoNode");
+
+    // delete: with children, with a version, then deleteall.
+    assert_eq!(
+        fails(addr, &["delete", &p("/a")], 1, "NotEmpty").stderr,
+        format!("NotEmpty: {r}/a\n")
+    );
+    fails(addr, &["delete", "-v", "5", &p("/a/b/c")], 1, "BadVersion");
+    assert_eq!(ok(addr, &["delete", "-v", "0", &p("/a/b/c")]), "");
+    fails(addr, &["stat", &p("/a/b/c")], 1, "NoNode");
+    fails(addr, &["delete", &p("/a/b/c")], 1, "NoNode");
+    ok(addr, &["create", &p("/a/b/c2")]);
+    assert_eq!(ok(addr, &["deleteall", &p("/a")]), "");
+    fails(addr, &["stat", &p("/a")], 1, "NoNode");
+    fails(addr, &["stat", &p("/a/b")], 1, "NoNode");
+    fails(addr, &["deleteall", &p("/a")], 1, "NoNode");
+    assert_eq!(ok(addr, &["ls", r]), format!("[seq-{seq_name}]\n"));
+
+    // Container and TTL modes (both servers run with TTL nodes enabled).
+    assert_eq!(
+        ok(addr, &["create", "-c", &p("/cont")]),
+        format!("Created {r}/cont\n")
+    );
+    assert_eq!(
+        ok(addr, &["create", "-t", "600000", &p("/ttl"), "t"]),
+        format!("Created {r}/ttl\n")
+    );
+    assert_eq!(ok(addr, &["get", &p("/ttl")]), "t\n");
+
+    // ACLs: set, read back, enforced, and refused when malformed.
+    ok(addr, &["create", &p("/acl"), "x", "world:anyone:ra"]);
+    assert_eq!(ok(addr, &["getAcl", &p("/acl")]), "'world,'anyone\n: ra\n");
+    fails(addr, &["set", &p("/acl"), "y"], 1, "NoAuth");
+    assert_eq!(
+        ok(
+            addr,
+            &["setAcl", &p("/acl"), "ip:127.0.0.1:cdrwa,world:anyone:r"]
+        ),
+        ""
+    );
+    assert_eq!(
+        ok(addr, &["getAcl", &p("/acl")]),
+        "'ip,'127.0.0.1\n: cdrwa\n'world,'anyone\n: r\n"
+    );
+    assert_eq!(ok(addr, &["set", &p("/acl"), "y"]), "");
+    let bad_acl = fails(
+        addr,
+        &["setAcl", &p("/acl"), "world:anyone"],
+        2,
+        "InvalidACL",
+    );
+    assert!(bad_acl.stderr.contains("usage: setAcl"), "{bad_acl:?}");
+    fails(
+        addr,
+        &["setAcl", &p("/acl"), "auth::cdrwa"],
+        1,
+        "InvalidACL",
+    );
+
+    // sync, whoami.
+    assert_eq!(ok(addr, &["sync", r]), "Sync is OK\n");
+    assert!(ok(addr, &["whoami"]).starts_with("Auth scheme: User\n"));
+
+    // A chroot in --server: paths are relative to it, results too.
+    let chrooted = format!("{addr}{r}");
+    assert_eq!(
+        ok(&chrooted, &["ls", "/"]),
+        format!("[acl, cont, seq-{seq_name}, ttl]\n")
+    );
+    assert_eq!(
+        ok(&chrooted, &["create", "/in-chroot", "c"]),
+        "Created /in-chroot\n"
+    );
+    assert_eq!(
+        ok(&chrooted, &["create", "-s", "/cs-"]).len(),
+        "Created /cs-0000000000\n".len()
+    );
+    assert_eq!(ok(addr, &["get", &p("/in-chroot")]), "c\n");
+    assert_eq!(
+        fails(&chrooted, &["get", "/nothing"], 1, "NoNode").stderr,
+        "NoNode: /nothing\n"
+    );
+
+    // -w: the output first, then the one event; --wait-ms bounds the wait (status 3).
+    ok(addr, &["create", &p("/w"), "before"]);
+    watch_fires(addr, &p("/w"));
+    interrupt_ends_the_wait(addr, &p("/w"));
+    let waited = fails(
+        addr,
+        &["--wait-ms", "200", "stat", "-w", &p("/w")],
+        3,
+        "WaitTimeout",
+    );
+    assert_stat_block(&waited.stdout);
+
+    // Usage errors: status 2, the reason and the usage, nothing sent.
+    let unknown = fails(addr, &["frobnicate", r], 2, "BadArguments");
+    assert!(
+        unknown.stderr.contains("unknown command \"frobnicate\""),
+        "{unknown:?}"
+    );
+    assert!(
+        unknown.stderr.contains("\tls [-s] [-w] [-R] path\n"),
+        "{unknown:?}"
+    );
+    let flag = fails(addr, &["get", "-x", r], 2, "BadArguments");
+    assert!(
+        flag.stderr.contains("usage: get [-s] [-w] path"),
+        "{flag:?}"
+    );
+    fails(addr, &["set", "-v", "abc", r, "x"], 2, "BadArguments");
+    fails(addr, &["create", "-c", "-e", &p("/x")], 2, "BadArguments");
+    fails(addr, &["get", "relative"], 2, "BadArguments");
+
+    assert_eq!(ok(addr, &["deleteall", r]), "");
+    fails(addr, &["stat", r], 1, "NoNode");
+}
+
+/// `get -w` prints the data, then waits for and prints the data-change event.
+fn watch_fires(addr: &str, path: &str) {
+    let (mut child, rx) = spawn_watch(addr, path);
+    // The data is printed once the watch is set: only then change the node.
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).expect("get -w printed the data"),
+        "before"
+    );
+    ok(addr, &["set", path, "after"]);
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).expect("get -w printed the event"),
+        format!("WatchedEvent state:SyncConnected type:NodeDataChanged path:{path}")
+    );
+    assert_eq!(child.wait_exit(), 0);
+}
+
+/// Ctrl-C (SIGINT) while `get -w` waits: status 130, named on stderr.
+fn interrupt_ends_the_wait(addr: &str, path: &str) {
+    let (mut child, rx) = spawn_watch(addr, path);
+    assert_eq!(
+        rx.recv_timeout(DEADLINE).expect("get -w printed the data"),
+        "after"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(sent, "kill -INT");
+    assert_eq!(child.wait_exit(), 130);
+    let mut err = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(err.starts_with("Interrupted: "), "{err:?}");
+}
+
+/// `zk-cli get -w path` with no wait limit, and its stdout lines as they come.
+fn spawn_watch(addr: &str, path: &str) -> (ChildGuard, mpsc::Receiver<String>) {
+    let mut child = ChildGuard(
+        Command::new(zk_cli_bin())
+            .args(["--server", addr, "get", "-w", path])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn zk-cli"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Kills the child if it still runs when the test ends.
+struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    /// Waits (bounded) for the child to exit; its status code.
+    fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(s) = self.0.try_wait().expect("wait") {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "zk-cli did not exit");
+            std::thread::sleep(Duration::from_millis(20)); // polling a process with a deadline
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn one_shot_commands_against_zk_node() {
+    let node = ZkNode::start();
+    suite(&node.addr);
+}
+
+#[test]
+fn one_shot_commands_against_apache_zookeeper() {
+    if zookeeper::skip() {
+        return;
+    }
+    let zk = ZooKeeper::start();
+    suite(&zk.addr);
+}
+
+#[test]
+fn no_server_within_the_timeout_is_connection_loss() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let t = Instant::now();
+    let r = zk_cli(&["--server", &addr, "--timeout-ms", "500", "ls", "/"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!("ConnectionLoss: no connection to {addr} within 500 ms\n")
+    );
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
+
+#[test]
+fn usage_errors_exit_2_without_a_server() {
+    // Nothing listens here: a usage error must be reported before connecting.
+    let addr = format!("127.0.0.1:{}", free_port());
+    for (cmd, expect) in [
+        (vec!["nosuchcommand"], "BadArguments: unknown command"),
+        (vec!["ls"], "BadArguments: ls: missing arguments"),
+        (
+            vec!["get", "-q", "/a"],
+            "BadArguments: get: unknown flag -q",
+        ),
+        (
+            vec!["delete", "-v", "1x", "/a"],
+            "BadArguments: delete: version",
+        ),
+        (
+            vec!["create", "-t", "10", "-e", "/a"],
+            "BadArguments: create: TTLs",
+        ),
+        (vec!["create", "/a", "d", "foo:bar"], "InvalidACL: create:"),
+        (
+            vec!["connect", "h:1"],
+            "BadArguments: connect: only available",
+        ),
+    ] {
+        let mut args = vec!["--server", addr.as_str(), "--timeout-ms", "200"];
+        args.extend(cmd.iter());
+        let r = zk_cli(&args);
+        assert_eq!(r.code, 2, "{cmd:?}: {r:?}");
+        assert!(r.stderr.starts_with(expect), "{cmd:?}: {r:?}");
+        assert_eq!(r.stdout, "", "{cmd:?}");
+    }
+    let r = zk_cli(&["--server", "a:b:c", "ls", "/"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r
+        .stderr
+        .starts_with("BadArguments: --server: invalid connect string"));
+    let r = zk_cli(&["--timeout-ms", "zero", "ls", "/"]);
+    assert_eq!(r.code, 2, "{r:?}");
+}
+
+#[test]
+fn help_documents_commands_exit_statuses_and_environment() {
+    let r = zk_cli(&["--help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for needle in [
+        "create [-s] [-e] [-c] [-t ttl] path [data] [acl]",
+        "setAcl [-s] [-v version] [-R] path acl",
+        "ls [-s] [-w] [-R] path",
+        "Exit status:",
+        "  3  -w was given",
+        "ZK_CLI_SERVER",
+        "ZK_CLI_WAIT_MS",
+        "--session-timeout-ms",
+        "--no-history-file",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "--help lacks {needle:?}:\n{}",
+            r.stdout
+        );
+    }
+    let r = zk_cli(&["help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("\tdeleteall path\n"), "{r:?}");
+}
