@@ -218,14 +218,27 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
                     cfg.duration.as_secs(),
                     cfg.kinds.iter().map(|k| k.name()).collect::<Vec<_>>()
                 );
-                let ensemble = Processes::start(ProcessesConfig {
+                let started = Processes::start(ProcessesConfig {
                     bin: bin.clone(),
                     size,
                     tick_ms: cfg.tick.as_millis() as u64,
                     dir: keep.as_ref().map(|k| k.join(format!("seed-{seed}"))),
-                })?;
-                let ensemble: Arc<dyn Ensemble> = Arc::new(ensemble);
-                let outcome = rt.block_on(run(ensemble.clone(), &cfg))?;
+                })
+                .map_err(anyhow::Error::from)
+                .map(|p| Arc::new(p) as Arc<dyn Ensemble>)
+                .and_then(|e| Ok((e.clone(), rt.block_on(run(e, &cfg))?)));
+                // In a range, a seed that could not be carried out counts as failed; the
+                // others still run.
+                let (ensemble, outcome) = match started {
+                    Ok(done) => done,
+                    Err(e) if to_seed.is_some() => {
+                        println!("seed {seed}: run not carried out: {e:#}");
+                        println!("verdict: FAIL run not carried out: {e}");
+                        failed.push(seed);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 print_outcome(&outcome);
                 if !outcome.report.passed() {
                     failed.push(seed);

@@ -155,9 +155,19 @@ async fn setup(zk: &Client, root: &str, cfg: &RunConfig) -> Result<(), String> {
     }
     paths.push((format!("{root}/e"), String::new()));
     for (path, data) in paths {
-        zk.create(&path, data.as_bytes(), &persistent)
-            .await
-            .map_err(|e| format!("create {path}: {e}"))?;
+        // An election right after start (an overloaded machine) loses a create or two:
+        // retried, a create that did apply the first time shows as NodeExists.
+        let mut tries = 0;
+        loop {
+            match zk.create(&path, data.as_bytes(), &persistent).await {
+                Ok(_) | Err(zk_client::Error::NodeExists) => break,
+                Err(zk_client::Error::ConnectionLoss) if tries < 20 => {
+                    tries += 1;
+                    let _ = zk.wait_connected(cfg.session_timeout).await;
+                }
+                Err(e) => return Err(format!("create {path}: {e}")),
+            }
+        }
     }
     Ok(())
 }
