@@ -151,16 +151,26 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Carries out `plan` (stopping early when `stop` turns true), repairing each fault before
-/// the next; prints one line per fault.
+/// Carries out `plan` (stopping early when `stop` turns true, or before a fault whose calm
+/// would end after `until` on `clock`: injecting and repairing take real time the plan does
+/// not count, docker's most of all), repairing each fault before the next; prints one line
+/// per fault.
 pub async fn inject(
     ensemble: Arc<dyn Ensemble>,
     plan: Vec<Planned>,
     clock: Clock,
+    until: zk_history::Nanos,
     mut stop: watch::Receiver<bool>,
 ) -> Injected {
     let mut out = Injected::default();
     for p in plan {
+        if clock.now()
+            + p.calm.as_nanos() as zk_history::Nanos
+            + (p.hold.as_nanos() as zk_history::Nanos)
+            > until
+        {
+            break;
+        }
         let calm = tokio::time::sleep(p.calm);
         tokio::select! {
             _ = calm => {}

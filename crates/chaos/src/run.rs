@@ -242,7 +242,8 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         tokio::task::spawn_blocking(move || crate::leadership::watch(e, clock, w, o))
     };
     let plan = faults::schedule(cfg.seed, cfg.duration, ensemble.size(), &cfg.kinds);
-    let injected = faults::inject(ensemble.clone(), plan, clock, stop.clone()).await;
+    let until = cfg.duration.as_nanos() as Nanos;
+    let injected = faults::inject(ensemble.clone(), plan, clock, until, stop.clone()).await;
     let left = cfg
         .duration
         .saturating_sub(Duration::from_nanos(clock.now()));
