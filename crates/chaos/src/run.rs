@@ -144,14 +144,31 @@ async fn fresh_session(servers: &str, timeout: Duration) -> Option<Client> {
     None
 }
 
+/// How long creates go to one set of parents before the next: a getChildren answer must
+/// stay under the 1 MB frame limit however long the run (a 600 s run made 70 000 children
+/// per parent, too many to read back in one answer).
+const PARENT_SLICE: Duration = Duration::from_secs(60);
+
+/// The create parents, one set per [`PARENT_SLICE`] of the run (and one more for the drain).
+fn parent_slices(root: &str, cfg: &RunConfig) -> Vec<Vec<String>> {
+    let slices = cfg.duration.as_secs() / PARENT_SLICE.as_secs() + 2;
+    (0..slices)
+        .map(|s| {
+            (0..cfg.parents)
+                .map(|p| format!("{root}/q{p}-{s}"))
+                .collect()
+        })
+        .collect()
+}
+
 async fn setup(zk: &Client, root: &str, cfg: &RunConfig) -> Result<(), String> {
     let persistent = CreateOptions::persistent();
     let mut paths = vec![(root.to_string(), String::new())];
     for i in 0..cfg.registers {
         paths.push((format!("{root}/r{i}"), registers::INITIAL.to_string()));
     }
-    for i in 0..cfg.parents {
-        paths.push((format!("{root}/q{i}"), String::new()));
+    for parent in parent_slices(root, cfg).into_iter().flatten() {
+        paths.push((parent, String::new()));
     }
     paths.push((format!("{root}/e"), String::new()));
     for (path, data) in paths {
@@ -198,7 +215,8 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         call_timeout: cfg.session_timeout * 2,
     };
     let register_paths: Vec<String> = (0..cfg.registers).map(|i| format!("{root}/r{i}")).collect();
-    let parents: Vec<String> = (0..cfg.parents).map(|i| format!("{root}/q{i}")).collect();
+    let slices = parent_slices(&root, cfg);
+    let parents: Vec<String> = slices.iter().flatten().cloned().collect();
     let members: Vec<SocketAddr> = (0..ensemble.size())
         .filter_map(|i| ensemble.client_addr(i).to_socket_addrs().ok()?.next())
         .collect();
@@ -219,7 +237,13 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
             .seed
             .wrapping_mul(1_000)
             .wrapping_add(500 + u64::from(c));
-        work.spawn(creates::client(ctx.clone(), 100 + c, parents.clone(), seed));
+        work.spawn(creates::client(
+            ctx.clone(),
+            100 + c,
+            slices.clone(),
+            PARENT_SLICE,
+            seed,
+        ));
     }
     let settings = Settings {
         parent: format!("{root}/e"),

@@ -106,9 +106,25 @@ pub fn check(creates: &[CreateOp], finals: &BTreeMap<String, Vec<FinalChild>>) -
         }
     }
 
+    // A parent whose final children could not be read: said once, its creates unjudged
+    // (rather than every one of them reported lost).
+    let unread: std::collections::BTreeSet<&str> = creates
+        .iter()
+        .map(|c| c.parent.as_str())
+        .filter(|p| !finals.contains_key(*p))
+        .collect();
+    for p in &unread {
+        r.violations.push(format!(
+            "{p}: no final read of its children, its creates are unchecked"
+        ));
+    }
+
     // Acknowledged creates: present, unique, ordered.
     let mut acked: BTreeMap<&str, Vec<(&CreateOp, &str, i64)>> = BTreeMap::new();
-    for c in creates {
+    for c in creates
+        .iter()
+        .filter(|c| !unread.contains(c.parent.as_str()))
+    {
         let CreateResult::Created { name } = &c.result else {
             continue;
         };
@@ -241,6 +257,17 @@ mod tests {
             op(2, "b", 5, Some(12), created(0)),
         ];
         assert!(check(&ops, &finals(&[(0, "b"), (1, "a")])).passed());
+    }
+
+    #[test]
+    fn a_parent_never_read_back_is_one_problem_not_every_create_lost() {
+        let ops = [
+            op(1, "a", 0, Some(10), created(0)),
+            op(1, "b", 11, Some(20), created(1)),
+        ];
+        let r = check(&ops, &BTreeMap::new());
+        assert_eq!(r.violations.len(), 1, "{r:?}");
+        assert!(r.violations[0].contains("no final read"));
     }
 
     #[test]

@@ -8,8 +8,15 @@ use zk_history::sequential::{CreateOp, CreateResult};
 use super::{error_name, indeterminate, lock, Ctx};
 
 /// One create client: until the run stops, creates `parent/item-` sequential nodes under
-/// random parents of `parents`.
-pub async fn client(ctx: Ctx, id: u32, parents: Vec<String>, seed: u64) {
+/// random parents of the current slice of `slices` (each slice lasts `slice`, the last one
+/// to the end).
+pub async fn client(
+    ctx: Ctx,
+    id: u32,
+    slices: Vec<Vec<String>>,
+    slice: std::time::Duration,
+    seed: u64,
+) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut n: u64 = 0;
     let Some(mut zk) = ctx.session().await else {
@@ -24,6 +31,13 @@ pub async fn client(ctx: Ctx, id: u32, parents: Vec<String>, seed: u64) {
             }
         }
         ctx.wait_usable(&zk).await;
+        let now = std::time::Duration::from_nanos(ctx.rec.clock.now());
+        let current = usize::try_from(now.as_secs() / slice.as_secs().max(1))
+            .unwrap_or(usize::MAX)
+            .min(slices.len().saturating_sub(1));
+        let Some(parents) = slices.get(current).filter(|p| !p.is_empty()) else {
+            break;
+        };
         let parent = &parents[rng.random_range(0..parents.len())];
         n += 1;
         let token = format!("c{id}-{n}");
