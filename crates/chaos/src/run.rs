@@ -300,10 +300,14 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         None => ctx.anomaly("no session for the final reads".into()),
         Some(zk) => {
             for path in &register_paths {
-                let op =
-                    registers::one(&final_ctx, &zk, FINAL_CLIENT, path, Call::Read, true).await;
-                match op.complete {
-                    Some(_) => lock(&rec.registers)
+                let op = retried(&zk, cfg.session_timeout, || async {
+                    let op =
+                        registers::one(&final_ctx, &zk, FINAL_CLIENT, path, Call::Read, true).await;
+                    op.complete.map(|_| op)
+                })
+                .await;
+                match op {
+                    Some(op) => lock(&rec.registers)
                         .entry(path.clone())
                         .or_default()
                         .push(op),
@@ -311,11 +315,15 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
                 }
             }
             for parent in &parents {
-                match read_children(&final_ctx, &zk, parent).await {
-                    Ok(children) => {
+                let children = retried(&zk, cfg.session_timeout, || async {
+                    read_children(&final_ctx, &zk, parent).await.ok()
+                })
+                .await;
+                match children {
+                    Some(children) => {
                         finals.insert(parent.clone(), children);
                     }
-                    Err(e) => ctx.anomaly(format!("final read of {parent} failed: {e}")),
+                    None => ctx.anomaly(format!("final read of {parent} failed")),
                 }
             }
             let _ = zk.close().await;
@@ -352,10 +360,17 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
                 .iter()
                 .map(|o| (o.path.clone(), o.czxid))
                 .collect();
-            let synced = final_ctx.call(zk.sync("/")).await;
+            let synced = retried(&zk, cfg.session_timeout, || async {
+                final_ctx.call(zk.sync("/")).await.ok()
+            })
+            .await;
             for (path, czxid) in watched {
-                match ephemerals::observe(&final_ctx, &zk, &path, czxid).await {
-                    Some(o) if synced.is_ok() => lock(&rec.observations).push(o),
+                let seen = retried(&zk, cfg.session_timeout, || {
+                    ephemerals::observe(&final_ctx, &zk, &path, czxid)
+                })
+                .await;
+                match seen {
+                    Some(o) if synced.is_some() => lock(&rec.observations).push(o),
                     _ => ctx.anomaly(format!("final observation of {path} failed")),
                 }
             }
@@ -422,6 +437,25 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         history,
         injected,
     })
+}
+
+/// Runs a final read until it answers: reads change nothing, so one lost to a ConnectionLoss
+/// (an election on an overloaded machine, seen once in 45 seeds) is asked again once the
+/// client is connected, up to ten times.
+async fn retried<T, F, Fut>(zk: &Client, timeout: Duration, mut read: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..10 {
+        if let Some(v) = read().await {
+            return Some(v);
+        }
+        if zk.wait_connected(timeout).await.is_err() && zk.state().is_closed() {
+            return None;
+        }
+    }
+    None
 }
 
 async fn read_children(ctx: &Ctx, zk: &Client, parent: &str) -> zk_client::Result<Vec<FinalChild>> {
