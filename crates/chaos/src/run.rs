@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use zk_client::{connect, Client, ConnectOptions, CreateOptions};
+use zk_client::{Client, CreateOptions};
 use zk_history::ephemeral::{self, Bounds};
 use zk_history::history::{Call, Params, RegisterHistory};
 use zk_history::sequential::FinalChild;
@@ -133,12 +133,10 @@ impl RunOutcome {
 async fn fresh_session(servers: &str, timeout: Duration) -> Option<Client> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok((zk, _events)) = connect(servers, ConnectOptions::new().session_timeout(timeout))
-        {
-            if zk.wait_connected(timeout).await.is_ok() {
-                return Some(zk);
-            }
-            let _ = zk.close().await;
+        match crate::workload::try_session(servers, timeout).await {
+            Ok(Some(zk)) => return Some(zk),
+            Ok(None) => {}
+            Err(_) => return None,
         }
     }
     None

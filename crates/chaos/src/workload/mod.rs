@@ -78,14 +78,13 @@ impl Ctx {
     /// A connected client (a fresh session), or `None` if the run stops first.
     pub async fn session(&self) -> Option<Client> {
         while !self.stopping() {
-            if let Ok((client, _events)) = connect(
-                &self.servers,
-                ConnectOptions::new().session_timeout(self.session_timeout),
-            ) {
-                if client.wait_connected(self.session_timeout).await.is_ok() {
-                    return Some(client);
+            match try_session(&self.servers, self.session_timeout).await {
+                Ok(Some(client)) => return Some(client),
+                Ok(None) => {}
+                Err(e) => {
+                    self.anomaly(format!("cannot connect to {}: {e}", self.servers));
+                    return None;
                 }
-                let _ = client.close().await;
             }
         }
         None
@@ -123,6 +122,17 @@ impl Ctx {
     }
 }
 
+/// One attempt at a connected session: `Ok(None)` if no server answered within `timeout`;
+/// `Err` if the connect string can never work (retrying it would only spin).
+pub async fn try_session(servers: &str, timeout: Duration) -> zk_client::Result<Option<Client>> {
+    let (client, _events) = connect(servers, ConnectOptions::new().session_timeout(timeout))?;
+    if client.wait_connected(timeout).await.is_ok() {
+        return Ok(Some(client));
+    }
+    let _ = client.close().await;
+    Ok(None)
+}
+
 /// Whether an error leaves a write's outcome unknown: only a server's definite refusal
 /// says it was not applied.
 pub fn indeterminate(e: &Error) -> bool {
@@ -154,4 +164,15 @@ pub fn error_name(e: &Error) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connect_string_that_cannot_work_is_an_error_not_a_retry() {
+        let r = try_session("127.0.0.1:2181,:x", Duration::from_secs(1)).await;
+        assert!(matches!(r, Err(Error::InvalidConnectString(_))), "{r:?}");
+    }
 }
