@@ -133,11 +133,13 @@ zkn_pids() { # DIR -> comma-separated
   echo "$out"
 }
 
-# Internal entry point for zk-bench's --fault-cmd.
-if [ "${1:-}" = __kill-leader-zknode ]; then
-  zkn_kill_leader "$2"
-  exit $?
-fi
+# Internal entry points: zk-bench's --fault-cmd, and bench/profile.sh's ensemble.
+case "${1:-}" in
+  __kill-leader-zknode) zkn_kill_leader "$2"; exit $? ;;
+  __start-zknode) ZK_NODE=$3; zkn_start "$2"; exit $? ;;
+  __stop-zknode) zkn_stop "$2"; exit $? ;;
+  __pids-zknode) zkn_pids "$2"; exit $? ;;
+esac
 
 # ---------------------------------------------------------------- options
 MODE=full

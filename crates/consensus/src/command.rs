@@ -107,7 +107,7 @@ pub enum Outcome {
     Txn(#[serde(with = "AppliedDef")] Applied),
     /// `CreateSession`.
     SessionCreated {
-        /// The new session's id (the entry's log index).
+        /// The new session's id (the command's zxid).
         session_id: SessionId,
         /// Its negotiated timeout (ms).
         timeout_ms: u32,
@@ -147,15 +147,35 @@ struct AppliedDef {
     triggers: Vec<Trigger>,
 }
 
-/// openraft's response to `client_write`: the entry's zxid and outcome (the leader only; the
-/// accepting node of a forwarded request uses the [`ApplyEvent`](crate::ApplyEvent) instead).
+/// One command's zxid and outcome, as openraft's response to `client_write` lists them (the
+/// leader only; the accepting node of a forwarded request uses the
+/// [`ApplyEvent`](crate::ApplyEvent) instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandResponse {
-    /// The entry's zxid (its log index).
+    /// The command's zxid.
     pub zxid: i64,
     /// What applying it did.
     pub outcome: Outcome,
 }
+
+/// The payload of a normal Raft entry: commands applied in order, each with a zxid of its own.
+///
+/// Why several per entry: openraft 0.9's core appends one entry at a time and waits for its
+/// flush before it takes the next message, so a leader proposing one entry per request is
+/// bound to one request per fsync. Whatever queued up during a flush goes into the next entry
+/// together, and one fsync then covers all of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch(pub Vec<Command>);
+
+impl From<Command> for Batch {
+    fn from(cmd: Command) -> Self {
+        Batch(vec![cmd])
+    }
+}
+
+/// openraft's response to `client_write`: one [`CommandResponse`] per command of the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse(pub Vec<CommandResponse>);
 
 impl Outcome {
     /// The store's `Applied`, for outcomes that have one.

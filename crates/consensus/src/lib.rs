@@ -8,9 +8,11 @@
 //! ([`OneNodeNetwork`]) has no peers, and a member of a multi-node ensemble
 //! ([`start_cluster`], [`ClusterNode`]) over the gRPC (tonic) network of `proto/peer.proto`.
 //!
-//! What the node layer gets: every applied entry's outcome as an [`ApplyEvent`] (zxid = log
-//! index, the [`Origin`] of the request, results and watch triggers) on every node, and read
-//! access to the applied [`State`] through [`SharedState`], with the applied zxid to wait on.
+//! What the node layer gets: every applied command's outcome as an [`ApplyEvent`] (its zxid,
+//! the [`Origin`] of the request, results and watch triggers) on every node, and read access
+//! to the applied [`State`] through [`SharedState`], with the applied zxid and log index to
+//! wait on. Proposals go in without waiting ([`ClusterNode::submit`], [`Submitter`]); a log
+//! entry carries a [`Batch`] of commands, so one fsync covers everything queued meanwhile.
 //!
 //! It must never speak the ZooKeeper client protocol: that is `zk-wire` and the node's job.
 //! Apply never reads a clock or draws randomness: time comes in the command, so every replica
@@ -41,6 +43,7 @@ mod snapshot;
 mod snapshot_store;
 mod state_machine;
 mod storage;
+mod submitter;
 mod types;
 
 pub use cluster::leader_heard_ago;
@@ -53,6 +56,8 @@ pub use cluster::RaftTiming;
 pub use cluster::Role;
 pub use cluster_meta::ClusterMeta;
 pub use cluster_meta::ClusterMetaStore;
+pub use command::Batch;
+pub use command::BatchResponse;
 pub use command::Command;
 pub use command::CommandOp;
 pub use command::CommandResponse;
@@ -79,6 +84,7 @@ pub use snapshot::SNAPSHOT_MAGIC;
 pub use snapshot::SNAPSHOT_VERSION;
 pub use snapshot_store::SnapshotStore;
 pub use snapshot_store::StoredSnapshot;
+pub use state_machine::AppliedPoint;
 pub use state_machine::ApplyEvent;
 pub use state_machine::ApplyEvents;
 pub use state_machine::ApplyHook;
@@ -92,6 +98,8 @@ pub use storage::open_sled;
 pub use storage::Released;
 pub use storage::SledStorage;
 pub use storage::FORMAT_VERSION;
+pub use submitter::OnRefused;
+pub use submitter::Submitter;
 pub use types::NodeId;
 pub use types::TypeConfig;
 pub use types::ZkRaft;

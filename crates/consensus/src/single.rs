@@ -21,9 +21,11 @@ use zk_session::SECRET_LEN;
 use zk_store::TreeConfig;
 
 use crate::cluster_meta::ClusterMeta;
+use crate::command::Batch;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::command::CommandResponse;
+use crate::command::Outcome;
 use crate::error::MetaError;
 use crate::error::OpenError;
 use crate::network::OneNodeNetwork;
@@ -157,7 +159,11 @@ impl SingleNode {
             origin: None,
             op,
         };
-        Ok(self.raft.client_write(cmd).await?.data)
+        let mut answers = self.raft.client_write(Batch::from(cmd)).await?.data.0;
+        Ok(answers.pop().unwrap_or(CommandResponse {
+            zxid: 0,
+            outcome: Outcome::Noop,
+        }))
     }
 }
 

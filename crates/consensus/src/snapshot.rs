@@ -23,8 +23,9 @@ use crate::types::NodeId;
 /// The first bytes of every state-machine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ZKSM";
 /// The envelope version this build writes and reads (2: each session records its owning
-/// connection; version-1 snapshots are refused, not misread).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// connection; 3: the last applied zxid, now a command counter apart from the log index;
+/// older snapshots are refused, not misread).
+pub const SNAPSHOT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 
 /// Why state-machine snapshot bytes were rejected (or could not be written).
@@ -67,6 +68,7 @@ pub enum StateSnapshotError {
 #[derive(Serialize)]
 struct BodyRef<'a> {
     last_applied: &'a Option<LogId<NodeId>>,
+    last_zxid: i64,
     last_membership: &'a StoredMembership<NodeId, BasicNode>,
     sessions: &'a SessionTable,
     secret: &'a Option<ClusterSecret>,
@@ -77,6 +79,7 @@ struct BodyRef<'a> {
 #[derive(Deserialize)]
 struct Body {
     last_applied: Option<LogId<NodeId>>,
+    last_zxid: i64,
     last_membership: StoredMembership<NodeId, BasicNode>,
     sessions: SessionTable,
     secret: Option<ClusterSecret>,
@@ -87,6 +90,7 @@ struct Body {
 pub fn encode_state(state: &State) -> Result<Vec<u8>, StateSnapshotError> {
     let body = postcard::to_stdvec(&BodyRef {
         last_applied: &state.last_applied,
+        last_zxid: state.last_zxid,
         last_membership: &state.last_membership,
         sessions: &state.sessions,
         secret: &state.secret,
@@ -135,6 +139,7 @@ pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnap
         sessions: body.sessions,
         secret: body.secret,
         last_applied: body.last_applied,
+        last_zxid: body.last_zxid,
         last_membership: body.last_membership,
     })
 }

@@ -1,9 +1,9 @@
 //! The state machine: `zk-store`'s data tree + `zk-session`'s session table + the cluster
 //! secret, applied from the Raft log, snapshotted through the [`SnapshotStore`].
 //!
-//! Apply is deterministic: everything an entry needs (zxid = log index, time, session, auth)
-//! comes in with it, so every replica that applies the same log holds the same state and
-//! produces the same [`ApplyEvent`]s.
+//! Apply is deterministic: everything a command needs (time, session, auth) comes in with it,
+//! and its zxid is the next value of a counter kept in the state, so every replica that
+//! applies the same log holds the same state and produces the same [`ApplyEvent`]s.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -39,6 +39,8 @@ use zk_store::Txn;
 use zk_store::TxnContext;
 use zk_wire::ErrorCode;
 
+use crate::command::Batch;
+use crate::command::BatchResponse;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::command::CommandResponse;
@@ -62,6 +64,10 @@ pub struct State {
     pub secret: Option<ClusterSecret>,
     /// The last applied entry (any kind).
     pub last_applied: Option<LogId<NodeId>>,
+    /// The zxid of the last applied command (0 before any). Every command of every entry
+    /// takes the next one, so zxids count commands, contiguously, as ZooKeeper's counter does;
+    /// blank and membership entries take none.
+    pub last_zxid: i64,
     /// The last applied membership config.
     pub last_membership: StoredMembership<NodeId, BasicNode>,
 }
@@ -74,20 +80,31 @@ impl State {
             sessions: SessionTable::new(),
             secret: None,
             last_applied: None,
+            last_zxid: 0,
             last_membership: StoredMembership::default(),
         }
     }
 
-    /// The zxid of the last applied entry (its log index; 0 before any).
+    /// The zxid of the last applied command (0 before any).
     pub fn applied_zxid(&self) -> i64 {
-        self.last_applied.map_or(0, |l| zxid_of(l.index))
+        self.last_zxid
     }
 
-    /// Applies one normal entry's command at `index`; never fails, failures are outcomes.
-    fn apply_command(&mut self, index: u64, zxid: i64, cmd: &Command) -> Outcome {
+    /// Where the state stands: the last applied entry's index and command's zxid.
+    pub fn applied_point(&self) -> AppliedPoint {
+        AppliedPoint {
+            index: self.last_applied.map_or(0, |l| l.index),
+            zxid: self.last_zxid,
+        }
+    }
+
+    /// Applies one command with its `zxid`; never fails, failures are outcomes.
+    fn apply_command(&mut self, zxid: i64, cmd: &Command) -> Outcome {
         match &cmd.op {
             CommandOp::CreateSession { timeout_ms } => {
-                let Ok(id) = SessionId::from_log_index(index) else {
+                // A zxid names exactly one command forever, on every node: an id made from it
+                // is unique and identical everywhere without coordination.
+                let Ok(id) = SessionId::from_raw(zxid) else {
                     return Outcome::Rejected(ErrorCode::BadArguments);
                 };
                 let owner = cmd.origin.map_or(
@@ -232,18 +249,22 @@ impl State {
     }
 }
 
-/// A log index as a zxid. Indexes never reach 2^63 (one entry per nanosecond would take
-/// three centuries), so saturating is only a guard against a corrupt entry.
-fn zxid_of(index: u64) -> i64 {
-    i64::try_from(index).unwrap_or(i64::MAX)
+/// How far the state has been applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppliedPoint {
+    /// The last applied entry's log index (every command in it applied).
+    pub index: u64,
+    /// The last applied command's zxid.
+    pub zxid: i64,
 }
 
-/// One applied entry's outcome, published to the node layer on every node.
+/// One applied command's outcome (or a blank, membership or snapshot event), published to the
+/// node layer on every node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyEvent {
-    /// The entry (for `SnapshotInstalled`: the snapshot's last log id).
+    /// The entry it came in (for `SnapshotInstalled`: the snapshot's last log id).
     pub log_id: LogId<NodeId>,
-    /// Its zxid (the log index).
+    /// The command's zxid (for an event without a command: the last zxid applied so far).
     pub zxid: i64,
     /// The node and request waiting for it, if any.
     pub origin: Option<Origin>,
@@ -272,7 +293,7 @@ pub struct HookAlreadySet;
 #[derive(Clone)]
 pub struct SharedState {
     state: Arc<RwLock<State>>,
-    applied: watch::Receiver<i64>,
+    applied: watch::Receiver<AppliedPoint>,
     hook: Arc<OnceLock<ApplyHook>>,
 }
 
@@ -294,13 +315,14 @@ impl SharedState {
         self.hook.set(hook).map_err(|_| HookAlreadySet)
     }
 
-    /// The zxid of the last applied entry.
+    /// The zxid of the last applied command.
     pub fn applied_zxid(&self) -> i64 {
-        *self.applied.borrow()
+        self.applied.borrow().zxid
     }
 
-    /// A watch of the applied zxid (changes after each entry's [`ApplyEvent`] was published).
-    pub fn subscribe_applied(&self) -> watch::Receiver<i64> {
+    /// A watch of the applied point (changes after each entry's [`ApplyEvent`]s were
+    /// published).
+    pub fn subscribe_applied(&self) -> watch::Receiver<AppliedPoint> {
         self.applied.clone()
     }
 
@@ -308,10 +330,21 @@ impl SharedState {
     pub async fn wait_applied(&self, zxid: i64) -> Result<i64, StateMachineGone> {
         let mut rx = self.applied.clone();
         let seen = rx
-            .wait_for(|&z| z >= zxid)
+            .wait_for(|p| p.zxid >= zxid)
             .await
             .map_err(|_| StateMachineGone)?;
-        Ok(*seen)
+        Ok(seen.zxid)
+    }
+
+    /// Waits until the entry at log `index` (all of it) has been applied locally, e.g. a
+    /// leader's read index for `sync`; returns the applied zxid then.
+    pub async fn wait_applied_index(&self, index: u64) -> Result<i64, StateMachineGone> {
+        let mut rx = self.applied.clone();
+        let seen = rx
+            .wait_for(|p| p.index >= index)
+            .await
+            .map_err(|_| StateMachineGone)?;
+        Ok(seen.zxid)
     }
 }
 
@@ -330,7 +363,7 @@ impl std::fmt::Debug for SharedState {
 /// bounded by how far the consumer lags behind the log.
 pub struct ZkStateMachine {
     state: Arc<RwLock<State>>,
-    applied: watch::Sender<i64>,
+    applied: watch::Sender<AppliedPoint>,
     events: mpsc::UnboundedSender<ApplyEvent>,
     hook: Arc<OnceLock<ApplyHook>>,
     snapshots: SnapshotStore<TypeConfig>,
@@ -356,7 +389,7 @@ impl ZkStateMachine {
             }
             None => State::new(tree_config),
         };
-        let (applied, applied_rx) = watch::channel(state.applied_zxid());
+        let (applied, applied_rx) = watch::channel(state.applied_point());
         let (events, events_rx) = mpsc::unbounded_channel();
         let state = Arc::new(RwLock::new(state));
         let hook = Arc::new(OnceLock::new());
@@ -397,12 +430,14 @@ impl ZkStateMachine {
         }
     }
 
-    /// Publishes an event, then the zxid: a reader woken by the zxid finds the event queued.
-    fn publish(&self, event: ApplyEvent) {
-        let zxid = event.zxid;
-        // No receiver means the node layer is gone (shutting down); the state still advances.
-        let _ = self.events.send(event);
-        self.applied.send_replace(zxid);
+    /// Publishes an entry's events, then the applied point: a reader woken by the point finds
+    /// the events queued.
+    fn publish(&self, events: impl IntoIterator<Item = ApplyEvent>, point: AppliedPoint) {
+        for event in events {
+            // No receiver means the node layer is gone (shutting down); the state advances.
+            let _ = self.events.send(event);
+        }
+        self.applied.send_replace(point);
     }
 }
 
@@ -466,7 +501,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         Ok((st.last_applied, st.last_membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResponse>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -474,35 +509,50 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         let mut replies = Vec::new();
         for entry in entries {
             let log_id = entry.log_id;
-            let zxid = zxid_of(log_id.index);
-            // The lock is taken per entry, so local reads interleave with a long batch.
-            let event = {
+            // The lock is taken per entry, so local reads interleave with a long run of
+            // entries, and never see an entry half applied.
+            let (events, point) = {
                 let mut st = self.write();
                 st.last_applied = Some(log_id);
-                let (origin, outcome) = match entry.payload {
-                    EntryPayload::Blank => (None, Outcome::Noop),
+                let events = match entry.payload {
+                    EntryPayload::Blank => vec![(None, Outcome::Noop, st.last_zxid)],
                     EntryPayload::Membership(m) => {
                         st.last_membership = StoredMembership::new(Some(log_id), m);
-                        (None, Outcome::Noop)
+                        vec![(None, Outcome::Noop, st.last_zxid)]
                     }
-                    EntryPayload::Normal(cmd) => {
-                        (cmd.origin, st.apply_command(log_id.index, zxid, &cmd))
-                    }
+                    EntryPayload::Normal(Batch(cmds)) => cmds
+                        .iter()
+                        .map(|cmd| {
+                            st.last_zxid = st.last_zxid.saturating_add(1);
+                            let zxid = st.last_zxid;
+                            (cmd.origin, st.apply_command(zxid, cmd), zxid)
+                        })
+                        .collect(),
                 };
-                let event = ApplyEvent {
-                    log_id,
-                    zxid,
-                    origin,
-                    outcome,
-                };
-                self.run_hook(&event);
-                event
+                let events: Vec<ApplyEvent> = events
+                    .into_iter()
+                    .map(|(origin, outcome, zxid)| ApplyEvent {
+                        log_id,
+                        zxid,
+                        origin,
+                        outcome,
+                    })
+                    .collect();
+                for event in &events {
+                    self.run_hook(event);
+                }
+                (events, st.applied_point())
             };
-            replies.push(CommandResponse {
-                zxid,
-                outcome: event.outcome.clone(),
-            });
-            self.publish(event);
+            replies.push(BatchResponse(
+                events
+                    .iter()
+                    .map(|e| CommandResponse {
+                        zxid: e.zxid,
+                        outcome: e.outcome.clone(),
+                    })
+                    .collect(),
+            ));
+            self.publish(events, point);
         }
         Ok(replies)
     }
@@ -545,13 +595,14 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         if let Some(log_id) = log_id {
             let event = ApplyEvent {
                 log_id,
-                zxid: zxid_of(log_id.index),
+                zxid: st.last_zxid,
                 origin: None,
                 outcome: Outcome::SnapshotInstalled,
             };
             self.run_hook(&event);
+            let point = st.applied_point();
             drop(st);
-            self.publish(event);
+            self.publish([event], point);
         }
         Ok(())
     }

@@ -19,8 +19,9 @@ use crate::flusher::Flusher;
 use crate::log_store::SledLogStore;
 use crate::snapshot_store::SnapshotStore;
 
-/// The on-disk format this build writes; any other recorded version refuses to open.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build writes; any other recorded version refuses to open (2: a
+/// log entry carries a batch of commands).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The "store meta" record: lets a later build recognise (or refuse) what it finds on disk.
 #[derive(Debug, Serialize, Deserialize)]

@@ -4,16 +4,16 @@ use std::io::Cursor;
 
 use openraft::BasicNode;
 
-use crate::command::Command;
-use crate::command::CommandResponse;
+use crate::command::Batch;
+use crate::command::BatchResponse;
 
 openraft::declare_raft_types!(
-    /// The ensemble's Raft types: [`Command`] in, [`CommandResponse`] out, u64 node ids,
+    /// The ensemble's Raft types: a [`Batch`] of commands in, a [`BatchResponse`] out, u64 node ids,
     /// nodes addressed by a `host:port` string; entries and snapshot data (an in-memory
     /// `Cursor<Vec<u8>>`) are openraft's defaults.
     pub TypeConfig:
-        D = Command,
-        R = CommandResponse,
+        D = Batch,
+        R = BatchResponse,
         NodeId = u64,
         Node = BasicNode,
         SnapshotData = Cursor<Vec<u8>>,

@@ -27,6 +27,7 @@ use zk_consensus::MetaError;
 use zk_consensus::OpenError;
 use zk_consensus::SledLogStore;
 use zk_consensus::SledStorage;
+use zk_consensus::FORMAT_VERSION;
 
 fn log_id(term: u64, index: u64) -> LogId<u64> {
     LogId::new(CommittedLeaderId::new(term, 0), index)
@@ -363,7 +364,7 @@ fn unknown_format_version_is_refused() {
             err,
             OpenError::UnsupportedFormat {
                 found: 99,
-                supported: 1,
+                supported: FORMAT_VERSION,
                 ..
             }
         ),

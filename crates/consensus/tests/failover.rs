@@ -159,10 +159,7 @@ async fn child_main(spec: &str) {
                         Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
                     }
                 };
-                node.state
-                    .wait_applied(point as i64)
-                    .await
-                    .expect("applied");
+                node.state.wait_applied_index(point).await.expect("applied");
                 let st = node.state.read();
                 let missing = list
                     .split(',')

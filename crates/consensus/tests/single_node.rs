@@ -7,6 +7,7 @@ use std::time::Duration;
 use zk_consensus::now_ms;
 use zk_consensus::start_single;
 use zk_consensus::ApplyEvent;
+use zk_consensus::Batch;
 use zk_consensus::Command;
 use zk_consensus::CommandOp;
 use zk_consensus::Origin;
@@ -51,12 +52,14 @@ async fn propose(node: &SingleNode, seq: u64, op: CommandOp) -> (i64, Outcome) {
         origin: Some(Origin { node_id: 1, seq }),
         op,
     };
-    let resp = tokio::time::timeout(DEADLINE, node.raft.client_write(cmd))
+    let resp = tokio::time::timeout(DEADLINE, node.raft.client_write(Batch::from(cmd)))
         .await
         .expect("client_write in time")
         .expect("client_write");
-    assert_eq!(resp.data.zxid, resp.log_id.index as i64, "zxid = log index");
-    (resp.data.zxid, resp.data.outcome)
+    let mut answers = resp.data.0;
+    assert_eq!(answers.len(), 1, "one answer per command of the entry");
+    let answer = answers.pop().expect("one answer");
+    (answer.zxid, answer.outcome)
 }
 
 /// Receives events until every origin in `seqs` was seen; returns them by seq.

@@ -11,8 +11,10 @@ use openraft::RaftSnapshotBuilder;
 use openraft::SnapshotMeta;
 use zk_consensus::decode_state;
 use zk_consensus::encode_state;
+use zk_consensus::AppliedPoint;
 use zk_consensus::ApplyEvent;
 use zk_consensus::ApplyEvents;
+use zk_consensus::Batch;
 use zk_consensus::Command;
 use zk_consensus::CommandOp;
 use zk_consensus::CommandResponse;
@@ -40,14 +42,14 @@ fn log_id(index: u64) -> LogId<u64> {
 fn entry(index: u64, op: CommandOp) -> Entry<TypeConfig> {
     Entry {
         log_id: log_id(index),
-        payload: EntryPayload::Normal(Command {
+        payload: EntryPayload::Normal(Batch::from(Command {
             time_ms: 1_700_000_000_000 + index as i64,
             origin: Some(Origin {
                 node_id: 1,
                 seq: index * 10,
             }),
             op,
-        }),
+        })),
     }
 }
 
@@ -92,7 +94,9 @@ fn open_sm() -> Sm {
 async fn apply(sm: &mut ZkStateMachine, e: Entry<TypeConfig>) -> CommandResponse {
     let mut r = sm.apply([e]).await.unwrap();
     assert_eq!(r.len(), 1);
-    r.remove(0)
+    let mut answers = r.remove(0).0;
+    assert_eq!(answers.len(), 1, "one answer per command");
+    answers.remove(0)
 }
 
 fn drain(events: &mut ApplyEvents) -> Vec<ApplyEvent> {
@@ -104,8 +108,8 @@ fn drain(events: &mut ApplyEvents) -> Vec<ApplyEvent> {
 }
 
 #[tokio::test]
-async fn create_session_id_is_log_index_and_password_verifies() {
-    // S3.1, S3.2: id from the log index; any node's secret verifies the password.
+async fn create_session_id_is_zxid_and_password_verifies() {
+    // S3.1, S3.2: id from the command's zxid; any node's secret verifies the password.
     let mut s = open_sm();
     assert_eq!(
         apply(
@@ -160,7 +164,7 @@ async fn write_on_missing_session_is_session_expired_and_uses_a_zxid() {
     assert_eq!(s.shared.applied_zxid(), 1);
     assert!(s.shared.read().tree.exists("/a").unwrap().is_none());
 
-    // A failed write of a live session and a blank entry also advance the zxid.
+    // A failed write of a live session also takes a zxid; a blank entry takes none.
     apply(
         &mut s.sm,
         entry(2, CommandOp::CreateSession { timeout_ms: 4000 }),
@@ -177,9 +181,10 @@ async fn write_on_missing_session_is_session_expired_and_uses_a_zxid() {
         log_id: log_id(4),
         payload: EntryPayload::Blank,
     };
-    assert_eq!(apply(&mut s.sm, blank).await.zxid, 4);
-    assert_eq!(s.shared.applied_zxid(), 4);
-    assert_eq!(s.shared.wait_applied(4).await, Ok(4));
+    assert_eq!(apply(&mut s.sm, blank).await.zxid, 3);
+    assert_eq!(s.shared.applied_zxid(), 3);
+    assert_eq!(s.shared.wait_applied(3).await, Ok(3));
+    assert_eq!(s.shared.wait_applied_index(4).await, Ok(3));
 
     // Session txns cannot be smuggled in a Write; session 0 may only delete containers.
     let smuggled = CommandOp::Write {
@@ -557,4 +562,68 @@ async fn reopen_loads_the_stored_snapshot() {
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied, Some(log_id(mixed_log().len() as u64)));
     assert_eq!(shared.read().secret, Some(secret(9)));
+}
+
+/// Several commands in one entry: each takes the next zxid (sessions get distinct ids from
+/// them), each has its own event and answer, in order; the applied point moves once, to the
+/// entry's index and its last zxid; a blank entry takes no zxid; a snapshot keeps the counter.
+#[tokio::test]
+async fn a_batch_gives_each_command_its_own_zxid() {
+    let mut s = open_sm();
+    let cmd = |seq: u64, op: CommandOp| Command {
+        time_ms: 1_700_000_000_000,
+        origin: Some(Origin { node_id: 1, seq }),
+        op,
+    };
+    let batch = Entry {
+        log_id: log_id(1),
+        payload: EntryPayload::Normal(Batch(vec![
+            cmd(1, CommandOp::CreateSession { timeout_ms: 4000 }),
+            cmd(2, CommandOp::CreateSession { timeout_ms: 5000 }),
+            cmd(3, create(1, "/a", CreateMode::Persistent)),
+        ])),
+    };
+    let answers = s.sm.apply([batch]).await.unwrap();
+    assert_eq!(answers.len(), 1, "one answer per entry");
+    let zxids: Vec<i64> = answers[0].0.iter().map(|a| a.zxid).collect();
+    assert_eq!(zxids, vec![1, 2, 3]);
+    assert_eq!(
+        answers[0].0[1].outcome,
+        Outcome::SessionCreated {
+            session_id: SessionId::from_raw(2).unwrap(),
+            timeout_ms: 5000
+        }
+    );
+    let events = drain(&mut s.events);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.log_id.index, e.zxid, e.origin.map(|o| o.seq)))
+            .collect::<Vec<_>>(),
+        vec![(1, 1, Some(1)), (1, 2, Some(2)), (1, 3, Some(3))]
+    );
+    {
+        let st = s.shared.read();
+        assert_eq!(st.sessions.len(), 2);
+        assert!(st.tree.exists("/a").unwrap().is_some());
+        assert_eq!(st.applied_point(), AppliedPoint { index: 1, zxid: 3 });
+    }
+    assert_eq!(s.shared.applied_zxid(), 3);
+    assert_eq!(s.shared.wait_applied_index(1).await, Ok(3));
+
+    let blank = Entry {
+        log_id: log_id(2),
+        payload: EntryPayload::Blank,
+    };
+    s.sm.apply([blank]).await.unwrap();
+    assert_eq!(
+        s.shared.read().applied_point(),
+        AppliedPoint { index: 2, zxid: 3 }
+    );
+    let next = apply(&mut s.sm, entry(3, CommandOp::Noop)).await;
+    assert_eq!(next.zxid, 4, "the counter goes on after the blank entry");
+
+    let bytes = encode_state(&s.shared.read()).unwrap();
+    let back = decode_state(&bytes, TreeConfig::default()).unwrap();
+    assert_eq!(back.applied_point(), AppliedPoint { index: 3, zxid: 4 });
 }

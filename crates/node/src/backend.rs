@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use zk_consensus::ClusterNode;
 use zk_consensus::Command;
+use zk_consensus::OnRefused;
+use zk_consensus::Submitter;
 use zk_consensus::ZkRaft;
 
 /// See the module docs.
 #[derive(Clone)]
 pub enum Backend {
-    /// A one-node ensemble.
-    Single(ZkRaft),
+    /// A one-node ensemble: its Raft, and the queue into its log.
+    Single(ZkRaft, Submitter),
     /// A member of an ensemble.
     Cluster(Arc<ClusterNode>),
 }
@@ -20,7 +22,7 @@ pub enum Backend {
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Backend::Single(_) => f.write_str("Backend::Single"),
+            Backend::Single(..) => f.write_str("Backend::Single"),
             Backend::Cluster(c) => write!(f, "Backend::Cluster({c:?})"),
         }
     }
@@ -33,32 +35,18 @@ impl Backend {
     /// The Raft handle (metrics, role).
     pub fn raft(&self) -> &ZkRaft {
         match self {
-            Backend::Single(r) => r,
+            Backend::Single(r, _) => r,
             Backend::Cluster(c) => &c.raft,
         }
     }
 
-    /// Hands `cmd` to the leader's log, in call order. `on_refused` runs if it is refused
-    /// (now or, for a one-node ensemble, when Raft answers); success shows in the apply hook.
-    pub async fn submit(&self, cmd: Command, on_refused: impl FnOnce(Refused) + Send + 'static) {
+    /// Hands `cmd` to the leader's log, in call order, without waiting for it to get there;
+    /// `on_refused` runs if it never does. Success shows in the apply hook.
+    pub fn submit(&self, cmd: Command, on_refused: impl FnOnce(Refused) + Send + 'static) {
+        let on_refused: OnRefused = Box::new(move |e| on_refused(e.to_string()));
         match self {
-            Backend::Single(raft) => match raft.client_write_ff(cmd).await {
-                Ok(responder) => {
-                    tokio::spawn(async move {
-                        match responder.await {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(e)) => on_refused(e.to_string()),
-                            Err(_) => on_refused("raft stopped".to_string()),
-                        }
-                    });
-                }
-                Err(e) => on_refused(e.to_string()),
-            },
-            Backend::Cluster(c) => {
-                if let Err(e) = c.propose(cmd).await {
-                    on_refused(e.to_string());
-                }
-            }
+            Backend::Single(_, submitter) => submitter.submit(cmd, on_refused),
+            Backend::Cluster(c) => c.submit(cmd, on_refused),
         }
     }
 }

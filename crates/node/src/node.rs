@@ -104,8 +104,7 @@ impl Node {
         // Success arrives through the apply hook; only a refusal comes back here.
         let hub = self.hub.clone();
         self.backend
-            .submit(cmd, move |why| hub.fail(seq, WriteFailed(why)))
-            .await;
+            .submit(cmd, move |why| hub.fail(seq, WriteFailed(why)));
         Proposal { origin, done: rx }
     }
 
@@ -131,7 +130,7 @@ impl Node {
             })
             .collect();
         match &self.backend {
-            crate::backend::Backend::Single(_) => {
+            crate::backend::Backend::Single(..) => {
                 self.on_reported_activity(&aged);
                 true
             }
@@ -171,11 +170,9 @@ impl Node {
             op,
         };
         // Its effects arrive through the apply hook; only a refusal is worth a log line.
-        self.backend
-            .submit(
-                cmd,
-                |why| tracing::warn!(error = %why, "system command not committed"),
-            )
-            .await;
+        self.backend.submit(
+            cmd,
+            |why| tracing::warn!(error = %why, "system command not committed"),
+        );
     }
 }

@@ -20,6 +20,7 @@ use zk_consensus::Role;
 use zk_consensus::SingleConfig;
 use zk_consensus::SingleNode;
 use zk_consensus::StartError;
+use zk_consensus::Submitter;
 use zk_session::MonotonicClock;
 use zk_store::TreeConfig;
 
@@ -81,7 +82,8 @@ pub struct Server {
 
 /// What runs Raft for this server (owned here so shutdown can stop it).
 enum Mode {
-    Single(SingleNode),
+    /// A one-node ensemble and its submitter's tasks (aborted at shutdown).
+    Single(SingleNode, Vec<tokio::task::JoinHandle<()>>),
     Cluster(Arc<ClusterNode>),
 }
 
@@ -124,7 +126,8 @@ impl Server {
             ttl_enabled: settings.ttl_nodes,
         };
 
-        let (raft, state, mode) = match settings.ensemble.as_ref().filter(|e| e.peers.len() > 1) {
+        let (backend, state, mode) = match settings.ensemble.as_ref().filter(|e| e.peers.len() > 1)
+        {
             Some(ensemble) => {
                 let mut config = ClusterConfig::new(id, ensemble.peers.members().clone())?;
                 config.listen = ensemble.listen;
@@ -139,7 +142,7 @@ impl Server {
                 cluster.discard_events();
                 let cluster = Arc::new(cluster);
                 (
-                    cluster.raft.clone(),
+                    Backend::Cluster(cluster.clone()),
                     cluster.state.clone(),
                     Mode::Cluster(cluster),
                 )
@@ -159,10 +162,11 @@ impl Server {
                 let mut single = start_single(&settings.data_dir, config).await?;
                 single.discard_events();
                 single.state.set_apply_hook(hook)?;
+                let (submitter, tasks) = Submitter::spawn(single.raft.clone(), id);
                 (
-                    single.raft.clone(),
+                    Backend::Single(single.raft.clone(), submitter),
                     single.state.clone(),
-                    Mode::Single(single),
+                    Mode::Single(single, tasks),
                 )
             }
         };
@@ -172,10 +176,6 @@ impl Server {
         let zxid = format!("0x{:x}", state.applied_zxid());
         tracing::info!(sessions, zxid, "state loaded");
 
-        let backend = match &mode {
-            Mode::Single(_) => Backend::Single(raft),
-            Mode::Cluster(c) => Backend::Cluster(c.clone()),
-        };
         let node = Arc::new(Node::new(id, settings, backend, state, hub, expiry));
         if let Mode::Cluster(c) = &mode {
             // Weak: the cluster node must not keep the node (and so itself) alive.
@@ -201,7 +201,7 @@ impl Server {
         }
         let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
         match &mode {
-            Mode::Single(_) => {
+            Mode::Single(..) => {
                 tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)")
             }
             Mode::Cluster(c) => tracing::info!(
@@ -237,7 +237,10 @@ impl Server {
         self.node.hub.fail_all("node shutting down");
         drop(self.node);
         match self.mode {
-            Mode::Single(single) => single.shutdown(Duration::from_secs(10)).await?,
+            Mode::Single(single, tasks) => {
+                tasks.iter().for_each(|t| t.abort());
+                single.shutdown(Duration::from_secs(10)).await?
+            }
             Mode::Cluster(cluster) => match Arc::try_unwrap(cluster) {
                 Ok(cluster) => cluster.shutdown(Duration::from_secs(10)).await?,
                 // Only a task that outlived the drain holds it; the process ends anyway and

@@ -24,6 +24,8 @@ use crate::single::StartError;
 use crate::state_machine::ApplyEvents;
 use crate::state_machine::SharedState;
 use crate::storage::Released;
+use crate::submitter::OnRefused;
+use crate::submitter::Submitter;
 use crate::types::NodeId;
 use crate::types::ZkRaft;
 
@@ -54,6 +56,7 @@ pub struct ClusterNode {
     pub(crate) role: watch::Receiver<Role>,
     pub(crate) forwarder: Forwarder,
     pub(crate) proposer: Proposer,
+    pub(crate) submitter: Submitter,
     pub(crate) activity: ActivitySlot,
     pub(crate) server: ServerHandle,
     pub(crate) tasks: Tasks,
@@ -86,14 +89,33 @@ impl ClusterNode {
         self.role.clone()
     }
 
-    /// Proposes a command accepted by this node.
+    /// Hands a command accepted by this node to the leader's log, without waiting.
     ///
-    /// On the leader it goes into the log directly; on a follower it is queued on the ONE
-    /// ordered forwarding stream to the leader. Either way commands enter the log in the
-    /// order their `propose` calls began, and `Ok` means the leader has taken this one into
-    /// its log. Its outcome then arrives, on every node, through the apply hook or events
-    /// (by [`Origin`](crate::Origin)). It can still be lost if that leader fails before
-    /// committing it, so a node fails waiting requests when the leader changes.
+    /// On the leader it is queued for its own log; on a follower, on the ONE ordered
+    /// forwarding stream to the leader. Either way commands enter the log in the order their
+    /// `submit` calls were made, and this returns at once. Its outcome then arrives, on every
+    /// node, through the apply hook or events (by [`Origin`](crate::Origin)). `on_refused`
+    /// runs instead if it was not handed to a leader (none known, link broken, refused) or its
+    /// fate is unknown. Taken into a leader's log, it can still be lost if that leader fails
+    /// before committing it, so a node fails waiting requests when the leader changes.
+    pub fn submit(&self, cmd: Command, on_refused: OnRefused) {
+        let leader = self.role.borrow().leader;
+        match leader {
+            None => on_refused(ProposeError::NoLeader),
+            Some(l) if l == self.id => self.submitter.submit(cmd, on_refused),
+            Some(l) => self.forwarder.send(
+                l,
+                &cmd,
+                Box::new(move |res| {
+                    if let Err(e) = res {
+                        on_refused(e);
+                    }
+                }),
+            ),
+        }
+    }
+
+    /// [`ClusterNode::submit`], waiting until the leader has taken the command into its log.
     ///
     /// `Err`: not handed to a leader (none known, link broken, refused), or fate unknown.
     pub async fn propose(&self, cmd: Command) -> Result<(), ProposeError> {
@@ -108,8 +130,15 @@ impl ClusterNode {
                 }
             }
             Some(l) => {
-                let accepted = self.forwarder.send(l, &cmd)?;
-                accepted.await.unwrap_or_else(|_| {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.forwarder.send(
+                    l,
+                    &cmd,
+                    Box::new(move |res| {
+                        let _ = tx.send(res);
+                    }),
+                );
+                rx.await.unwrap_or_else(|_| {
                     Err(ProposeError::Link {
                         leader: l,
                         reason: "forwarding stream dropped".to_string(),

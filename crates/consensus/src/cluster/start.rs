@@ -25,6 +25,7 @@ use crate::grpc::submit::Proposer;
 use crate::single::StartError;
 use crate::state_machine::ZkStateMachine;
 use crate::storage::SledStorage;
+use crate::submitter::Submitter;
 use crate::types::TypeConfig;
 use crate::types::ZkRaft;
 
@@ -107,6 +108,7 @@ pub async fn start_cluster(
     let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
     let elections = spawn_election_driver(raft.clone(), channels.clone(), identity, config.timing);
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
+    let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let node = ClusterNode {
         raft,
         state,
@@ -118,9 +120,10 @@ pub async fn start_cluster(
         role,
         forwarder,
         proposer,
+        submitter,
         activity,
         server,
-        tasks: Tasks(vec![role_task, duties, keeper, elections]),
+        tasks: Tasks(vec![role_task, duties, keeper, elections, submitting]),
         released,
     };
 

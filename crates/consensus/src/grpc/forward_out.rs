@@ -2,8 +2,8 @@
 //! client write this node accepts, so writes keep the order in which they were handed over.
 //!
 //! [`Forwarder::send`] queues a command synchronously (its place in the order is fixed right
-//! there) and returns a receiver that resolves when the leader acknowledged the command as in
-//! its log, or with the reason it never will be. When the stream breaks, the leader changes,
+//! there) with a callback that runs when the leader acknowledged the command as in its log,
+//! or with the reason it never will be. When the stream breaks, the leader changes,
 //! or the leader stops acknowledging, every command not yet acknowledged is failed back;
 //! nothing is ever re-sent, to this leader or the next, because that could reorder it.
 
@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use tokio::sync::mpsc;
-use tokio::sync::oneshot;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -28,19 +27,42 @@ use crate::grpc::pb;
 use crate::grpc::wire;
 use crate::types::NodeId;
 
-/// Resolves when the leader took the command into its log (or with why it did not).
-pub(crate) type Accepted = oneshot::Receiver<Result<(), ProposeError>>;
+/// What to run once the leader took the command into its log (or with why it did not).
+pub(crate) type OnDone = Box<dyn FnOnce(Result<(), ProposeError>) + Send + 'static>;
+
+/// An [`OnDone`] that is sure to run: dropped unfinished (its stream's task aborted), it
+/// runs with a link error, as a dropped oneshot sender would tell its receiver.
+struct Done {
+    f: Option<OnDone>,
+    leader: NodeId,
+}
+
+impl Done {
+    fn finish(mut self, res: Result<(), ProposeError>) {
+        if let Some(f) = self.f.take() {
+            f(res);
+        }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            f(Err(link_error(self.leader, "forwarding stream dropped")));
+        }
+    }
+}
 
 /// A command waiting for its turn on the stream.
 struct Queued {
     command: Vec<u8>,
-    done: oneshot::Sender<Result<(), ProposeError>>,
+    done: Done,
 }
 
 /// A command sent and not yet acknowledged.
 struct InFlight {
     seq: u64,
-    done: oneshot::Sender<Result<(), ProposeError>>,
+    done: Done,
     sent: Instant,
 }
 
@@ -77,10 +99,28 @@ impl Forwarder {
     }
 
     /// Queues `cmd` for `leader`, after everything queued before; opens a stream to it first
-    /// if the current one goes elsewhere or has ended.
-    pub(crate) fn send(&self, leader: NodeId, cmd: &Command) -> Result<Accepted, ProposeError> {
-        let command = wire::encode(cmd).map_err(|e| ProposeError::Encode(e.to_string()))?;
-        let (done, accepted) = oneshot::channel();
+    /// if the current one goes elsewhere or has ended. `done` runs once, with the outcome
+    /// (at once if it cannot even be queued).
+    pub(crate) fn send(&self, leader: NodeId, cmd: &Command, done: OnDone) {
+        let done = Done {
+            f: Some(done),
+            leader,
+        };
+        if let Err((e, done)) = self.try_send(leader, cmd, done) {
+            done.finish(Err(e));
+        }
+    }
+
+    fn try_send(
+        &self,
+        leader: NodeId,
+        cmd: &Command,
+        done: Done,
+    ) -> Result<(), (ProposeError, Done)> {
+        let command = match wire::encode(cmd) {
+            Ok(c) => c,
+            Err(e) => return Err((ProposeError::Encode(e.to_string()), done)),
+        };
         let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
         let usable = link
             .as_ref()
@@ -90,15 +130,19 @@ impl Forwarder {
                 // Its unacknowledged commands fail (their senders drop): never re-sent.
                 old.task.abort();
             }
-            *link = Some(self.open(leader)?);
+            match self.open(leader) {
+                Ok(l) => *link = Some(l),
+                Err(e) => return Err((e, done)),
+            }
         }
         let Some(l) = link.as_ref() else {
-            return Err(link_error(leader, "no stream"));
+            return Err((link_error(leader, "no stream"), done));
         };
         l.queue
             .send(Queued { command, done })
-            .map_err(|_| link_error(leader, "forwarding stream closed"))?;
-        Ok(accepted)
+            .map_err(|mpsc::error::SendError(q)| {
+                (link_error(leader, "forwarding stream closed"), q.done)
+            })
     }
 
     fn open(&self, leader: NodeId) -> Result<Link, ProposeError> {
@@ -167,11 +211,11 @@ async fn run_link(
     .await;
     tracing::debug!(leader, unacknowledged = in_flight.len(), %why, "forwarding stream ended");
     for f in in_flight {
-        let _ = f.done.send(Err(why.clone()));
+        f.done.finish(Err(why.clone()));
     }
     queue.close();
     while let Ok(q) = queue.try_recv() {
-        let _ = q.done.send(Err(why.clone()));
+        q.done.finish(Err(why.clone()));
     }
 }
 
@@ -215,7 +259,7 @@ async fn pump(
                 Ok(Some(ack)) => {
                     while in_flight.front().is_some_and(|f| f.seq <= ack.accepted_through) {
                         if let Some(f) = in_flight.pop_front() {
-                            let _ = f.done.send(Ok(()));
+                            f.done.finish(Ok(()));
                         }
                     }
                     if let Some(r) = ack.refused {
@@ -238,7 +282,7 @@ async fn pump(
                 seq += 1;
                 let item = pb::ForwardItem { caller: caller.take(), seq, command: q.command };
                 if out.send(item).is_err() {
-                    let _ = q.done.send(Err(link_error(leader, "forwarding stream closed")));
+                    q.done.finish(Err(link_error(leader, "forwarding stream closed")));
                     return link_error(leader, "forwarding stream closed");
                 }
                 in_flight.push_back(InFlight { seq, done: q.done, sent: Instant::now() });

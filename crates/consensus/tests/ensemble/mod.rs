@@ -56,6 +56,8 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 /// One applied entry as the tests compare it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// The log index of the entry it came in.
+    pub index: u64,
     pub zxid: i64,
     pub origin: Option<Origin>,
     pub outcome: Outcome,
@@ -161,6 +163,7 @@ impl Ensemble {
         config.apply_hook = Some(Arc::new(move |ev| {
             let mut entries = hook_log.entries.lock().unwrap();
             entries.push(Applied {
+                index: ev.log_id.index,
                 zxid: ev.zxid,
                 origin: ev.origin,
                 outcome: ev.outcome.clone(),

@@ -421,9 +421,8 @@ impl<'a> Pipeline<'a> {
         tokio::spawn(async move {
             let caught_up = tokio::time::timeout(bound, async {
                 let point = cluster.sync_point().await.map_err(|e| e.to_string())?;
-                let zxid = i64::try_from(point).unwrap_or(i64::MAX);
                 state
-                    .wait_applied(zxid)
+                    .wait_applied_index(point)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

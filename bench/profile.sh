@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/profile.sh — where a three-node zk-node ensemble spends its CPU under one zk-bench load.
+#
+#   bash bench/profile.sh set                 # 32 clients x 16 in flight, 100 B, 10 s
+#   bash bench/profile.sh create --seconds 6 --clients 8 --in-flight 1
+#
+# Starts the ensemble of bench/compare.sh (same ports, flags and fsync), warms up for 2 s,
+# then samples every node with `perf record -e cpu-clock --call-graph dwarf` (software clock:
+# no hardware counters needed) while zk-bench runs, and prints per node the top functions by
+# self time and by inclusive time, the CPU each node used and the throughput. perf.data files
+# and folded stacks stay in the work dir (--keep-dir DIR; default a temp dir, removed).
+# Options: --seconds N (default 10), --clients N (32), --in-flight N (16), --value-size B (100),
+# --top N (25), --keep-dir DIR, and any other zk-bench flag after `--`.
+# Env: ZK_NODE (another zk-node binary to profile), CARGO_TARGET_DIR.
+# Needs: perf (Debian's linux-perf; installed if missing), a release build (built here).
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COMPARE=$REPO/bench/compare.sh
+die() { echo "profile: $*" >&2; exit 1; }
+
+[ $# -ge 1 ] || die "usage: profile.sh WORKLOAD [--seconds N] [--clients N] [--in-flight N] [-- zk-bench flags]"
+WORKLOAD=$1; shift
+SECS=10 CLIENTS=32 INFLIGHT=16 VALUE=100 TOP=25 KEEP=""
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) SECS=$2; shift ;;
+    --clients) CLIENTS=$2; shift ;;
+    --in-flight) INFLIGHT=$2; shift ;;
+    --value-size) VALUE=$2; shift ;;
+    --top) TOP=$2; shift ;;
+    --keep-dir) KEEP=$2; shift ;;
+    --) shift; EXTRA=("$@"); break ;;
+    *) die "unknown option $1" ;;
+  esac
+  shift
+done
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+command -v perf >/dev/null || as_root apt-get install -y -qq linux-perf >/dev/null || die "no perf"
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+(cd "$REPO" && cargo build --release -q -p zk-node -p zk-bench) || die "cargo build failed"
+
+WORK=${KEEP:-$(mktemp -d /tmp/zkn-profile.XXXXXX)}
+mkdir -p "$WORK"
+cleanup() {
+  bash "$COMPARE" __stop-zknode "$WORK" >/dev/null 2>&1
+  [ -n "$KEEP" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bash "$COMPARE" __start-zknode "$WORK" "${ZK_NODE:-$TARGET/release/zk-node}" || die "ensemble did not start"
+PIDS=$(bash "$COMPARE" __pids-zknode "$WORK")
+HOSTS=127.0.0.1:22811,127.0.0.1:22812,127.0.0.1:22813
+
+"$TARGET/release/zk-bench" "$WORKLOAD" --servers "$HOSTS" --spread --clients "$CLIENTS" \
+  --in-flight "$INFLIGHT" --value-size "$VALUE" --warmup 2 --duration $((SECS + 1)) \
+  --watch-pids "$PIDS" "${EXTRA[@]}" >"$WORK/bench.txt" 2>&1 &
+BENCH=$!
+sleep 2.5 # the bench's warm-up; perf starts inside the measured window
+
+PERFS=()
+i=0
+for pid in ${PIDS//,/ }; do
+  i=$((i + 1))
+  perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$pid" \
+    -o "$WORK/n$i.perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+  PERFS+=($!)
+done
+wait "${PERFS[@]}"
+wait "$BENCH"
+cat "$WORK/bench.txt"
+
+i=0
+for pid in ${PIDS//,/ }; do
+  i=$((i + 1))
+  mode=$(bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$((22810 + i))"'; printf srvr >&3; cat <&3' 2>/dev/null | sed -n 's/^Mode: //p')
+  echo
+  echo "=== node $i (pid $pid, $mode): self time ==="
+  perf report -i "$WORK/n$i.perf.data" --no-children --stdio --sort symbol -g none \
+    --percent-limit 0.7 2>/dev/null | grep -E '^ +[0-9]' | head -"$TOP"
+  echo "--- node $i: inclusive time ---"
+  perf report -i "$WORK/n$i.perf.data" --children --stdio --sort symbol -g none \
+    --percent-limit 3 2>/dev/null | grep -E '^ +[0-9]' | head -"$TOP"
+done
