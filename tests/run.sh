@@ -16,7 +16,9 @@ step "reference client packages, tmux"
 # zkCli.sh (Debian's zookeeper package) drives zk-node in crates/node/tests/other_clients.rs,
 # and tools/zk-anchor.sh runs the same package as the reference server. tmux is the real
 # terminal zk-cli's interactive shell is driven in (crates/cli/tests/shell.rs).
-if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ] || ! command -v tmux >/dev/null 2>&1; then
+# cli_mt (the C client) is zookeeper-bin's: a machine with only zookeeper installed gets it too.
+if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ] || [ ! -x /usr/lib/zookeeper/bin/cli_mt ] ||
+  ! command -v tmux >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux
