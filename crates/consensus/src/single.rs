@@ -25,7 +25,6 @@ use crate::command::Batch;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::command::CommandResponse;
-use crate::command::Outcome;
 use crate::error::MetaError;
 use crate::error::OpenError;
 use crate::network::OneNodeNetwork;
@@ -149,21 +148,18 @@ impl SingleNode {
         drop(std::mem::replace(&mut self.events, closed));
     }
 
-    /// Proposes `op` with this node's clock and no origin; returns its zxid and outcome.
+    /// Proposes `op` with this node's clock and no origin, as an entry of its own; returns
+    /// the entry's answers (one: its zxid and outcome).
     pub async fn write(
         &self,
         op: CommandOp,
-    ) -> Result<CommandResponse, RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>> {
+    ) -> Result<Vec<CommandResponse>, RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>> {
         let cmd = Command {
             time_ms: now_ms(),
             origin: None,
             op,
         };
-        let mut answers = self.raft.client_write(Batch::from(cmd)).await?.data.0;
-        Ok(answers.pop().unwrap_or(CommandResponse {
-            zxid: 0,
-            outcome: Outcome::Noop,
-        }))
+        Ok(self.raft.client_write(Batch::from(cmd)).await?.data.0)
     }
 }
 

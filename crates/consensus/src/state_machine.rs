@@ -8,9 +8,6 @@
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::RwLock;
-use std::sync::RwLockReadGuard;
-use std::sync::RwLockWriteGuard;
 
 use openraft::storage::RaftStateMachine;
 use openraft::storage::Snapshot;
@@ -27,6 +24,9 @@ use openraft::SnapshotMeta;
 use openraft::StorageError;
 use openraft::StorageIOError;
 use openraft::StoredMembership;
+use parking_lot::RwLock;
+use parking_lot::RwLockReadGuard;
+use parking_lot::RwLockWriteGuard;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use zk_session::ClusterSecret;
@@ -275,14 +275,19 @@ pub struct ApplyEvent {
 /// Receives every [`ApplyEvent`], in log order.
 pub type ApplyEvents = mpsc::UnboundedReceiver<ApplyEvent>;
 
-/// Called with every [`ApplyEvent`] while the state's write lock is still held.
+/// Called with every [`ApplyEvent`] right after its command was applied (before the next
+/// command of the same entry), with the state as it is then, while the state's write lock is
+/// still held.
 ///
 /// Why under the lock: a node fires its connections' watches from here, and a local read
 /// registers its watch under the read lock, so "read, then register" and "apply, then fire"
 /// never interleave: a watch never misses a change made after its read, and never fires for
 /// a change its read already showed (ZooKeeper gets the same from triggering inside its
-/// DataTree). It must be quick and must not touch the state lock (it would deadlock).
-pub type ApplyHook = Arc<dyn Fn(&ApplyEvent) + Send + Sync>;
+/// DataTree). Why per command with the state: a read queued behind a session's write can be
+/// answered here, exactly after that write and before the session's next one, so the
+/// session's later writes need not wait for it. It must be quick and must not touch the
+/// state lock (it would deadlock): the state it may read is the one passed in.
+pub type ApplyHook = Arc<dyn Fn(&ApplyEvent, &State) + Send + Sync>;
 
 /// An apply hook was already installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -304,10 +309,13 @@ pub struct StateMachineGone;
 
 impl SharedState {
     /// A read guard on the applied state; hold it briefly (apply waits for it).
+    ///
+    /// Recursive: a read goes ahead while another read holds the lock even if apply waits
+    /// for it, so a long reader (a snapshot being encoded) holds up apply only, never the
+    /// node's other reads (with a writer-first lock they queued behind apply, and every
+    /// runtime worker could end up blocked: no heartbeats, elections).
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
-        // A panic while holding the write lock would be a bug in apply; the state is still
-        // the last consistent one per entry, so reading it beats poisoning every reader.
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        self.state.read_recursive()
     }
 
     /// Installs the [`ApplyHook`] (once): every entry applied from now on is passed to it.
@@ -420,14 +428,34 @@ impl ZkStateMachine {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        self.state.write()
     }
 
-    /// Runs the apply hook, if any (the caller holds the write lock).
-    fn run_hook(&self, event: &ApplyEvent) {
+    /// Runs the apply hook, if any, on the state as it is now (the caller holds the write
+    /// lock).
+    fn run_hook(&self, event: &ApplyEvent, state: &State) {
         if let Some(hook) = self.hook.get() {
-            hook(event);
+            hook(event, state);
         }
+    }
+
+    /// The event of what was just applied (its zxid is the state's last), after the hook has
+    /// seen it.
+    fn event(
+        &self,
+        state: &State,
+        log_id: LogId<NodeId>,
+        origin: Option<Origin>,
+        outcome: Outcome,
+    ) -> ApplyEvent {
+        let event = ApplyEvent {
+            log_id,
+            zxid: state.last_zxid,
+            origin,
+            outcome,
+        };
+        self.run_hook(&event, state);
+        event
     }
 
     /// Publishes an entry's events, then the applied point: a reader woken by the point finds
@@ -466,22 +494,30 @@ pub struct ZkSnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         // Encoded under one read guard so bytes and metadata describe the same state; apply
-        // waits meanwhile (the tree is in memory, encoding is a copy).
-        let (meta, bytes) = {
-            let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-            let bytes = encode_state(&st)
-                .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+        // waits meanwhile (the tree is in memory, encoding is a copy). On a blocking thread:
+        // encoding a few hundred thousand znodes takes a few hundred ms, and on a runtime
+        // worker it left the other worker as the only one while apply waited on the lock
+        // (found by bench/compare.sh: elections nobody asked for during snapshots).
+        let state = self.state.clone();
+        let build = self.build;
+        let encoded = tokio::task::spawn_blocking(move || {
+            let st = state.read_recursive();
+            let bytes = encode_state(&st)?;
             let snapshot_id = match st.last_applied {
-                Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.build),
-                None => format!("--{}", self.build),
+                Some(l) => format!("{}-{}-{}", l.leader_id, l.index, build),
+                None => format!("--{build}"),
             };
             let meta = SnapshotMeta {
                 last_log_id: st.last_applied,
                 last_membership: st.last_membership.clone(),
                 snapshot_id,
             };
-            (meta, bytes)
-        };
+            Ok::<_, crate::snapshot::StateSnapshotError>((meta, bytes))
+        })
+        .await
+        .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+        let (meta, bytes) =
+            encoded.map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
         self.snapshots.save(&meta, &bytes).await?;
         Ok(Snapshot {
             meta,
@@ -497,7 +533,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         &mut self,
     ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
     {
-        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let st = self.state.read_recursive();
         Ok((st.last_applied, st.last_membership.clone()))
     }
 
@@ -514,32 +550,26 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             let (events, point) = {
                 let mut st = self.write();
                 st.last_applied = Some(log_id);
-                let events = match entry.payload {
-                    EntryPayload::Blank => vec![(None, Outcome::Noop, st.last_zxid)],
+                let mut events = Vec::new();
+                match entry.payload {
+                    EntryPayload::Blank => {
+                        events.push(self.event(&st, log_id, None, Outcome::Noop))
+                    }
                     EntryPayload::Membership(m) => {
                         st.last_membership = StoredMembership::new(Some(log_id), m);
-                        vec![(None, Outcome::Noop, st.last_zxid)]
+                        events.push(self.event(&st, log_id, None, Outcome::Noop));
                     }
-                    EntryPayload::Normal(Batch(cmds)) => cmds
-                        .iter()
-                        .map(|cmd| {
+                    EntryPayload::Normal(Batch(cmds)) => {
+                        events.reserve(cmds.len());
+                        for cmd in &cmds {
                             st.last_zxid = st.last_zxid.saturating_add(1);
                             let zxid = st.last_zxid;
-                            (cmd.origin, st.apply_command(zxid, cmd), zxid)
-                        })
-                        .collect(),
-                };
-                let events: Vec<ApplyEvent> = events
-                    .into_iter()
-                    .map(|(origin, outcome, zxid)| ApplyEvent {
-                        log_id,
-                        zxid,
-                        origin,
-                        outcome,
-                    })
-                    .collect();
-                for event in &events {
-                    self.run_hook(event);
+                            let outcome = st.apply_command(zxid, cmd);
+                            // The hook sees the state right after this command and before
+                            // the next: what a read answered "just after this write" shows.
+                            events.push(self.event(&st, log_id, cmd.origin, outcome));
+                        }
+                    }
                 }
                 (events, st.applied_point())
             };
@@ -593,13 +623,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         let mut st = self.write();
         *st = state;
         if let Some(log_id) = log_id {
-            let event = ApplyEvent {
-                log_id,
-                zxid: st.last_zxid,
-                origin: None,
-                outcome: Outcome::SnapshotInstalled,
-            };
-            self.run_hook(&event);
+            let event = self.event(&st, log_id, None, Outcome::SnapshotInstalled);
             let point = st.applied_point();
             drop(st);
             self.publish([event], point);

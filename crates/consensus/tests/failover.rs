@@ -89,7 +89,7 @@ async fn child_main(spec: &str) {
     {
         let applied = applied.clone();
         let bump = bump.clone();
-        config.apply_hook = Some(Arc::new(move |ev| {
+        config.apply_hook = Some(Arc::new(move |ev, _| {
             if let Some(o) = ev.origin.filter(|o| o.node_id == id) {
                 applied
                     .lock()

@@ -278,13 +278,18 @@ async fn apply_hook_sees_every_entry_in_order_before_the_reply() {
     let seen: Arc<Mutex<Vec<ApplyEvent>>> = Arc::default();
     let sink = seen.clone();
     node.state
-        .set_apply_hook(Arc::new(move |ev: &ApplyEvent| {
-            sink.lock().expect("hook lock").push(ev.clone())
-        }))
+        .set_apply_hook(Arc::new(
+            move |ev: &ApplyEvent, st: &zk_consensus::State| {
+                // The state passed in must be the one right after this event's command.
+                if st.applied_zxid() == ev.zxid {
+                    sink.lock().expect("hook lock").push(ev.clone())
+                }
+            },
+        ))
         .expect("first hook");
     assert!(node
         .state
-        .set_apply_hook(Arc::new(|_: &ApplyEvent| {}))
+        .set_apply_hook(Arc::new(|_: &ApplyEvent, _: &zk_consensus::State| {}))
         .is_err());
 
     let (_, created) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;

@@ -564,25 +564,36 @@ async fn reopen_loads_the_stored_snapshot() {
     assert_eq!(shared.read().secret, Some(secret(9)));
 }
 
+/// One entry at `index` carrying `ops` in order, from node 1's requests 1, 2, 3, ...
+fn batch_entry(index: u64, ops: Vec<CommandOp>) -> Entry<TypeConfig> {
+    let cmds = (1..)
+        .zip(ops)
+        .map(|(seq, op)| Command {
+            time_ms: 1_700_000_000_000,
+            origin: Some(Origin { node_id: 1, seq }),
+            op,
+        })
+        .collect();
+    Entry {
+        log_id: log_id(index),
+        payload: EntryPayload::Normal(Batch(cmds)),
+    }
+}
+
 /// Several commands in one entry: each takes the next zxid (sessions get distinct ids from
 /// them), each has its own event and answer, in order; the applied point moves once, to the
 /// entry's index and its last zxid; a blank entry takes no zxid; a snapshot keeps the counter.
 #[tokio::test]
 async fn a_batch_gives_each_command_its_own_zxid() {
     let mut s = open_sm();
-    let cmd = |seq: u64, op: CommandOp| Command {
-        time_ms: 1_700_000_000_000,
-        origin: Some(Origin { node_id: 1, seq }),
-        op,
-    };
-    let batch = Entry {
-        log_id: log_id(1),
-        payload: EntryPayload::Normal(Batch(vec![
-            cmd(1, CommandOp::CreateSession { timeout_ms: 4000 }),
-            cmd(2, CommandOp::CreateSession { timeout_ms: 5000 }),
-            cmd(3, create(1, "/a", CreateMode::Persistent)),
-        ])),
-    };
+    let batch = batch_entry(
+        1,
+        vec![
+            CommandOp::CreateSession { timeout_ms: 4000 },
+            CommandOp::CreateSession { timeout_ms: 5000 },
+            create(1, "/a", CreateMode::Persistent),
+        ],
+    );
     let answers = s.sm.apply([batch]).await.unwrap();
     assert_eq!(answers.len(), 1, "one answer per entry");
     let zxids: Vec<i64> = answers[0].0.iter().map(|a| a.zxid).collect();
@@ -626,4 +637,50 @@ async fn a_batch_gives_each_command_its_own_zxid() {
     let bytes = encode_state(&s.shared.read()).unwrap();
     let back = decode_state(&bytes, TreeConfig::default()).unwrap();
     assert_eq!(back.applied_point(), AppliedPoint { index: 3, zxid: 4 });
+}
+
+/// The apply hook runs after each command of an entry, before the next, and sees the state
+/// exactly then: a read answered there shows the command's write and none of the later ones
+/// (what lets a node answer a session's read queued behind its write without holding back the
+/// session's next write).
+#[tokio::test]
+async fn the_hook_sees_the_state_between_the_commands_of_an_entry() {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    let mut s = open_sm();
+    /// (zxid, state's zxid, /a exists, /b exists) as the hook saw them.
+    type Seen = Vec<(i64, i64, bool, bool)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let sink = seen.clone();
+    s.shared
+        .set_apply_hook(Arc::new(
+            move |ev: &ApplyEvent, st: &zk_consensus::State| {
+                let has = |p: &str| st.tree.exists(p).ok().flatten().is_some();
+                sink.lock().expect("hook lock").push((
+                    ev.zxid,
+                    st.applied_zxid(),
+                    has("/a"),
+                    has("/b"),
+                ));
+            },
+        ))
+        .expect("first hook");
+    let batch = batch_entry(
+        1,
+        vec![
+            CommandOp::CreateSession { timeout_ms: 4000 },
+            create(1, "/a", CreateMode::Persistent),
+            create(1, "/b", CreateMode::Persistent),
+        ],
+    );
+    s.sm.apply([batch]).await.unwrap();
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        vec![
+            (1, 1, false, false),
+            (2, 2, true, false),
+            (3, 3, true, true)
+        ]
+    );
 }

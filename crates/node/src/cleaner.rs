@@ -37,7 +37,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                 auth: Vec::new(),
                 txn: Txn::DeleteContainer { path },
             };
-            node.propose_unowned(op).await;
+            node.propose_unowned(op);
         }
     }
 }

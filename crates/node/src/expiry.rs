@@ -166,8 +166,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(sessions = ?ids.iter().map(|i| format!("0x{i:x}")).collect::<Vec<_>>(), "expiring sessions");
         // Nobody waits for the outcome: applying it ends the sessions' connections and
         // removes them from the tracker (Hub::on_apply).
-        node.propose_unowned(CommandOp::ExpireSessions { ids })
-            .await;
+        node.propose_unowned(CommandOp::ExpireSessions { ids });
     }
 }
 

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use zk_consensus::ApplyEvent;
 use zk_consensus::Outcome;
+use zk_consensus::State;
 use zk_session::Owner;
 use zk_session::SessionId;
 use zk_store::WatchRegistry;
@@ -33,8 +34,14 @@ pub type ConnId = u64;
 /// What the node pushes to a connection outside its request/reply flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Push {
-    /// A watch fired.
-    Event(WatcherEvent),
+    /// A watch fired, at the command with this zxid (a connection sends it before any reply
+    /// showing a later state, after any reply showing an earlier one).
+    Event {
+        /// The zxid of the change that fired it.
+        zxid: i64,
+        /// The event.
+        event: WatcherEvent,
+    },
     /// The session was closed or expired: answer what is queued for a closeSession, then stop.
     SessionEnded,
     /// Stop serving this connection: its session moved to another connection, or the node
@@ -44,6 +51,17 @@ pub enum Push {
 
 /// A write's fate, delivered to the connection that proposed it.
 pub type Done = Result<(i64, Outcome), WriteFailed>;
+
+/// Work a connection hands to one of its waiting writes: run by the apply hook right after
+/// that write is applied here, on the state as it is then (see [`Hub::after`]).
+pub type AfterApply = Box<dyn FnOnce(&State) + Send>;
+
+/// A write waiting to be applied here, and what must run right after it.
+struct Waiter {
+    tx: oneshot::Sender<Done>,
+    /// (connection, work), in the order they were handed over.
+    after: Vec<(ConnId, AfterApply)>,
+}
 
 /// A proposed write will not be answered from the log (Raft refused it or stopped).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,7 +146,7 @@ pub struct Hub {
     node_id: u64,
     next_conn: AtomicU64,
     tables: Mutex<Tables>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Done>>>,
+    pending: Mutex<HashMap<u64, Waiter>>,
     expiry: Arc<Expiry>,
 }
 
@@ -150,7 +168,7 @@ impl Hub {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<Done>>> {
+    fn pending(&self) -> MutexGuard<'_, HashMap<u64, Waiter>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -236,28 +254,49 @@ impl Hub {
     /// Reserves request number `seq` and returns where its outcome will arrive.
     pub fn expect(&self, seq: u64) -> oneshot::Receiver<Done> {
         let (tx, rx) = oneshot::channel();
-        self.pending().insert(seq, tx);
+        self.pending().insert(
+            seq,
+            Waiter {
+                tx,
+                after: Vec::new(),
+            },
+        );
         rx
+    }
+
+    /// Hands `work` for connection `conn` to waiting request `seq`: it runs right after that
+    /// request's command is applied here and before the next command, on the state as it is
+    /// then, and before the request's [`Done`] is sent. Gives it back if `seq` is not waiting
+    /// any more (applied, or failed); dropped unrun if the request fails.
+    pub fn after(&self, seq: u64, conn: ConnId, work: AfterApply) -> Result<(), AfterApply> {
+        match self.pending().get_mut(&seq) {
+            Some(w) => {
+                w.after.push((conn, work));
+                Ok(())
+            }
+            None => Err(work),
+        }
     }
 
     /// Answers request `seq` with a failure (its entry will never be applied here).
     pub fn fail(&self, seq: u64, why: WriteFailed) {
-        if let Some(tx) = self.pending().remove(&seq) {
-            let _ = tx.send(Err(why));
+        if let Some(w) = self.pending().remove(&seq) {
+            let _ = w.tx.send(Err(why));
         }
     }
 
     /// Fails every waiting write (Raft stopped).
     pub fn fail_all(&self, why: &str) {
-        for (_, tx) in self.pending().drain() {
-            let _ = tx.send(Err(WriteFailed(why.to_string())));
+        for (_, w) in self.pending().drain() {
+            let _ = w.tx.send(Err(WriteFailed(why.to_string())));
         }
     }
 
     /// The apply hook: fires watches, ends the connections of closed sessions, keeps the
-    /// expiry tracker in step, then completes this node's waiting write (in that order, so a
-    /// connection finds the events queued before the reply that shows the change).
-    pub fn on_apply(&self, ev: &ApplyEvent) {
+    /// expiry tracker in step, runs what connections handed to this node's waiting write,
+    /// then completes that write (in that order, so a connection finds the events and the
+    /// work's results before the reply that shows the change).
+    pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
         let triggers = ev.outcome.triggers();
         let ended: &[SessionId] = match &ev.outcome {
             Outcome::SessionsClosed { ids, .. } => ids,
@@ -277,7 +316,10 @@ impl Hub {
             let mut t = self.tables();
             for (conn, event) in t.watches.trigger(triggers) {
                 if let Some(r) = t.conns.get(&conn) {
-                    let _ = r.tx.send(Push::Event(event));
+                    let _ = r.tx.send(Push::Event {
+                        zxid: ev.zxid,
+                        event,
+                    });
                 }
             }
             for id in ended {
@@ -302,8 +344,18 @@ impl Hub {
             _ => {}
         }
         if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {
-            if let Some(tx) = self.pending().remove(&origin.seq) {
-                let _ = tx.send(Ok((ev.zxid, ev.outcome.clone())));
+            let waiter = self.pending().remove(&origin.seq);
+            if let Some(w) = waiter {
+                for (conn, work) in w.after {
+                    work(state);
+                    // The connection may have gone while its work ran (its watches were
+                    // removed with it): drop whatever the work registered for it since.
+                    let mut t = self.tables();
+                    if !t.conns.contains_key(&conn) {
+                        t.watches.remove_watcher(conn);
+                    }
+                }
+                let _ = w.tx.send(Ok((ev.zxid, ev.outcome.clone())));
             }
         }
     }

@@ -89,7 +89,7 @@ impl Node {
     /// Proposes `op` for a waiting requester: its receiver gets the zxid and outcome once
     /// applied here. Proposals made one after another by one task enter the log in that order
     /// (a session's writes keep their order).
-    pub async fn propose(&self, op: CommandOp) -> Proposal {
+    pub fn propose(&self, op: CommandOp) -> Proposal {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let origin = Origin {
             node_id: self.id,
@@ -163,7 +163,7 @@ impl Node {
     }
 
     /// Proposes `op` with nobody waiting for it (expiry, cleaner).
-    pub async fn propose_unowned(&self, op: CommandOp) {
+    pub fn propose_unowned(&self, op: CommandOp) {
         let cmd = Command {
             time_ms: now_ms(),
             origin: None,

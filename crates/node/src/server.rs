@@ -121,7 +121,7 @@ impl Server {
         ));
         let hub = Arc::new(Hub::new(id, expiry.clone()));
         let hook_hub = hub.clone();
-        let hook: ApplyHook = Arc::new(move |ev| hook_hub.on_apply(ev));
+        let hook: ApplyHook = Arc::new(move |ev, st| hook_hub.on_apply(ev, st));
         let tree_config = TreeConfig {
             ttl_enabled: settings.ttl_nodes,
         };

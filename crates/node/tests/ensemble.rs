@@ -132,7 +132,9 @@ fn follower_writes_keep_their_order() {
     }));
     let mut zxids = Vec::new();
     for &xid in &xids {
-        let (h, body) = raw.reply();
+        let Frame::Reply(h, body) = raw.read() else {
+            panic!("no reply for xid {xid}: {}", c.logs())
+        };
         assert_eq!((h.xid, h.err), (xid, 0), "{}", c.logs());
         let path = CreateResponse::from_bytes(&body).expect("create").path;
         assert_eq!(path, format!("/o{:03}", xid - xids[0]));
@@ -148,6 +150,21 @@ fn follower_writes_keep_their_order() {
         (last, 0),
         "the read saw the session's writes"
     );
+}
+
+/// FIFO and event order with reads and writes interleaved on one connection, on the leader
+/// and through a follower's forwarding (the reads are answered when the write is applied on
+/// the node serving them).
+#[test]
+fn interleaved_reads_and_writes_keep_fifo_and_event_order() {
+    let c = Cluster::start(3, &[1, 2, 3]);
+    let leader = c.wait_leader();
+    let f = follower_of(&c, leader);
+    for (id, path) in [(leader, "/on-leader"), (f, "/on-follower")] {
+        let (mut raw, _) = Raw::new_session_retrying(c.members[(id - 1) as usize].client, 4000);
+        assert_eq!(raw.call(&create(path, 0)).0.err, 0, "{}", c.logs());
+        common::req::interleaved_reads_and_writes(&mut raw, path, 200);
+    }
 }
 
 /// S6.2, S9.2: a silent session connected to a follower expires (the leader decides), its

@@ -260,6 +260,17 @@ fn event_before_the_reply_showing_the_change_and_fifo() {
     assert_eq!(data.as_deref(), Some(&b"v3"[..]));
 }
 
+/// FIFO and event order when a session's reads and writes interleave in one pipeline (the
+/// reads behind a write are answered right after it, while the next write is already on its
+/// way; see `connection`'s order rules).
+#[test]
+fn interleaved_reads_and_writes_keep_fifo_and_event_order() {
+    let (_d, n) = node(&[]);
+    let (mut raw, _) = Raw::new_session(n.addr, 4000);
+    assert_eq!(raw.call(&create("/i", b"")).0.err, 0);
+    common::req::interleaved_reads_and_writes(&mut raw, "/i", 200);
+}
+
 /// R8: an unknown auth scheme gets AuthFailed (xid -4, zxid 0) and the close; digest is
 /// accepted and its id enforced by ACLs.
 #[test]

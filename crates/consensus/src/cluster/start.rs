@@ -94,9 +94,12 @@ pub async fn start_cluster(
 
     let activity = ActivitySlot::default();
     let (proposer, keeper) = Proposer::spawn(raft.clone(), id);
+    // One queue for the leader's own writes and the forwarded ones (see `submitter`).
+    let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let server = ServerHandle::spawn(
         listener,
-        proposer.clone(),
+        raft.clone(),
+        submitter.clone(),
         identity,
         activity.clone(),
         local_addr,
@@ -108,7 +111,6 @@ pub async fn start_cluster(
     let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
     let elections = spawn_election_driver(raft.clone(), channels.clone(), identity, config.timing);
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
-    let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let node = ClusterNode {
         raft,
         state,

@@ -1,8 +1,9 @@
 //! The leader's end of a forwarding stream: a follower's client writes go into the log
 //! strictly in stream order, and are acknowledged cumulatively once they are in it.
 //!
-//! Whatever has arrived is taken as one batch, so a busy stream costs one barrier round
-//! trip through Raft's core per batch, not per command. At the first refusal (this node is no
+//! Whatever has arrived is taken as one batch and joins the leader's own [`Submitter`] queue,
+//! so a busy stream costs a share of one round through Raft's core (and of one flush), not
+//! one per command or per stream. At the first refusal (this node is no
 //! longer leader, or an item is malformed) the stream ends: no later item is ever taken, so
 //! the follower's order holds even across a refusal.
 
@@ -15,7 +16,7 @@ use crate::cluster::ProposeError;
 use crate::command::Command;
 use crate::grpc::identity::Identity;
 use crate::grpc::pb;
-use crate::grpc::submit::Proposer;
+use crate::submitter::Submitter;
 use crate::types::ZkRaft;
 
 /// Items read ahead of the one being proposed.
@@ -33,7 +34,8 @@ enum Stop {
 
 /// Serves one follower's forwarding stream until it ends, fails, is refused or `stop` fires.
 pub(crate) async fn serve(
-    proposer: Proposer,
+    raft: ZkRaft,
+    submitter: Submitter,
     identity: Identity,
     mut items: Streaming<pb::ForwardItem>,
     acks: mpsc::Sender<Result<pb::ForwardAck, Status>>,
@@ -75,11 +77,11 @@ pub(crate) async fn serve(
         }
 
         let (cmds, bad) = decode_batch(&identity, &mut from, through, batch);
-        let submitted = proposer.submit(cmds).await;
+        let submitted = submitter.submit_group(cmds).await;
         through += submitted.accepted as u64;
         let stop_now = submitted
             .refused
-            .map(|e| Stop::Refuse(refusal(proposer.raft(), &e)))
+            .map(|e| Stop::Refuse(refusal(&raft, &e)))
             .or(bad);
         let msg = match stop_now {
             None => Ok(pb::ForwardAck {

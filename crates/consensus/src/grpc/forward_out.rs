@@ -295,3 +295,41 @@ async fn pump(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    type Seen = Arc<Mutex<Vec<Result<(), ProposeError>>>>;
+
+    fn done(seen: &Seen) -> Done {
+        let sink = seen.clone();
+        Done {
+            f: Some(Box::new(move |res| sink.lock().expect("lock").push(res))),
+            leader: 3,
+        }
+    }
+
+    #[test]
+    fn a_finished_callback_runs_once_with_its_outcome() {
+        let seen = Seen::default();
+        done(&seen).finish(Ok(()));
+        assert_eq!(*seen.lock().expect("lock"), vec![Ok(())]);
+    }
+
+    /// A stream task aborted with commands still queued drops their callbacks: each must
+    /// still hear that its command is not in the log (the connection waiting on it would
+    /// otherwise wait forever).
+    #[test]
+    fn a_callback_dropped_unfinished_runs_with_a_link_error() {
+        let seen = Seen::default();
+        drop(done(&seen));
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            vec![Err(link_error(3, "forwarding stream dropped"))]
+        );
+    }
+}

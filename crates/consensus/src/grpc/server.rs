@@ -34,8 +34,8 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::pb::peer_server::Peer;
 use crate::grpc::pb::peer_server::PeerServer;
-use crate::grpc::submit::Proposer;
 use crate::grpc::wire;
+use crate::submitter::Submitter;
 use crate::types::NodeId;
 use crate::types::ZkRaft;
 
@@ -47,7 +47,7 @@ const KEEPALIVE: Duration = Duration::from_secs(1);
 /// The `Peer` service over the local Raft.
 struct PeerService {
     raft: ZkRaft,
-    proposer: Proposer,
+    submitter: Submitter,
     identity: Identity,
     activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
@@ -141,7 +141,8 @@ impl Peer for PeerService {
     ) -> Result<Response<Self::ForwardStream>, Status> {
         let (acks, rx) = mpsc::channel(ACK_BUFFER);
         tokio::spawn(forward_in::serve(
-            self.proposer.clone(),
+            self.raft.clone(),
+            self.submitter.clone(),
             self.identity,
             req.into_inner(),
             acks,
@@ -230,7 +231,8 @@ impl ServerHandle {
     /// Serves the `Peer` service on `listener` until [`ServerHandle::stop`].
     pub(crate) fn spawn(
         listener: TcpListener,
-        proposer: Proposer,
+        raft: ZkRaft,
+        submitter: Submitter,
         identity: Identity,
         activity: ActivitySlot,
         local_addr: SocketAddr,
@@ -238,8 +240,8 @@ impl ServerHandle {
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let service = PeerService {
-            raft: proposer.raft().clone(),
-            proposer,
+            raft,
+            submitter,
             identity,
             activity,
             lease,

@@ -9,6 +9,8 @@
 //! command queued before has been appended or refused: a refused responder is ready by then,
 //! an appended one stays pending until the entry is applied.
 
+use std::time::Duration;
+
 use openraft::error::ClientWriteError;
 use openraft::raft::ClientWriteResult;
 use tokio::sync::mpsc;
@@ -64,9 +66,16 @@ impl Proposer {
         (Proposer { raft, me, keep }, task)
     }
 
-    /// The Raft this proposes on.
-    pub(crate) fn raft(&self) -> &ZkRaft {
-        &self.raft
+    /// The index of the last entry in this node's log.
+    pub(crate) fn last_log_index(&self) -> Option<u64> {
+        self.raft.metrics().borrow().last_log_index
+    }
+
+    /// Waits until this node has applied the entry at `index`, or `bound` has passed.
+    pub(crate) async fn wait_applied(&self, index: u64, bound: Duration) {
+        let mut metrics = self.raft.metrics();
+        let applied = metrics.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
+        let _ = tokio::time::timeout(bound, applied).await;
     }
 
     /// Queues `cmd` without waiting to learn whether it was appended.

@@ -160,7 +160,7 @@ impl Ensemble {
     ) -> Result<(), ClusterError> {
         let log = ApplyLog::new();
         let hook_log = log.clone();
-        config.apply_hook = Some(Arc::new(move |ev| {
+        config.apply_hook = Some(Arc::new(move |ev, _| {
             let mut entries = hook_log.entries.lock().unwrap();
             entries.push(Applied {
                 index: ev.log_id.index,

@@ -93,7 +93,7 @@ pub async fn handshake(node: &Node, req: &ConnectRequest) -> Handshake {
 
 async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
     let timeout_ms = node.settings.timeouts.negotiate(req.time_out);
-    let proposal = node.propose(CommandOp::CreateSession { timeout_ms }).await;
+    let proposal = node.propose(CommandOp::CreateSession { timeout_ms });
     let owner = proposal.origin.owner();
     match proposal.done.await {
         Ok(Ok((
@@ -140,11 +140,9 @@ async fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
     };
     // The resume is replicated: every node then stops serving the session on any other
     // connection, and that connection's writes fail with SessionMoved.
-    let proposal = node
-        .propose(CommandOp::ClaimSession {
-            session_id: session.get(),
-        })
-        .await;
+    let proposal = node.propose(CommandOp::ClaimSession {
+        session_id: session.get(),
+    });
     match proposal.done.await {
         Ok(Ok((_, Outcome::SessionClaimed { owner, .. }))) => {
             // The replicated timeout, not this request's: it is the one the leader's expiry

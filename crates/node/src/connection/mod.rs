@@ -2,10 +2,14 @@
 //! pipeline.
 //!
 //! Order rules (the client depends on them):
-//! - replies leave in request order; a local read waits in the queue behind the session's
-//!   earlier writes, so it never overtakes them (FIFO client order);
-//! - watch events queued for this connection are written before any reply that follows them,
-//!   so an event always precedes the reply that shows its change;
+//! - replies leave in request order; a local read is answered from the state right after the
+//!   session's last write before it and before its next one (FIFO client order): at once if
+//!   no write is ahead of it, else by the apply hook when that write is applied (so the
+//!   session's later writes are proposed without waiting for it), else, in the rare case
+//!   neither fits, held writes wait for it;
+//! - watch events and replies leave in zxid order: an event precedes the reply that shows its
+//!   change, and an event fired after a reply's state follows that reply (a watch set by a
+//!   read never fires before the read's answer reaches the client);
 //! - a bad frame (over the limit, negative length, undecodable) closes the connection at
 //!   once: nothing of it is applied, and the node and its other clients carry on.
 
@@ -166,9 +170,9 @@ async fn run(
     encode_frame(&response, &mut out);
     node.stats.sent.fetch_add(1, Ordering::Relaxed);
     let mut pipeline = Pipeline::new(
-        node, conn, session, owner, timeout_ms, peer, stats, decoder, out,
+        node, conn, session, owner, timeout_ms, peer, stats, decoder, out, pushes,
     );
-    let result = pipeline.run(rd, wr, inbuf, pushes, shutdown).await;
+    let result = pipeline.run(rd, wr, inbuf, shutdown).await;
     node.hub.unregister(conn);
     result
 }

@@ -55,9 +55,18 @@ enum Slot {
         auth: Arc<Vec<Id>>,
         at: Instant,
     },
+    /// Reads handed to the write before them: the apply hook answers them right after that
+    /// write and before any later one (FIFO: a read sees exactly the session's writes sent
+    /// before it), so the writes behind them need not wait. Their answers arrive before the
+    /// write's own outcome.
+    Attached {
+        /// (reply xid, arrival) of each read, in order.
+        reads: Vec<(i32, Instant)>,
+        rx: oneshot::Receiver<Vec<read::ReadAnswer>>,
+    },
     /// A write held back, not proposed yet: a local request before it still waits for an
-    /// earlier write, and must not see this one (FIFO: a read sees exactly the session's
-    /// writes sent before it). Proposed once no local request is ahead of it.
+    /// earlier write and could not be handed to it, and must not see this one. Proposed once
+    /// no local request is ahead of it.
     Held {
         xid: i32,
         op: CommandOp,
@@ -67,6 +76,10 @@ enum Slot {
     /// A proposed write, answered once applied.
     Write {
         xid: i32,
+        /// Its request number (where reads behind it can be handed, see [`Hub::after`]).
+        ///
+        /// [`Hub::after`]: crate::hub::Hub::after
+        seq: u64,
         kind: WriteKind,
         rx: oneshot::Receiver<Done>,
         at: Instant,
@@ -104,6 +117,12 @@ pub(super) struct Pipeline<'a> {
     stats: Arc<ConnStats>,
     decoder: FrameDecoder,
     auth: Arc<Vec<Id>>,
+    pushes: mpsc::UnboundedReceiver<Push>,
+    /// Pushes taken off the channel and not written yet; events leave in zxid order with the
+    /// replies (see [`Pipeline::write_pushes`]).
+    inbox: VecDeque<Push>,
+    /// A push said this connection must stop.
+    stop: bool,
     queue: VecDeque<Slot>,
     /// `Local` slots in `queue` (a write behind any of them is held).
     locals: usize,
@@ -125,6 +144,7 @@ impl<'a> Pipeline<'a> {
         stats: Arc<ConnStats>,
         decoder: FrameDecoder,
         out: Vec<u8>,
+        pushes: mpsc::UnboundedReceiver<Push>,
     ) -> Self {
         Pipeline {
             node,
@@ -136,6 +156,9 @@ impl<'a> Pipeline<'a> {
             stats,
             decoder,
             auth: Arc::new(vec![auth::ip_id(peer.ip())]),
+            pushes,
+            inbox: VecDeque::new(),
+            stop: false,
             queue: VecDeque::new(),
             locals: 0,
             held: 0,
@@ -150,20 +173,18 @@ impl<'a> Pipeline<'a> {
         mut rd: OwnedReadHalf,
         mut wr: OwnedWriteHalf,
         mut inbuf: Vec<u8>,
-        mut pushes: mpsc::UnboundedReceiver<Push>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnError> {
         // Requests pipelined behind the ConnectRequest.
-        self.take_frames(&mut inbuf).await?;
-        let mut stop = false;
+        self.take_frames(&mut inbuf)?;
         loop {
-            stop |= self.advance(&mut pushes)?;
-            self.propose_held().await;
+            self.advance()?;
+            self.propose_held();
             if !self.out.is_empty() {
                 wr.write_all(&self.out).await?;
                 self.out.clear();
             }
-            if stop || (self.ending == Ending::AfterQueue && self.queue.is_empty()) {
+            if self.stop || (self.ending == Ending::AfterQueue && self.queue.is_empty()) {
                 break;
             }
             if let Ok(Some(n)) = self.decoder.body_len(&inbuf) {
@@ -173,19 +194,21 @@ impl<'a> Pipeline<'a> {
             tokio::select! {
                 biased;
                 () = crate::server::stopped(&mut shutdown) => break,
-                push = pushes.recv() => match push {
-                    Some(p) => stop |= self.on_push(p),
+                push = self.pushes.recv() => match push {
+                    // Written by `advance`, in order with the replies.
+                    Some(p) => self.inbox.push_back(p),
                     None => break,
                 },
                 waited = front_wait(&mut self.queue) => match waited {
-                    Waited::Write(done) => stop |= self.finish_write(done, &mut pushes)?,
+                    Waited::Write(done) => self.finish_write(done)?,
+                    Waited::Attached(answers) => self.finish_attached(answers)?,
                     Waited::Gate(passed) => self.pass_gate(passed)?,
                 },
                 n = rd.read_buf(&mut inbuf), if reading => {
                     if n? == 0 {
                         break;
                     }
-                    self.take_frames(&mut inbuf).await?;
+                    self.take_frames(&mut inbuf)?;
                 }
             }
         }
@@ -193,43 +216,59 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    /// Handles a push; true if the connection must stop now.
-    fn on_push(&mut self, push: Push) -> bool {
-        match push {
-            Push::Event(e) => {
-                self.event(&e);
-                false
+    /// Takes every push waiting on the channel into the inbox.
+    fn pull(&mut self) {
+        while let Ok(p) = self.pushes.try_recv() {
+            self.inbox.push_back(p);
+        }
+    }
+
+    /// Writes the inbox's pushes in order up to the first event fired after `zxid`.
+    ///
+    /// Why by zxid: a reply shows the state at its zxid, so an event fired at or before it
+    /// goes first (the client sees the event before the change) and one fired after it goes
+    /// later (a watch set by that very reply must not fire before the reply arrives: the
+    /// client would not know the watch yet and would lose the event).
+    fn write_pushes(&mut self, zxid: i64) {
+        while let Some(p) = self.inbox.front() {
+            if matches!(p, Push::Event { zxid: z, .. } if *z > zxid) {
+                break;
             }
-            // A queued closeSession still gets its answer; an expired session's connection
-            // just closes (the client learns "expired" when it reconnects, S6.4).
-            Push::SessionEnded => self.ending != Ending::AfterQueue,
-            Push::Close => true,
+            let Some(p) = self.inbox.pop_front() else {
+                break;
+            };
+            match p {
+                Push::Event { event, .. } => self.event(&event),
+                // A queued closeSession still gets its answer; an expired session's
+                // connection just closes (the client learns "expired" when it reconnects,
+                // S6.4).
+                Push::SessionEnded => self.stop |= self.ending != Ending::AfterQueue,
+                Push::Close => self.stop = true,
+            }
         }
     }
 
-    /// Writes every queued event; true if a push says stop.
-    fn drain_pushes(&mut self, pushes: &mut mpsc::UnboundedReceiver<Push>) -> bool {
-        let mut stop = false;
-        while let Ok(p) = pushes.try_recv() {
-            stop |= self.on_push(p);
-        }
-        stop
-    }
-
-    /// Answers every slot at the front that can be answered now; true if the connection must
-    /// stop.
-    fn advance(&mut self, pushes: &mut mpsc::UnboundedReceiver<Push>) -> Result<bool, ConnError> {
-        let mut stop = false;
+    /// Answers every slot at the front that can be answered now, each after the events
+    /// fired up to the state it shows.
+    fn advance(&mut self) -> Result<(), ConnError> {
         loop {
+            // Taken before looking at the front: a push fired after the front's write was
+            // applied is only on the channel once that write's outcome is.
+            self.pull();
             match self.queue.front_mut() {
                 None => break,
                 Some(Slot::Write { rx, .. }) => match rx.try_recv() {
-                    Ok(done) => {
-                        stop |= self.finish_write(Ok(done), pushes)?;
-                    }
+                    Ok(done) => self.finish_write(Ok(done))?,
                     Err(oneshot::error::TryRecvError::Empty) => break,
                     Err(oneshot::error::TryRecvError::Closed) => {
                         return Err(ConnError::WriteFailed("write dropped".into()))
+                    }
+                },
+                Some(Slot::Attached { rx, .. }) => match rx.try_recv() {
+                    Ok(answers) => self.finish_attached(Ok(answers))?,
+                    Err(oneshot::error::TryRecvError::Empty) => break,
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        return Err(ConnError::WriteFailed("read dropped".into()))
                     }
                 },
                 Some(Slot::Gate { rx }) => match rx.try_recv() {
@@ -244,12 +283,13 @@ impl<'a> Pipeline<'a> {
                     let Some(slot) = self.queue.pop_front() else {
                         break;
                     };
-                    stop |= self.drain_pushes(pushes);
                     self.answer_now(slot);
                 }
             }
         }
-        Ok(stop)
+        // What is still queued will show a later state than any event taken so far.
+        self.write_pushes(i64::MAX);
+        Ok(())
     }
 
     /// Answers a local or ready slot.
@@ -259,6 +299,9 @@ impl<'a> Pipeline<'a> {
                 self.locals -= 1;
                 let answer = {
                     let st = self.node.state.read();
+                    // Under the read lock every event fired up to this state is on the
+                    // channel, and none after it.
+                    self.pull();
                     let who = read::Reader {
                         conn: self.conn,
                         session: self.session,
@@ -266,23 +309,13 @@ impl<'a> Pipeline<'a> {
                     };
                     read::answer(&st, &self.node.hub, who, &req)
                 };
-                for e in &answer.events {
-                    self.event(e);
-                }
-                let xid = if matches!(req, Request::Ping) {
-                    xid::PING
-                } else {
-                    xid
-                };
-                let header = ReplyHeader {
-                    xid,
-                    zxid: answer.zxid,
-                    err: answer.err.code(),
-                };
-                self.reply(header, answer.body.as_ref(), at);
+                self.answer_read(reply_xid(xid, &req), answer, at);
             }
-            Slot::Ready { header, body, at } => self.reply(header, body.as_ref(), at),
-            Slot::Held { .. } | Slot::Write { .. } | Slot::Gate { .. } => {}
+            Slot::Ready { header, body, at } => {
+                self.write_pushes(header.zxid);
+                self.reply(header, body.as_ref(), at)
+            }
+            Slot::Held { .. } | Slot::Write { .. } | Slot::Gate { .. } | Slot::Attached { .. } => {}
         }
     }
 
@@ -302,22 +335,55 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// Answers the front write with its fate; true if the connection must stop.
+    /// Writes a read's events and reply, after the events fired up to the state it shows.
+    fn answer_read(&mut self, xid: i32, answer: read::ReadAnswer, at: Instant) {
+        self.write_pushes(answer.zxid);
+        for e in &answer.events {
+            self.event(e);
+        }
+        let header = ReplyHeader {
+            xid,
+            zxid: answer.zxid,
+            err: answer.err.code(),
+        };
+        self.reply(header, answer.body.as_ref(), at);
+    }
+
+    /// Answers the front reads handed to the write before them.
+    fn finish_attached(
+        &mut self,
+        answers: Result<Vec<read::ReadAnswer>, oneshot::error::RecvError>,
+    ) -> Result<(), ConnError> {
+        let Some(Slot::Attached { reads, .. }) = self.queue.pop_front() else {
+            return Ok(());
+        };
+        let answers = answers.map_err(|_| ConnError::WriteFailed("read dropped".into()))?;
+        if answers.len() != reads.len() {
+            return Err(ConnError::WriteFailed("reads answered in part".into()));
+        }
+        self.pull();
+        for ((xid, at), answer) in reads.into_iter().zip(answers) {
+            self.answer_read(xid, answer, at);
+        }
+        Ok(())
+    }
+
+    /// Answers the front write with its fate.
     fn finish_write(
         &mut self,
         done: Result<Done, oneshot::error::RecvError>,
-        pushes: &mut mpsc::UnboundedReceiver<Push>,
-    ) -> Result<bool, ConnError> {
+    ) -> Result<(), ConnError> {
         let Some(Slot::Write { xid, kind, at, .. }) = self.queue.pop_front() else {
-            return Ok(false);
+            return Ok(());
         };
         let (zxid, outcome) = match done {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => return Err(ConnError::WriteFailed(e.to_string())),
             Err(_) => return Err(ConnError::WriteFailed("write dropped".into())),
         };
-        // Events queued before this outcome was delivered belong before its reply.
-        let stop = self.drain_pushes(pushes);
+        // Every event fired up to this write was on the channel before its outcome was.
+        self.pull();
+        self.write_pushes(zxid);
         let check_stat = match &kind {
             WriteKind::Check { path } => self.node.state.read().tree.stat(path),
             _ => None,
@@ -329,7 +395,7 @@ impl<'a> Pipeline<'a> {
             err: err.code(),
         };
         self.reply(header, body.as_ref(), at);
-        Ok(stop)
+        Ok(())
     }
 
     fn reply(&mut self, header: ReplyHeader, body: Option<&Response>, at: Instant) {
@@ -366,7 +432,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Takes every complete frame out of `inbuf`; a bad frame is an error (close).
-    async fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<(), ConnError> {
+    fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<(), ConnError> {
         let mut start = 0;
         while self.ending == Ending::No {
             let Some(frame) = self.decoder.decode(&inbuf[start..])? else {
@@ -378,7 +444,7 @@ impl<'a> Pipeline<'a> {
             let decoded = Request::decode(&header, r.rest());
             start += consumed;
             match decoded {
-                Ok(req) => self.on_request(header.xid, req).await,
+                Ok(req) => self.on_request(header.xid, req),
                 // An opcode this server does not know: answered, not fatal (ZooKeeper's
                 // UnimplementedRequestProcessor).
                 Err(DecodeError::UnknownOpCode(op)) => {
@@ -434,20 +500,87 @@ impl<'a> Pipeline<'a> {
         Some(rx)
     }
 
-    /// Proposes a write now, or holds it while a local request is queued (that request must
-    /// be answered from the state before this write).
-    async fn write(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
-        if self.locals > 0 || self.held > 0 {
+    /// Proposes a write now, or holds it while a local request is queued that could not be
+    /// handed to the write before it (that request must be answered from the state before
+    /// this write).
+    fn write(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
+        if self.held == 0 && (self.locals == 0 || self.attach_locals()) {
+            self.propose(xid, op, kind, at);
+        } else {
             self.held += 1;
             self.queue.push_back(Slot::Held { xid, op, kind, at });
-        } else {
-            let rx = self.node.propose(op).await.done;
-            self.queue.push_back(Slot::Write { xid, kind, rx, at });
         }
     }
 
+    fn propose(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
+        let proposal = self.node.propose(op);
+        self.queue.push_back(Slot::Write {
+            xid,
+            seq: proposal.origin.seq,
+            kind,
+            rx: proposal.done,
+            at,
+        });
+    }
+
+    /// Hands every queued local request to the write just before them, when they are all
+    /// that follows it: the apply hook answers them right after that write, so a later write
+    /// can be proposed now (ZooKeeper's commit processor likewise answers a session's reads
+    /// queued behind a write right after that write commits). False if the queue has
+    /// another shape (a sync gate, an answer in between); the caller then holds the write.
+    fn attach_locals(&mut self) -> bool {
+        let Some(w) = self.queue.len().checked_sub(self.locals + 1) else {
+            return false;
+        };
+        let Slot::Write { seq, .. } = self.queue[w] else {
+            return false;
+        };
+        if !self
+            .queue
+            .range(w + 1..)
+            .all(|s| matches!(s, Slot::Local { .. }))
+        {
+            return false;
+        }
+        let mut reads = Vec::with_capacity(self.locals);
+        let mut requests = Vec::with_capacity(self.locals);
+        for slot in self.queue.drain(w + 1..) {
+            if let Slot::Local { xid, req, auth, at } = slot {
+                reads.push((reply_xid(xid, &req), at));
+                requests.push((req, auth));
+            }
+        }
+        self.locals = 0;
+        let (tx, rx) = oneshot::channel();
+        let hub = self.node.hub.clone();
+        let (conn, session) = (self.conn, self.session);
+        let work: crate::hub::AfterApply = Box::new(move |st| {
+            let answers = requests
+                .iter()
+                .map(|(req, auth)| {
+                    let who = read::Reader {
+                        conn,
+                        session,
+                        auth,
+                    };
+                    read::answer(st, &hub, who, req)
+                })
+                .collect();
+            let _ = tx.send(answers);
+        });
+        if let Err(work) = self.node.hub.after(seq, self.conn, work) {
+            // Already applied here: the state holds that write and none of this session's
+            // later ones (the next is proposed only after this), which is what these reads
+            // must see.
+            let st = self.node.state.read();
+            work(&st);
+        }
+        self.queue.push_back(Slot::Attached { reads, rx });
+        true
+    }
+
     /// Proposes, in order, the held writes no local request is ahead of any more.
-    async fn propose_held(&mut self) {
+    fn propose_held(&mut self) {
         if self.held == 0 {
             return;
         }
@@ -459,15 +592,24 @@ impl<'a> Pipeline<'a> {
                         return;
                     };
                     self.held -= 1;
-                    let rx = self.node.propose(op).await.done;
-                    self.queue.insert(i, Slot::Write { xid, kind, rx, at });
+                    let proposal = self.node.propose(op);
+                    self.queue.insert(
+                        i,
+                        Slot::Write {
+                            xid,
+                            seq: proposal.origin.seq,
+                            kind,
+                            rx: proposal.done,
+                            at,
+                        },
+                    );
                 }
                 _ => {}
             }
         }
     }
 
-    async fn on_request(&mut self, xid: i32, req: Request) {
+    fn on_request(&mut self, xid: i32, req: Request) {
         let at = Instant::now();
         self.count_request();
         self.stats
@@ -502,14 +644,14 @@ impl<'a> Pipeline<'a> {
                     auth: self.auth.to_vec(),
                     txn,
                 };
-                self.write(xid, op, kind, at).await;
+                self.write(xid, op, kind, at);
             }
             Plan::CloseSession => {
                 let op = CommandOp::CloseSession {
                     session_id: self.session.get(),
                     owner: Some(self.owner),
                 };
-                self.write(xid, op, WriteKind::CloseSession, at).await;
+                self.write(xid, op, WriteKind::CloseSession, at);
                 self.ending = Ending::AfterQueue;
             }
             Plan::Auth(packet) => {
@@ -551,10 +693,21 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// The xid a local request's reply carries (a ping's reply has its own).
+fn reply_xid(xid: i32, req: &Request) -> i32 {
+    if matches!(req, Request::Ping) {
+        xid::PING
+    } else {
+        xid
+    }
+}
+
 /// What the front slot was waiting for.
 enum Waited {
     /// A write's fate.
     Write(Result<Done, oneshot::error::RecvError>),
+    /// The answers of reads handed to a write.
+    Attached(Result<Vec<read::ReadAnswer>, oneshot::error::RecvError>),
     /// A sync gate's catch-up.
     Gate(Result<Result<(), String>, oneshot::error::RecvError>),
 }
@@ -563,6 +716,7 @@ enum Waited {
 async fn front_wait(queue: &mut VecDeque<Slot>) -> Waited {
     match queue.front_mut() {
         Some(Slot::Write { rx, .. }) => Waited::Write(rx.await),
+        Some(Slot::Attached { rx, .. }) => Waited::Attached(rx.await),
         Some(Slot::Gate { rx }) => Waited::Gate(rx.await),
         _ => std::future::pending().await,
     }

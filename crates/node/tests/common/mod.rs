@@ -9,7 +9,6 @@ pub mod req;
 use std::io::Read;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::net::TcpListener;
 use std::net::TcpStream;
 use std::path::Path;
 use std::path::PathBuf;
@@ -30,11 +29,7 @@ use zk_wire::Request;
 /// How long any single wait in these tests may take.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A free loopback port (bound then released; the node binds it right after).
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
+pub use zk_chaos::ports::free_port;
 
 /// A running `zk-node` process with its own data dir.
 pub struct ZkNode {
@@ -258,6 +253,21 @@ impl Raw {
         self.next_xid += 1;
         self.send_xid(xid, req);
         xid
+    }
+
+    /// Sends all of `reqs` in one write (so the server takes them in one read); returns
+    /// their xids.
+    pub fn send_all(&mut self, reqs: &[Request]) -> Vec<i32> {
+        let mut out = Vec::new();
+        let mut xids = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let xid = self.next_xid;
+            self.next_xid += 1;
+            zk_wire::write_frame(&mut out, |o| req.encode_with_header(xid, o));
+            xids.push(xid);
+        }
+        self.send_bytes(&out);
+        xids
     }
 
     /// Sends `req` with a given xid.
