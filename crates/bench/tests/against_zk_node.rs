@@ -2,7 +2,7 @@
 //! a free loopback port (killed on drop), and checks the JSON line: requests done, none failed.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,12 +35,7 @@ fn zk_node_binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use zk_chaos::ports::free_port;
 
 fn srvr_mode(addr: &str) -> Option<String> {
     let addr: SocketAddr = addr.parse().ok()?;

@@ -15,6 +15,7 @@ pub mod ensemble;
 pub mod faults;
 pub mod fourlw;
 pub mod leadership;
+pub mod ports;
 pub mod proxy;
 pub mod run;
 pub mod workload;

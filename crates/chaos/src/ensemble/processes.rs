@@ -2,7 +2,7 @@
 //! through its own [`LinkProxy`] so a member can be cut off without touching its process.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -42,26 +42,10 @@ pub struct Processes {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// A free loopback address below the kernel's ephemeral port range: a run makes thousands of
-/// outgoing connections, and one of them taking a killed member's port as its source port
-/// would keep that member from listening again (seen once in a hundred seeds).
 fn free_addr() -> Result<SocketAddr, EnsembleError> {
-    let below = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let low = 10_000u16.min(below.saturating_sub(1_000));
-    for _ in 0..1_000 {
-        let port = rand::random_range(low..below);
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-            if let Ok(addr) = l.local_addr() {
-                return Ok(addr);
-            }
-        }
-    }
-    Err(EnsembleError::Io {
-        what: format!("finding a free loopback port in {low}..{below}"),
-        source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+    crate::ports::free_loopback_addr().map_err(|source| EnsembleError::Io {
+        what: "finding a free loopback port".into(),
+        source,
     })
 }
 

@@ -9,7 +9,7 @@ pub mod zk_node;
 pub mod zookeeper;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -22,13 +22,7 @@ pub fn zk_cli_bin() -> &'static str {
     env!("CARGO_BIN_EXE_zk-cli")
 }
 
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use zk_chaos::ports::free_port;
 
 /// Sends a four-letter word; the answer, or None if nothing answers.
 pub fn four_letter(addr: &str, word: &str) -> Option<String> {

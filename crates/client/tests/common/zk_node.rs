@@ -1,7 +1,6 @@
 //! Real `zk-node` processes on free loopback ports (one node, or a three-node ensemble), with
 //! `--tick-ms 200` so sessions expire quickly; killed on drop.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,12 +40,7 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use zk_chaos::ports::free_port;
 
 struct Member {
     client: String,
