@@ -9,7 +9,7 @@ use crate::error::Corruption;
 pub(crate) const LOG_TREE: &str = "raft_log";
 /// Tree holding small records: vote, last purged, committed, store meta, cluster meta.
 pub(crate) const META_TREE: &str = "raft_meta";
-/// Tree holding the latest snapshot (two keys, written in one atomic batch).
+/// Tree holding the latest snapshot's record (its metadata and file; the bytes are in the file).
 pub(crate) const SNAPSHOT_TREE: &str = "raft_snapshot";
 
 pub(crate) const KEY_STORE_META: &[u8] = b"store_meta";
@@ -18,7 +18,6 @@ pub(crate) const KEY_LAST_PURGED: &[u8] = b"last_purged";
 pub(crate) const KEY_COMMITTED: &[u8] = b"committed";
 pub(crate) const KEY_CLUSTER: &[u8] = b"cluster";
 pub(crate) const KEY_SNAPSHOT_META: &[u8] = b"meta";
-pub(crate) const KEY_SNAPSHOT_DATA: &[u8] = b"data";
 
 /// The key of the log entry at `index`.
 pub(crate) fn index_key(index: u64) -> [u8; 8] {

@@ -98,9 +98,14 @@ pub enum Corruption {
         /// Index inside the entry.
         found: u64,
     },
-    /// The snapshot's metadata and data records are not both present.
-    #[error("snapshot record is incomplete: {0}")]
-    IncompleteSnapshot(&'static str),
+    /// The snapshot file the record names is missing or not what the record says.
+    #[error("snapshot file {name}: {reason}")]
+    SnapshotFile {
+        /// The file's name in the snapshot directory.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Builds a `StorageError` from any error, for a subject and verb.

@@ -518,7 +518,7 @@ impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
         .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
         let (meta, bytes) =
             encoded.map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
-        self.snapshots.save(&meta, &bytes).await?;
+        let bytes = self.snapshots.save(&meta, bytes).await?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(bytes)),
@@ -608,7 +608,15 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
         let bytes = snapshot.into_inner();
-        let state = decode_state(&bytes, self.tree_config).map_err(|e| {
+        // Decoding a large tree takes hundreds of ms: not on a runtime worker.
+        let config = self.tree_config;
+        let (state, bytes) = tokio::task::spawn_blocking(move || {
+            let state = decode_state(&bytes, config);
+            (state, bytes)
+        })
+        .await
+        .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
+        let state = state.map_err(|e| {
             StorageIOError::new(
                 ErrorSubject::Snapshot(Some(meta.signature())),
                 ErrorVerb::Read,
@@ -617,24 +625,35 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         })?;
         check_meta(meta, &state)?;
         // Stored before it replaces the state: a crash in between restarts from it.
-        self.snapshots.save(meta, &bytes).await?;
+        let len = self.snapshots.save(meta, bytes).await?.len();
         let log_id = state.last_applied;
-        tracing::info!(last = ?log_id, bytes = bytes.len(), "installed a snapshot from the leader");
+        tracing::info!(last = ?log_id, bytes = len, "installed a snapshot from the leader");
         let mut st = self.write();
-        *st = state;
-        if let Some(log_id) = log_id {
-            let event = self.event(&st, log_id, None, Outcome::SnapshotInstalled);
-            let point = st.applied_point();
-            drop(st);
+        let old = std::mem::replace(&mut *st, state);
+        let published = log_id.map(|log_id| {
+            (
+                self.event(&st, log_id, None, Outcome::SnapshotInstalled),
+                st.applied_point(),
+            )
+        });
+        drop(st);
+        if let Some((event, point)) = published {
             self.publish([event], point);
         }
+        // Freeing the old tree is work too; not under the lock, not on a runtime worker.
+        tokio::task::spawn_blocking(move || drop(old));
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.snapshots.load()?.map(|(meta, bytes)| Snapshot {
+        // Reading tens of MB from a file: not on a runtime worker.
+        let snapshots = self.snapshots.clone();
+        let loaded = tokio::task::spawn_blocking(move || snapshots.load())
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))??;
+        Ok(loaded.map(|(meta, bytes)| Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(bytes)),
         }))

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use openraft::RaftTypeConfig;
@@ -17,11 +16,12 @@ use crate::codec;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
 use crate::log_store::SledLogStore;
+use crate::snapshot_store::remove_strays;
 use crate::snapshot_store::SnapshotStore;
 
 /// The on-disk format this build writes; any other recorded version refuses to open (2: a
-/// log entry carries a batch of commands).
-pub const FORMAT_VERSION: u32 = 2;
+/// log entry carries a batch of commands; 3: snapshot bytes in files of their own).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The "store meta" record: lets a later build recognise (or refuse) what it finds on disk.
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,8 +40,9 @@ pub struct SledStorage {
     pub(crate) meta: sled::Tree,
     pub(crate) snapshots: sled::Tree,
     pub(crate) flusher: Arc<Flusher>,
-    /// Serialises snapshot saves: each compares with the stored one before replacing it.
-    pub(crate) snapshot_lock: Arc<Mutex<()>>,
+    /// Serialises snapshot saves: each compares with the stored one before replacing it,
+    /// and holds this across its file write and flush.
+    pub(crate) snapshot_lock: Arc<tokio::sync::Mutex<()>>,
     path: PathBuf,
     /// Declared last so it drops after every sled handle of the last clone (see `Released`).
     pub(crate) release: Arc<ReleaseSignal>,
@@ -136,6 +137,10 @@ impl SledStorage {
             crate::broken::model_crash(&db).map_err(|e| sled_err(e.into()))?;
         }
 
+        remove_strays(&path, &snapshots).map_err(|source| OpenError::Dir {
+            path: path.join(crate::snapshot_store::SNAPSHOT_DIR),
+            source,
+        })?;
         let flusher = Flusher::start(db.clone()).map_err(OpenError::Flusher)?;
         Ok(Self {
             db,
@@ -143,7 +148,7 @@ impl SledStorage {
             meta,
             snapshots,
             flusher: Arc::new(flusher),
-            snapshot_lock: Arc::new(Mutex::new(())),
+            snapshot_lock: Arc::new(tokio::sync::Mutex::new(())),
             path,
             release: Arc::new(ReleaseSignal(watch::channel(false).0)),
         })

@@ -74,7 +74,7 @@ async fn everything_survives_reopen() {
         log.truncate(log_id(2, 11)).await.unwrap();
         storage
             .snapshot_store::<TC>()
-            .save(&snapshot_meta, b"tree bytes")
+            .save(&snapshot_meta, b"tree bytes".to_vec())
             .await
             .unwrap();
         storage.cluster_meta().put(&peers(3)).unwrap();
@@ -143,7 +143,7 @@ async fn snapshot_store_keeps_only_the_latest() {
             snapshot_id: format!("s{i}"),
         };
         snaps
-            .save(&meta, &vec![i as u8; 1000 * i as usize])
+            .save(&meta, vec![i as u8; 1000 * i as usize])
             .await
             .unwrap();
     }
@@ -153,7 +153,7 @@ async fn snapshot_store_keeps_only_the_latest() {
         last_membership: StoredMembership::default(),
         snapshot_id: "stale".into(),
     };
-    snaps.save(&stale, b"old state").await.unwrap();
+    snaps.save(&stale, b"old state".to_vec()).await.unwrap();
     let (meta, bytes) = snaps.load().unwrap().unwrap();
     assert_eq!(meta.snapshot_id, "s3");
     assert_eq!(bytes, vec![3u8; 3000]);
@@ -161,9 +161,13 @@ async fn snapshot_store_keeps_only_the_latest() {
     let raw = zk_consensus::open_sled(dir.path()).unwrap();
     assert_eq!(
         raw.open_tree("raft_snapshot").unwrap().len(),
-        2,
-        "one meta key and one data key"
+        1,
+        "one record"
     );
+    let files = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1, "the replaced snapshots' files are removed");
 }
 
 #[tokio::test]
@@ -327,7 +331,6 @@ async fn corrupt_vote_purge_point_and_snapshot_are_storage_errors() {
     tamper(dir.path(), "raft_meta", b"last_purged", &[0x80, 0x80]);
     tamper(dir.path(), "raft_meta", b"cluster", &[0x01]);
     tamper(dir.path(), "raft_snapshot", b"meta", &[0xff; 3]);
-    tamper(dir.path(), "raft_snapshot", b"data", b"bytes");
     let storage = common::open(dir.path());
     let mut log: SledLogStore<TC> = storage.log_store();
     assert_io_error(
