@@ -1,10 +1,12 @@
 //! The state machine's snapshot format: a small versioned, checksummed envelope around the
 //! session table, the secret, the applied position and the store's own tree snapshot.
 //!
-//! Layout: `ZKSM` magic, format version (u32 BE), body length (u64 BE), crc32 of the body
-//! (u32 BE), body. The body is postcard; the tree inside it is `DataTree::encode_snapshot`
-//! (itself checksummed). Every field is written in a fixed order, so equal states give equal
-//! bytes on every replica.
+//! Layout: `ZKSM` magic, format version (u32 BE), length of the small part (u64 BE), crc32 of
+//! the small part (u32 BE), the small part (postcard: applied position, sessions, secret),
+//! then the tree to the end (`DataTree::encode_snapshot`, with its own length and crc32).
+//! The tree is not inside the postcard part: postcard writes and reads a byte vector one
+//! element at a time, and the tree is tens of MB, encoded while apply waits. Every field is
+//! written in a fixed order, so equal states give equal bytes on every replica.
 
 use openraft::BasicNode;
 use openraft::LogId;
@@ -24,15 +26,16 @@ use crate::types::NodeId;
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ZKSM";
 /// The envelope version this build writes and reads (2: each session records its owning
 /// connection; 3: the last applied zxid, now a command counter apart from the log index;
-/// older snapshots are refused, not misread).
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// 4: the tree after the postcard part instead of inside it; older snapshots are refused,
+/// not misread).
+pub const SNAPSHOT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 
 /// Why state-machine snapshot bytes were rejected (or could not be written).
 #[derive(Debug, thiserror::Error)]
 pub enum StateSnapshotError {
-    /// Shorter than the header.
-    #[error("state snapshot truncated: {0} bytes, header needs {HEADER_LEN}")]
+    /// Shorter than the header, or than the small part the header declares.
+    #[error("state snapshot truncated: {0} bytes, the header needs more")]
     Truncated(usize),
     /// Not our magic.
     #[error("not a state-machine snapshot (bad magic)")]
@@ -40,15 +43,7 @@ pub enum StateSnapshotError {
     /// Another envelope version.
     #[error("unsupported state snapshot version {0}")]
     UnsupportedVersion(u32),
-    /// The body is not as long as the header says.
-    #[error("state snapshot body is {actual} bytes, header says {declared}")]
-    LengthMismatch {
-        /// From the header.
-        declared: u64,
-        /// Present.
-        actual: usize,
-    },
-    /// The body's crc32 differs from the header's.
+    /// The small part's crc32 differs from the header's.
     #[error("state snapshot checksum mismatch: header {expected:#010x}, body {actual:#010x}")]
     Checksum {
         /// From the header.
@@ -56,7 +51,7 @@ pub enum StateSnapshotError {
         /// Computed.
         actual: u32,
     },
-    /// The body does not decode (or encode).
+    /// The small part does not decode (or encode).
     #[error("state snapshot body: {0}")]
     Body(#[from] postcard::Error),
     /// The tree inside is rejected by zk-store.
@@ -64,7 +59,7 @@ pub enum StateSnapshotError {
     Tree(#[from] SnapshotError),
 }
 
-/// The body, borrowed for encoding.
+/// The small part, borrowed for encoding.
 #[derive(Serialize)]
 struct BodyRef<'a> {
     last_applied: &'a Option<LogId<NodeId>>,
@@ -72,10 +67,9 @@ struct BodyRef<'a> {
     last_membership: &'a StoredMembership<NodeId, BasicNode>,
     sessions: &'a SessionTable,
     secret: &'a Option<ClusterSecret>,
-    tree: Vec<u8>,
 }
 
-/// The body, owned for decoding (same field order as [`BodyRef`]).
+/// The small part, owned for decoding (same field order as [`BodyRef`]).
 #[derive(Deserialize)]
 struct Body {
     last_applied: Option<LogId<NodeId>>,
@@ -83,36 +77,35 @@ struct Body {
     last_membership: StoredMembership<NodeId, BasicNode>,
     sessions: SessionTable,
     secret: Option<ClusterSecret>,
-    tree: Vec<u8>,
 }
 
-/// Encodes the whole state into snapshot bytes.
+/// Encodes the whole state into snapshot bytes, in one buffer with no copy of the tree.
 pub fn encode_state(state: &State) -> Result<Vec<u8>, StateSnapshotError> {
-    let body = postcard::to_stdvec(&BodyRef {
+    let small = postcard::to_stdvec(&BodyRef {
         last_applied: &state.last_applied,
         last_zxid: state.last_zxid,
         last_membership: &state.last_membership,
         sessions: &state.sessions,
         secret: &state.secret,
-        tree: state.tree.encode_snapshot(),
     })?;
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    let mut out = Vec::new();
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_be_bytes());
-    out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&(small.len() as u64).to_be_bytes());
+    out.extend_from_slice(&crc32fast::hash(&small).to_be_bytes());
+    out.extend_from_slice(&small);
+    state.tree.encode_snapshot_into(&mut out);
     Ok(out)
 }
 
 /// Decodes snapshot bytes; any damage is an error, never a panic.
 pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnapshotError> {
-    let (header, body) = bytes
+    let (header, rest) = bytes
         .split_at_checked(HEADER_LEN)
         .ok_or(StateSnapshotError::Truncated(bytes.len()))?;
-    let (magic, rest) = header.split_at(4);
-    let (version, rest) = rest.split_at(4);
-    let (len, crc) = rest.split_at(8);
+    let (magic, h) = header.split_at(4);
+    let (version, h) = h.split_at(4);
+    let (len, crc) = h.split_at(8);
     if magic != SNAPSHOT_MAGIC {
         return Err(StateSnapshotError::BadMagic);
     }
@@ -121,19 +114,17 @@ pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnap
         return Err(StateSnapshotError::UnsupportedVersion(version));
     }
     let declared = u64::from_be_bytes(len.try_into().unwrap_or_default());
-    if declared != body.len() as u64 {
-        return Err(StateSnapshotError::LengthMismatch {
-            declared,
-            actual: body.len(),
-        });
-    }
+    let (small, tree) = usize::try_from(declared)
+        .ok()
+        .and_then(|n| rest.split_at_checked(n))
+        .ok_or(StateSnapshotError::Truncated(bytes.len()))?;
     let expected = u32::from_be_bytes(crc.try_into().unwrap_or_default());
-    let actual = crc32fast::hash(body);
+    let actual = crc32fast::hash(small);
     if expected != actual {
         return Err(StateSnapshotError::Checksum { expected, actual });
     }
-    let body: Body = postcard::from_bytes(body)?;
-    let tree = DataTree::decode_snapshot(&body.tree, config)?;
+    let body: Body = postcard::from_bytes(small)?;
+    let tree = DataTree::decode_snapshot(tree, config)?;
     Ok(State {
         tree,
         sessions: body.sessions,

@@ -377,6 +377,8 @@ pub struct ZkStateMachine {
     snapshots: SnapshotStore<TypeConfig>,
     tree_config: TreeConfig,
     builds: u64,
+    /// True while a snapshot is being encoded (its builder holds a read guard meanwhile).
+    building: Arc<watch::Sender<bool>>,
 }
 
 impl ZkStateMachine {
@@ -414,6 +416,7 @@ impl ZkStateMachine {
             snapshots,
             tree_config,
             builds: 0,
+            building: Arc::new(watch::channel(false).0),
         };
         Ok((sm, shared, events_rx))
     }
@@ -427,8 +430,29 @@ impl ZkStateMachine {
         }
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.state.write()
+    /// The write guard, awaited (not blocked on) while a snapshot is being encoded.
+    ///
+    /// Encoding a large tree holds a read guard for hundreds of ms. Blocking on the lock
+    /// meanwhile took one of the runtime's two workers, and the tasks queued on it (a
+    /// replication stream's next heartbeat among them) with it: followers heard nothing for
+    /// longer than the election timeout and elected another leader under load. Other readers
+    /// hold the lock for microseconds; for them blocking is cheaper than a wake-up. The
+    /// builder announces itself before it takes its guard, and takes it fairly (behind a
+    /// waiting writer), so a writer that finds the lock taken and no build announced waits
+    /// for short readers only.
+    async fn write(&self) -> RwLockWriteGuard<'_, State> {
+        loop {
+            if let Some(guard) = self.state.try_write() {
+                return guard;
+            }
+            let mut building = self.building.subscribe();
+            if *building.borrow_and_update() {
+                // Err only if the sender is gone, and we hold it.
+                let _ = building.wait_for(|b| !*b).await;
+                continue;
+            }
+            return self.state.write();
+        }
     }
 
     /// Runs the apply hook, if any, on the state as it is now (the caller holds the write
@@ -489,6 +513,23 @@ pub struct ZkSnapshotBuilder {
     state: Arc<RwLock<State>>,
     snapshots: SnapshotStore<TypeConfig>,
     build: u64,
+    building: Arc<watch::Sender<bool>>,
+}
+
+/// Marks a snapshot build for [`ZkStateMachine::write`] while it lives.
+struct Building(Arc<watch::Sender<bool>>);
+
+impl Building {
+    fn start(flag: &Arc<watch::Sender<bool>>) -> Building {
+        flag.send_replace(true);
+        Building(flag.clone())
+    }
+}
+
+impl Drop for Building {
+    fn drop(&mut self) {
+        self.0.send_replace(false);
+    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
@@ -500,8 +541,12 @@ impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
         // (found by bench/compare.sh: elections nobody asked for during snapshots).
         let state = self.state.clone();
         let build = self.build;
+        let building = Building::start(&self.building);
         let encoded = tokio::task::spawn_blocking(move || {
-            let st = state.read_recursive();
+            // Declared before the guard, so dropped after it: the mark goes with the guard.
+            let _building = building;
+            // Fair: behind a writer already waiting (see `ZkStateMachine::write`).
+            let st = state.read();
             let bytes = encode_state(&st)?;
             let snapshot_id = match st.last_applied {
                 Some(l) => format!("{}-{}-{}", l.leader_id, l.index, build),
@@ -548,7 +593,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             // The lock is taken per entry, so local reads interleave with a long run of
             // entries, and never see an entry half applied.
             let (events, point) = {
-                let mut st = self.write();
+                let mut st = self.write().await;
                 st.last_applied = Some(log_id);
                 let mut events = Vec::new();
                 match entry.payload {
@@ -593,6 +638,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             state: self.state.clone(),
             snapshots: self.snapshots.clone(),
             build: self.builds,
+            building: self.building.clone(),
         }
     }
 
@@ -628,7 +674,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         let len = self.snapshots.save(meta, bytes).await?.len();
         let log_id = state.last_applied;
         tracing::info!(last = ?log_id, bytes = len, "installed a snapshot from the leader");
-        let mut st = self.write();
+        let mut st = self.write().await;
         let old = std::mem::replace(&mut *st, state);
         let published = log_id.map(|log_id| {
             (

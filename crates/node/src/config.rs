@@ -70,7 +70,9 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_MAX_CONNECTIONS_PER_IP", default_value_t = 60)]
     pub max_connections_per_ip: u32,
 
-    /// Take a state snapshot (and purge the Raft log before it) every this many entries.
+    /// Take a state snapshot (and purge the Raft log before it) at most every this many
+    /// entries; in an ensemble each member at its own point between half and all of it, so
+    /// members do not all pause for a snapshot at once.
     #[arg(long, env = "ZK_NODE_SNAPSHOT_EVERY", default_value_t = 10_000)]
     pub snapshot_every: u64,
 

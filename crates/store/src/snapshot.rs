@@ -111,38 +111,45 @@ impl<'a> R<'a> {
 }
 
 impl DataTree {
-    /// Paths parents-first, children in name order.
-    pub(crate) fn paths_in_order(&self) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec![path::ROOT.to_owned()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children.iter().rev().map(|c| path::join(&p, c)));
-            }
-            out.push(p);
-        }
+    /// Encodes the whole tree.
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_snapshot_into(&mut out);
         out
     }
 
-    /// Encodes the whole tree.
-    pub fn encode_snapshot(&self) -> Vec<u8> {
-        let order = self.paths_in_order();
-        // Snapshot-local ACL numbering by first use, so the bytes do not depend on the cache.
-        let mut acl_index: std::collections::HashMap<u32, u32> = Default::default();
-        let mut acl_lists: Vec<u32> = Vec::new();
-        for p in &order {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                acl_index.entry(n.acl).or_insert_with(|| {
-                    acl_lists.push(n.acl);
-                    (acl_lists.len() - 1) as u32
-                });
-            }
+    /// Appends the whole tree's snapshot to `out` (what [`DataTree::encode_snapshot`] returns).
+    ///
+    /// This runs while the state machine holds its lock (apply waits), so it is one pass over
+    /// the tree writing straight into `out`: no path strings built per node, the header filled
+    /// in place at the end, no copy of the body.
+    pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
+        // ACL lists numbered by content, so the bytes do not depend on the cache's history.
+        // One pass over the nodes also sizes the output.
+        let mut used: std::collections::HashSet<u32> = Default::default();
+        let mut size = 8 + 8;
+        for (p, n) in &self.nodes {
+            used.insert(n.acl);
+            size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + MIN_NODE + 8;
         }
-        let mut b = W(Vec::with_capacity(64 + self.nodes.len() * 96));
+        let mut lists: Vec<(&[Acl], u32)> = used
+            .into_iter()
+            .map(|id| (&**self.acls.get(id), id))
+            .collect();
+        lists.sort_unstable();
+        let acl_index: std::collections::HashMap<u32, u32> = lists
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i as u32))
+            .collect();
+
+        let start = out.len();
+        out.reserve(HEADER_LEN + size);
+        out.resize(start + HEADER_LEN, 0);
+        let mut b = W(std::mem::take(out));
         b.i64(self.last_zxid);
-        b.u64(acl_lists.len() as u64);
-        for id in &acl_lists {
-            let list = self.acls.get(*id);
+        b.u64(lists.len() as u64);
+        for (list, _) in &lists {
             b.u32(list.len() as u32);
             for a in list.iter() {
                 b.i32(a.perms);
@@ -150,50 +157,46 @@ impl DataTree {
                 b.bytes(a.id.id.as_bytes());
             }
         }
-        b.u64(order.len() as u64);
-        for p in &order {
-            let Some(n) = self.nodes.get(p.as_str()) else {
-                continue;
-            };
-            b.bytes(p.as_bytes());
-            match &n.data {
-                None => b.i32(-1),
-                Some(d) => {
-                    b.i32(d.len() as i32);
-                    b.0.extend_from_slice(d);
+        let count_at = b.0.len();
+        b.u64(0);
+        // Parents first, children in name order: depth-first with one path buffer and a stack
+        // of child iterators (no recursion: a deep tree must not overflow the stack).
+        let mut count = 0u64;
+        let mut path = String::from(path::ROOT);
+        if let Some(root) = self.nodes.get(path::ROOT) {
+            write_node(&mut b, &path, root, &acl_index);
+            count += 1;
+            let mut stack = vec![(root.children.iter(), path.len())];
+            while let Some((children, len)) = stack.last_mut() {
+                let len = *len;
+                let Some(child) = children.next() else {
+                    stack.pop();
+                    continue;
+                };
+                path.truncate(len);
+                if len > 1 {
+                    path.push('/');
                 }
-            }
-            let s = &n.stat;
-            b.i64(s.czxid);
-            b.i64(s.mzxid);
-            b.i64(s.pzxid);
-            b.i64(s.ctime);
-            b.i64(s.mtime);
-            b.i32(s.version);
-            b.i32(s.cversion);
-            b.i32(s.aversion);
-            b.u32(acl_index.get(&n.acl).copied().unwrap_or(0));
-            match n.kind {
-                NodeKind::Persistent => b.u8(0),
-                NodeKind::Ephemeral(sid) => {
-                    b.u8(1);
-                    b.i64(sid);
-                }
-                NodeKind::Container => b.u8(2),
-                NodeKind::Ttl(ttl) => {
-                    b.u8(3);
-                    b.i64(ttl);
+                path.push_str(child);
+                if let Some(n) = self.nodes.get(path.as_str()) {
+                    write_node(&mut b, &path, n, &acl_index);
+                    count += 1;
+                    if !n.children.is_empty() {
+                        stack.push((n.children.iter(), path.len()));
+                    }
                 }
             }
         }
-        let body = b.0;
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-        out.extend_from_slice(&(body.len() as u64).to_be_bytes());
-        out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
-        out.extend_from_slice(&body);
-        out
+        let mut buf = b.0;
+        buf[count_at..count_at + 8].copy_from_slice(&count.to_be_bytes());
+        let body_len = (buf.len() - start - HEADER_LEN) as u64;
+        let crc = crc32fast::hash(&buf[start + HEADER_LEN..]);
+        let header = &mut buf[start..start + HEADER_LEN];
+        header[..4].copy_from_slice(&MAGIC);
+        header[4..8].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
+        header[8..16].copy_from_slice(&body_len.to_be_bytes());
+        header[16..20].copy_from_slice(&crc.to_be_bytes());
+        *out = buf;
     }
 
     /// Decodes a snapshot made by [`DataTree::encode_snapshot`].
@@ -223,6 +226,40 @@ impl DataTree {
             });
         }
         decode_body(body, config)
+    }
+}
+
+/// One node's record: path, data, stat, ACL list index, kind.
+fn write_node(b: &mut W, p: &str, n: &Node, acl_index: &std::collections::HashMap<u32, u32>) {
+    b.bytes(p.as_bytes());
+    match &n.data {
+        None => b.i32(-1),
+        Some(d) => {
+            b.i32(d.len() as i32);
+            b.0.extend_from_slice(d);
+        }
+    }
+    let s = &n.stat;
+    b.i64(s.czxid);
+    b.i64(s.mzxid);
+    b.i64(s.pzxid);
+    b.i64(s.ctime);
+    b.i64(s.mtime);
+    b.i32(s.version);
+    b.i32(s.cversion);
+    b.i32(s.aversion);
+    b.u32(acl_index.get(&n.acl).copied().unwrap_or(0));
+    match n.kind {
+        NodeKind::Persistent => b.u8(0),
+        NodeKind::Ephemeral(sid) => {
+            b.u8(1);
+            b.i64(sid);
+        }
+        NodeKind::Container => b.u8(2),
+        NodeKind::Ttl(ttl) => {
+            b.u8(3);
+            b.i64(ttl);
+        }
     }
 }
 

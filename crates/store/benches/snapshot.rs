@@ -1,0 +1,57 @@
+//! `encode_snapshot` and `decode_snapshot` of a tree like the one `bench/compare.sh` leaves:
+//! 500k znodes of 100 bytes under 32 parents. Encoding runs while the state machine holds its
+//! lock (apply waits), so its time is a write stall.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use zk_store::{DataTree, TreeConfig, Txn, TxnContext};
+use zk_wire::{Acl, CreateMode};
+
+const PARENTS: usize = 32;
+const NODES: usize = 500_000;
+
+fn build() -> DataTree {
+    let mut t = DataTree::default();
+    let acl = Acl::open_unsafe();
+    let mut zxid = 0i64;
+    let mut create = |t: &mut DataTree, path: String| {
+        zxid += 1;
+        let txn = Txn::Create {
+            path,
+            data: Some(vec![7u8; 100]),
+            acl: acl.clone(),
+            mode: CreateMode::Persistent,
+            ttl: None,
+        };
+        let a = t.apply(&TxnContext::system(zxid, zxid), &txn);
+        debug_assert!(a.result.is_ok());
+    };
+    for p in 0..PARENTS {
+        create(&mut t, format!("/bench{p:02}"));
+    }
+    for i in 0..NODES {
+        create(&mut t, format!("/bench{:02}/n{i:010}", i % PARENTS));
+    }
+    t
+}
+
+fn bench(c: &mut Criterion) {
+    let tree = build();
+    let bytes = tree.encode_snapshot();
+    eprintln!(
+        "{} nodes, snapshot {} bytes",
+        tree.node_count(),
+        bytes.len()
+    );
+    let mut g = c.benchmark_group("snapshot_500k");
+    g.sample_size(10);
+    g.bench_function("encode", |b| b.iter(|| black_box(tree.encode_snapshot())));
+    g.bench_function("decode", |b| {
+        b.iter(|| black_box(DataTree::decode_snapshot(&bytes, TreeConfig::default())))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
