@@ -26,6 +26,7 @@ use zk_consensus::NodeId;
 use zk_consensus::Origin;
 use zk_consensus::Outcome;
 use zk_consensus::ProposeError;
+use zk_consensus::RaftTiming;
 use zk_consensus::StartError;
 use zk_store::OpResult;
 
@@ -242,6 +243,43 @@ async fn leader_loss_elects_a_new_leader_and_writes_resume() {
     let new = ens.wait_leader().await;
     assert_ne!(new, old);
     ens.wait_converged().await;
+    ens.shutdown_all().await;
+}
+
+/// A stopped leader's followers see their `Follow` lines end and stand as soon as the leader
+/// lease runs out, without the random election timeout on top. The timers are stretched so
+/// the two paths cannot be confused: lease 2 s, random timeout 1.5-2 s, so the timer alone
+/// would stand no earlier than 3.5 s after the leader was last heard; the line stands at
+/// ~2 s. The leader is last heard before its shutdown returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn followers_of_a_stopped_leader_stand_when_the_lease_runs_out() {
+    init_tracing();
+    let mut ens = Ensemble::new(3);
+    ens.timing = RaftTiming {
+        heartbeat: Duration::from_millis(50),
+        election_min: Duration::from_millis(1500),
+        election_max: Duration::from_millis(2000),
+        ..RaftTiming::default()
+    };
+    ens.start_all().await;
+    let old = ens.wait_leader().await;
+    let survivor = ens.a_follower().await;
+    let session = ens.create_session(survivor).await;
+    ens.commit_op(survivor, create(session, "/before")).await;
+
+    ens.stop(old).await;
+    let stopped = Instant::now();
+    let new = ens.wait_leader().await;
+    let elected = stopped.elapsed();
+    println!("new leader {new} elected {elected:?} after the old one stopped");
+    assert_ne!(new, old);
+    let timer_alone = ens.timing.election_max + ens.timing.election_min;
+    assert!(
+        elected < timer_alone,
+        "elected {elected:?} after the stop: the election timer's path ({timer_alone:?} at the \
+         earliest), not the broken line's"
+    );
+    ens.commit_op(survivor, create(session, "/after")).await;
     ens.shutdown_all().await;
 }
 

@@ -5,6 +5,7 @@ mod bootstrap;
 mod config;
 mod duties;
 mod error;
+mod leader_link;
 mod node;
 pub(crate) mod prevote;
 mod role;

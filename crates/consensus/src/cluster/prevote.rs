@@ -10,16 +10,20 @@
 //! off never gets that majority, so it keeps its term and simply follows again on healing.
 //!
 //! The timing matches openraft's own follower timer: the first attempt comes a random
-//! election timeout after the leader lease ran out since the leader was last heard.
+//! election timeout after the leader lease ran out since the leader was last heard. When the
+//! follower's line to its leader broke (`leader_link`: the leader's process is gone), the
+//! random part is skipped: it stands as soon as the lease has run out.
 
 use std::time::Duration;
 
 use openraft::LogId;
 use openraft::ServerState;
 use rand::Rng;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::cluster::leader_link::LinkLoss;
 use crate::cluster::RaftTiming;
 use crate::grpc::channels::Channels;
 use crate::grpc::identity::Identity;
@@ -87,39 +91,118 @@ pub(crate) async fn local_view(raft: &ZkRaft, lease: Duration) -> Option<VoterVi
     })
 }
 
-/// Runs elections for this node until aborted or Raft stops: a pre-vote round once the
-/// leader it follows has been silent for the lease plus a random election timeout (or,
-/// following none, for a random election timeout since its vote last changed or its last
-/// attempt), and a real election (openraft's) only if a majority said yes.
+/// After the leader lease ran out, how long a follower whose line to the leader broke waits
+/// before standing: the other voters heard the leader's last heartbeat at about the same
+/// moment, and a pre-vote asked a hair before their lease ran out too would be refused.
+const FAST_MARGIN: Duration = Duration::from_millis(5);
+/// Added per voter ahead of this one in the standing order (higher ids first: openraft
+/// ranks equal-term candidates by node id, so the higher one would win a tie anyway), so
+/// the followers of a dead leader do not all campaign at the same instant.
+const FAST_STAGGER: Duration = Duration::from_millis(10);
+/// Between fast attempts while the line stays broken (a refused pre-vote is retried soon,
+/// not an election timeout later).
+const FAST_RETRY: Duration = Duration::from_millis(15);
+
+/// What the election driver knows when it plans its next pre-vote round.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// The vote is a committed leader's (this node follows a leader).
+    pub(crate) committed: bool,
+    /// When the vote last changed or the leader was last heard (openraft's vote time).
+    pub(crate) heard: Option<Instant>,
+    /// When this node last asked for pre-votes (or the driver started).
+    pub(crate) last_attempt: Instant,
+    /// This round's random election timeout.
+    pub(crate) jitter: Duration,
+    /// The line to the leader it follows is down ([`super::leader_link`]): its process is
+    /// very likely gone.
+    pub(crate) link_lost: bool,
+    /// Voters that stand before this one when the line is down.
+    pub(crate) ahead: u32,
+}
+
+impl Plan {
+    /// When to ask: following a leader, once it has been silent for the lease plus the
+    /// random election timeout, or, if its line broke, for the lease plus a small margin and
+    /// stagger (then again every [`FAST_RETRY`]); following none, a random election timeout
+    /// after the vote changed or the last attempt.
+    pub(crate) fn due(&self, lease: Duration) -> Instant {
+        let heard = self.heard.unwrap_or(self.last_attempt);
+        if self.committed && self.link_lost {
+            let first = heard + lease + FAST_MARGIN + FAST_STAGGER * self.ahead;
+            return first.max(self.last_attempt + FAST_RETRY);
+        }
+        let quiet_since = heard.max(self.last_attempt);
+        quiet_since
+            + if self.committed {
+                lease
+            } else {
+                Duration::ZERO
+            }
+            + self.jitter
+    }
+}
+
+/// Runs elections for this node until aborted or Raft stops: a pre-vote round when
+/// [`Plan::due`] says so, and a real election (openraft's) only if a majority said yes.
+/// `link` tells which leader's line is down.
 pub(crate) fn spawn_election_driver(
     raft: ZkRaft,
     channels: Channels,
     identity: Identity,
     timing: RaftTiming,
+    mut link: watch::Receiver<Option<LinkLoss>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let lease = timing.election_max;
         let mut last_attempt = Instant::now();
         let mut jitter = rand::rng().random_range(timing.election_min..timing.election_max);
+        let mut link_open = true;
         loop {
-            let Ok((committed, changed)) = raft
-                .with_raft_state(|st| (st.vote_ref().committed, st.vote_last_modified()))
+            let Ok((committed, heard, leader_id)) = raft
+                .with_raft_state(|st| {
+                    let v = st.vote_ref();
+                    (v.committed, st.vote_last_modified(), *v.leader_id())
+                })
                 .await
             else {
                 return;
             };
-            let quiet_since = changed.unwrap_or(last_attempt).max(last_attempt);
-            let due = quiet_since + if committed { lease } else { Duration::ZERO } + jitter;
-            let now = Instant::now();
-            if now < due {
-                tokio::time::sleep_until(due).await;
-                // The leader may have been heard meanwhile: look again.
+            let loss = *link.borrow_and_update();
+            let link_lost = loss.is_some_and(|l| {
+                leader_id.voted_for() == Some(l.leader) && leader_id.get_term() == l.term
+            });
+            let voters: Vec<NodeId> = raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .voter_ids()
+                .collect();
+            let ahead = voters
+                .iter()
+                .filter(|&&v| v > identity.id && Some(v) != leader_id.voted_for())
+                .count();
+            let plan = Plan {
+                committed,
+                heard,
+                last_attempt,
+                jitter,
+                link_lost,
+                ahead: u32::try_from(ahead).unwrap_or(u32::MAX),
+            };
+            let due = plan.due(lease);
+            if Instant::now() < due {
+                // The leader may be heard, or its line may break, meanwhile: look again.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    changed = link.changed(), if link_open => link_open = changed.is_ok(),
+                }
                 continue;
             }
-            last_attempt = now;
+            last_attempt = Instant::now();
             jitter = rand::rng().random_range(timing.election_min..timing.election_max);
             let m = raft.metrics().borrow().clone();
-            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
             if m.state == ServerState::Leader || !voters.contains(&identity.id) {
                 continue;
             }
@@ -128,13 +211,13 @@ pub(crate) fn spawn_election_driver(
             let yes =
                 1 + pre_vote_round(&channels, &identity, &voters, term, last_log, &timing).await;
             if yes * 2 > voters.len() {
-                tracing::info!(term, yes, "pre-vote won: standing for election");
+                tracing::info!(term, yes, link_lost, "pre-vote won: standing for election");
                 if let Err(e) = raft.trigger().elect().await {
                     tracing::warn!("cannot start an election: {e}");
                     return;
                 }
             } else {
-                tracing::debug!(term, yes, "pre-vote lost: not standing");
+                tracing::debug!(term, yes, link_lost, "pre-vote lost: not standing");
             }
         }
     })
@@ -250,5 +333,73 @@ mod tests {
         v.last_log = None;
         v.term = 0;
         assert!(grant(&v, 1, None));
+    }
+
+    fn plan(t0: Instant) -> Plan {
+        Plan {
+            committed: true,
+            heard: Some(t0),
+            last_attempt: t0 - Duration::from_secs(5),
+            jitter: Duration::from_millis(130),
+            link_lost: false,
+            ahead: 0,
+        }
+    }
+
+    /// openraft's follower timer: the lease, then the random election timeout.
+    #[test]
+    fn a_follower_stands_after_the_lease_and_its_random_timeout() {
+        let t0 = Instant::now();
+        assert_eq!(plan(t0).due(LEASE), t0 + LEASE + Duration::from_millis(130));
+    }
+
+    /// The leader's line broke: the random part goes, the lease stays (the other voters
+    /// would refuse before it ran out), plus a margin and the stagger of the voters ahead.
+    #[test]
+    fn a_follower_whose_line_broke_stands_when_the_lease_runs_out() {
+        let t0 = Instant::now();
+        let mut p = plan(t0);
+        p.link_lost = true;
+        assert_eq!(p.due(LEASE), t0 + LEASE + FAST_MARGIN);
+        p.ahead = 2;
+        assert_eq!(p.due(LEASE), t0 + LEASE + FAST_MARGIN + FAST_STAGGER * 2);
+    }
+
+    /// A refused fast attempt is retried after `FAST_RETRY`, not an election timeout later.
+    #[test]
+    fn a_refused_fast_attempt_is_retried_soon() {
+        let t0 = Instant::now();
+        let mut p = plan(t0);
+        p.link_lost = true;
+        p.last_attempt = t0 + LEASE + FAST_MARGIN;
+        assert_eq!(p.due(LEASE), p.last_attempt + FAST_RETRY);
+        p.link_lost = false;
+        assert_eq!(
+            p.due(LEASE),
+            p.last_attempt + LEASE + Duration::from_millis(130),
+            "with the line back, the slow timer again"
+        );
+    }
+
+    /// A leader still heard keeps pushing the attempt back, broken line or not.
+    #[test]
+    fn hearing_the_leader_again_postpones_the_attempt() {
+        let t0 = Instant::now();
+        let mut p = plan(t0);
+        p.link_lost = true;
+        let later = t0 + Duration::from_millis(40);
+        p.heard = Some(later);
+        assert_eq!(p.due(LEASE), later + LEASE + FAST_MARGIN);
+    }
+
+    /// Following no leader (a candidate's own vote): a random timeout after the last
+    /// attempt or vote change, no lease; a broken line changes nothing there.
+    #[test]
+    fn without_a_leader_only_the_random_timeout_counts() {
+        let t0 = Instant::now();
+        let mut p = plan(t0);
+        p.committed = false;
+        p.link_lost = true;
+        assert_eq!(p.due(LEASE), t0 + Duration::from_millis(130));
     }
 }

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::cluster::bootstrap;
 use crate::cluster::duties::spawn_leader_duties;
+use crate::cluster::leader_link::spawn_leader_link;
 use crate::cluster::node::Tasks;
 use crate::cluster::prevote::spawn_election_driver;
 use crate::cluster::role::spawn_role_watch;
@@ -20,6 +21,7 @@ use crate::grpc::channels::Channels;
 use crate::grpc::client::GrpcNetwork;
 use crate::grpc::forward_out::Forwarder;
 use crate::grpc::identity::Identity;
+use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
 use crate::single::StartError;
@@ -96,20 +98,35 @@ pub async fn start_cluster(
     let (proposer, keeper) = Proposer::spawn(raft.clone(), id);
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
+    let (role, role_task) = spawn_role_watch(&raft);
     let server = ServerHandle::spawn(
         listener,
-        raft.clone(),
-        submitter.clone(),
-        identity,
-        activity.clone(),
         local_addr,
-        config.timing.election_max,
+        PeerParts {
+            raft: raft.clone(),
+            submitter: submitter.clone(),
+            identity,
+            activity: activity.clone(),
+            lease: config.timing.election_max,
+            role: role.clone(),
+        },
     );
     tracing::info!(id, addr = %local_addr, "serving peers");
 
-    let (role, role_task) = spawn_role_watch(&raft);
     let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
-    let elections = spawn_election_driver(raft.clone(), channels.clone(), identity, config.timing);
+    let (link, link_task) = spawn_leader_link(
+        role.clone(),
+        channels.clone(),
+        identity,
+        config.timing.rpc_timeout,
+    );
+    let elections = spawn_election_driver(
+        raft.clone(),
+        channels.clone(),
+        identity,
+        config.timing,
+        link,
+    );
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
     let node = ClusterNode {
         raft,
@@ -125,7 +142,9 @@ pub async fn start_cluster(
         submitter,
         activity,
         server,
-        tasks: Tasks(vec![role_task, duties, keeper, elections, submitting]),
+        tasks: Tasks(vec![
+            role_task, duties, keeper, link_task, elections, submitting,
+        ]),
         released,
     };
 

@@ -26,6 +26,7 @@ use tonic::Status;
 use tonic::Streaming;
 
 use crate::cluster::prevote;
+use crate::cluster::Role;
 use crate::grpc::activity::ActivitySlot;
 use crate::grpc::channels::MAX_MESSAGE;
 use crate::grpc::conn::CuttableStream;
@@ -52,6 +53,8 @@ struct PeerService {
     activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
     lease: Duration,
+    /// This node's role, for holding `Follow` streams open while it leads.
+    role: watch::Receiver<Role>,
     stop: watch::Receiver<bool>,
 }
 
@@ -204,6 +207,51 @@ impl Peer for PeerService {
             leader: leader.unwrap_or(0),
         }))
     }
+
+    type FollowStream = ReceiverStream<Result<pb::FollowNotice, Status>>;
+
+    async fn follow(
+        &self,
+        req: Request<pb::FollowRequest>,
+    ) -> Result<Response<Self::FollowStream>, Status> {
+        let req = req.into_inner();
+        let from = self.identity.check(req.caller.as_ref())?;
+        let role = *self.role.borrow();
+        if !role.is_leader || role.term != req.term {
+            return Err(Status::failed_precondition(format!(
+                "node {} does not lead in term {} (role: {role:?})",
+                self.identity.id, req.term
+            )));
+        }
+        tracing::debug!(from, term = req.term, "follower holds a line");
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(hold_follow(
+            req.term,
+            self.role.clone(),
+            self.stop.clone(),
+            tx,
+        ));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Holds a follower's `Follow` stream: one notice, then silence until this node no longer
+/// leads in `term`, the server stops, or the follower hangs up.
+async fn hold_follow(
+    term: u64,
+    mut role: watch::Receiver<Role>,
+    mut stop: watch::Receiver<bool>,
+    tx: mpsc::Sender<Result<pb::FollowNotice, Status>>,
+) {
+    if tx.send(Ok(pb::FollowNotice { term })).await.is_err() {
+        return;
+    }
+    let leading = |r: &Role| r.is_leader && r.term == term;
+    tokio::select! {
+        _ = tx.closed() => {}
+        _ = stop.wait_for(|&s| s) => {}
+        _ = role.wait_for(|r| !leading(r)) => {}
+    }
 }
 
 /// "Not the leader" is FAILED_PRECONDITION (the caller asks elsewhere); anything else means
@@ -220,6 +268,22 @@ fn read_index_status(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>
     }
 }
 
+/// What the `Peer` service answers from.
+pub(crate) struct PeerParts {
+    /// The local Raft.
+    pub(crate) raft: ZkRaft,
+    /// Where forwarded writes are queued.
+    pub(crate) submitter: Submitter,
+    /// This node, for checking callers.
+    pub(crate) identity: Identity,
+    /// Where activity reports go.
+    pub(crate) activity: ActivitySlot,
+    /// The leader lease a pre-vote answer respects.
+    pub(crate) lease: Duration,
+    /// This node's role (`Follow` streams are held while it leads).
+    pub(crate) role: watch::Receiver<Role>,
+}
+
 /// The running server.
 pub(crate) struct ServerHandle {
     stop: watch::Sender<bool>,
@@ -228,23 +292,24 @@ pub(crate) struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Serves the `Peer` service on `listener` until [`ServerHandle::stop`].
-    pub(crate) fn spawn(
-        listener: TcpListener,
-        raft: ZkRaft,
-        submitter: Submitter,
-        identity: Identity,
-        activity: ActivitySlot,
-        local_addr: SocketAddr,
-        lease: Duration,
-    ) -> Self {
+    /// Serves the `Peer` service over `parts` on `listener` until [`ServerHandle::stop`].
+    pub(crate) fn spawn(listener: TcpListener, local_addr: SocketAddr, parts: PeerParts) -> Self {
         let (stop, stop_rx) = watch::channel(false);
+        let PeerParts {
+            raft,
+            submitter,
+            identity,
+            activity,
+            lease,
+            role,
+        } = parts;
         let service = PeerService {
             raft,
             submitter,
             identity,
             activity,
             lease,
+            role,
             stop: stop_rx.clone(),
         };
         let svc = PeerServer::new(service)

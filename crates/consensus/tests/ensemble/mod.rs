@@ -24,6 +24,7 @@ use zk_consensus::NodeId;
 use zk_consensus::Origin;
 use zk_consensus::Outcome;
 use zk_consensus::ProposeError;
+use zk_consensus::RaftTiming;
 use zk_store::Txn;
 use zk_wire::Acl;
 use zk_wire::CreateMode;
@@ -112,6 +113,8 @@ pub struct Ensemble {
     pub logs: BTreeMap<NodeId, ApplyLog>,
     pub snapshot_every: u64,
     pub keep_log: u64,
+    /// Raft's timers for every node started from now on.
+    pub timing: RaftTiming,
     seq: u64,
 }
 
@@ -137,6 +140,7 @@ impl Ensemble {
             logs: BTreeMap::new(),
             snapshot_every: 10_000,
             keep_log: 1_000,
+            timing: RaftTiming::default(),
             seq: 0,
         }
     }
@@ -147,6 +151,7 @@ impl Ensemble {
         c.listen = addr;
         c.snapshot_every = self.snapshot_every;
         c.keep_log = self.keep_log;
+        c.timing = self.timing;
         c.start_timeout = Duration::ZERO;
         c
     }
