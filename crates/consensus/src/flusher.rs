@@ -2,7 +2,8 @@
 //!
 //! Writers put their data into sled (visible to readers at once) and then hand a completion
 //! to this thread. The thread takes every completion queued so far, calls sled's blocking
-//! `flush` once, and completes them all in submission order. So a batch of entries costs one
+//! `flush` once, makes it durable ([`DiskSync`]: sled's flush alone is no fsync), and
+//! completes them all in submission order. So a batch of entries costs one
 //! fsync, several appends waiting together share one, and no tokio worker ever blocks on disk.
 //! A completion submitted after its writes is covered by the flush that runs it, because sled's
 //! flush makes every earlier write of the whole database durable.
@@ -11,6 +12,7 @@ use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use crate::disk_sync::DiskSync;
 use crate::error::to_io;
 
 /// What to run once the flush covering a write has finished (or failed).
@@ -23,16 +25,19 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    /// Starts the thread; it keeps its own handle on the database until it stops.
-    pub(crate) fn start(db: sled::Db) -> io::Result<Self> {
+    /// Starts the thread; it keeps its own handle on the database (and `sync`'s files) until
+    /// it stops.
+    pub(crate) fn start(db: sled::Db, sync: DiskSync) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Completion>();
         let thread = std::thread::Builder::new()
             .name("raft-sled-flush".into())
             .spawn(move || {
                 if cfg!(feature = "unsafe-ack-before-flush") {
+                    // It models what a machine crash loses itself (see `broken`).
+                    drop(sync);
                     crate::broken::run_flusher(db, rx);
                 } else {
-                    run(db, rx);
+                    run(db, sync, rx);
                 }
             })?;
         Ok(Self {
@@ -92,18 +97,21 @@ impl Drop for Flusher {
     }
 }
 
-fn run(db: sled::Db, rx: mpsc::Receiver<Completion>) {
+fn run(db: sled::Db, mut sync: DiskSync, rx: mpsc::Receiver<Completion>) {
     let mut batch: Vec<Completion> = Vec::new();
     while let Ok(first) = rx.recv() {
         batch.push(first);
         // Everything queued while the previous flush ran rides on this one.
         batch.extend(rx.try_iter());
-        let res = db.flush();
+        let res = db.flush().map_err(to_io).and_then(|_| sync.sync());
         if let Err(e) = &res {
             tracing::error!(error = %e, "raft storage flush failed");
         }
         for done in batch.drain(..) {
-            done(res.as_ref().map(|_| ()).map_err(to_io));
+            done(match &res {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            });
         }
     }
 }
@@ -121,7 +129,8 @@ mod tests {
         let db = sled::open(dir.path()).unwrap();
         let done = Arc::new(Mutex::new(Vec::new()));
         {
-            let flusher = Flusher::start(db.clone()).unwrap();
+            let sync = DiskSync::open(dir.path()).unwrap();
+            let flusher = Flusher::start(db.clone(), sync).unwrap();
             for i in 0..500u32 {
                 db.insert(b"k", &i.to_be_bytes()).unwrap();
                 let done = done.clone();

@@ -33,6 +33,7 @@ mod cluster;
 mod cluster_meta;
 mod codec;
 mod command;
+mod disk_sync;
 mod error;
 mod flusher;
 mod grpc;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::cluster_meta::ClusterMetaStore;
 use crate::codec;
+use crate::disk_sync::DiskSync;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
 use crate::log_store::SledLogStore;
@@ -141,7 +142,11 @@ impl SledStorage {
             path: path.join(crate::snapshot_store::SNAPSHOT_DIR),
             source,
         })?;
-        let flusher = Flusher::start(db.clone()).map_err(OpenError::Flusher)?;
+        let sync = DiskSync::open(&path).map_err(|source| OpenError::Dir {
+            path: path.clone(),
+            source,
+        })?;
+        let flusher = Flusher::start(db.clone(), sync).map_err(OpenError::Flusher)?;
         Ok(Self {
             db,
             logs,
