@@ -606,6 +606,11 @@ pub fn markdown(
             }
         );
     }
+    let _ = writeln!(
+        md,
+        "\nWhere zk-node's time goes, and what was tried for every target not met: \
+         [performance.md](performance.md)."
+    );
     if let Some(png) = png {
         let _ = writeln!(md, "\n![throughput and p99 latency per workload]({png})");
     }

@@ -2,8 +2,8 @@
 //!
 //! Writers put their data into sled (visible to readers at once) and then hand a completion
 //! to this thread. The thread takes every completion queued so far, calls sled's blocking
-//! `flush` once, makes it durable ([`DiskSync`]: sled's flush alone is no fsync), and
-//! completes them all in submission order. So a batch of entries costs one
+//! `flush` once, made durable ([`DiskSync`]: sled's flush alone is no fsync), and completes
+//! them all in submission order. So a batch of entries costs one
 //! fsync, several appends waiting together share one, and no tokio worker ever blocks on disk.
 //! A completion submitted after its writes is covered by the flush that runs it, because sled's
 //! flush makes every earlier write of the whole database durable.
@@ -13,7 +13,6 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use crate::disk_sync::DiskSync;
-use crate::error::to_io;
 
 /// What to run once the flush covering a write has finished (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<(), io::Error>) + Send + 'static>;
@@ -103,7 +102,7 @@ fn run(db: sled::Db, mut sync: DiskSync, rx: mpsc::Receiver<Completion>) {
         batch.push(first);
         // Everything queued while the previous flush ran rides on this one.
         batch.extend(rx.try_iter());
-        let res = db.flush().map_err(to_io).and_then(|_| sync.sync());
+        let res = sync.flush(&db);
         if let Err(e) = &res {
             tracing::error!(error = %e, "raft storage flush failed");
         }

@@ -1,8 +1,9 @@
-//! This node's view of who leads, derived from Raft's metrics and published only when it
-//! changes (metrics change with every applied entry; the role rarely does).
+//! This node's view of who leads, derived from Raft's server metrics (vote, state, leader:
+//! they change with the role, not with every entry as the full metrics do) and published
+//! only when it changes.
 
+use openraft::metrics::RaftServerMetrics;
 use openraft::BasicNode;
-use openraft::RaftMetrics;
 use openraft::ServerState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,19 +24,19 @@ pub struct Role {
 }
 
 impl Role {
-    /// The role shown by a metrics snapshot.
-    pub fn from_metrics(m: &RaftMetrics<NodeId, BasicNode>) -> Self {
+    /// The role shown by a server-metrics snapshot.
+    pub fn from_metrics(m: &RaftServerMetrics<NodeId, BasicNode>) -> Self {
         Role {
             leader: m.current_leader,
             is_leader: m.state == ServerState::Leader,
-            term: m.current_term,
+            term: m.vote.leader_id().get_term(),
         }
     }
 }
 
 /// Publishes the role on a watch channel until Raft stops.
 pub(crate) fn spawn_role_watch(raft: &ZkRaft) -> (watch::Receiver<Role>, JoinHandle<()>) {
-    let mut metrics = raft.metrics();
+    let mut metrics = raft.server_metrics();
     let (tx, rx) = watch::channel(Role::from_metrics(&metrics.borrow()));
     let task = tokio::spawn(async move {
         while metrics.changed().await.is_ok() {
