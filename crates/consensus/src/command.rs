@@ -1,5 +1,7 @@
 //! The replicated command: what goes into a Raft log entry, and what applying it produced.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde::Serialize;
 use zk_session::ClusterSecret;
@@ -165,11 +167,14 @@ pub struct CommandResponse {
 /// bound to one request per fsync. Whatever queued up during a flush goes into the next entry
 /// together, and one fsync then covers all of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Batch(pub Vec<Command>);
+///
+/// The commands sit behind an `Arc`: an entry is cloned, not decoded again, each time Raft
+/// reads it back for replication or apply (see `recent`).
+pub struct Batch(pub Arc<[Command]>);
 
 impl From<Command> for Batch {
     fn from(cmd: Command) -> Self {
-        Batch(vec![cmd])
+        Batch(Arc::from([cmd]))
     }
 }
 

@@ -39,6 +39,7 @@ mod flusher;
 mod grpc;
 mod log_store;
 mod network;
+mod recent;
 mod single;
 mod snapshot;
 mod snapshot_store;

@@ -23,6 +23,7 @@ use openraft::RaftLogReader;
 use openraft::RaftTypeConfig;
 use openraft::StorageError;
 use openraft::Vote;
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -30,10 +31,17 @@ use crate::codec;
 use crate::error::storage_err;
 use crate::error::Corruption;
 use crate::error::OpenError;
+use crate::recent::RecentEntries;
 use crate::storage::ReleaseSignal;
 use crate::storage::SledStorage;
 
 type StResult<C, T> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
+
+/// Most entries the in-memory tail keeps (see `recent`).
+const RECENT_ENTRIES: usize = 4096;
+/// Most encoded bytes the in-memory tail keeps: replication and apply read entries a few
+/// rounds old at most; a follower further behind reads from sled.
+const RECENT_BYTES: usize = 4 << 20;
 
 /// The durable Raft log and vote store (openraft `RaftLogStorage`) over sled.
 pub struct SledLogStore<C: RaftTypeConfig> {
@@ -44,6 +52,8 @@ pub struct SledLogStore<C: RaftTypeConfig> {
 /// A read-only view of the log, handed to openraft's replication tasks.
 pub struct SledLogReader<C: RaftTypeConfig> {
     logs: sled::Tree,
+    /// The last entries appended, shared with the store that appends them.
+    recent: Arc<Mutex<RecentEntries<C::Entry>>>,
     _c: PhantomData<fn() -> C>,
     /// After `logs`: signals the database's release only once this tree handle is gone.
     _release: Arc<ReleaseSignal>,
@@ -53,6 +63,7 @@ impl<C: RaftTypeConfig> Clone for SledLogReader<C> {
     fn clone(&self) -> Self {
         Self {
             logs: self.logs.clone(),
+            recent: self.recent.clone(),
             _c: PhantomData,
             _release: self._release.clone(),
         }
@@ -62,7 +73,7 @@ impl<C: RaftTypeConfig> Clone for SledLogReader<C> {
 impl<C> SledLogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     /// Opens (creating if needed) the raft database in `dir` and returns its log store.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, OpenError> {
@@ -72,6 +83,7 @@ where
     pub(crate) fn from_storage(storage: SledStorage) -> Self {
         let reader = SledLogReader {
             logs: storage.logs.clone(),
+            recent: Arc::new(Mutex::new(RecentEntries::new(RECENT_ENTRIES, RECENT_BYTES))),
             _c: PhantomData,
             _release: storage.release.clone(),
         };
@@ -146,7 +158,7 @@ where
 impl<C> SledLogReader<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     /// Decodes one stored entry, checking it sits under its own index.
     fn decode_entry(key: &[u8], value: &[u8]) -> StResult<C, C::Entry> {
@@ -160,6 +172,21 @@ where
             return Err(read_err(&Corruption::IndexMismatch { key: index, found }));
         }
         Ok(entry)
+    }
+
+    /// The entries of `range` from the in-memory tail, if it holds all of them.
+    fn recent_range<RB: RangeBounds<u64>>(&self, range: &RB) -> Option<Vec<C::Entry>> {
+        let lo = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.checked_add(1)?,
+            Bound::Unbounded => return None,
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(&e) => Some(e.checked_add(1)?),
+            Bound::Excluded(&e) => Some(e),
+            Bound::Unbounded => None,
+        };
+        self.recent.lock().get(lo, hi)
     }
 
     /// The log id of the last stored entry, if any.
@@ -203,7 +230,7 @@ fn key_bound(b: Bound<&u64>) -> Bound<[u8; 8]> {
 impl<C> RaftLogReader<C> for SledLogReader<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -211,6 +238,9 @@ where
     ) -> StResult<C, Vec<C::Entry>> {
         if is_empty_range(range.start_bound().cloned(), range.end_bound().cloned()) {
             return Ok(Vec::new());
+        }
+        if let Some(entries) = self.recent_range(&range) {
+            return Ok(entries);
         }
         let keys = (key_bound(range.start_bound()), key_bound(range.end_bound()));
         let mut entries = Vec::new();
@@ -226,7 +256,7 @@ where
 impl<C> RaftLogReader<C> for SledLogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -239,7 +269,7 @@ where
 impl<C> RaftLogStorage<C> for SledLogStore<C>
 where
     C: RaftTypeConfig,
-    C::Entry: Serialize + DeserializeOwned,
+    C::Entry: Serialize + DeserializeOwned + Clone,
 {
     type LogReader = SledLogReader<C>;
 
@@ -308,17 +338,25 @@ where
     {
         // One atomic batch: a crash keeps all of it or none of it, never a hole.
         let mut batch = sled::Batch::default();
+        let mut run = Vec::new();
         for entry in entries {
             let log_id = entry.get_log_id().clone();
             let bytes = codec::encode(&entry).map_err(|e| {
                 storage_err(ErrorSubject::Log(log_id.clone()), ErrorVerb::Write, &e)
             })?;
+            run.push((bytes.len(), entry));
             batch.insert(&codec::index_key(log_id.index), bytes);
         }
         self.storage
             .logs
             .apply_batch(batch)
             .map_err(|e| storage_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+        // In sled first, then in the tail: a reader that misses the tail finds it there.
+        if let Some((_, first)) = run.first() {
+            let first = first.get_log_id().index;
+            let run = run.into_iter().map(|(size, entry)| (entry, size));
+            self.reader.recent.lock().append(first, run);
+        }
         // Readable now; acknowledged to openraft only once the flush has returned Ok.
         self.storage
             .flusher
@@ -328,6 +366,8 @@ where
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> StResult<C, ()> {
         tracing::debug!(%log_id, "truncate log from (inclusive)");
+        // Out of the tail before sled: no reader may see the removed entries again.
+        self.reader.recent.lock().truncate_from(log_id.index);
         self.remove_range((
             Bound::Included(codec::index_key(log_id.index)),
             Bound::Unbounded,
@@ -337,6 +377,7 @@ where
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> StResult<C, ()> {
         tracing::debug!(%log_id, "purge log up to (inclusive)");
+        self.reader.recent.lock().purge_through(log_id.index);
         // The purge point goes to disk before any entry leaves: a crash in between leaves
         // stale entries below it (ignored), never a log that starts after a gap.
         self.put_meta(codec::KEY_LAST_PURGED, &log_id, ErrorSubject::Store)?;

@@ -606,7 +606,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
                     }
                     EntryPayload::Normal(Batch(cmds)) => {
                         events.reserve(cmds.len());
-                        for cmd in &cmds {
+                        for cmd in cmds.iter() {
                             st.last_zxid = st.last_zxid.saturating_add(1);
                             let zxid = st.last_zxid;
                             let outcome = st.apply_command(zxid, cmd);

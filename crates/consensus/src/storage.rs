@@ -174,7 +174,7 @@ impl SledStorage {
     pub fn log_store<C>(&self) -> SledLogStore<C>
     where
         C: RaftTypeConfig,
-        C::Entry: Serialize + DeserializeOwned,
+        C::Entry: Serialize + DeserializeOwned + Clone,
     {
         SledLogStore::from_storage(self.clone())
     }

@@ -566,7 +566,7 @@ async fn reopen_loads_the_stored_snapshot() {
 
 /// One entry at `index` carrying `ops` in order, from node 1's requests 1, 2, 3, ...
 fn batch_entry(index: u64, ops: Vec<CommandOp>) -> Entry<TypeConfig> {
-    let cmds = (1..)
+    let cmds: Vec<Command> = (1..)
         .zip(ops)
         .map(|(seq, op)| Command {
             time_ms: 1_700_000_000_000,
@@ -576,7 +576,7 @@ fn batch_entry(index: u64, ops: Vec<CommandOp>) -> Entry<TypeConfig> {
         .collect();
     Entry {
         log_id: log_id(index),
-        payload: EntryPayload::Normal(Batch(cmds)),
+        payload: EntryPayload::Normal(Batch(cmds.into())),
     }
 }
 

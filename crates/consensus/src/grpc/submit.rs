@@ -159,14 +159,14 @@ fn split(cmds: Vec<Command>) -> Vec<Batch> {
         let size = postcard::experimental::serialized_size(&cmd).unwrap_or(0);
         let full = current.len() >= MAX_BATCH_COMMANDS || bytes + size > MAX_BATCH_BYTES;
         if full && !current.is_empty() {
-            batches.push(Batch(std::mem::take(&mut current)));
+            batches.push(Batch(std::mem::take(&mut current).into()));
             bytes = 0;
         }
         bytes += size;
         current.push(cmd);
     }
     if !current.is_empty() {
-        batches.push(Batch(current));
+        batches.push(Batch(current.into()));
     }
     batches
 }
@@ -203,7 +203,7 @@ mod tests {
             batches.iter().map(|b| b.0.len()).collect::<Vec<_>>(),
             vec![256, 256, 88]
         );
-        let flat: Vec<Command> = batches.into_iter().flat_map(|b| b.0).collect();
+        let flat: Vec<Command> = batches.into_iter().flat_map(|b| b.0.to_vec()).collect();
         assert_eq!(flat, cmds);
     }
 
