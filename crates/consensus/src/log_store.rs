@@ -41,7 +41,7 @@ type StResult<C, T> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
 const RECENT_ENTRIES: usize = 4096;
 /// Most encoded bytes the in-memory tail keeps: replication and apply read entries a few
 /// rounds old at most; a follower further behind reads from sled.
-const RECENT_BYTES: usize = 4 << 20;
+const RECENT_BYTES: usize = 1 << 20;
 
 /// The durable Raft log and vote store (openraft `RaftLogStorage`) over sled.
 pub struct SledLogStore<C: RaftTypeConfig> {
