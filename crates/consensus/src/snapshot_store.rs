@@ -219,12 +219,26 @@ fn file_name<NID: NodeId, N: openraft::Node>(meta: &SnapshotMeta<NID, N>) -> Str
     format!("{index:020}-{:016x}.snap", rand::random::<u64>())
 }
 
-/// Writes `data` to `dir/name` durably: a temporary file, fsync, rename, fsync of the dir.
+/// How much of a snapshot is written before it is synced and the next slice written.
+///
+/// Why: one fsync of a whole snapshot (40 MB for 400k znodes) puts all of it in the disk's
+/// queue at once, and every log `fdatasync` on the node (on the leader, every write's) waits
+/// behind it. In slices, a log flush waits for one slice at most. Measured (create at 8
+/// clients x 1 after 400k znodes, three runs each): p99 20-25 ms whole, 12-24 ms in slices,
+/// 10 ms with no snapshots at all; the rest is the CPU of encoding the tree, see
+/// docs/performance.md.
+const SYNC_SLICE: usize = 1 << 20;
+
+/// Writes `data` to `dir/name` durably: a temporary file written and synced slice by slice
+/// ([`SYNC_SLICE`]), fsync, rename, fsync of the dir.
 fn write_file(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{name}.tmp"));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
+    for slice in data.chunks(SYNC_SLICE) {
+        f.write_all(slice)?;
+        f.sync_data()?;
+    }
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, dir.join(name))?;
