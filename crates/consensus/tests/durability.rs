@@ -246,6 +246,48 @@ async fn purge_beyond_the_last_entry_leaves_an_empty_log_at_the_purge_point() {
     assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
 }
 
+/// A purge removes its entries from sled after it returns (on a blocking thread, so that
+/// openraft's core is not held up); entries still there below the purge point, then or
+/// after a crash, are never read and never count as the log's end.
+#[tokio::test]
+async fn entries_left_below_the_purge_point_are_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = 2u64.to_be_bytes();
+    let raw = {
+        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+        log.blocking_append(entries(1, 1..=6)).await.unwrap();
+        log.purge(log_id(1, 3)).await.unwrap();
+        // At once, whether or not the removal has run yet.
+        assert_eq!(
+            log.try_get_log_entries(..).await.unwrap(),
+            entries(1, 4..=6)
+        );
+        assert_eq!(
+            log.try_get_log_entries(2..5).await.unwrap(),
+            entries(1, 4..=4)
+        );
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(log_id(1, 3)));
+        assert_eq!(state.last_log_id, Some(log_id(1, 6)));
+        entries(1, 2..=2)
+    };
+    // As after a crash before the removal reached the disk: entry 2 is in sled again.
+    let bytes = postcard::to_stdvec(&raw[0]).unwrap();
+    tamper(dir.path(), "raft_log", &key, &bytes);
+    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    assert_eq!(
+        log.try_get_log_entries(..).await.unwrap(),
+        entries(1, 4..=6)
+    );
+    assert!(log.try_get_log_entries(1..=3).await.unwrap().is_empty());
+    // A later purge point raises the floor again.
+    log.purge(log_id(1, 4)).await.unwrap();
+    assert_eq!(
+        log.try_get_log_entries(..).await.unwrap(),
+        entries(1, 5..=6)
+    );
+}
+
 /// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
     let db = zk_consensus::open_sled(dir).unwrap();
