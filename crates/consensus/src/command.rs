@@ -166,10 +166,10 @@ pub struct CommandResponse {
 /// flush before it takes the next message, so a leader proposing one entry per request is
 /// bound to one request per fsync. Whatever queued up during a flush goes into the next entry
 /// together, and one fsync then covers all of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 ///
 /// The commands sit behind an `Arc`: an entry is cloned, not decoded again, each time Raft
 /// reads it back for replication or apply (see `recent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Batch(pub Arc<[Command]>);
 
 impl From<Command> for Batch {

@@ -3,8 +3,8 @@
 //! Writers put their data into sled (visible to readers at once) and then hand a completion
 //! to this thread. The thread takes every completion queued so far, calls sled's blocking
 //! `flush` once, made durable ([`DiskSync`]: sled's flush alone is no fsync), and completes
-//! them all in submission order. So a batch of entries costs one
-//! fsync, several appends waiting together share one, and no tokio worker ever blocks on disk.
+//! them all in submission order. So a batch of entries costs one fsync, several appends
+//! waiting together share one, and no tokio worker ever blocks on disk.
 //! A completion submitted after its writes is covered by the flush that runs it, because sled's
 //! flush makes every earlier write of the whole database durable.
 

@@ -383,7 +383,7 @@ where
             let bytes = codec::encode(&entry).map_err(|e| {
                 storage_err(ErrorSubject::Log(log_id.clone()), ErrorVerb::Write, &e)
             })?;
-            run.push((bytes.len(), entry));
+            run.push((entry, bytes.len()));
             batch.insert(&codec::index_key(log_id.index), bytes);
         }
         self.storage
@@ -391,9 +391,8 @@ where
             .apply_batch(batch)
             .map_err(|e| storage_err(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
         // In sled first, then in the tail: a reader that misses the tail finds it there.
-        if let Some((_, first)) = run.first() {
+        if let Some((first, _)) = run.first() {
             let first = first.get_log_id().index;
-            let run = run.into_iter().map(|(size, entry)| (entry, size));
             self.reader.recent.lock().append(first, run);
         }
         // Readable now; acknowledged to openraft only once the flush has returned Ok.
