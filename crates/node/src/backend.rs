@@ -40,6 +40,20 @@ impl Backend {
         }
     }
 
+    /// The log index this node must have applied to be as far as the ensemble's commit
+    /// point now: the leader's read index (its leadership confirmed), asked of the leader by
+    /// a follower. Fails while no leader is known or it cannot be reached.
+    pub async fn commit_point(&self) -> Result<u64, Refused> {
+        match self {
+            Backend::Single(raft, _) => raft
+                .get_read_log_id()
+                .await
+                .map(|(read, _)| read.map_or(0, |l| l.index))
+                .map_err(|e| e.to_string()),
+            Backend::Cluster(c) => c.sync_point().await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Hands `cmd` to the leader's log, in call order, without waiting for it to get there;
     /// `on_refused` runs if it never does. Success shows in the apply hook.
     pub fn submit(&self, cmd: Command, on_refused: impl FnOnce(Refused) + Send + 'static) {

@@ -1,6 +1,21 @@
 //! Session expiry on this node: the leader's tracker (zk-session's `ExpiryTracker`) behind a
 //! lock, fed by connection activity and by applied session entries, and the loop that
 //! proposes one batched `ExpireSessions` per tick (S6.2, S9.2).
+//!
+//! Only a leader with a live quorum judges (S9.5): the loop judges while this node leads
+//! *and* serves (a quorum acknowledged it within the cut-off, see `serving`), and each time
+//! it starts judging, after an election or after a lapse of its quorum however short, it
+//! first gives every session a fresh full timeout. A leader left alone used to go on judging:
+//! it proposed the expiry of every session whose clients could reach nobody, and when the
+//! others came back in the same term that entry committed (Patroni over three members, two
+//! killed for 40 s: every session expired in 2 of 3 runs).
+//!
+//! Sessions are judged as of the last time a quorum answered, not as of now: a deadline
+//! that passed only after the quorum last answered may be the work of a quorum that is
+//! already gone, so such a session waits for the next tick (or for the reset the quorum's
+//! return brings). An expiry is thus only ever proposed for sessions silent for their whole
+//! timeout while the ensemble could hear them; should its entry commit only after a lapse,
+//! it still expires nothing that a reachable quorum would have kept.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -91,8 +106,13 @@ impl Expiry {
 
     /// Sessions whose deadline has passed, taken out of the tracker.
     pub fn expired(&self) -> Vec<SessionId> {
-        let now = self.now_ms();
-        self.tracker().expired(now)
+        self.expired_as_of(0)
+    }
+
+    /// Sessions whose deadline had passed `ago_ms` before now, taken out of the tracker.
+    pub fn expired_as_of(&self, ago_ms: u64) -> Vec<SessionId> {
+        let at = self.now_ms().saturating_sub(ago_ms);
+        self.tracker().expired(at)
     }
 
     /// How long until the next tick boundary (the tracker's deadlines sit on them).
@@ -120,34 +140,66 @@ impl Expiry {
     }
 }
 
-/// Wakes at every tick boundary and, while this node leads, proposes the sessions that
-/// expired as one command, until `shutdown` turns true.
-///
-/// Only the leader judges (S9.2). When this node becomes leader it first gives every live
-/// session a fresh full timeout (S9.3): it cannot know how long the sessions were quiet
-/// under the previous leader, and must not punish them for the election.
+/// What the expiry loop does at a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Not a leader with a live quorum: judge nothing.
+    Idle,
+    /// Starting to judge: every session gets a fresh full timeout first (S9.3, S9.5).
+    Reset,
+    /// Judging, as at the last tick.
+    Judge,
+}
+
+/// The rule of who judges (S9.2, S9.3, S9.5), without clocks or Raft: fed once per tick with
+/// whether this node leads and, if it serves (its quorum answered within the cut-off), the
+/// serving epoch.
+#[derive(Debug, Default)]
+pub(crate) struct Judging {
+    /// The serving epoch this node judged in at the last tick, if it judged.
+    epoch: Option<u64>,
+}
+
+impl Judging {
+    pub(crate) fn tick(&mut self, leading: bool, serving_epoch: Option<u64>) -> Verdict {
+        let now = serving_epoch.filter(|_| leading);
+        let was = std::mem::replace(&mut self.epoch, now);
+        match now {
+            None => Verdict::Idle,
+            // Serving stopped and started again since the last tick: the quorum lapsed.
+            Some(e) if was == Some(e) => Verdict::Judge,
+            Some(_) => Verdict::Reset,
+        }
+    }
+}
+
+/// Wakes at every tick boundary and, while this node leads with a live quorum, proposes
+/// the sessions that expired as one command, until `shutdown` turns true (see the module
+/// docs for who judges).
 pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let mut leading = false;
+    let mut judging = Judging::default();
     loop {
         let wait = node.expiry.until_next_tick();
         tokio::select! {
             () = crate::server::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let now_leading = node.is_leader();
-        if now_leading && !leading {
-            let sessions: Vec<_> = node.state.read().sessions.iter().collect();
-            tracing::info!(
-                sessions = sessions.len(),
-                "leading: every session gets a fresh timeout"
-            );
-            node.expiry.reset(sessions);
+        let epoch = node.serving.get().then(|| node.serving.epoch());
+        let quorum_ago = node.quorum_heard_ago_ms();
+        match judging.tick(node.is_leader() && quorum_ago.is_some(), epoch) {
+            Verdict::Idle => continue,
+            Verdict::Reset => {
+                let sessions: Vec<_> = node.state.read().sessions.iter().collect();
+                tracing::info!(
+                    sessions = sessions.len(),
+                    "leading with a quorum: every session gets a fresh timeout"
+                );
+                node.expiry.reset(sessions);
+                continue;
+            }
+            Verdict::Judge => {}
         }
-        leading = now_leading;
-        if !leading {
-            continue;
-        }
-        let expired = node.expiry.expired();
+        let expired = node.expiry.expired_as_of(quorum_ago.unwrap_or(0));
         if expired.is_empty() {
             continue;
         }
@@ -241,6 +293,57 @@ mod tests {
         assert_eq!(e.expired(), vec![sid(1)]);
         clock.advance(600);
         assert_eq!(e.expired(), vec![sid(2)]);
+    }
+
+    /// Judged as of the quorum's last answer: a deadline passed since then waits.
+    #[test]
+    fn judged_as_of_the_last_quorum_answer() {
+        let clock = ManualClock::new(1_000);
+        let e = expiry(&clock);
+        e.add(sid(5), 400);
+        clock.advance(700);
+        assert!(
+            e.expired_as_of(300).is_empty(),
+            "due at 1500, the quorum last answered at 1400"
+        );
+        assert_eq!(e.expired_as_of(100), vec![sid(5)]);
+    }
+
+    /// S9.2: only a leader judges; S9.5: only while it serves (its quorum answered).
+    #[test]
+    fn s9_5_only_a_leader_with_a_quorum_judges() {
+        let mut j = Judging::default();
+        assert_eq!(j.tick(false, Some(1)), Verdict::Idle, "a follower");
+        assert_eq!(j.tick(true, None), Verdict::Idle, "a leader without quorum");
+        assert_eq!(j.tick(false, None), Verdict::Idle);
+    }
+
+    /// S9.3: a new leader resets before it judges, then judges tick after tick.
+    #[test]
+    fn s9_3_a_new_leader_resets_first() {
+        let mut j = Judging::default();
+        assert_eq!(j.tick(false, Some(1)), Verdict::Idle);
+        assert_eq!(j.tick(true, Some(1)), Verdict::Reset);
+        assert_eq!(j.tick(true, Some(1)), Verdict::Judge);
+        assert_eq!(j.tick(true, Some(1)), Verdict::Judge);
+        assert_eq!(j.tick(false, Some(1)), Verdict::Idle, "lost the leadership");
+        assert_eq!(j.tick(true, Some(1)), Verdict::Reset, "leads again");
+    }
+
+    /// S9.5: a leader whose quorum lapsed resets when it is back, in the same term too,
+    /// also when the lapse fell between two ticks (the serving epoch moved on).
+    #[test]
+    fn s9_5_a_quorum_lapse_means_a_reset() {
+        let mut j = Judging::default();
+        assert_eq!(j.tick(true, Some(1)), Verdict::Reset);
+        assert_eq!(j.tick(true, None), Verdict::Idle, "quorum gone");
+        assert_eq!(j.tick(true, Some(3)), Verdict::Reset, "quorum back");
+        assert_eq!(j.tick(true, Some(3)), Verdict::Judge);
+        assert_eq!(
+            j.tick(true, Some(5)),
+            Verdict::Reset,
+            "lost and back between two ticks"
+        );
     }
 
     /// The loop wakes on the tracker's tick boundaries.

@@ -162,6 +162,21 @@ impl Node {
         m.current_leader == Some(self.id) && m.state.is_leader()
     }
 
+    /// While this node leads: how long ago a quorum last acknowledged it (0 for a lone
+    /// voter, its own quorum), if within the serving cut-off; `None` otherwise (S9.5).
+    pub fn quorum_heard_ago_ms(&self) -> Option<u64> {
+        let m = self.backend.raft().metrics();
+        let m = m.borrow();
+        if !m.state.is_leader() {
+            return None;
+        }
+        if m.membership_config.membership().voter_ids().count() <= 1 {
+            return Some(0);
+        }
+        let cutoff = crate::serving::cutoff_ms(self.settings.tick);
+        m.millis_since_quorum_ack.filter(|&ms| ms <= cutoff)
+    }
+
     /// Proposes `op` with nobody waiting for it (expiry, cleaner).
     pub fn propose_unowned(&self, op: CommandOp) {
         let cmd = Command {

@@ -12,8 +12,20 @@
 //! When serving stops, every client connection is closed and new handshakes are refused
 //! without an answer (the client tries the next server), as ZooKeeper does when it loses
 //! its quorum.
+//!
+//! Serving starts only once this node has caught up (S9.6): at start, and every time it
+//! comes back after a lapse, it first asks the leader for its commit point (the read index;
+//! itself, when it leads) and waits until it has applied that far. A member restarted a
+//! moment ago holds only what its snapshot and log had, and a resume or SetWatches judged
+//! from that would answer "expired" for a session it simply has not heard of yet (found with
+//! Curator: 7 of 8 resumes on a just-restarted member were expired). ZooKeeper's learners
+//! likewise sync with the leader before they serve.
+//!
+//! Each start of serving opens a new *serving epoch*. The expiry loop reads it: a leader
+//! whose quorum lapsed, however briefly, judges sessions again only after giving every one
+//! a fresh full timeout (S9.5).
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,24 +74,49 @@ pub fn cutoff_ms(tick: Duration) -> u64 {
         .max(500)
 }
 
-/// The shared flag connections read.
-#[derive(Debug)]
-pub struct Serving(AtomicBool);
-
-impl Default for Serving {
-    fn default() -> Self {
-        Serving(AtomicBool::new(true))
-    }
+/// The shared flag connections read, with the serving epoch: odd while serving, even while
+/// not, so one atomic says both whether clients may be served and how many times serving
+/// started. A node starts not serving (epoch 0) until it has caught up.
+#[derive(Debug, Default)]
+pub struct Serving {
+    epoch: AtomicU64,
+    changed: tokio::sync::Notify,
 }
 
 impl Serving {
     /// True while clients may be served.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.epoch() % 2 == 1
     }
 
-    fn set(&self, v: bool) -> bool {
-        self.0.swap(v, Ordering::Relaxed)
+    /// The serving epoch: it changes every time serving starts or stops.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Sets serving on or off; returns what it was.
+    pub(crate) fn set(&self, on: bool) -> bool {
+        let was = self.get();
+        if was != on {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.changed.notify_waiters();
+        }
+        was
+    }
+
+    /// Waits until clients may be served; false if that did not happen within `bound`.
+    pub async fn wait(&self, bound: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            // Registered before the check, so a start of serving in between is not missed.
+            let changed = self.changed.notified();
+            if self.get() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.get();
+            }
+        }
     }
 }
 
@@ -87,10 +124,17 @@ impl Serving {
 /// when serving stops.
 pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let cutoff = cutoff_ms(node.settings.tick);
+    let mut first = true;
     loop {
+        // The first check at once: a node that has just started serves as soon as it can.
+        let wait = if std::mem::take(&mut first) {
+            Duration::ZERO
+        } else {
+            CHECK_EVERY
+        };
         tokio::select! {
             () = crate::server::stopped(&mut shutdown) => return,
-            () = tokio::time::sleep(CHECK_EVERY) => {}
+            () = tokio::time::sleep(wait) => {}
         }
         let raft = node.backend.raft();
         let heard = zk_consensus::leader_heard_ago(raft)
@@ -102,14 +146,42 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             let voters = m.membership_config.membership().voter_ids().count();
             may_serve(&m, voters, cutoff, heard)
         };
-        let was = node.serving.set(now);
+        let was = node.serving.get();
         if was && !now {
+            node.serving.set(false);
             tracing::warn!("no quorum: not serving clients until it is back");
             node.hub.close_all();
         } else if now && !was {
-            tracing::info!("quorum back: serving clients again");
+            // S9.6: not before this node has applied what the ensemble committed as of now.
+            match caught_up(&node, catch_up_bound(node.settings.tick)).await {
+                Ok(index) => {
+                    node.serving.set(true);
+                    tracing::info!(index, "caught up with the ensemble: serving clients");
+                }
+                Err(why) => tracing::info!("not serving yet: {why}"),
+            }
         }
     }
+}
+
+/// How long one attempt to catch up may take before the role is read again.
+fn catch_up_bound(tick: Duration) -> Duration {
+    tick.max(Duration::from_secs(1))
+}
+
+/// Asks for the ensemble's commit point (the leader's read index) and waits until this node
+/// has applied it; the index it reached.
+async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
+    tokio::time::timeout(bound, async {
+        let point = node.backend.commit_point().await?;
+        node.state
+            .wait_applied_index(point)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(point)
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")))
 }
 
 #[cfg(test)]
@@ -173,6 +245,41 @@ mod tests {
             500,
             None
         ));
+    }
+
+    /// A node starts not serving (S9.6); every start and stop of serving changes the epoch.
+    #[test]
+    fn serving_starts_off_and_each_start_is_a_new_epoch() {
+        let s = Serving::default();
+        assert!(!s.get());
+        assert!(!s.set(true));
+        let first = s.epoch();
+        assert!(s.get());
+        assert!(s.set(true), "already serving: no new epoch");
+        assert_eq!(s.epoch(), first);
+        assert!(s.set(false));
+        assert!(!s.get());
+        assert!(!s.set(true));
+        assert!(s.get());
+        assert_ne!(
+            s.epoch(),
+            first,
+            "serving again after a lapse is a new epoch"
+        );
+    }
+
+    /// A waiting handshake is let through as soon as serving starts, and gives up at its bound.
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_serving_ends_at_the_start_or_the_bound() {
+        let s = Arc::new(Serving::default());
+        assert!(!s.wait(Duration::from_millis(300)).await, "never started");
+        let waiter = {
+            let s = s.clone();
+            tokio::spawn(async move { s.wait(Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        s.set(true);
+        assert!(waiter.await.unwrap_or_else(|e| panic!("{e}")));
     }
 
     #[test]

@@ -110,7 +110,10 @@ fn settings_from_environment_variables() {
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
     let conf = loop {
-        if let Some(c) = four_letter(addr, "conf").filter(|c| !c.is_empty()) {
+        // Answered, and serving (a node serves once caught up, S9.6).
+        if let Some(c) = four_letter(addr, "conf")
+            .filter(|c| !c.is_empty() && !c.contains("not currently serving"))
+        {
             break c;
         }
         assert!(Instant::now() < deadline, "node did not come up");

@@ -1,5 +1,14 @@
 //! The session handshake (sessions.md S3–S4): a new session through Raft, or a resumed one
-//! checked against the HMAC password and the replicated session table.
+//! checked against the HMAC password and decided in log order.
+//!
+//! Who judges a session (S9.6): never this member's own applied table alone, which may be
+//! behind the ensemble (a member restarted a moment ago, or one that has not yet applied a
+//! session created through another member a millisecond earlier). A handshake waits until
+//! the member serves, which it does only once caught up with the ensemble's commit point
+//! (`serving`); a resume with a verified password is then always proposed as a claim, and
+//! the claim's applied outcome, the same on every member, says whether the session lives.
+//! Only the password check answers at once, so a forged id or a wrong password learns
+//! nothing, in constant time.
 
 use std::time::Duration;
 
@@ -64,11 +73,32 @@ fn serve(session: SessionId, timeout_ms: u32, owner: Owner, passwd: Vec<u8>) -> 
     }
 }
 
-/// Decides a ConnectRequest.
+/// How long a handshake may take to be decided (S9.7): a tick, at least one second.
+/// ZooKeeper's client gives each server its session timeout divided by the number of
+/// servers to connect (1.33 s for a 4 s session and three servers), and its leader closes a
+/// ConnectRequest after about 1.5 s when it has just lost its quorum (R11): past this bound
+/// the client is better served trying the next server than waiting here.
+pub fn bound(tick: Duration) -> Duration {
+    tick.max(Duration::from_secs(1))
+}
+
+/// Decides a ConnectRequest: [`decide`] within [`bound`]; past it the connection is closed
+/// without an answer and the client tries the next server.
 pub async fn handshake(node: &Node, req: &ConnectRequest) -> Handshake {
-    // S9.4: cut off from the quorum, this node must not take sessions; the client moves on.
-    if !node.serving.get() {
-        return Handshake::Refuse("not serving: no quorum".to_string());
+    let bound = bound(node.settings.tick);
+    match tokio::time::timeout(bound, decide(node, req, bound)).await {
+        Ok(h) => h,
+        Err(_) => Handshake::Refuse(format!("not decided within {bound:?}")),
+    }
+}
+
+/// Decides a ConnectRequest (unbounded: [`handshake`] bounds it).
+async fn decide(node: &Node, req: &ConnectRequest, bound: Duration) -> Handshake {
+    // S9.4, S9.6: a member cut off from the quorum, or not yet caught up with it since it
+    // started or rejoined, must not take sessions. One that is about to (it started a moment
+    // ago) is worth waiting for; else the client moves on.
+    if !node.serving.wait(bound).await {
+        return Handshake::Refuse("not serving: no quorum, or not caught up with it".to_string());
     }
     // S3.4: a server behind the client's view must not serve it (it would show the past).
     // A follower only a few entries behind catches up within a heartbeat or two, so it waits
@@ -128,18 +158,22 @@ async fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
     };
     let passwd = {
         let st = node.state.read();
+        // Serving means caught up with the ensemble, and the secret is the first thing an
+        // ensemble commits: without one no session was ever created.
         let Some(secret) = &st.secret else {
             return Handshake::Reject(invalid_session());
         };
         // S3.2: the password is checked (in constant time) before anything about the
         // session is revealed; a forged id and a wrong password get the same answer.
-        if !secret.verify(session, &req.passwd) || !st.sessions.contains(session) {
+        if !secret.verify(session, &req.passwd) {
             return Handshake::Reject(invalid_session());
         }
         secret.password(session).to_vec()
     };
-    // The resume is replicated: every node then stops serving the session on any other
-    // connection, and that connection's writes fail with SessionMoved.
+    // S9.6: whether the session lives is decided in log order, not by this member's table
+    // (which may not have applied its creation yet). The resume is replicated: every node
+    // then stops serving the session on any other connection, whose writes fail with
+    // SessionMoved, and the claim's outcome answers for a session that has ended.
     let proposal = node.propose(CommandOp::ClaimSession {
         session_id: session.get(),
     });

@@ -110,31 +110,29 @@ async fn run(
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let mut inbuf = Vec::with_capacity(4096);
-    let deadline = Duration::from_millis(u64::from(node.settings.timeouts.max_ms()));
-
-    // The first four bytes are either a four-letter word or a ConnectRequest's length.
-    tokio::time::timeout(deadline, fill(&mut rd, &mut inbuf, 4))
-        .await
-        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
-    let first: [u8; 4] = [inbuf[0], inbuf[1], inbuf[2], inbuf[3]];
-    if let Some(word) = Word::parse(first) {
-        let text = crate::admin::answer(word, node, peer);
-        wr.write_all(text.as_bytes()).await?;
-        wr.shutdown().await?;
-        return Ok(());
-    }
-
-    let decoder = FrameDecoder::new(node.settings.max_frame_bytes);
-    let len = decoder.body_len(&inbuf)?.unwrap_or(0);
-    tokio::time::timeout(deadline, fill(&mut rd, &mut inbuf, 4 + len))
-        .await
-        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
-    let connect = ConnectRequest::from_bytes(&inbuf[4..4 + len])?;
-    // Anything the client pipelined after its ConnectRequest stays for the pipeline.
-    inbuf.drain(..4 + len);
+    // S9.7: a connection that has not finished its handshake is closed when the node shuts
+    // down, as every established one is (a member took 5 s to stop while a ConnectRequest
+    // waited on a write that could not commit).
+    let mut stop = shutdown.clone();
+    let opened = tokio::select! {
+        () = crate::server::stopped(&mut stop) => return Ok(()),
+        opened = open(&mut rd, &mut inbuf, node, peer) => opened?,
+    };
+    let (connect, decoder) = match opened {
+        Opened::Word(text) => {
+            wr.write_all(text.as_bytes()).await?;
+            wr.shutdown().await?;
+            return Ok(());
+        }
+        Opened::Connect(connect, decoder) => (connect, decoder),
+    };
     node.stats.received.fetch_add(1, Ordering::Relaxed);
 
-    let (session, timeout_ms, owner, response) = match handshake::handshake(node, &connect).await {
+    let decided = tokio::select! {
+        () = crate::server::stopped(&mut stop) => return Ok(()),
+        decided = handshake::handshake(node, &connect) => decided,
+    };
+    let (session, timeout_ms, owner, response) = match decided {
         Handshake::Serve {
             session,
             timeout_ms,
@@ -175,4 +173,40 @@ async fn run(
     let result = pipeline.run(rd, wr, inbuf, shutdown).await;
     node.hub.unregister(conn);
     result
+}
+
+/// What a connection opened with.
+enum Opened {
+    /// A four-letter word, answered with this text.
+    Word(String),
+    /// A ConnectRequest; anything pipelined after it stays in the input buffer.
+    Connect(ConnectRequest, FrameDecoder),
+}
+
+/// Reads the first frame: a four-letter word or a ConnectRequest, within the handshake
+/// deadline.
+async fn open(
+    rd: &mut OwnedReadHalf,
+    inbuf: &mut Vec<u8>,
+    node: &Arc<Node>,
+    peer: SocketAddr,
+) -> Result<Opened, ConnError> {
+    let deadline = Duration::from_millis(u64::from(node.settings.timeouts.max_ms()));
+    // The first four bytes are either a four-letter word or a ConnectRequest's length.
+    tokio::time::timeout(deadline, fill(rd, inbuf, 4))
+        .await
+        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
+    let first: [u8; 4] = [inbuf[0], inbuf[1], inbuf[2], inbuf[3]];
+    if let Some(word) = Word::parse(first) {
+        return Ok(Opened::Word(crate::admin::answer(word, node, peer)));
+    }
+    let decoder = FrameDecoder::new(node.settings.max_frame_bytes);
+    let len = decoder.body_len(inbuf)?.unwrap_or(0);
+    tokio::time::timeout(deadline, fill(rd, inbuf, 4 + len))
+        .await
+        .map_err(|_| ConnError::HandshakeTimeout(deadline))??;
+    let connect = ConnectRequest::from_bytes(&inbuf[4..4 + len])?;
+    // Anything the client pipelined after its ConnectRequest stays for the pipeline.
+    inbuf.drain(..4 + len);
+    Ok(Opened::Connect(connect, decoder))
 }

@@ -105,7 +105,9 @@ impl ZkNode {
                     return false;
                 }
             }
-            if four_letter(self.addr, "ruok").as_deref() == Some("imok") {
+            // Up (ruok) is not serving yet: a node serves once caught up (S9.6), and says so in
+            // srvr's Mode line.
+            if four_letter(self.addr, "srvr").is_some_and(|s| s.contains("Mode: ")) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
