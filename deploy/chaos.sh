@@ -10,7 +10,7 @@
 # status matches (0 pass, 1 fail, 2 could not run). docs/chaos.md explains what is checked.
 #
 # Options: --duration S (default 60), --seed N (default: from the clock, printed),
-#          --faults LIST (kill,kill-leader,pause,partition,restart-all), --history FILE,
+#          --faults LIST (kill,kill-leader,pause,partition,restart-all,quorum-loss), --history FILE,
 #          --keep-up (leave the cluster running afterwards; default: cluster.sh down).
 # Environment: ZK_CHAOS_BIN (a built zk-chaos; default: built here), ZKNODE_PROJECT,
 #              ZKNODE_PORT_BASE (as cluster.sh).

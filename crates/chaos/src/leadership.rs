@@ -50,6 +50,7 @@ pub fn watch(
             kind: "no leader when the run ended".into(),
             start,
             end: clock.now(),
+            quorum_lost: true,
         });
     }
 }
@@ -60,5 +61,12 @@ fn window(old: Option<usize>, new: usize, start: u64, end: u64) -> FaultWindow {
         Some(o) => format!("leader changed {} -> {} (observed)", o + 1, new + 1),
         None => format!("leader {} elected (observed)", new + 1),
     };
-    FaultWindow { kind, start, end }
+    // No member served as the one leader meanwhile: nobody could hear sessions, and the
+    // leader after it gives each a fresh full timeout.
+    FaultWindow {
+        kind,
+        start,
+        end,
+        quorum_lost: true,
+    }
 }

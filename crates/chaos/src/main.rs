@@ -87,11 +87,11 @@ struct RunArgs {
     #[arg(long)]
     tick_ms: Option<u64>,
     /// The fault kinds, comma-separated: kill, kill-leader, pause, partition, restart-all,
-    /// or none.
+    /// quorum-loss, or none.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "kill,kill-leader,pause,partition,restart-all"
+        default_value = "kill,kill-leader,pause,partition,restart-all,quorum-loss"
     )]
     faults: Vec<String>,
     /// Write the whole history as JSON here (with a seed range: one file per seed, the seed

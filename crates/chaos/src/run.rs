@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::ensemble::Ensemble;
 use crate::faults::{self, Injected, Kind};
 use crate::workload::ephemerals::{self, Owners, Settings};
+use crate::workload::resumes::{self, Tally};
 use crate::workload::{creates, lock, registers, Ctx, Recorder};
 
 /// The client id of the final reads.
@@ -114,6 +115,8 @@ pub struct RunOutcome {
     pub history: History,
     /// The faults injected.
     pub injected: Injected,
+    /// How resuming live sessions on members the moment they restarted went.
+    pub resumes: Tally,
 }
 
 impl RunOutcome {
@@ -256,6 +259,17 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         cfg.seed.wrapping_mul(1_000).wrapping_add(900),
     ));
     work.spawn(ephemerals::observer(ctx.clone(), owners.clone()));
+    let (restarted_tx, restarted_rx) = tokio::sync::mpsc::unbounded_channel();
+    let resumes: Arc<Mutex<Tally>> = Arc::default();
+    work.spawn(resumes::prober(
+        ctx.clone(),
+        owners.clone(),
+        (0..ensemble.size())
+            .map(|i| ensemble.client_addr(i))
+            .collect(),
+        restarted_rx,
+        resumes.clone(),
+    ));
 
     let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let observed: Arc<Mutex<Vec<zk_history::FaultWindow>>> = Arc::default();
@@ -263,9 +277,23 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         let (e, w, o) = (ensemble.clone(), watching.clone(), observed.clone());
         tokio::task::spawn_blocking(move || crate::leadership::watch(e, clock, w, o))
     };
-    let plan = faults::schedule(cfg.seed, cfg.duration, ensemble.size(), &cfg.kinds);
+    let plan = faults::schedule(
+        cfg.seed,
+        cfg.duration,
+        ensemble.size(),
+        &cfg.kinds,
+        cfg.ephemeral_timeout,
+    );
     let until = cfg.duration.as_nanos() as Nanos;
-    let injected = faults::inject(ensemble.clone(), plan, clock, until, stop.clone()).await;
+    let injected = faults::inject(
+        ensemble.clone(),
+        plan,
+        clock,
+        until,
+        stop.clone(),
+        Some(restarted_tx),
+    )
+    .await;
     let left = cfg
         .duration
         .saturating_sub(Duration::from_nanos(clock.now()));
@@ -430,10 +458,17 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
             source,
         })?;
     }
+    let resumes = *lock(&resumes);
+    println!(
+        "resumes on members as they restarted: {} served, {} refused (the client moves on), \
+         {} answered expired, {} failed",
+        resumes.resumed, resumes.refused, resumes.expired, resumes.failed
+    );
     Ok(RunOutcome {
         report,
         history,
         injected,
+        resumes,
     })
 }
 

@@ -11,9 +11,9 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use common::suite;
 use common::zookeeper::{skip, ZooKeeper};
 use common::{init_tracing, run_case};
+use common::{judged, suite};
 
 #[test]
 fn every_s_line_case_against_apache_zookeeper_3_8() {
@@ -25,6 +25,46 @@ fn every_s_line_case_against_apache_zookeeper_3_8() {
     let mut zk = ZooKeeper::start3();
     let mut failed = Vec::new();
     for (name, case) in suite::cases() {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let t = Instant::now();
+        let r = catch_unwind(AssertUnwindSafe(|| run_case(&mut zk, case)));
+        eprintln!(
+            "zookeeper: {name} {} in {:.1}s",
+            if r.is_ok() { "ok" } else { "FAILED" },
+            t.elapsed().as_secs_f64()
+        );
+        if r.is_err() {
+            failed.push(name);
+            if std::env::var("ZK_CLIENT_LOGS").is_ok() {
+                eprintln!("{}", zk.logs());
+            }
+        }
+        zk.heal();
+    }
+    assert!(
+        failed.is_empty(),
+        "failed against Apache ZooKeeper: {failed:?}"
+    );
+}
+
+/// The same S9.5-S9.7 cases as `judged_zk_node.rs`, against Apache ZooKeeper 3.8 with a
+/// 200 ms tick (as the zk-node ensemble's), so sessions and outages are as short. Each
+/// restart of a ZooKeeper member takes a JVM start and a sync, seconds each, so the cases
+/// repeat 5 times here unless `ZK_JUDGED_REPS` asks for more (50 each, run by hand, are in
+/// docs/request-path.md).
+#[test]
+fn judged_cases_against_apache_zookeeper_3_8() {
+    if skip() {
+        return;
+    }
+    init_tracing();
+    judged::set_default_reps(5);
+    let only = std::env::var("ZK_CLIENT_CASE").ok();
+    let mut zk = ZooKeeper::start3_with_tick(200);
+    let mut failed = Vec::new();
+    for (name, case) in judged::cases() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }

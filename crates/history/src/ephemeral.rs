@@ -1,6 +1,8 @@
 //! Ephemeral nodes against their sessions' lives: gone soon after a close, gone within
 //! timeout + tick (+ slack) after the session stops being heard, never gone while the
-//! session lives, and a session declared expired only after a full timeout unheard.
+//! session lives, and a session expired only after a full timeout unheard while a quorum
+//! could hear it (S9.5): the time a quorum was away does not count, and its return gives
+//! every session a fresh full timeout.
 
 use serde::{Deserialize, Serialize};
 
@@ -152,26 +154,34 @@ pub fn check(
             (Some(p), Some(a)) => a.invoke > p.complete,
         };
 
-        // Expiry must follow a full timeout unheard: the server heard the session at its
-        // last handshake, so it cannot have expired it earlier than that plus the timeout.
-        if let Some(e) = expired_at {
-            let last_connected = s
-                .states
+        // Expiry must follow a full timeout unheard while a quorum could hear the session
+        // (S6.2, S9.5). The moment it expired is known only within bounds: after the last
+        // observation that still saw its ephemeral, and by the first that saw it gone or
+        // the client being told Expired, whichever came first.
+        let gone_seen = seen.iter().filter(|o| !o.present).map(|o| o.complete).min();
+        let expired_by = match (expired_at, gone_seen) {
+            (Some(e), Some(g)) => Some(e.min(g)),
+            (Some(e), None) => Some(e),
+            // Never told Expired: the checks by fate below judge the ephemeral's end.
+            (None, _) => None,
+        };
+        if let Some(by) = expired_by {
+            let after = seen
                 .iter()
-                .filter(|c| c.state == ConnState::Connected && c.at <= e)
-                .map(|c| c.at)
-                .max();
-            if let Some(c) = last_connected {
-                if e + b.slack < c + s.timeout {
-                    r.violations.push(format!(
-                        "session {:#x} (client {}): told Expired {} ms after its last handshake, \
-                         timeout {} ms",
-                        s.session_id,
-                        s.client,
-                        (e - c) / 1_000_000,
-                        s.timeout / 1_000_000
-                    ));
-                }
+                .filter(|o| o.present && o.invoke <= by)
+                .map(|o| o.invoke)
+                .max()
+                .unwrap_or(s.created);
+            if !could_have_expired(s, after, by, faults, b) {
+                r.violations.push(format!(
+                    "session {:#x} (client {}): expired by {} ms though it was never unheard for \
+                     its {} ms timeout while a quorum could hear it (last handshake {} ms)",
+                    s.session_id,
+                    s.client,
+                    by / 1_000_000,
+                    s.timeout / 1_000_000,
+                    last_connected(s, by).unwrap_or(s.created) / 1_000_000,
+                ));
             }
         }
 
@@ -258,6 +268,49 @@ pub fn check(
         }
     }
     r
+}
+
+/// When `s`'s handle last connected at or before `t` (the server heard it then).
+fn last_connected(s: &SessionRecord, t: Nanos) -> Option<Nanos> {
+    s.states
+        .iter()
+        .filter(|c| c.state == ConnState::Connected && c.at <= t)
+        .map(|c| c.at)
+        .max()
+}
+
+/// Whether `s` could rightly have expired at some moment of `[from, to]`: a moment outside
+/// every window without a quorum, a full timeout (less a tick and the slack) after both its
+/// last handshake and the end of the last such window before it (whoever leads then gives
+/// every session a fresh full timeout, S9.5). The moments worth trying are `to` and the
+/// last instant before each such window that begins within the interval.
+fn could_have_expired(
+    s: &SessionRecord,
+    from: Nanos,
+    to: Nanos,
+    faults: &[FaultWindow],
+    b: Bounds,
+) -> bool {
+    let lost: Vec<&FaultWindow> = faults.iter().filter(|f| f.quorum_lost).collect();
+    let mut moments = vec![to];
+    moments.extend(
+        lost.iter()
+            .filter(|w| w.start > from && w.start <= to)
+            .map(|w| w.start - 1),
+    );
+    moments.into_iter().any(|t| {
+        if lost.iter().any(|w| w.start <= t && t <= w.end) {
+            return false;
+        }
+        let heard = last_connected(s, t).unwrap_or(s.created);
+        let back = lost
+            .iter()
+            .filter(|w| w.end < t)
+            .map(|w| w.end)
+            .max()
+            .unwrap_or(0);
+        t + b.tick + b.slack >= heard.max(back) + s.timeout
+    })
 }
 
 /// Records a violation if `path` was seen present when asked after `due`.
@@ -347,6 +400,7 @@ mod tests {
             kind: "kill -9 leader".into(),
             start: 2_000 * MS,
             end: 3_000 * MS,
+            quorum_lost: false,
         }];
         // Due at 3 s + 2 s recovery + 4 s timeout + tick + slack + lag = 10.2 s.
         assert!(check(std::slice::from_ref(&s), &o, &f, bounds()).passed());
@@ -378,6 +432,7 @@ mod tests {
             kind: "isolate member 2".into(),
             start: 2_000 * MS,
             end: 3_000 * MS,
+            quorum_lost: false,
         }];
         let o = [obs(200, true), obs(4_500, false)];
         assert!(check(&[s], &o, &f, bounds()).passed());
@@ -445,7 +500,76 @@ mod tests {
         assert!(
             r.violations
                 .iter()
-                .any(|v| v.contains("after its last handshake")),
+                .any(|v| v.contains("never unheard for its 4000 ms timeout")),
+            "{r:?}"
+        );
+    }
+
+    fn quorum_away(start_ms: Nanos, end_ms: Nanos) -> FaultWindow {
+        FaultWindow {
+            kind: "pause members 2, 3 (quorum lost)".into(),
+            start: start_ms * MS,
+            end: end_ms * MS,
+            quorum_lost: true,
+        }
+    }
+
+    /// S9.5: a session whose client kept trying through a quorum outage longer than its
+    /// timeout, expired as the quorum came back (the leader left alone had judged it), fails
+    /// the run; expired a full timeout after the quorum's return, unheard since, it passes.
+    #[test]
+    fn s9_5_an_expiry_for_silence_while_no_quorum_could_hear_fails() {
+        let f = [quorum_away(1_000, 7_000)];
+        let states = [
+            (0, ConnState::Connected),
+            (1_500 * MS, ConnState::Disconnected),
+            (7_200 * MS, ConnState::Expired),
+        ];
+        let s = session(Fate::Alive { until: 9_000 * MS }, &states);
+        let o = [obs(200, true), obs(7_100, false), obs(8_000, false)];
+        let r = check(&[s], &o, &f, bounds());
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.contains("while a quorum could hear it")),
+            "{r:?}"
+        );
+
+        let states = [
+            (0, ConnState::Connected),
+            (1_500 * MS, ConnState::Disconnected),
+            (11_500 * MS, ConnState::Expired),
+        ];
+        let s = session(Fate::Alive { until: 13_000 * MS }, &states);
+        let o = [obs(200, true), obs(10_000, true), obs(11_400, false)];
+        let r = check(&[s], &o, &f, bounds());
+        assert!(r.passed(), "{r:?}");
+    }
+
+    /// An expiry seen during the outage may still have happened just before it began, when
+    /// the session had been unheard for a full timeout already: that passes; one that
+    /// cannot have happened before the outage fails.
+    #[test]
+    fn s9_5_an_expiry_just_before_the_quorum_went_passes() {
+        let states = [
+            (0, ConnState::Connected),
+            (500 * MS, ConnState::Disconnected),
+            (8_000 * MS, ConnState::Expired),
+        ];
+        let s = session(Fate::Alive { until: 9_000 * MS }, &states);
+        // Last seen present at 4 s, gone by 7.5 s; the quorum was away from 5 s to 7 s: it
+        // may have expired at 4.9 s, 4.9 s after its last handshake with a 4 s timeout.
+        let o = [obs(200, true), obs(4_000, true), obs(7_400, false)];
+        let f = [quorum_away(5_000, 7_000)];
+        assert!(check(std::slice::from_ref(&s), &o, &f, bounds()).passed());
+        // Last seen present at 5.5 s: no moment outside the outage is left for the expiry.
+        let f = [quorum_away(3_000, 7_000)];
+        let o = [obs(200, true), obs(2_500, true), obs(7_400, false)];
+        let r = check(&[s], &o, &f, bounds());
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.contains("while a quorum could hear it")),
             "{r:?}"
         );
     }

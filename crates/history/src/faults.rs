@@ -14,6 +14,11 @@ pub struct FaultWindow {
     pub start: Nanos,
     /// When it was repaired.
     pub end: Nanos,
+    /// Whether no quorum could hear sessions while it lasted (every member killed, a
+    /// majority paused, a spell without a serving leader): no session may expire for silence
+    /// then, and whoever leads afterwards gives every session a fresh full timeout (S9.5).
+    #[serde(default)]
+    pub quorum_lost: bool,
 }
 
 /// The latest moment by which something due `budget` after `from` must have happened, when
@@ -51,6 +56,7 @@ mod tests {
             kind: "kill".into(),
             start,
             end,
+            quorum_lost: false,
         }
     }
 

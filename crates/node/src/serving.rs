@@ -104,16 +104,21 @@ impl Serving {
         was
     }
 
-    /// Waits until clients may be served; false if that did not happen within `bound`.
+    /// True if clients may be served. A node that has not served yet since it started is
+    /// waited for, up to `bound`: it is catching up and will serve in a moment (a client that
+    /// reconnects the instant a restarted member's port opens is served, not sent away). A
+    /// node that stopped serving says no at once, as ZooKeeper does: it lost its quorum, and
+    /// its clients had better try the next server without delay (S9.4).
     pub async fn wait(&self, bound: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             // Registered before the check, so a start of serving in between is not missed.
             let changed = self.changed.notified();
-            if self.get() {
+            let epoch = self.epoch();
+            if epoch % 2 == 1 {
                 return true;
             }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            if epoch > 0 || tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return self.get();
             }
         }
@@ -268,7 +273,8 @@ mod tests {
         );
     }
 
-    /// A waiting handshake is let through as soon as serving starts, and gives up at its bound.
+    /// A handshake on a node that is starting is let through as soon as it serves, or gives
+    /// up at its bound; on a node that stopped serving, it is refused at once.
     #[tokio::test(start_paused = true)]
     async fn waiting_for_serving_ends_at_the_start_or_the_bound() {
         let s = Arc::new(Serving::default());
@@ -280,6 +286,11 @@ mod tests {
         tokio::task::yield_now().await;
         s.set(true);
         assert!(waiter.await.unwrap_or_else(|e| panic!("{e}")));
+        // Stopped after serving (a lapse of the quorum): no at once, no wait.
+        s.set(false);
+        let asked = tokio::time::Instant::now();
+        assert!(!s.wait(Duration::from_secs(10)).await);
+        assert_eq!(asked.elapsed(), Duration::ZERO);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod creates;
 pub mod ephemerals;
 pub mod registers;
+pub mod resumes;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

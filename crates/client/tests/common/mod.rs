@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod judged;
 pub mod proxy;
 pub mod suite;
 pub mod zk_node;
@@ -32,6 +33,15 @@ pub trait Servers {
     fn kill(&mut self, i: usize);
     /// Starts member `i` again and waits until it serves.
     fn restart(&mut self, i: usize);
+    /// Starts member `i` again (after [`Servers::kill`]) without waiting for anything.
+    fn start_member(&mut self, i: usize);
+    /// Waits until every running member serves and exactly one leads.
+    fn await_ready(&mut self);
+    /// Sends a signal (`STOP`, `CONT`, `TERM`) to member `i`'s process.
+    fn send_signal(&self, i: usize, sig: &str);
+    /// Waits up to `bound` for member `i`'s process to exit; true if it did (it is then
+    /// stopped, as after [`Servers::kill`]).
+    fn wait_exit(&mut self, i: usize, bound: Duration) -> bool;
     /// The smallest session timeout the servers grant (2 ticks).
     fn min_timeout(&self) -> Duration;
     /// The largest session timeout the servers grant (20 ticks).

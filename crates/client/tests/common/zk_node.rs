@@ -224,6 +224,24 @@ impl Servers for ZkNodes {
         let _ = four_letter(&self.members[i].client, "ruok");
     }
 
+    fn start_member(&mut self, i: usize) {
+        if self.members[i].child.is_none() {
+            self.spawn(i);
+        }
+    }
+
+    fn await_ready(&mut self) {
+        self.wait_ready();
+    }
+
+    fn send_signal(&self, i: usize, sig: &str) {
+        self.signal(i, sig);
+    }
+
+    fn wait_exit(&mut self, i: usize, bound: Duration) -> bool {
+        wait_child_exit(&mut self.members[i].child, bound)
+    }
+
     fn min_timeout(&self) -> Duration {
         Duration::from_millis(2 * TICK_MS)
     }
@@ -235,6 +253,22 @@ impl Servers for ZkNodes {
     fn test_timeout(&self) -> Duration {
         Duration::from_millis(2000)
     }
+}
+
+/// Waits up to `bound` for `child` to exit; true (and `child` taken) if it did.
+pub fn wait_child_exit(child: &mut Option<Child>, bound: Duration) -> bool {
+    let deadline = Instant::now() + bound;
+    while let Some(c) = child.as_mut() {
+        if let Ok(Some(_)) = c.try_wait() {
+            *child = None;
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5)); // polling a process
+    }
+    true
 }
 
 impl Drop for ZkNodes {

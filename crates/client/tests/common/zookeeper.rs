@@ -1,6 +1,7 @@
 //! Apache ZooKeeper 3.8 (Debian's package: the jars in /usr/share/java) as a three-node
 //! ensemble started by this harness itself, with zk-anchor.sh's settings (client ports
-//! 21811-21813, quorum 21888-21890, election 31888-31890, tickTime 2000); stopped on drop.
+//! 21811-21813, quorum 21888-21890, election 31888-31890, tickTime 2000, or another tick for
+//! cases that need short sessions); stopped on drop.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -68,11 +69,17 @@ fn mode_of(i: usize) -> Option<String> {
 pub struct ZooKeeper {
     dir: tempfile::TempDir,
     members: [Option<Child>; 3],
+    tick_ms: u64,
 }
 
 impl ZooKeeper {
-    /// Starts the ensemble and waits for a leader.
+    /// Starts the ensemble (tickTime 2000) and waits for a leader.
     pub fn start3() -> ZooKeeper {
+        ZooKeeper::start3_with_tick(2000)
+    }
+
+    /// Starts the ensemble with this tickTime and waits for a leader.
+    pub fn start3_with_tick(tick_ms: u64) -> ZooKeeper {
         wait_ports_free();
         let dir = tempfile::Builder::new()
             .prefix("zk-client-zookeeper")
@@ -81,6 +88,7 @@ impl ZooKeeper {
         let mut zk = ZooKeeper {
             dir,
             members: [None, None, None],
+            tick_ms,
         };
         for i in 0..3 {
             zk.configure(i);
@@ -98,7 +106,7 @@ impl ZooKeeper {
         let nd = self.node_dir(i);
         std::fs::create_dir_all(nd.join("data")).expect("node dir");
         let mut cfg = vec![
-            "tickTime=2000".to_string(),
+            format!("tickTime={}", self.tick_ms),
             "initLimit=10".to_string(),
             "syncLimit=5".to_string(),
             format!("dataDir={}", nd.join("data").display()),
@@ -263,16 +271,34 @@ impl Servers for ZooKeeper {
         self.wait_ready();
     }
 
+    fn start_member(&mut self, i: usize) {
+        if self.members[i].is_none() {
+            self.launch(i);
+        }
+    }
+
+    fn await_ready(&mut self) {
+        self.wait_ready();
+    }
+
+    fn send_signal(&self, i: usize, sig: &str) {
+        self.signal(i, sig);
+    }
+
+    fn wait_exit(&mut self, i: usize, bound: Duration) -> bool {
+        super::zk_node::wait_child_exit(&mut self.members[i], bound)
+    }
+
     fn min_timeout(&self) -> Duration {
-        Duration::from_millis(4000)
+        Duration::from_millis(2 * self.tick_ms)
     }
 
     fn max_timeout(&self) -> Duration {
-        Duration::from_millis(40_000)
+        Duration::from_millis(20 * self.tick_ms)
     }
 
     fn test_timeout(&self) -> Duration {
-        Duration::from_millis(4000)
+        Duration::from_millis((2 * self.tick_ms).max(2000))
     }
 }
 
