@@ -153,7 +153,7 @@ pub(crate) enum Verdict {
 
 /// The rule of who judges (S9.2, S9.3, S9.5), without clocks or Raft: fed once per tick with
 /// whether this node leads and, if it serves (its quorum answered within the cut-off), the
-/// serving epoch.
+/// serving epoch, and whether this node stalled since the last tick.
 #[derive(Debug, Default)]
 pub(crate) struct Judging {
     /// The serving epoch this node judged in at the last tick, if it judged.
@@ -161,13 +161,25 @@ pub(crate) struct Judging {
 }
 
 impl Judging {
-    pub(crate) fn tick(&mut self, leading: bool, serving_epoch: Option<u64>) -> Verdict {
+    /// `stalled`: the loop woke later than it should have by more than the quorum cut-off
+    /// (the whole process frozen, say by SIGSTOP or a swapped-out machine): nobody can say
+    /// whether a quorum heard the sessions meanwhile, and the serving loop, frozen too, may
+    /// not have seen the lapse. Found by the S9.5 test that stops the leader and a follower
+    /// together: on waking, the tracker holds deadlines that passed while nothing ran.
+    /// (Apache ZooKeeper expires those sessions there: its tracker judges by the clock as
+    /// soon as the leader runs again.)
+    pub(crate) fn tick(
+        &mut self,
+        leading: bool,
+        serving_epoch: Option<u64>,
+        stalled: bool,
+    ) -> Verdict {
         let now = serving_epoch.filter(|_| leading);
         let was = std::mem::replace(&mut self.epoch, now);
         match now {
             None => Verdict::Idle,
             // Serving stopped and started again since the last tick: the quorum lapsed.
-            Some(e) if was == Some(e) => Verdict::Judge,
+            Some(e) if was == Some(e) && !stalled => Verdict::Judge,
             Some(_) => Verdict::Reset,
         }
     }
@@ -178,20 +190,24 @@ impl Judging {
 /// docs for who judges).
 pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let mut judging = Judging::default();
+    let cutoff = crate::serving::cutoff_ms(node.settings.tick);
     loop {
         let wait = node.expiry.until_next_tick();
+        let due = node.expiry.now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         tokio::select! {
             () = crate::server::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
+        let stalled = node.expiry.now_ms() > due + cutoff;
         let epoch = node.serving.get().then(|| node.serving.epoch());
         let quorum_ago = node.quorum_heard_ago_ms();
-        match judging.tick(node.is_leader() && quorum_ago.is_some(), epoch) {
+        match judging.tick(node.is_leader() && quorum_ago.is_some(), epoch, stalled) {
             Verdict::Idle => continue,
             Verdict::Reset => {
                 let sessions: Vec<_> = node.state.read().sessions.iter().collect();
                 tracing::info!(
                     sessions = sessions.len(),
+                    stalled,
                     "leading with a quorum: every session gets a fresh timeout"
                 );
                 node.expiry.reset(sessions);
@@ -313,21 +329,29 @@ mod tests {
     #[test]
     fn s9_5_only_a_leader_with_a_quorum_judges() {
         let mut j = Judging::default();
-        assert_eq!(j.tick(false, Some(1)), Verdict::Idle, "a follower");
-        assert_eq!(j.tick(true, None), Verdict::Idle, "a leader without quorum");
-        assert_eq!(j.tick(false, None), Verdict::Idle);
+        assert_eq!(j.tick(false, Some(1), false), Verdict::Idle, "a follower");
+        assert_eq!(
+            j.tick(true, None, false),
+            Verdict::Idle,
+            "a leader without quorum"
+        );
+        assert_eq!(j.tick(false, None, false), Verdict::Idle);
     }
 
     /// S9.3: a new leader resets before it judges, then judges tick after tick.
     #[test]
     fn s9_3_a_new_leader_resets_first() {
         let mut j = Judging::default();
-        assert_eq!(j.tick(false, Some(1)), Verdict::Idle);
-        assert_eq!(j.tick(true, Some(1)), Verdict::Reset);
-        assert_eq!(j.tick(true, Some(1)), Verdict::Judge);
-        assert_eq!(j.tick(true, Some(1)), Verdict::Judge);
-        assert_eq!(j.tick(false, Some(1)), Verdict::Idle, "lost the leadership");
-        assert_eq!(j.tick(true, Some(1)), Verdict::Reset, "leads again");
+        assert_eq!(j.tick(false, Some(1), false), Verdict::Idle);
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Reset);
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Judge);
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Judge);
+        assert_eq!(
+            j.tick(false, Some(1), false),
+            Verdict::Idle,
+            "lost the leadership"
+        );
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Reset, "leads again");
     }
 
     /// S9.5: a leader whose quorum lapsed resets when it is back, in the same term too,
@@ -335,15 +359,25 @@ mod tests {
     #[test]
     fn s9_5_a_quorum_lapse_means_a_reset() {
         let mut j = Judging::default();
-        assert_eq!(j.tick(true, Some(1)), Verdict::Reset);
-        assert_eq!(j.tick(true, None), Verdict::Idle, "quorum gone");
-        assert_eq!(j.tick(true, Some(3)), Verdict::Reset, "quorum back");
-        assert_eq!(j.tick(true, Some(3)), Verdict::Judge);
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Reset);
+        assert_eq!(j.tick(true, None, false), Verdict::Idle, "quorum gone");
+        assert_eq!(j.tick(true, Some(3), false), Verdict::Reset, "quorum back");
+        assert_eq!(j.tick(true, Some(3), false), Verdict::Judge);
         assert_eq!(
-            j.tick(true, Some(5)),
+            j.tick(true, Some(5), false),
             Verdict::Reset,
             "lost and back between two ticks"
         );
+    }
+
+    /// A node that stalled (frozen as a whole) judges nothing it slept through: it resets.
+    #[test]
+    fn s9_5_a_stall_means_a_reset() {
+        let mut j = Judging::default();
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Reset);
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Judge);
+        assert_eq!(j.tick(true, Some(1), true), Verdict::Reset, "woke late");
+        assert_eq!(j.tick(true, Some(1), false), Verdict::Judge);
     }
 
     /// The loop wakes on the tracker's tick boundaries.

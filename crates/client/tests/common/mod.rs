@@ -42,6 +42,11 @@ pub trait Servers {
     /// Waits up to `bound` for member `i`'s process to exit; true if it did (it is then
     /// stopped, as after [`Servers::kill`]).
     fn wait_exit(&mut self, i: usize, bound: Duration) -> bool;
+    /// Whether sessions outlive a pause (SIGSTOP) of the leader together with a follower
+    /// for longer than their timeout, when their clients keep trying (S9.5).
+    fn keeps_sessions_through_a_leader_pause(&self) -> bool {
+        true
+    }
     /// The smallest session timeout the servers grant (2 ticks).
     fn min_timeout(&self) -> Duration;
     /// The largest session timeout the servers grant (20 ticks).
