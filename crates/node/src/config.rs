@@ -77,7 +77,8 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// The basic time unit in ms (ZooKeeper's tickTime): session expiry is checked once per
-    /// tick, and the session-timeout bounds default to 2 and 20 ticks.
+    /// tick, and the session-timeout bounds default to 2 and 20 ticks [with --config: the
+    /// file's tickTime, else ZooKeeper's 3000].
     #[arg(long, env = "ZK_NODE_TICK_MS", default_value_t = NonZeroU32::new(2000).unwrap_or(NonZeroU32::MIN))]
     pub tick_ms: NonZeroU32,
 
@@ -116,7 +117,8 @@ pub struct Config {
     pub log_level: String,
 
     /// Four-letter words answered on the client port: a comma-separated list (ruok, srvr,
-    /// stat, mntr, conf, envi, cons, wchs, isro, …) or `*` for all of them.
+    /// stat, mntr, conf, envi, cons, wchs, isro, …) or `*` for all of them [with --config:
+    /// the file's 4lw.commands.whitelist, else ZooKeeper's default, srvr only].
     #[arg(long = "4lw", env = "ZK_NODE_4LW", default_value = "*")]
     pub four_letter_words: AllowList,
 
@@ -343,6 +345,10 @@ impl Config {
     {
         let matches = Config::command().try_get_matches_from(args)?;
         let mut config = Config::from_arg_matches(&matches)?;
+        if config.health_check.is_some() {
+            // A healthcheck runs beside a server with the same variables; it needs no file.
+            return Ok((config, Vec::new()));
+        }
         let notes = config.apply_file(&|id| given(&matches, id))?;
         Ok((config, notes))
     }

@@ -186,6 +186,7 @@ pub fn parse_myid(text: &str) -> Result<u64, String> {
 struct Seen {
     client_port_address: Option<properties::Entry>,
     secure_client_port_address: Option<properties::Entry>,
+    secure_client_port: usize,
     dynamic_config_file: Option<properties::Entry>,
     first_server: Option<properties::Entry>,
     ssl: Option<usize>,
@@ -230,7 +231,10 @@ impl Reader {
                 self.cfg.client_port_address = Some(host(e)?);
                 self.seen.client_port_address = Some(e.clone());
             }
-            "secureClientPort" => self.cfg.secure_client_port = Some(port(e, 0)?),
+            "secureClientPort" => {
+                self.cfg.secure_client_port = Some(port(e, 0)?);
+                self.seen.secure_client_port = e.line;
+            }
             "secureClientPortAddress" => {
                 self.cfg.secure_client_port_address = Some(host(e)?);
                 self.seen.secure_client_port_address = Some(e.clone());
@@ -398,7 +402,7 @@ impl Reader {
         if cfg.secure_client_port.is_some() {
             cfg.notes.push(Note {
                 level: NoteLevel::Warn,
-                line: 0,
+                line: self.seen.secure_client_port,
                 key: "secureClientPort".to_string(),
                 text: "not served: zk-node has no TLS yet; clients must use clientPort".to_string(),
             });

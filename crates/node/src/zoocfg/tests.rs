@@ -121,6 +121,7 @@ fn client_and_secure_addresses() {
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].level, NoteLevel::Warn);
     assert!(notes[0].text.contains("no TLS"), "{}", notes[0].text);
+    assert_eq!(notes[0].line, 1);
     assert_eq!(
         err("clientPortAddress=a b\nclientPort=1").key,
         "clientPortAddress"
