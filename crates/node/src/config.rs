@@ -376,6 +376,7 @@ impl Config {
         Ok(notes)
     }
 
+    /// The file's values into every setting whose flag was not given.
     fn merge(
         &mut self,
         zoo: &ZooCfg,
@@ -383,15 +384,11 @@ impl Config {
         given: &dyn Fn(&str) -> bool,
         notes: &mut Vec<Note>,
     ) -> Result<(), ConfigError> {
-        let file_error = |reason: String| ConfigError::ZooCfgFile {
-            path: path.display().to_string(),
-            reason,
-        };
         if !given("data_dir") {
             self.data_dir = zoo
                 .data_dir
                 .clone()
-                .ok_or_else(|| file_error("dataDir is not set".into()))?;
+                .ok_or_else(|| file_error(path, "dataDir is not set".into()))?;
         }
         if !given("tick_ms") {
             self.tick_ms = zoo
@@ -421,7 +418,21 @@ impl Config {
         if !given("super_digest") && zoo.super_digest.is_some() {
             self.super_digest = zoo.super_digest.clone();
         }
+        self.merge_members(zoo, path, given, notes)?;
+        if !given("client_addr") {
+            self.client_addr = client_addr(zoo, zoo.servers.get(&self.id), self.id, path)?;
+        }
+        Ok(())
+    }
 
+    /// The id (`myid`), the members (`server.N`) and where to listen for them.
+    fn merge_members(
+        &mut self,
+        zoo: &ZooCfg,
+        path: &Path,
+        given: &dyn Fn(&str) -> bool,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), ConfigError> {
         // QuorumPeerConfig: one participant with standaloneEnabled is a standalone server.
         let servers = &zoo.servers;
         let ensemble = servers.len() > 1 || (servers.len() == 1 && !zoo.standalone_enabled);
@@ -434,32 +445,20 @@ impl Config {
             });
         }
         if !given("id") {
-            let myid = self.data_dir.join("myid");
-            match std::fs::read_to_string(&myid) {
-                Ok(text) => {
-                    self.id =
-                        zoocfg::parse_myid(&text).map_err(|reason| ConfigError::ZooCfgFile {
-                            path: myid.display().to_string(),
-                            reason,
-                        })?;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if ensemble && !given("peers") {
-                        return Err(file_error(format!(
+            match read_myid(&self.data_dir)? {
+                Some(id) => self.id = id,
+                None if ensemble && !given("peers") => {
+                    return Err(file_error(
+                        path,
+                        format!(
                             "myid file is missing (expected {}, or give --id)",
-                            myid.display()
-                        )));
-                    }
+                            self.data_dir.join("myid").display()
+                        ),
+                    ))
                 }
-                Err(error) => {
-                    return Err(ConfigError::ReadFile {
-                        path: myid.display().to_string(),
-                        error,
-                    })
-                }
+                None => {}
             }
         }
-        let own = servers.get(&self.id);
         if given("peers") {
             if !servers.is_empty() {
                 notes.push(Note {
@@ -469,68 +468,102 @@ impl Config {
                     text: "not used: --peers was given".into(),
                 });
             }
-        } else if ensemble {
-            let list = servers
-                .iter()
-                .map(|(id, s)| format!("{id}={}", s.peer_addr()))
-                .collect::<Vec<_>>()
-                .join(",");
-            self.peers = Some(
-                list.parse()
-                    .map_err(|e| file_error(format!("server.N: {e}")))?,
-            );
-            let Some(own) = own else {
-                return Err(file_error(format!(
-                    "myid {} is not one of the server.N lines",
-                    self.id
-                )));
-            };
-            if !given("peer_listen") {
-                // ZooKeeper listens on its own server.N address unless quorumListenOnAllIPs;
-                // a host name is left to the all-interfaces default (resolving it here could
-                // pick another interface than the other members use).
-                let ip = own.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
-                self.peer_listen = ip
-                    .filter(|_| !zoo.quorum_listen_on_all_ips)
-                    .map(|ip| SocketAddr::new(ip, own.peer_port));
-            }
+            return Ok(());
         }
-
-        if !given("client_addr") {
-            let from_line = own.and_then(|s| s.client.clone());
-            let from_keys = zoo.client_port.map(|port| {
-                let host = zoo.client_port_address.clone();
-                (host.unwrap_or_else(|| "0.0.0.0".into()), port)
-            });
-            self.client_addr = match (from_line, from_keys) {
-                (Some(line), Some(keys)) => {
-                    let line_addr = resolve(&line, path)?;
-                    let keys_addr = resolve(&keys, path)?;
-                    // setupClientPort: the server.N client address wins when it agrees.
-                    let agrees = if keys_addr.ip().is_unspecified() {
-                        keys_addr.port() == line_addr.port()
-                    } else {
-                        keys_addr == line_addr
-                    };
-                    if !agrees {
-                        return Err(file_error(format!(
-                            "client address for this server (id = {}) in static config file                              is {keys_addr} is different from client address found in dynamic                              file: {line_addr}",
-                            self.id
-                        )));
-                    }
-                    line_addr
-                }
-                (Some(addr), None) | (None, Some(addr)) => resolve(&addr, path)?,
-                (None, None) if zoo.secure_client_port.is_some() => {
-                    return Err(file_error(
-                        "only secureClientPort is set, and zk-node serves no TLS yet: set                          clientPort"
-                            .into(),
-                    ))
-                }
-                (None, None) => return Err(file_error("clientPort is not set".into())),
-            };
+        if !ensemble {
+            return Ok(());
+        }
+        let list = servers
+            .iter()
+            .map(|(id, s)| format!("{id}={}", s.peer_addr()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let peers = list
+            .parse()
+            .map_err(|e| file_error(path, format!("server.N: {e}")))?;
+        self.peers = Some(peers);
+        let Some(own) = servers.get(&self.id) else {
+            return Err(file_error(
+                path,
+                format!("myid {} is not one of the server.N lines", self.id),
+            ));
+        };
+        if !given("peer_listen") {
+            // ZooKeeper listens on its own server.N address unless quorumListenOnAllIPs; a
+            // host name is left to the all-interfaces default (resolving it here could pick
+            // another interface than the one the other members reach).
+            let ip = own.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
+            self.peer_listen = ip
+                .filter(|_| !zoo.quorum_listen_on_all_ips)
+                .map(|ip| SocketAddr::new(ip, own.peer_port));
         }
         Ok(())
+    }
+}
+
+/// The id in `data_dir/myid`, or `None` if there is no such file.
+fn read_myid(data_dir: &Path) -> Result<Option<u64>, ConfigError> {
+    let myid = data_dir.join("myid");
+    match std::fs::read_to_string(&myid) {
+        Ok(text) => zoocfg::parse_myid(&text)
+            .map(Some)
+            .map_err(|reason| file_error(&myid, reason)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(ConfigError::ReadFile {
+            path: myid.display().to_string(),
+            error,
+        }),
+    }
+}
+
+/// The client address: this member's `server.N` client part, else clientPortAddress and
+/// clientPort (ZooKeeper's `setupClientPort`, its consistency check included).
+fn client_addr(
+    zoo: &ZooCfg,
+    own: Option<&zoocfg::ServerLine>,
+    id: u64,
+    path: &Path,
+) -> Result<SocketAddr, ConfigError> {
+    let from_line = own.and_then(|s| s.client.clone());
+    let from_keys = zoo.client_port.map(|port| {
+        let host = zoo.client_port_address.clone();
+        (host.unwrap_or_else(|| "0.0.0.0".into()), port)
+    });
+    match (from_line, from_keys) {
+        (Some(line), Some(keys)) => {
+            let line_addr = resolve(&line, path)?;
+            let keys_addr = resolve(&keys, path)?;
+            let agrees = if keys_addr.ip().is_unspecified() {
+                keys_addr.port() == line_addr.port()
+            } else {
+                keys_addr == line_addr
+            };
+            if agrees {
+                Ok(line_addr)
+            } else {
+                Err(file_error(
+                    path,
+                    format!(
+                        "client address for this server (id = {id}) in static config file is \
+                         {keys_addr} is different from client address found in dynamic file: \
+                         {line_addr}"
+                    ),
+                ))
+            }
+        }
+        (Some(addr), None) | (None, Some(addr)) => resolve(&addr, path),
+        (None, None) if zoo.secure_client_port.is_some() => Err(file_error(
+            path,
+            "only secureClientPort is set, and zk-node serves no TLS yet: set clientPort".into(),
+        )),
+        (None, None) => Err(file_error(path, "clientPort is not set".into())),
+    }
+}
+
+fn file_error(path: &Path, reason: String) -> ConfigError {
+    ConfigError::ZooCfgFile {
+        path: path.display().to_string(),
+        reason,
     }
 }
 
@@ -555,14 +588,14 @@ fn resolve((host, port): &(String, u16), path: &Path) -> Result<SocketAddr, Conf
     let found = (bare, *port).to_socket_addrs().map(|mut a| a.next());
     match found {
         Ok(Some(addr)) => Ok(addr),
-        Ok(None) => Err(ConfigError::ZooCfgFile {
-            path: path.display().to_string(),
-            reason: format!("client address {host}:{port} resolves to nothing"),
-        }),
-        Err(e) => Err(ConfigError::ZooCfgFile {
-            path: path.display().to_string(),
-            reason: format!("client address {host}:{port}: {e}"),
-        }),
+        Ok(None) => Err(file_error(
+            path,
+            format!("client address {host}:{port} resolves to nothing"),
+        )),
+        Err(e) => Err(file_error(
+            path,
+            format!("client address {host}:{port}: {e}"),
+        )),
     }
 }
 
@@ -763,7 +796,10 @@ mod tests {
         assert!(msg("dataDir={dir}\nsecureClientPort=2281\n", None).contains("no TLS"));
         let clash = "dataDir={dir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
             server.1=127.0.0.1:2888:3888;127.0.0.1:2182\nserver.2=127.0.0.1:2889:3889\n";
-        assert!(msg(clash, Some("1")).contains("is different from client address"));
+        assert!(msg(clash, Some("1")).contains(
+            "client address for this server (id = 1) in static config file is 127.0.0.1:2181 \
+             is different from client address found in dynamic file: 127.0.0.1:2182"
+        ));
         // clientPort on all interfaces must at least agree on the port.
         assert!(msg(ENSEMBLE, Some("3")).contains("is different from client address"));
         let bad = msg("dataDir={dir}\nclientPort=2181\ntickTime=fast\n", None);

@@ -231,6 +231,50 @@ fn bad_values_stop_the_start_and_unknown_keys_warn() {
     );
 }
 
+/// `ZK_NODE_*` variables, like flags, win over the file: the node serves on the variable's
+/// client address and answers the words the variable allows, not the file's.
+#[test]
+fn variables_win_over_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file_port, env_port) = (free_port(), free_port());
+    let cfg = dir.path().join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPortAddress=127.0.0.1\nclientPort={file_port}\n\
+             4lw.commands.whitelist=srvr\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write");
+    let addr = SocketAddr::from(([127, 0, 0, 1], env_port));
+    let log = dir.path().join("node.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_zk-node"))
+        .env("ZK_NODE_CONFIG", &cfg)
+        .env("ZK_NODE_CLIENT_ADDR", addr.to_string())
+        .env("ZK_NODE_4LW", "ruok")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn zk-node");
+    let node = Member {
+        child,
+        client: addr,
+        log,
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while four_letter(addr, "ruok").as_deref() != Some("imok") {
+        assert!(Instant::now() < deadline, "not serving:\n{}", node.log());
+        std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+    }
+    let file_addr = SocketAddr::from(([127, 0, 0, 1], file_port));
+    assert!(
+        four_letter(file_addr, "srvr").is_none(),
+        "the file's port is not used"
+    );
+}
+
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + DEADLINE;
     loop {
