@@ -310,6 +310,21 @@ impl Reader {
                 boolean(e)?;
                 self.seen.ssl.get_or_insert(e.line);
             }
+            // A system property ZooKeeper reads from zoo.cfg: "no" skips its fsyncs.
+            "forceSync" => {
+                if v == "no" {
+                    self.warn(
+                        e,
+                        "not followed: zk-node always flushes its log before acknowledging a \
+                         write",
+                    );
+                } else {
+                    self.info(
+                        e,
+                        "zk-node always flushes its log before acknowledging a write",
+                    );
+                }
+            }
             "serverCnxnFactory" => {
                 self.info(e, "accepted, not used: zk-node has one network layer");
             }

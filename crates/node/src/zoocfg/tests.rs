@@ -283,6 +283,23 @@ fn accepted_and_unknown_keys() {
     );
 }
 
+/// forceSync=no would make ZooKeeper skip its fsyncs; zk-node does not, and says so.
+#[test]
+fn force_sync() {
+    assert_eq!(
+        notes_about(&ok("forceSync=yes"), "forceSync")[0].level,
+        NoteLevel::Info
+    );
+    let cfg = ok("forceSync=no");
+    let notes = notes_about(&cfg, "forceSync");
+    assert_eq!(notes[0].level, NoteLevel::Warn);
+    assert!(
+        notes[0].text.contains("always flushes"),
+        "{}",
+        notes[0].text
+    );
+}
+
 /// Properties keeps the last of a key given twice; the earlier line gets a warning.
 #[test]
 fn a_key_given_twice() {
