@@ -415,6 +415,13 @@ impl Config {
             // ZooKeeper 3.8 answers only srvr unless 4lw.commands.whitelist says more.
             self.four_letter_words = zoo.four_letter_words.clone().unwrap_or(AllowList::none());
         }
+        if !given("snapshot_every") {
+            // Without snapCount zk-node keeps its own default (ZooKeeper's is 100000): a
+            // snapshot is also when the Raft log is purged, which ZooKeeper's autopurge does.
+            if let Some(n) = zoo.snap_count {
+                self.snapshot_every = n;
+            }
+        }
         if !given("super_digest") && zoo.super_digest.is_some() {
             self.super_digest = zoo.super_digest.clone();
         }
@@ -742,6 +749,7 @@ mod tests {
             "1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890"
         );
         assert_eq!(e.listen.to_string(), "127.0.0.1:2889");
+        assert_eq!(s.snapshot_every, 10_000, "no snapCount: zk-node's default");
         // ZooKeeper's default allow-list: srvr only.
         assert_eq!(s.four_letter_words, AllowList::none());
         let (_dir, loaded) = with_file(&ENSEMBLE.replace("clientPort=2181\n", ""), Some("3"), &[]);
@@ -775,6 +783,13 @@ mod tests {
         assert_eq!(s.tick, Duration::from_millis(300));
         assert_eq!(s.client_addr.to_string(), "127.0.0.1:7000");
         assert_eq!(s.four_letter_words, AllowList::all());
+        let (_dir, loaded) = with_file(&format!("{ENSEMBLE}snapCount=500\n"), Some("2"), &[]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(s.map(|s| s.snapshot_every), Some(500));
+        let text = format!("{ENSEMBLE}snapCount=500\n");
+        let (_dir, loaded) = with_file(&text, Some("2"), &["--snapshot-every", "70"]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(s.map(|s| s.snapshot_every), Some(70));
         let (_dir, loaded) = with_file(ENSEMBLE, None, &["--peers", "1=h:1,2=h:2", "--id", "2"]);
         let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
         let peers = s.and_then(|s| s.ensemble).map(|e| e.peers.to_string());

@@ -60,6 +60,9 @@ pub struct ZooCfg {
     pub super_digest: Option<SuperDigest>,
     /// jute.maxbuffer, bytes.
     pub jute_max_buffer: Option<usize>,
+    /// snapCount: entries between snapshots (each member at its own point between half and
+    /// all of it, in ZooKeeper as in zk-node).
+    pub snap_count: Option<u64>,
     /// standaloneEnabled (ZooKeeper's default true): one `server.N` line alone means a
     /// one-node server, as in ZooKeeper.
     pub standalone_enabled: bool,
@@ -247,6 +250,13 @@ impl Reader {
                 self.cfg.super_digest = Some(v.parse().map_err(|r| bad(e, r))?);
             }
             "jute.maxbuffer" => self.cfg.jute_max_buffer = Some(jute_max_buffer(e)?),
+            "snapCount" => self.cfg.snap_count = Some(u64::from(positive(e)?)),
+            // ZooKeeper's zookeeper.skipACL: "yes" turns every ACL check off.
+            "skipACL" => {
+                if v == "yes" {
+                    self.warn(e, "not followed: zk-node checks every ACL");
+                }
+            }
             "standaloneEnabled" => self.cfg.standalone_enabled = boolean(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = boolean(e)?,
             "reconfigEnabled" => {

@@ -249,7 +249,7 @@ fn accepted_and_unknown_keys() {
          authProvider.2=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
          metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
          electionAlg=3\n\
-         snapCount=100000\n\
+         preAllocSize=65536\n\
          tickTyme=2000\n");
     let warned = |key: &str| {
         notes_about(&cfg, key)
@@ -265,7 +265,7 @@ fn accepted_and_unknown_keys() {
     assert_eq!(notes_about(&cfg, "authProvider.1").len(), 0);
     assert_eq!(warned("authProvider.2"), 1);
     assert_eq!(warned("metricsProvider.className"), 1);
-    assert_eq!(warned("snapCount"), 1);
+    assert_eq!(warned("preAllocSize"), 1);
     let typo = notes_about(&cfg, "tickTyme");
     assert_eq!(typo.len(), 1);
     assert_eq!(typo[0].line, 14);
@@ -281,6 +281,15 @@ fn accepted_and_unknown_keys() {
         err("electionAlg=1").reason,
         "Invalid electionAlg value. Only 3 is supported."
     );
+}
+
+#[test]
+fn snap_count_and_skip_acl() {
+    assert_eq!(ok("snapCount=100000").snap_count, Some(100_000));
+    assert_eq!(err("snapCount=0").key, "snapCount");
+    let cfg = ok("skipACL=yes");
+    assert_eq!(notes_about(&cfg, "skipACL")[0].level, NoteLevel::Warn);
+    assert!(ok("skipACL=no").notes.is_empty());
 }
 
 /// forceSync=no would make ZooKeeper skip its fsyncs; zk-node does not, and says so.
