@@ -1,17 +1,40 @@
 //! The node's settings: command-line flags, each also readable from a `ZK_NODE_*` environment
-//! variable (for containers), resolved into checked [`Settings`].
+//! variable (for containers), and a ZooKeeper zoo.cfg (`--config`) under them, resolved into
+//! checked [`Settings`].
+//!
+//! A flag or variable that is given wins over the file; the file wins over a flag's default.
+//! Keys the file leaves out take ZooKeeper's defaults where they differ from zk-node's
+//! (tickTime 3000, only `srvr` among the four-letter words), so a zoo.cfg means here what it
+//! means to ZooKeeper.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use clap::CommandFactory;
+use clap::FromArgMatches;
 use clap::Parser;
 use zk_session::TimeoutBounds;
 
+use crate::auth::SuperDigest;
 use crate::fourlw::AllowList;
 use crate::peers::Peers;
+use crate::zoocfg;
+use crate::zoocfg::ZooCfg;
+
+pub use crate::zoocfg::Note;
+pub use crate::zoocfg::NoteLevel;
+pub use crate::zoocfg::ZooCfgError;
+
+/// ZooKeeper's tickTime when zoo.cfg has none (`ZooKeeperServer.DEFAULT_TICK_TIME`).
+const ZOOKEEPER_TICK_MS: u32 = 3000;
 
 /// `zk-node`: a ZooKeeper-compatible coordination service replicated with Raft.
 ///
@@ -20,7 +43,13 @@ use crate::peers::Peers;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "zk-node", version, about, long_about = None)]
 pub struct Config {
-    /// This node's id in the ensemble (must be one of --peers).
+    /// Read ZooKeeper's zoo.cfg (its own keys: tickTime, dataDir, clientPort, server.N, ...;
+    /// see docs/operations.md). Flags and variables that are given win over the file.
+    #[arg(long, env = "ZK_NODE_CONFIG", value_name = "ZOO_CFG")]
+    pub config: Option<PathBuf>,
+
+    /// This node's id in the ensemble (must be one of --peers) [default: 1, or the `myid`
+    /// file in the data dir with --config].
     #[arg(long, env = "ZK_NODE_ID", default_value_t = 1)]
     pub id: u64,
 
@@ -48,7 +77,8 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// The basic time unit in ms (ZooKeeper's tickTime): session expiry is checked once per
-    /// tick, and the session-timeout bounds default to 2 and 20 ticks.
+    /// tick, and the session-timeout bounds default to 2 and 20 ticks [with --config: the
+    /// file's tickTime, else ZooKeeper's 3000].
     #[arg(long, env = "ZK_NODE_TICK_MS", default_value_t = NonZeroU32::new(2000).unwrap_or(NonZeroU32::MIN))]
     pub tick_ms: NonZeroU32,
 
@@ -87,7 +117,8 @@ pub struct Config {
     pub log_level: String,
 
     /// Four-letter words answered on the client port: a comma-separated list (ruok, srvr,
-    /// stat, mntr, conf, envi, cons, wchs, isro, …) or `*` for all of them.
+    /// stat, mntr, conf, envi, cons, wchs, isro, …) or `*` for all of them [with --config:
+    /// the file's 4lw.commands.whitelist, else ZooKeeper's default, srvr only].
     #[arg(long = "4lw", env = "ZK_NODE_4LW", default_value = "*")]
     pub four_letter_words: AllowList,
 
@@ -101,15 +132,60 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_TTL_NODES", default_value_t = false)]
     pub ttl_nodes: bool,
 
+    /// The superuser's digest (ZooKeeper's DigestAuthenticationProvider.superDigest),
+    /// `user:base64(sha1(user:password))`: a client that authenticates with `addauth digest
+    /// user:password` matching it passes every ACL check.
+    #[arg(long, env = "ZK_NODE_SUPER_DIGEST", value_name = "USER:HASH")]
+    pub super_digest: Option<SuperDigest>,
+
+    /// Log line format: `text` for people, `json` for one JSON object per line (timestamp,
+    /// level, target, message, fields).
+    #[arg(long, env = "ZK_NODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Do not serve: ask the node at this client address `ruok` and exit 0 if it answers
     /// `imok`, 1 otherwise (a container healthcheck; needs `ruok` in that node's --4lw).
     #[arg(long, value_name = "ADDR")]
     pub health_check: Option<SocketAddr>,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// tracing's human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Why the flags do not make a working configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The zoo.cfg (or its dynamicConfigFile, or myid) could not be read.
+    // The cause is part of the message, not a `source`, so it is printed once.
+    #[error("{path}: {error}")]
+    ReadFile {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A line of zoo.cfg has a value zk-node cannot use.
+    #[error("{path}: {error}")]
+    ZooCfg {
+        /// The file.
+        path: String,
+        /// The line, key, value and reason.
+        error: zoocfg::ZooCfgError,
+    },
+    /// The zoo.cfg as a whole does not make a configuration (no dataDir, no myid, ...).
+    #[error("{path}: {reason}")]
+    ZooCfgFile {
+        /// The file.
+        path: String,
+        /// Why (ZooKeeper's wording where it has one).
+        reason: String,
+    },
     /// The session-timeout bounds are inconsistent.
     #[error("session timeout bounds: {0}")]
     Timeouts(#[from] zk_session::TimeoutError),
@@ -182,6 +258,8 @@ pub struct Settings {
     pub container_check: Duration,
     /// TTL nodes allowed.
     pub ttl_nodes: bool,
+    /// The superuser's digest, if any.
+    pub super_digest: Option<SuperDigest>,
 }
 
 impl Config {
@@ -253,8 +331,290 @@ impl Config {
             four_letter_words: self.four_letter_words.clone(),
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,
+            super_digest: self.super_digest.clone(),
         })
     }
+
+    /// Parses `args` (the program name first) and the `ZK_NODE_*` variables, then reads the
+    /// `--config` file if there is one; returns the configuration and what the file's keys
+    /// do that the operator should hear about (to log once logging is set up).
+    pub fn load_from<I, T>(args: I) -> Result<(Config, Vec<Note>), LoadError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Config::command().try_get_matches_from(args)?;
+        let mut config = Config::from_arg_matches(&matches)?;
+        if config.health_check.is_some() {
+            // A healthcheck runs beside a server with the same variables; it needs no file.
+            return Ok((config, Vec::new()));
+        }
+        let notes = config.apply_file(&|id| given(&matches, id))?;
+        Ok((config, notes))
+    }
+
+    /// Reads the `--config` file, if any, into the settings its flags left at their
+    /// defaults; `given(id)` tells whether the flag with that clap id was given.
+    pub fn apply_file(&mut self, given: &dyn Fn(&str) -> bool) -> Result<Vec<Note>, ConfigError> {
+        let Some(path) = self.config.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut zoo = zoocfg::parse(&read(&path)?).map_err(|error| ConfigError::ZooCfg {
+            path: path.display().to_string(),
+            error,
+        })?;
+        if let Some(dynamic) = zoo.dynamic_config_file.clone() {
+            // ZooKeeper keeps the server.N lines there once dynamicConfigFile is set.
+            zoo.servers =
+                zoocfg::parse_dynamic(&read(&dynamic)?).map_err(|error| ConfigError::ZooCfg {
+                    path: dynamic.display().to_string(),
+                    error,
+                })?;
+        }
+        let mut notes = std::mem::take(&mut zoo.notes);
+        self.merge(&zoo, &path, given, &mut notes)?;
+        Ok(notes)
+    }
+
+    /// The file's values into every setting whose flag was not given.
+    fn merge(
+        &mut self,
+        zoo: &ZooCfg,
+        path: &Path,
+        given: &dyn Fn(&str) -> bool,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), ConfigError> {
+        if !given("data_dir") {
+            self.data_dir = zoo
+                .data_dir
+                .clone()
+                .ok_or_else(|| file_error(path, "dataDir is not set".into()))?;
+        }
+        if !given("tick_ms") {
+            self.tick_ms = zoo
+                .tick_time_ms
+                .unwrap_or(NonZeroU32::new(ZOOKEEPER_TICK_MS).unwrap_or(NonZeroU32::MIN));
+        }
+        if !given("min_session_timeout_ms") {
+            self.min_session_timeout_ms = zoo.min_session_timeout_ms;
+        }
+        if !given("max_session_timeout_ms") {
+            self.max_session_timeout_ms = zoo.max_session_timeout_ms;
+        }
+        if !given("max_frame_bytes") {
+            if let Some(n) = zoo.jute_max_buffer {
+                self.max_frame_bytes = n;
+            }
+        }
+        if !given("max_connections_per_ip") {
+            if let Some(n) = zoo.max_client_cnxns {
+                self.max_connections_per_ip = n;
+            }
+        }
+        if !given("four_letter_words") {
+            // ZooKeeper 3.8 answers only srvr unless 4lw.commands.whitelist says more.
+            self.four_letter_words = zoo.four_letter_words.clone().unwrap_or(AllowList::none());
+        }
+        if !given("snapshot_every") {
+            // Without snapCount zk-node keeps its own default (ZooKeeper's is 100000): a
+            // snapshot is also when the Raft log is purged, which ZooKeeper's autopurge does.
+            if let Some(n) = zoo.snap_count {
+                self.snapshot_every = n;
+            }
+        }
+        if !given("super_digest") && zoo.super_digest.is_some() {
+            self.super_digest = zoo.super_digest.clone();
+        }
+        self.merge_members(zoo, path, given, notes)?;
+        if !given("client_addr") {
+            self.client_addr = client_addr(zoo, zoo.servers.get(&self.id), self.id, path)?;
+        }
+        Ok(())
+    }
+
+    /// The id (`myid`), the members (`server.N`) and where to listen for them.
+    fn merge_members(
+        &mut self,
+        zoo: &ZooCfg,
+        path: &Path,
+        given: &dyn Fn(&str) -> bool,
+        notes: &mut Vec<Note>,
+    ) -> Result<(), ConfigError> {
+        // QuorumPeerConfig: one participant with standaloneEnabled is a standalone server.
+        let servers = &zoo.servers;
+        let ensemble = servers.len() > 1 || (servers.len() == 1 && !zoo.standalone_enabled);
+        if servers.len() == 1 && zoo.standalone_enabled {
+            notes.push(Note {
+                level: NoteLevel::Warn,
+                line: 0,
+                key: "server.N".into(),
+                text: "Invalid configuration, only one server specified (ignoring)".into(),
+            });
+        }
+        if !given("id") {
+            match read_myid(&self.data_dir)? {
+                Some(id) => self.id = id,
+                None if ensemble && !given("peers") => {
+                    return Err(file_error(
+                        path,
+                        format!(
+                            "myid file is missing (expected {}, or give --id)",
+                            self.data_dir.join("myid").display()
+                        ),
+                    ))
+                }
+                None => {}
+            }
+        }
+        if given("peers") {
+            if !servers.is_empty() {
+                notes.push(Note {
+                    level: NoteLevel::Info,
+                    line: 0,
+                    key: "server.N".into(),
+                    text: "not used: --peers was given".into(),
+                });
+            }
+            return Ok(());
+        }
+        if !ensemble {
+            return Ok(());
+        }
+        let list = servers
+            .iter()
+            .map(|(id, s)| format!("{id}={}", s.peer_addr()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let peers = list
+            .parse()
+            .map_err(|e| file_error(path, format!("server.N: {e}")))?;
+        self.peers = Some(peers);
+        let Some(own) = servers.get(&self.id) else {
+            return Err(file_error(
+                path,
+                format!("myid {} is not one of the server.N lines", self.id),
+            ));
+        };
+        if !given("peer_listen") {
+            // ZooKeeper listens on its own server.N address unless quorumListenOnAllIPs; a
+            // host name is left to the all-interfaces default (resolving it here could pick
+            // another interface than the one the other members reach).
+            let ip = own.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
+            self.peer_listen = ip
+                .filter(|_| !zoo.quorum_listen_on_all_ips)
+                .map(|ip| SocketAddr::new(ip, own.peer_port));
+        }
+        Ok(())
+    }
+}
+
+/// The id in `data_dir/myid`, or `None` if there is no such file.
+fn read_myid(data_dir: &Path) -> Result<Option<u64>, ConfigError> {
+    let myid = data_dir.join("myid");
+    match std::fs::read_to_string(&myid) {
+        Ok(text) => zoocfg::parse_myid(&text)
+            .map(Some)
+            .map_err(|reason| file_error(&myid, reason)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(ConfigError::ReadFile {
+            path: myid.display().to_string(),
+            error,
+        }),
+    }
+}
+
+/// The client address: this member's `server.N` client part, else clientPortAddress and
+/// clientPort (ZooKeeper's `setupClientPort`, its consistency check included).
+fn client_addr(
+    zoo: &ZooCfg,
+    own: Option<&zoocfg::ServerLine>,
+    id: u64,
+    path: &Path,
+) -> Result<SocketAddr, ConfigError> {
+    let from_line = own.and_then(|s| s.client.clone());
+    let from_keys = zoo.client_port.map(|port| {
+        let host = zoo.client_port_address.clone();
+        (host.unwrap_or_else(|| "0.0.0.0".into()), port)
+    });
+    match (from_line, from_keys) {
+        (Some(line), Some(keys)) => {
+            let line_addr = resolve(&line, path)?;
+            let keys_addr = resolve(&keys, path)?;
+            let agrees = if keys_addr.ip().is_unspecified() {
+                keys_addr.port() == line_addr.port()
+            } else {
+                keys_addr == line_addr
+            };
+            if agrees {
+                Ok(line_addr)
+            } else {
+                Err(file_error(
+                    path,
+                    format!(
+                        "client address for this server (id = {id}) in static config file is \
+                         {keys_addr} is different from client address found in dynamic file: \
+                         {line_addr}"
+                    ),
+                ))
+            }
+        }
+        (Some(addr), None) | (None, Some(addr)) => resolve(&addr, path),
+        (None, None) if zoo.secure_client_port.is_some() => Err(file_error(
+            path,
+            "only secureClientPort is set, and zk-node serves no TLS yet: set clientPort".into(),
+        )),
+        (None, None) => Err(file_error(path, "clientPort is not set".into())),
+    }
+}
+
+fn file_error(path: &Path, reason: String) -> ConfigError {
+    ConfigError::ZooCfgFile {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+/// True if the flag with clap id `id` was given on the command line or in its variable.
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::ReadFile {
+        path: path.display().to_string(),
+        error,
+    })
+}
+
+/// A client address from zoo.cfg: `(host, port)`, host a name or an address.
+fn resolve((host, port): &(String, u16), path: &Path) -> Result<SocketAddr, ConfigError> {
+    let bare = host.trim_matches(['[', ']']);
+    let found = (bare, *port).to_socket_addrs().map(|mut a| a.next());
+    match found {
+        Ok(Some(addr)) => Ok(addr),
+        Ok(None) => Err(file_error(
+            path,
+            format!("client address {host}:{port} resolves to nothing"),
+        )),
+        Err(e) => Err(file_error(
+            path,
+            format!("client address {host}:{port}: {e}"),
+        )),
+    }
+}
+
+/// Why the command line, the environment or the zoo.cfg was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A flag (or `--help`, `--version`): clap's own message and exit code.
+    #[error(transparent)]
+    Flags(#[from] clap::Error),
+    /// The zoo.cfg.
+    #[error(transparent)]
+    File(#[from] ConfigError),
 }
 
 #[cfg(test)]
@@ -345,6 +705,173 @@ mod tests {
             let err = with(bad).and_then(|s| s.err()).map(|e| e.to_string());
             assert!(err.unwrap_or_default().contains("--peer-dial"), "{bad}");
         }
+    }
+
+    /// Writes `text` as zoo.cfg in a fresh dir (with `myid` if given) and loads it with
+    /// `args`; `{dir}` in the text is that dir.
+    fn with_file(
+        text: &str,
+        myid: Option<&str>,
+        args: &[&str],
+    ) -> (tempfile::TempDir, Result<(Config, Vec<Note>), LoadError>) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let d = dir.path().display().to_string();
+        let cfg = dir.path().join("zoo.cfg");
+        std::fs::write(&cfg, text.replace("{dir}", &d)).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(id) = myid {
+            std::fs::write(dir.path().join("myid"), id).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let cfg = cfg.display().to_string();
+        let mut all = vec!["zk-node", "--config", cfg.as_str()];
+        all.extend_from_slice(args);
+        let loaded = Config::load_from(all);
+        (dir, loaded)
+    }
+
+    const ENSEMBLE: &str = "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={dir}\n\
+        clientPort=2181\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n\
+        server.3=127.0.0.1:2890:3890;127.0.0.1:2183\n";
+
+    /// An Apache ZooKeeper three-node file: members from server.N (first port), the id from
+    /// myid, the client port on all interfaces, or the server.N client address when given.
+    #[test]
+    fn zoo_cfg_ensemble() {
+        let (dir, loaded) = with_file(ENSEMBLE, Some("2\n"), &[]);
+        let (c, _) = loaded.unwrap_or_else(|e| panic!("{e}"));
+        let s = c.settings().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.id, 2);
+        assert_eq!(s.data_dir, dir.path());
+        assert_eq!(s.tick, Duration::from_millis(500));
+        assert_eq!(s.client_addr.to_string(), "0.0.0.0:2181");
+        let e = s.ensemble.unwrap_or_else(|| panic!("an ensemble"));
+        assert_eq!(
+            e.peers.to_string(),
+            "1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890"
+        );
+        assert_eq!(e.listen.to_string(), "127.0.0.1:2889");
+        assert_eq!(s.snapshot_every, 10_000, "no snapCount: zk-node's default");
+        // ZooKeeper's default allow-list: srvr only.
+        assert_eq!(s.four_letter_words, AllowList::none());
+        let (_dir, loaded) = with_file(&ENSEMBLE.replace("clientPort=2181\n", ""), Some("3"), &[]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(
+            s.map(|s| s.client_addr.to_string()),
+            Some("127.0.0.1:2183".into())
+        );
+    }
+
+    /// Flags and variables that are given win over the file.
+    #[test]
+    fn flags_win_over_the_file() {
+        let (_dir, loaded) = with_file(
+            ENSEMBLE,
+            Some("2"),
+            &[
+                "--id",
+                "1",
+                "--tick-ms",
+                "300",
+                "--client-addr",
+                "127.0.0.1:7000",
+                "--4lw",
+                "*",
+            ],
+        );
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        let Some(s) = s else { panic!("loads") };
+        assert_eq!(s.id, 1);
+        assert_eq!(s.tick, Duration::from_millis(300));
+        assert_eq!(s.client_addr.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.four_letter_words, AllowList::all());
+        let (_dir, loaded) = with_file(&format!("{ENSEMBLE}snapCount=500\n"), Some("2"), &[]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(s.map(|s| s.snapshot_every), Some(500));
+        let text = format!("{ENSEMBLE}snapCount=500\n");
+        let (_dir, loaded) = with_file(&text, Some("2"), &["--snapshot-every", "70"]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(s.map(|s| s.snapshot_every), Some(70));
+        let (_dir, loaded) = with_file(ENSEMBLE, None, &["--peers", "1=h:1,2=h:2", "--id", "2"]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        let peers = s.and_then(|s| s.ensemble).map(|e| e.peers.to_string());
+        assert_eq!(peers.as_deref(), Some("1=h:1,2=h:2"));
+    }
+
+    /// What makes a file unusable as a whole, or its myid.
+    #[test]
+    fn zoo_cfg_file_errors() {
+        let msg = |text: &str, myid: Option<&str>| {
+            let (_dir, loaded) = with_file(text, myid, &[]);
+            loaded.err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        assert!(msg(ENSEMBLE, None).contains("myid file is missing"));
+        assert!(msg(ENSEMBLE, Some("x")).contains("serverid x is not a number"));
+        assert!(msg(ENSEMBLE, Some("4")).contains("myid 4 is not one of the server.N"));
+        assert!(msg("clientPort=2181\n", None).contains("dataDir is not set"));
+        assert!(msg("dataDir={dir}\n", None).contains("clientPort is not set"));
+        assert!(msg("dataDir={dir}\nsecureClientPort=2281\n", None).contains("no TLS"));
+        let clash = "dataDir={dir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
+            server.1=127.0.0.1:2888:3888;127.0.0.1:2182\nserver.2=127.0.0.1:2889:3889\n";
+        assert!(msg(clash, Some("1")).contains(
+            "client address for this server (id = 1) in static config file is 127.0.0.1:2181 \
+             is different from client address found in dynamic file: 127.0.0.1:2182"
+        ));
+        // clientPort on all interfaces must at least agree on the port.
+        assert!(msg(ENSEMBLE, Some("3")).contains("is different from client address"));
+        let bad = msg("dataDir={dir}\nclientPort=2181\ntickTime=fast\n", None);
+        assert!(
+            bad.contains("zoo.cfg: line 3: tickTime=fast: not a number"),
+            "{bad}"
+        );
+    }
+
+    /// One server line with standaloneEnabled (ZooKeeper's default) is a one-node server;
+    /// without it, a one-member ensemble.
+    #[test]
+    fn zoo_cfg_single_server() {
+        let one = "dataDir={dir}\nclientPort=2181\nserver.1=127.0.0.1:2888:3888\n";
+        let (_dir, loaded) = with_file(one, None, &[]);
+        let Ok((c, notes)) = loaded else {
+            panic!("loads")
+        };
+        assert!(c.peers.is_none());
+        assert!(notes.iter().any(|n| n.text.contains("only one server")));
+        let text = format!("{one}standaloneEnabled=false\n");
+        let (_dir, loaded) = with_file(&text, Some("1"), &[]);
+        let peers = loaded.ok().and_then(|(c, _)| c.peers).map(|p| p.len());
+        assert_eq!(peers, Some(1));
+    }
+
+    /// The dynamic file holds the members when dynamicConfigFile is set.
+    #[test]
+    fn zoo_cfg_dynamic_file() {
+        let text = "dataDir={dir}\ndynamicConfigFile={dir}/zoo.cfg.dynamic\n";
+        let (dir, _) = with_file(text, None, &[]);
+        std::fs::write(
+            dir.path().join("zoo.cfg.dynamic"),
+            "server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.1:2889:3889;2182\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("myid"), "2").unwrap_or_else(|e| panic!("{e}"));
+        let cfg = dir.path().join("zoo.cfg").display().to_string();
+        let loaded = Config::load_from(["zk-node", "--config", cfg.as_str()]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        let Some(s) = s else { panic!("loads") };
+        assert_eq!(s.client_addr.to_string(), "0.0.0.0:2182");
+        assert_eq!(s.ensemble.map(|e| e.peers.len()), Some(2));
+    }
+
+    /// --super-digest is checked like the zoo.cfg key.
+    #[test]
+    fn super_digest_flag() {
+        let c = parse(&["--super-digest", "super:D/InIHSb7yEEbrWz8b9l71RjZJU="]).ok();
+        let s = c
+            .and_then(|c| c.settings().ok())
+            .and_then(|s| s.super_digest);
+        assert_eq!(
+            s.map(|s| s.to_string()).as_deref(),
+            Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+        );
+        assert!(parse(&["--super-digest", "super:test"]).is_err());
     }
 
     /// Bad values get errors that name the problem.

@@ -5,7 +5,8 @@
 //! how requests become local reads or replicated writes ([`request`]), watch delivery and
 //! the meeting point of connections and applied entries ([`hub`]), session expiry
 //! ([`expiry`]), the container/TTL cleaner, the four-letter words ([`fourlw`], [`admin`]) and
-//! a graceful shutdown ([`server`]).
+//! a graceful shutdown ([`server`]). An operator's ZooKeeper zoo.cfg is read by `zoocfg` and
+//! merged with the flags in [`config`]; [`logging`] writes text or JSON lines.
 //!
 //! It must never reach into storage: state comes from `zk-consensus` (the applied state and
 //! its apply hook) and changes only through proposed commands.
@@ -24,12 +25,14 @@ pub mod fourlw;
 pub mod health;
 pub mod hub;
 pub mod limit;
+pub mod logging;
 pub mod node;
 pub mod peers;
 pub mod request;
 pub mod server;
 pub mod serving;
 pub mod stats;
+mod zoocfg;
 
 pub use config::Config;
 pub use config::Settings;

@@ -1,14 +1,20 @@
-//! `zk-node`: parse the flags, start the server, stop it cleanly on SIGINT/SIGTERM (or, with
+//! `zk-node`: parse the flags (and a zoo.cfg), start the server, stop it cleanly on SIGINT/SIGTERM (or, with
 //! `--health-check`, only ask a running node whether it is alive).
 
 use anyhow::Context;
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use zk_node::config::LoadError;
+use zk_node::config::NoteLevel;
 use zk_node::Config;
 use zk_node::Server;
 
 fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let (config, notes) = match Config::load_from(std::env::args_os()) {
+        Ok(loaded) => loaded,
+        // --help, --version and a bad flag: clap prints and picks the exit code.
+        Err(LoadError::Flags(e)) => e.exit(),
+        Err(LoadError::File(e)) => return Err(e).context("bad configuration"),
+    };
     if let Some(addr) = config.health_check {
         return match zk_node::health::check(addr, std::time::Duration::from_secs(2)) {
             Ok(()) => Ok(()),
@@ -20,16 +26,21 @@ fn main() -> anyhow::Result<()> {
     }
     let filter = EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("bad --log-level {:?}", config.log_level))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    zk_node::logging::init(filter, config.log_format);
     if cfg!(feature = "unsafe-ack-before-flush") {
         tracing::error!(
             "BROKEN TEST BUILD (feature unsafe-ack-before-flush): log appends are acknowledged \
              before they are durable; acknowledged writes can be lost"
         );
+    }
+    if let Some(file) = &config.config {
+        let file = file.display().to_string();
+        for note in &notes {
+            match note.level {
+                NoteLevel::Warn => tracing::warn!(%file, "zoo.cfg {note}"),
+                NoteLevel::Info => tracing::info!(%file, "zoo.cfg {note}"),
+            }
+        }
     }
     let settings = config.settings().context("bad configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

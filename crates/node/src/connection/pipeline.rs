@@ -655,10 +655,15 @@ impl<'a> Pipeline<'a> {
                 self.ending = Ending::AfterQueue;
             }
             Plan::Auth(packet) => {
-                let err = match auth::authenticate(&packet.scheme, &packet.auth, self.peer.ip()) {
-                    AuthResult::Added(id) => {
-                        if !self.auth.contains(&id) {
-                            Arc::make_mut(&mut self.auth).push(id);
+                let super_digest = self.node.settings.super_digest.as_ref();
+                let added =
+                    auth::authenticate(&packet.scheme, &packet.auth, self.peer.ip(), super_digest);
+                let err = match added {
+                    AuthResult::Added(ids) => {
+                        for id in ids {
+                            if !self.auth.contains(&id) {
+                                Arc::make_mut(&mut self.auth).push(id);
+                            }
                         }
                         ErrorCode::Ok
                     }
