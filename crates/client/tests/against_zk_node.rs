@@ -6,26 +6,16 @@ mod common;
 
 use common::suite;
 use common::zk_node::ZkNodes;
-use common::{init_tracing, run_case};
+use common::{case, init_tracing, run_case};
 
 fn single(name: &str) {
     init_tracing();
-    let (_, case) = suite::cases()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .expect("case");
-    let mut s = ZkNodes::single();
-    run_case(&mut s, case);
+    run_case(&mut ZkNodes::single(), case(suite::cases(), name));
 }
 
 fn ensemble(name: &str) {
     init_tracing();
-    let (_, case) = suite::cases()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .expect("case");
-    let mut s = ZkNodes::ensemble();
-    run_case(&mut s, case);
+    run_case(&mut ZkNodes::ensemble(), case(suite::cases(), name));
 }
 
 #[test]

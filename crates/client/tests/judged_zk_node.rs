@@ -6,16 +6,11 @@ mod common;
 
 use common::judged;
 use common::zk_node::ZkNodes;
-use common::{init_tracing, run_case};
+use common::{case, init_tracing, run_case};
 
 fn ensemble(name: &str) {
     init_tracing();
-    let (_, case) = judged::cases()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .expect("case");
-    let mut s = ZkNodes::ensemble();
-    run_case(&mut s, case);
+    run_case(&mut ZkNodes::ensemble(), case(judged::cases(), name));
 }
 
 #[test]

@@ -207,6 +207,26 @@ fn resume_as_the_port_opens(addr: &str, c: &Credentials) -> (Answer, Duration) {
     (handshake(&mut stream, &req, &format!("{addr}")).0, gap)
 }
 
+/// A client connected to `connect` with a session of `timeout` that owns an ephemeral node
+/// (named after `name`): the handle, its events, the node, the session's credentials.
+async fn owner(
+    connect: &str,
+    timeout: Duration,
+    name: &str,
+) -> (Client, WatchStream, String, Credentials) {
+    let (c, ev) = connected(connect, ConnectOptions::new().session_timeout(timeout)).await;
+    let e = unique(name);
+    c.create(&e, b"", &CreateOptions::ephemeral())
+        .await
+        .expect("ephemeral");
+    let info = c.session();
+    let creds = Credentials {
+        id: info.id,
+        password: info.password,
+    };
+    (c, ev, e, creds)
+}
+
 /// `exists(path)` on a client that may be reconnecting: retried on ConnectionLoss.
 async fn exists_retrying(c: &Client, path: &str) -> Option<zk_client::Stat> {
     let deadline = Instant::now() + DEADLINE;
@@ -240,17 +260,7 @@ fn assert_never_expired(ev: &mut WatchStream, who: &str) {
 /// while it was down. Every member in turn, leaders included.
 pub async fn s9_6_resume_on_a_member_restarted_a_moment_ago(s: &mut dyn Servers) {
     let t = s.test_timeout();
-    let opts = ConnectOptions::new().session_timeout(t);
-    let (c, mut ev) = connected(&s.connect_string(), opts).await;
-    let e = unique("restarted");
-    c.create(&e, b"", &CreateOptions::ephemeral())
-        .await
-        .expect("ephemeral");
-    let info = c.session();
-    let creds = Credentials {
-        id: info.id,
-        password: info.password.clone(),
-    };
+    let (c, mut ev, e, creds) = owner(&s.connect_string(), t, "restarted").await;
     let n = s.addrs().len();
     let (mut served_at_once, mut within_1ms, mut widest_gap) = (0, 0, Duration::ZERO);
     for rep in 0..reps() {
@@ -324,17 +334,7 @@ pub async fn s9_6_resume_before_the_member_applied_the_session(s: &mut dyn Serve
             assert_eq!(on, a, "the ensemble is ready: member {a} serves");
             (creds, None, None)
         } else {
-            let opts = ConnectOptions::new().session_timeout(t);
-            let (c, _ev) = connected(&addrs[a], opts).await;
-            let e = unique("moved");
-            c.create(&e, b"", &CreateOptions::ephemeral())
-                .await
-                .expect("ephemeral");
-            let info = c.session();
-            let creds = Credentials {
-                id: info.id,
-                password: info.password,
-            };
+            let (c, _ev, e, creds) = owner(&addrs[a], t, "moved").await;
             (creds, Some(e), Some(c))
         };
         block_in_place(|| s.kill(a));
@@ -391,14 +391,8 @@ pub async fn s9_5_quorum_lost_longer_than_the_timeout_then_back(s: &mut dyn Serv
     let n = s.addrs().len();
     let mut clients = Vec::new();
     for k in 0..3 {
-        let opts = ConnectOptions::new().session_timeout(t);
-        let (c, ev) = connected(&s.connect_string(), opts).await;
-        let e = unique(&format!("kept{k}"));
-        c.create(&e, b"", &CreateOptions::ephemeral())
-            .await
-            .expect("ephemeral");
-        let id = c.session().id;
-        clients.push((c, ev, e, id));
+        let (c, ev, e, creds) = owner(&s.connect_string(), t, &format!("kept{k}")).await;
+        clients.push((c, ev, e, creds.id));
     }
     let mut leaders = std::collections::BTreeSet::new();
     let mut widest_handshake = Duration::ZERO;

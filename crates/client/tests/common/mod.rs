@@ -180,6 +180,15 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The case called `name` in `cases`.
+pub fn case(cases: Vec<(&'static str, suite::Case)>, name: &str) -> suite::Case {
+    cases
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| c)
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
 /// Runs one case on a fresh two-worker runtime (blocking server control runs in
 /// `block_in_place`, so the client's task keeps running on the other worker).
 pub fn run_case(s: &mut dyn Servers, case: suite::Case) {
