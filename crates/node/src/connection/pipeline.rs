@@ -97,6 +97,27 @@ enum Slot {
     },
 }
 
+/// Unsent reply bytes past which the connection stops taking requests (it reads no more of
+/// the socket, so the client's own writes back up: ZooKeeper throttles the same way). A
+/// client that pipelined 3,000 getData of a 100 KiB znode and never read grew a node by
+/// 300 MB, held past its session's end, before this bound.
+const MAX_UNSENT: usize = 1 << 20;
+
+/// Unsent bytes past which the client is cut off (the session lives on; it reconnects).
+/// Requests stop at [`MAX_UNSENT`]; only pushed events (a persistent watch under a write
+/// flood, say) can take a connection that does not read this far.
+const MAX_UNSENT_HARD: usize = 4 << 20;
+
+/// Requests of one connection in the pipeline at once; past it the socket is not read.
+const MAX_OUTSTANDING: u64 = 256;
+
+/// How long the last replies may take to leave when the connection ends (its session ended
+/// or moved, the node stops): a client that does not read must not hold the socket open.
+const CLOSE_FLUSH: Duration = Duration::from_millis(200);
+
+/// A read buffer that grew past this for a large frame is given back afterwards.
+const KEEP_BUFFER: usize = 64 << 10;
+
 /// Why the pipeline stops reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
@@ -128,7 +149,9 @@ pub(super) struct Pipeline<'a> {
     locals: usize,
     /// `Held` slots in `queue`.
     held: usize,
+    /// Encoded replies and events; `out[..sent]` has left already.
     out: Vec<u8>,
+    sent: usize,
     ending: Ending,
 }
 
@@ -163,11 +186,18 @@ impl<'a> Pipeline<'a> {
             locals: 0,
             held: 0,
             out,
+            sent: 0,
             ending: Ending::No,
         }
     }
 
     /// Serves until the client leaves, the session ends, or the node shuts down.
+    ///
+    /// Memory is bounded by design: replies are written as the socket takes them (inside the
+    /// select, so a session ending or a shutdown is seen while the client does not read),
+    /// requests are taken only while less than [`MAX_UNSENT`] bytes wait to be sent and
+    /// fewer than [`MAX_OUTSTANDING`] requests are in the pipeline, and a buffer that grew
+    /// for one large frame is given back.
     pub(super) async fn run(
         &mut self,
         mut rd: OwnedReadHalf,
@@ -175,22 +205,30 @@ impl<'a> Pipeline<'a> {
         mut inbuf: Vec<u8>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), ConnError> {
-        // Requests pipelined behind the ConnectRequest.
-        self.take_frames(&mut inbuf)?;
         loop {
+            // Frames already read (behind the ConnectRequest, or held back while the
+            // connection was saturated) are taken as soon as there is room.
+            self.take_frames(&mut inbuf)?;
             self.advance()?;
             self.propose_held();
-            if !self.out.is_empty() {
-                wr.write_all(&self.out).await?;
-                self.out.clear();
-            }
-            if self.stop || (self.ending == Ending::AfterQueue && self.queue.is_empty()) {
+            self.tidy_buffers(&mut inbuf);
+            if self.stop {
                 break;
+            }
+            let unsent = self.unsent();
+            if self.ending == Ending::AfterQueue && self.queue.is_empty() && unsent == 0 {
+                break;
+            }
+            if unsent > MAX_UNSENT_HARD {
+                return Err(ConnError::Refused(format!(
+                    "client not reading: {unsent} bytes unsent"
+                )));
             }
             if let Ok(Some(n)) = self.decoder.body_len(&inbuf) {
                 inbuf.reserve((n + 4).saturating_sub(inbuf.len()));
             }
-            let reading = self.ending == Ending::No;
+            let reading = self.ending == Ending::No && !self.saturated();
+            let writing = unsent > 0;
             tokio::select! {
                 biased;
                 () = crate::server::stopped(&mut shutdown) => break,
@@ -199,6 +237,13 @@ impl<'a> Pipeline<'a> {
                     Some(p) => self.inbox.push_back(p),
                     None => break,
                 },
+                n = wr.write(&self.out[self.sent..]), if writing => {
+                    let n = n?;
+                    if n == 0 {
+                        return Err(ConnError::Io(std::io::ErrorKind::WriteZero.into()));
+                    }
+                    self.sent += n;
+                }
                 waited = front_wait(&mut self.queue) => match waited {
                     Waited::Write(done) => self.finish_write(done)?,
                     Waited::Attached(answers) => self.finish_attached(answers)?,
@@ -208,12 +253,47 @@ impl<'a> Pipeline<'a> {
                     if n? == 0 {
                         break;
                     }
-                    self.take_frames(&mut inbuf)?;
                 }
             }
         }
+        // What is answered goes out if the client takes it promptly (a closeSession's reply,
+        // the replies before an expiry); a client that does not read is not waited for.
+        let rest = &self.out[self.sent.min(self.out.len())..];
+        if !rest.is_empty() {
+            let _ = tokio::time::timeout(CLOSE_FLUSH, wr.write_all(rest)).await;
+        }
         let _ = wr.shutdown().await;
         Ok(())
+    }
+
+    /// Bytes encoded and not yet sent.
+    fn unsent(&self) -> usize {
+        self.out.len().saturating_sub(self.sent)
+    }
+
+    /// True while no more requests may be taken: too much unsent, or too many in the
+    /// pipeline.
+    fn saturated(&self) -> bool {
+        self.unsent() >= MAX_UNSENT
+            || self.stats.outstanding.load(Ordering::Relaxed) >= MAX_OUTSTANDING
+    }
+
+    /// Drops what has been sent from the output buffer, and gives back memory either buffer
+    /// took for a large frame once it is no longer needed.
+    fn tidy_buffers(&mut self, inbuf: &mut Vec<u8>) {
+        if self.sent >= self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        } else if self.sent >= KEEP_BUFFER && self.sent * 2 >= self.out.len() {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        if self.out.capacity() > MAX_UNSENT && self.out.len() <= KEEP_BUFFER {
+            self.out.shrink_to(KEEP_BUFFER);
+        }
+        if inbuf.capacity() > KEEP_BUFFER && inbuf.len() <= KEEP_BUFFER {
+            inbuf.shrink_to(KEEP_BUFFER);
+        }
     }
 
     /// Takes every push waiting on the channel into the inbox.
@@ -431,10 +511,12 @@ impl<'a> Pipeline<'a> {
         self.node.stats.sent.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Takes every complete frame out of `inbuf`; a bad frame is an error (close).
+    /// Takes complete frames out of `inbuf` while the connection is not saturated, answering
+    /// what can be answered after each (so one read holding thousands of small requests
+    /// cannot encode thousands of large replies at once); a bad frame is an error (close).
     fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<(), ConnError> {
         let mut start = 0;
-        while self.ending == Ending::No {
+        while self.ending == Ending::No && !self.stop && !self.saturated() {
             let Some(frame) = self.decoder.decode(&inbuf[start..])? else {
                 break;
             };
@@ -462,6 +544,7 @@ impl<'a> Pipeline<'a> {
                 }
                 Err(e) => return Err(e.into()),
             }
+            self.advance()?;
         }
         inbuf.drain(..start);
         Ok(())
