@@ -118,3 +118,37 @@ fn a_client_that_never_reads_cannot_pin_memory() {
         "memory held after the session ended: {base} -> {after} KiB"
     );
 }
+
+/// A socket that never completes its first frame (sends nothing, or a length prefix and no
+/// body) is closed after ZooKeeper's 10 s (`zookeeper.nio.sessionlessCnxnTimeout`), not
+/// held for the largest session timeout (40 s by default).
+#[test]
+fn a_socket_that_never_completes_its_handshake_is_dropped_after_10_s() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = ZkNode::start_in(&dir.path().join("data"), &[]);
+    let silent = Raw::connect(n.addr);
+    let mut partial = Raw::connect(n.addr);
+    partial.send_bytes(&[0, 0, 0, 45, 0, 0]);
+    let opened = Instant::now();
+    for (what, mut raw) in [("silent", silent), ("partial", partial)] {
+        raw.stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let mut buf = [0u8; 16];
+        let got = raw.stream.read(&mut buf);
+        let after = opened.elapsed();
+        assert!(
+            matches!(got, Ok(0))
+                || got.is_err_and(|e| !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )),
+            "{what}: the node sent something"
+        );
+        assert!(
+            after >= Duration::from_millis(9_500) && after <= Duration::from_secs(15),
+            "{what}: closed after {after:?}"
+        );
+    }
+}

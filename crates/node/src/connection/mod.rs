@@ -183,15 +183,20 @@ enum Opened {
     Connect(ConnectRequest, FrameDecoder),
 }
 
-/// Reads the first frame: a four-letter word or a ConnectRequest, within the handshake
-/// deadline.
+/// How long a new connection may take to send its first frame (a four-letter word or a
+/// whole ConnectRequest): ZooKeeper's `zookeeper.nio.sessionlessCnxnTimeout`, 10 s. It was
+/// the largest session timeout (40 s by default), long enough for idle sockets to pile up.
+const FIRST_FRAME_WITHIN: Duration = Duration::from_secs(10);
+
+/// Reads the first frame: a four-letter word or a ConnectRequest, within
+/// [`FIRST_FRAME_WITHIN`].
 async fn open(
     rd: &mut OwnedReadHalf,
     inbuf: &mut Vec<u8>,
     node: &Arc<Node>,
     peer: SocketAddr,
 ) -> Result<Opened, ConnError> {
-    let deadline = Duration::from_millis(u64::from(node.settings.timeouts.max_ms()));
+    let deadline = FIRST_FRAME_WITHIN;
     // The first four bytes are either a four-letter word or a ConnectRequest's length.
     tokio::time::timeout(deadline, fill(rd, inbuf, 4))
         .await
