@@ -32,7 +32,12 @@ pub enum OpenError {
         source: sled::Error,
     },
     /// The database was written by a format this build does not understand.
-    #[error("raft database in {path:?} has format version {found}; this build supports version {supported}")]
+    #[error(
+        "raft database in {path:?} has format version {found}; this build reads version \
+         {supported} (Raft log in raft-log/, metadata in sled) and upgrades version 3 (Raft \
+         log in sled) in place; start it with the release that wrote it, or move the \
+         directory away and let the node rejoin the ensemble with an empty one"
+    )]
     UnsupportedFormat {
         /// The directory given to `open`.
         path: PathBuf,
@@ -47,6 +52,26 @@ pub enum OpenError {
         /// The directory given to `open`.
         path: PathBuf,
         /// What was wrong with it.
+        reason: String,
+    },
+    /// The Raft log (`raft-log/`) could not be opened: unreadable, locked, or damaged in a
+    /// way that is not a torn tail (a torn tail is cut off at open).
+    #[error("cannot open the raft log in {path:?}: {source}")]
+    Log {
+        /// The log's directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// Moving a Raft log that format version 3 kept in sled into `raft-log/` failed; the sled
+    /// log is untouched and the next start tries again.
+    #[error(
+        "cannot upgrade the raft log in {path:?} from format 3 (sled) to 4 (raft-log): {reason}"
+    )]
+    Upgrade {
+        /// The data directory.
+        path: PathBuf,
+        /// What went wrong.
         reason: String,
     },
     /// The background flusher thread could not be started.
