@@ -1,19 +1,19 @@
 //! TEST ONLY: the deliberately broken build (feature `unsafe-ack-before-flush`) and its model
 //! of a machine crash. Normal builds never run anything in here.
 //!
-//! The broken build acknowledges log appends before they are synced (`LogStore::append`
-//! writes them to the OS and calls back at once). On its own that loses nothing in a chaos
-//! run: a kill -9 of the process leaves the OS page cache, and with it every acknowledged
-//! append, intact. A missing fsync only loses data when the machine or the OS crashes, which
+//! The broken build acknowledges log appends before they are written or synced
+//! (`LogStore::append` calls back at once; its periodic sync writes them). On its own that
+//! loses little in a chaos run: what was written is in the OS page cache, which a kill -9 of
+//! the process leaves intact. A missing fsync only loses data when the machine or the OS crashes, which
 //! a process-level harness cannot do. So this build models such a crash at every start:
 //!
 //! - it syncs the log only every [`FLUSH_EVERY`], and whenever something else waits on a
 //!   sync (the vote, a truncation, a purge: those stay durable, only appends are broken);
-//! - after each of those syncs it records, in a file of its own, the byte offset in the log
-//!   up to which that sync made it durable;
-//! - opening the log cuts its chunk files at the recorded offset (removing whole chunks past
-//!   it), i.e. throws away what the crash would have thrown away, and says so at ERROR level.
-//!   `raft-log` then opens the cut log like any other torn one.
+//! - after each of those syncs it records, in a file of its own, the segment and offset up to
+//!   which that sync made the log durable;
+//! - opening the log cuts that segment at the recorded offset and removes the segments after
+//!   it, i.e. throws away what the crash would have thrown away, and says so at ERROR level.
+//!   The log then opens like any other (what was cut is zeros, the end of its frames).
 
 use std::io;
 use std::io::Write;
@@ -23,77 +23,71 @@ use std::time::Duration;
 /// How often the broken build syncs when nothing else asks it to.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
-/// The file, in the data dir, holding the durable mark: the log's global byte offset (as
-/// decimal text) up to which the latest sync made it durable.
+/// The file, in the data dir, holding the durable mark: the segment (its first frame's
+/// number) and offset up to which the latest sync made the log durable, as decimal text.
 const MARK_FILE: &str = "broken-durable-upto";
 
-/// Runs `sync` (which returns the offset it covered) and records that offset as durable.
+/// Runs `sync` (which returns the end of what it wrote, if anything) and records that as
+/// durable.
 pub(crate) fn sync_and_mark(
     data_dir: &Path,
-    sync: impl FnOnce() -> io::Result<u64>,
+    sync: impl FnOnce() -> io::Result<Option<(u64, u64)>>,
 ) -> io::Result<()> {
-    let covered = sync()?;
-    if covered == 0 {
-        // Nothing written since this start: the mark on disk still holds.
+    let Some((segment, offset)) = sync()? else {
+        // Nothing written by this sync: the mark on disk still holds.
         return Ok(());
-    }
+    };
     let tmp = data_dir.join(format!("{MARK_FILE}.tmp"));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(covered.to_string().as_bytes())?;
+    f.write_all(format!("{segment} {offset}").as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, data_dir.join(MARK_FILE))?;
     std::fs::File::open(data_dir)?.sync_all()
 }
 
-/// Called before the log is opened: cuts the log's chunk files at the durable mark (nothing
-/// if no mark was ever recorded).
+/// Called before the log is opened: cuts the log at the durable mark (nothing if no mark was
+/// ever recorded).
 pub(crate) fn model_crash(data_dir: &Path, log_dir: &Path) -> io::Result<()> {
-    let mark = match std::fs::read_to_string(data_dir.join(MARK_FILE)) {
-        Ok(text) => text
-            .trim()
-            .parse::<u64>()
-            .map_err(|e| io::Error::other(format!("broken-build durable mark: {e}")))?,
+    let text = match std::fs::read_to_string(data_dir.join(MARK_FILE)) {
+        Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::warn!("BROKEN TEST BUILD: no durable mark yet; modeled crash drops nothing");
             return Ok(());
         }
         Err(e) => return Err(e),
     };
-    let entries = match std::fs::read_dir(log_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    let bad = || io::Error::other(format!("broken-build durable mark {text:?}"));
+    let (segment, offset) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let segment: u64 = segment.parse().map_err(|_| bad())?;
+    let offset: u64 = offset.parse().map_err(|_| bad())?;
     let mut dropped = 0u64;
-    for entry in entries {
+    for entry in std::fs::read_dir(log_dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let Some(start) = name
+        let Some(seq) = entry
+            .file_name()
             .to_str()
-            .and_then(|n| raft_log::chunked_wal::Config::parse_chunk_file_name(n).ok())
+            .and_then(crate::wal::parse_segment_name)
         else {
             continue;
         };
-        let len = entry.metadata()?.len();
-        if start >= mark {
-            dropped += len;
+        if seq > segment {
+            dropped += 1;
             std::fs::remove_file(entry.path())?;
-        } else if start + len > mark {
-            dropped += start + len - mark;
+        } else if seq == segment {
             let f = std::fs::OpenOptions::new().write(true).open(entry.path())?;
-            f.set_len(mark - start)?;
+            let len = f.metadata()?.len();
+            // Zeros from the mark on: the end of the frames, as in a preallocated segment.
+            f.set_len(offset)?;
+            f.set_len(len.max(offset))?;
             f.sync_all()?;
         }
     }
     std::fs::File::open(log_dir)?.sync_all()?;
-    if dropped > 0 {
-        tracing::error!(
-            "BROKEN TEST BUILD: modeled crash dropped {dropped} bytes of the raft log past \
-             offset {mark} (acknowledged but never synced)"
-        );
-    } else {
-        tracing::warn!("BROKEN TEST BUILD: modeled crash dropped nothing (durable up to {mark})");
-    }
+    tracing::error!(
+        "BROKEN TEST BUILD: modeled crash cut the raft log at segment {segment} offset \
+         {offset} (and removed {dropped} later segments): what was acknowledged after the \
+         last sync is gone"
+    );
     Ok(())
 }
 
@@ -133,7 +127,8 @@ mod tests {
             log.blocking_append(entries(1..=5)).await.unwrap();
             log.save_vote(&openraft::Vote::new(1, 1)).await.unwrap();
             log.blocking_append(entries(6..=9)).await.unwrap();
-            log.shared.log.lock().wait_worker_idle().unwrap();
+            // Written to the file, not synced (`sync` alone would not record the mark).
+            crate::wal::sync(&log.shared.wal).unwrap();
             // Dropped without a sync covering 6..=9 being recorded? Dropping syncs once more
             // on the way out, like a clean stop; a kill -9 would not. So model the kill by
             // leaking the store: nothing of ours runs after this.
@@ -145,8 +140,8 @@ mod tests {
         copy_dir(dir.path(), copy.path());
         let raw = tempfile::tempdir().unwrap();
         copy_dir(&copy.path().join(crate::log_store::LOG_DIR), raw.path());
-        let wal = crate::log_store::open_wal::<Cfg>(raw.path()).unwrap();
-        assert_eq!(wal.log_state().last().map(|l| l.0.index), Some(9));
+        let wal = crate::wal::Wal::<Cfg>::open(raw.path()).unwrap();
+        assert_eq!(wal.state.last.as_ref().map(|l| l.index), Some(9));
         drop(wal);
         let mut log = LogStore::<Cfg>::open(copy.path()).unwrap();
         let got = log.try_get_log_entries(..).await.unwrap();

@@ -34,7 +34,7 @@ pub enum OpenError {
     /// The database was written by a format this build does not understand.
     #[error(
         "raft database in {path:?} has format version {found}; this build reads version \
-         {supported} (Raft log in raft-log/, metadata in sled) and upgrades version 3 (Raft \
+         {supported} (Raft log in wal/, metadata in sled) and upgrades version 3 (Raft \
          log in sled) in place; start it with the release that wrote it, or move the \
          directory away and let the node rejoin the ensemble with an empty one"
     )]
@@ -54,7 +54,7 @@ pub enum OpenError {
         /// What was wrong with it.
         reason: String,
     },
-    /// The Raft log (`raft-log/`) could not be opened: unreadable, locked, or damaged in a
+    /// The Raft log (`wal/`) could not be opened: unreadable, locked, or damaged in a
     /// way that is not a torn tail (a torn tail is cut off at open).
     #[error("cannot open the raft log in {path:?}: {source}")]
     Log {
@@ -63,11 +63,9 @@ pub enum OpenError {
         /// What went wrong.
         source: io::Error,
     },
-    /// Moving a Raft log that format version 3 kept in sled into `raft-log/` failed; the sled
+    /// Moving a Raft log that format version 3 kept in sled into `wal/` failed; the sled
     /// log is untouched and the next start tries again.
-    #[error(
-        "cannot upgrade the raft log in {path:?} from format 3 (sled) to 4 (raft-log): {reason}"
-    )]
+    #[error("cannot upgrade the raft log in {path:?} from format 3 (sled) to 4 (wal): {reason}")]
     Upgrade {
         /// The data directory.
         path: PathBuf,
@@ -122,6 +120,12 @@ pub enum Corruption {
         key: u64,
         /// Index inside the entry.
         found: u64,
+    },
+    /// A record of the Raft log does not parse or fails its crc32.
+    #[error("raft log record: {reason}")]
+    Record {
+        /// What is wrong with it.
+        reason: String,
     },
     /// The snapshot file the record names is missing or not what the record says.
     #[error("snapshot file {name}: {reason}")]

@@ -6,7 +6,7 @@
 //! costs one fsync, several writers waiting together share one, and no tokio worker ever
 //! blocks on disk. A completion submitted after its writes is covered by the sync that runs
 //! it, because each store's sync makes every earlier write of that store durable (the Raft
-//! log's: `raft-log` writes everything pending, then `fdatasync`s; sled's: [`DiskSync`]).
+//! log's: `wal::sync` writes the pending frame, then `fdatasync`s; sled's: [`DiskSync`]).
 //!
 //! [`DiskSync`]: crate::disk_sync::DiskSync
 
@@ -19,7 +19,8 @@ use std::time::Duration;
 /// What to run once the flush covering a write has finished (or failed).
 pub(crate) type Completion = Box<dyn FnOnce(Result<(), io::Error>) + Send + 'static>;
 
-/// Handle to the flusher thread; dropping it drains the queue and joins the thread.
+/// Handle to the flusher thread; dropping it drains the queue, syncs once more and joins the
+/// thread.
 pub(crate) struct Flusher {
     tx: Option<mpsc::Sender<Completion>>,
     thread: Option<JoinHandle<()>>,
@@ -125,10 +126,8 @@ fn run(
                 Err(mpsc::RecvTimeoutError::Disconnected) => true,
             },
         };
-        // A periodic flusher syncs once more on the way out (see `broken`).
-        if closed && every.is_none() {
-            return;
-        }
+        // On the way out (the store is being dropped) one more sync: a clean stop keeps
+        // what was written without a sync of its own (the committed id), as sled's did.
         // Everything queued while the previous sync ran rides on this one.
         batch.extend(rx.try_iter());
         let res = sync();

@@ -1,7 +1,7 @@
 //! Raft for the ensemble, built on openraft 0.9 (storage-v2 API).
 //!
 //! This crate owns: the Raft type config ([`TypeConfig`]), the replicated [`Command`], the
-//! durable Raft log and vote over the `raft-log` write-ahead log ([`LogStore`]), the node's
+//! durable Raft log and vote in a write-ahead log of its own ([`LogStore`]), the node's
 //! small records in sled ([`SledStorage`]: format version, [`SnapshotStore`]'s record,
 //! [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
 //! ([`ZkStateMachine`]: data tree, session table, cluster secret) with its versioned,
@@ -40,6 +40,7 @@ mod flusher;
 mod grpc;
 mod log_store;
 mod network;
+mod recent;
 mod single;
 mod snapshot;
 mod snapshot_store;
@@ -48,7 +49,7 @@ mod storage;
 mod submitter;
 mod types;
 mod upgrade;
-mod wal_types;
+mod wal;
 
 pub use cluster::leader_heard_ago;
 pub use cluster::start_cluster;
@@ -73,6 +74,7 @@ pub use error::OpenError;
 pub use grpc::activity::{ActivityHandler, Touch};
 pub use log_store::LogReader;
 pub use log_store::LogStore;
+pub use log_store::StoredEntry;
 pub use network::OneNodeNetwork;
 pub use network::UnreachablePeer;
 pub use single::now_ms;
@@ -107,4 +109,3 @@ pub use submitter::Submitter;
 pub use types::NodeId;
 pub use types::TypeConfig;
 pub use types::ZkRaft;
-pub use wal_types::StoredEntry;

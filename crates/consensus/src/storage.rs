@@ -1,6 +1,6 @@
 //! Opening the data directory: the node's sled database of small records (format version,
 //! cluster meta, snapshot record), checked for its format version. The Raft log lives beside
-//! it in `raft-log/` (see `log_store`); a release that kept the log in sled is upgraded when
+//! it in `wal/` (see `log_store`); a release that kept the log in sled is upgraded when
 //! the log is opened (see `upgrade`).
 
 use std::path::Path;
@@ -19,12 +19,12 @@ use crate::disk_sync::DiskSync;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
 use crate::log_store::LogStore;
+use crate::log_store::StoredEntry;
 use crate::snapshot_store::remove_strays;
 use crate::snapshot_store::SnapshotStore;
-use crate::wal_types::StoredEntry;
 
 /// The on-disk format this build writes (2: a log entry carries a batch of commands; 3:
-/// snapshot bytes in files of their own; 4: the Raft log in `raft-log/`, no longer in sled).
+/// snapshot bytes in files of their own; 4: the Raft log in `wal/`, no longer in sled).
 /// Version 3 is upgraded in place when the log is opened; any other version is refused.
 pub const FORMAT_VERSION: u32 = 4;
 

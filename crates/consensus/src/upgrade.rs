@@ -1,12 +1,12 @@
 //! The in-place upgrade of a data directory written by format version 3, which kept the Raft
 //! log (entries, vote, committed id, purge point) in sled, to version 4 (the log in
-//! `raft-log/`).
+//! `wal/`).
 //!
 //! Done once, when the log is first opened: the old log is read from sled and written to a
-//! fresh `raft-log/` and synced; only then does sled record version 4 and drop the old log,
+//! fresh `wal/` and synced; only then does sled record version 4 and drop the old log,
 //! in one flush. A crash before that flush leaves version 3 and the whole sled log: the next
-//! start removes the half-written `raft-log/` and starts over. A crash after it leaves
-//! version 4 and a complete `raft-log/`.
+//! start removes the half-written `wal/` and starts over. A crash after it leaves
+//! version 4 and a complete `wal/`.
 
 use std::path::Path;
 
@@ -14,22 +14,18 @@ use openraft::LogId;
 use openraft::RaftLogId;
 use openraft::RaftTypeConfig;
 use openraft::Vote;
-use raft_log::api::raft_log_writer::RaftLogWriter;
 
 use crate::codec;
 use crate::error::OpenError;
-use crate::log_store::open_wal;
+use crate::log_store::StoredEntry;
 use crate::storage::SledStorage;
 use crate::storage::StoreMeta;
 use crate::storage::FORMAT_VERSION;
 use crate::storage::SLED_LOG_FORMAT;
-use crate::wal_types::StoredEntry;
-use crate::wal_types::WalEntry;
-use crate::wal_types::WalLogId;
-use crate::wal_types::WalVote;
+use crate::wal::Wal;
 
 /// Entries appended between two syncs while copying: bounds the memory the copy holds.
-const COPY_BATCH: usize = 4096;
+const COPY_BATCH: u64 = 4096;
 
 /// Upgrades `storage`'s directory to [`FORMAT_VERSION`] if it holds format 3; `log_dir` is
 /// where the log goes.
@@ -45,7 +41,7 @@ where
         path: storage.path().to_path_buf(),
         reason,
     };
-    tracing::warn!(dir = %storage.path().display(), "upgrading the raft log from format 3 (sled) to 4 (raft-log)");
+    tracing::warn!(dir = %storage.path().display(), "upgrading the raft log from format 3 (sled) to 4 (wal)");
     let copied = copy_log::<C>(storage, log_dir).map_err(&fail)?;
     switch_format(storage).map_err(&fail)?;
     tracing::warn!(
@@ -70,7 +66,7 @@ fn meta_get<T: serde::de::DeserializeOwned>(
         .map_err(|e| e.to_string())
 }
 
-/// Copies sled's log into a fresh `raft-log` in `log_dir` and syncs it; returns how many
+/// Copies sled's log into a fresh log in `log_dir` and syncs it; returns how many
 /// entries it copied.
 fn copy_log<C>(storage: &SledStorage, log_dir: &Path) -> Result<u64, String>
 where
@@ -94,25 +90,23 @@ where
         .open_tree(codec::LOG_TREE)
         .map_err(|e| e.to_string())?;
 
-    let mut wal = open_wal::<C>(log_dir).map_err(|e| format!("creating the log: {e}"))?;
-    let sync = |wal: &mut crate::log_store::Wal<C>| -> Result<(), String> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        wal.flush(true, Some(tx)).map_err(|e| e.to_string())?;
-        rx.recv()
-            .map_err(|_| "the log's I/O thread stopped".to_string())?
-            .map_err(|e| format!("syncing the log: {e}"))
-    };
-    if let Some(vote) = vote {
-        wal.save_vote(WalVote(vote)).map_err(|e| e.to_string())?;
+    let wal = parking_lot::Mutex::new(
+        Wal::<C>::open(log_dir).map_err(|e| format!("creating the log: {e}"))?,
+    );
+    let sync = || crate::wal::sync(&wal).map_err(|e| format!("syncing the log: {e}"));
+    let mut copied = 0u64;
+    {
+        let mut w = wal.lock();
+        if let Some(vote) = &vote {
+            w.save_vote(vote).map_err(|e| e.to_string())?;
+        }
+        if let Some(purged) = &purged {
+            w.purge(purged).map_err(|e| e.to_string())?;
+        }
     }
     // Entries at or below the purge point may linger in sled (its removal ran after the
     // purge point was flushed): they are not part of the log.
     let first = purged.as_ref().map_or(0, |p| p.index.saturating_add(1));
-    if let Some(purged) = purged {
-        wal.purge(WalLogId(purged)).map_err(|e| e.to_string())?;
-    }
-    let mut copied = 0u64;
-    let mut batch = Vec::with_capacity(COPY_BATCH);
     for item in logs.range(codec::index_key(first)..) {
         let (key, value) = item.map_err(|e| e.to_string())?;
         let index = codec::key_index(&key).map_err(|e| e.to_string())?;
@@ -125,23 +119,23 @@ where
                 log_id.index
             ));
         }
-        batch.push((WalLogId(log_id), WalEntry::new(entry)));
+        // The bytes sled held are the entry's postcard bytes, as the new log stores them.
+        wal.lock()
+            .append(&log_id, &value)
+            .map_err(|e| format!("entry {index}: {e}"))?;
         copied += 1;
-        if batch.len() == COPY_BATCH {
-            wal.append(batch.drain(..))
-                .map_err(|e| format!("entry {index}: {e}"))?;
-            sync(&mut wal)?;
+        if copied % COPY_BATCH == 0 {
+            sync()?;
         }
     }
-    wal.append(batch.drain(..)).map_err(|e| e.to_string())?;
     if let Some(Some(committed)) = committed {
         // A committed id past the copied log is a hint nobody can use; leave it out.
-        let last = wal.log_state().last().map(|l| l.0.clone());
-        if last.is_some_and(|last| committed <= last) {
-            wal.commit(WalLogId(committed)).map_err(|e| e.to_string())?;
+        let mut w = wal.lock();
+        if w.state.last.as_ref().is_some_and(|last| committed <= *last) {
+            w.commit(&committed).map_err(|e| e.to_string())?;
         }
     }
-    sync(&mut wal)?;
+    sync()?;
     drop(wal);
     // The new directory's name must be durable before sled forgets the old log.
     let parent = log_dir.parent().unwrap_or(log_dir);

@@ -1,5 +1,5 @@
 //! A data directory written by format version 3 (the Raft log in sled) is upgraded in place
-//! to version 4 (the log in `raft-log/`) when its log is first opened.
+//! to version 4 (the log in `wal/`) when its log is first opened.
 //!
 //! `fixtures/sled-format-3` was written by the release before the change (commit 10d311f)
 //! through its public API, with the steps of `everything_survives_reopen` in durability.rs:
@@ -87,9 +87,9 @@ async fn a_format_3_directory_is_upgraded_in_place_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     copy_dir(Path::new(FIXTURE), &dir);
-    assert!(!dir.join("raft-log").exists(), "the fixture has no new log");
+    assert!(!dir.join("wal").exists(), "the fixture has no new log");
     check_upgraded(&dir).await;
-    assert!(dir.join("raft-log").is_dir());
+    assert!(dir.join("wal").is_dir());
 
     // sled no longer holds the log: the raft_log tree is gone, and so are vote, purge point
     // and committed id.
@@ -123,18 +123,14 @@ async fn a_format_3_directory_is_upgraded_in_place_once() {
     );
 }
 
-/// A crash during the upgrade leaves format 3 and a partial `raft-log/`; the next start
+/// A crash during the upgrade leaves format 3 and a partial `wal/`; the next start
 /// throws that away and upgrades again from the intact sled log.
 #[tokio::test]
 async fn an_interrupted_upgrade_starts_over() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     copy_dir(Path::new(FIXTURE), &dir);
-    std::fs::create_dir_all(dir.join("raft-log")).unwrap();
-    std::fs::write(
-        dir.join("raft-log/r-00_000_000_000_000_000_000.wal"),
-        b"half a chunk",
-    )
-    .unwrap();
+    std::fs::create_dir_all(dir.join("wal")).unwrap();
+    std::fs::write(dir.join("wal/00000000000000000001.wal"), b"half a chunk").unwrap();
     check_upgraded(&dir).await;
 }
