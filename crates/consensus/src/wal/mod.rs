@@ -140,6 +140,8 @@ pub(crate) enum WalError {
 /// The log: its state, where each entry is, and the frames not yet written.
 pub(crate) struct Wal<C: RaftTypeConfig> {
     dir: PathBuf,
+    /// [`SEGMENT_BYTES`], smaller in unit tests.
+    segment_bytes: u64,
     pub(crate) state: State<C>,
     /// Index of the entry at `locs[0]`.
     first: u64,
@@ -180,11 +182,11 @@ fn enc<T: Serialize>(value: &T) -> Result<Vec<u8>, Corruption> {
 
 /// Preallocates `file` to [`SEGMENT_BYTES`] (zeros), so that an `fdatasync` after a write
 /// inside it has no file size or block allocation to record.
-fn preallocate(file: &File) -> io::Result<()> {
-    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, SEGMENT_BYTES) {
+fn preallocate(file: &File, bytes: u64) -> io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes) {
         Ok(()) => Ok(()),
         // A file system without fallocate: a sparse file of the same size.
-        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(SEGMENT_BYTES),
+        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(bytes),
         Err(e) => Err(e.into()),
     }
 }
@@ -196,6 +198,11 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 impl<C: RaftTypeConfig> Wal<C> {
     /// Opens the log in `dir` (creating it), replaying every segment.
     pub(crate) fn open(dir: &Path) -> Result<Self, WalError> {
+        Self::open_sized(dir, SEGMENT_BYTES)
+    }
+
+    /// [`Wal::open`] with segments of `segment_bytes`.
+    fn open_sized(dir: &Path, segment_bytes: u64) -> Result<Self, WalError> {
         if !dir.is_dir() {
             std::fs::create_dir_all(dir)?;
             if let Some(parent) = dir.parent() {
@@ -212,6 +219,7 @@ impl<C: RaftTypeConfig> Wal<C> {
         names.sort_unstable();
         let mut wal = Wal {
             dir: dir.to_path_buf(),
+            segment_bytes,
             state: State::default(),
             first: 0,
             locs: VecDeque::new(),
@@ -303,7 +311,7 @@ impl<C: RaftTypeConfig> Wal<C> {
                     "raft log: cutting off a torn last write"
                 );
                 file.set_len(end.at)?;
-                preallocate(&file)?;
+                preallocate(&file, wal.segment_bytes)?;
                 file.sync_all()?;
                 for &l in later {
                     std::fs::remove_file(dir.join(segment_name(l)))?;
@@ -444,7 +452,7 @@ impl<C: RaftTypeConfig> Wal<C> {
         let len = (RECORD_HEADER + body.len()) as u64;
         let starts_frame = self.pending.is_empty();
         let need = len + if starts_frame { FRAME_HEADER as u64 } else { 0 };
-        if self.fill + need > SEGMENT_BYTES && self.fill > 0 {
+        if self.fill + need > self.segment_bytes && self.fill > 0 {
             self.start_segment();
         } else if starts_frame {
             self.pending.push(Pending {
@@ -609,7 +617,7 @@ pub(crate) fn sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced>
 }
 
 fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> {
-    let (frames, mut file, dir, next_index, purged) = {
+    let (frames, mut file, dir, next_index, purged, segment_bytes) = {
         let mut w = wal.lock();
         if let Some(reason) = &w.failed {
             return Err(io::Error::other(format!(
@@ -630,6 +638,7 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
             w.dir.clone(),
             w.next_index(),
             w.state.purged.as_ref().map(|p| p.index),
+            w.segment_bytes,
         )
     };
     // The file of the segment before the first pending frame's (still being written).
@@ -654,7 +663,7 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
                 .write(true)
                 .create_new(true)
                 .open(&path)?;
-            preallocate(&f)?;
+            preallocate(&f, segment_bytes)?;
             let f = Arc::new(f);
             file = Some(f.clone());
             // Readers and the next sync find it from now on.
@@ -712,4 +721,140 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
         );
     }
     Ok(Synced { end })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+
+    openraft::declare_raft_types!(
+        Cfg: D = Vec<u8>, R = (),
+    );
+
+    fn id(index: u64) -> LogId<u64> {
+        LogId::new(CommittedLeaderId::new(1, 0), index)
+    }
+
+    /// Appends entries `range` of ~1 KiB and syncs after each.
+    fn fill(wal: &Mutex<Wal<Cfg>>, range: std::ops::RangeInclusive<u64>) {
+        for i in range {
+            wal.lock().append(&id(i), &[i as u8; 1000]).unwrap();
+            sync(wal).unwrap();
+        }
+    }
+
+    fn segments(dir: &Path) -> Vec<u64> {
+        let mut names: Vec<u64> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_str().and_then(parse_segment_name))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn entry_at(wal: &Wal<Cfg>, index: u64) -> Vec<u8> {
+        let (file, at, len) = wal.locate(index, index + 1).unwrap().remove(0);
+        read_entry::<u64>(&file, at, len).unwrap()
+    }
+
+    #[test]
+    fn segments_rotate_reopen_and_go_when_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Mutex::new(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap());
+        wal.lock().save_vote(&Vote::new_committed(3, 1)).unwrap();
+        fill(&wal, 1..=60);
+        let before = segments(dir.path());
+        assert!(
+            before.len() >= 4,
+            "1 KiB entries in 16 KiB segments: {before:?}"
+        );
+        drop(wal);
+
+        let wal = Mutex::new(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap());
+        {
+            let w = wal.lock();
+            assert_eq!(w.state.last, Some(id(60)));
+            assert_eq!(w.state.vote, Some(Vote::new_committed(3, 1)));
+            assert_eq!((w.first_index(), w.next_index()), (1, 61));
+            assert_eq!(entry_at(&w, 1), vec![1u8; 1000]);
+            assert_eq!(entry_at(&w, 37), vec![37u8; 1000]);
+        }
+        wal.lock().purge(&id(40)).unwrap();
+        sync(&wal).unwrap();
+        let after = segments(dir.path());
+        assert!(after.len() < before.len(), "{before:?} -> {after:?}");
+        assert_eq!(after.last(), before.last(), "the newest segment stays");
+        drop(wal);
+
+        // The deleted segments' vote lives on in the next segment's checkpoint.
+        let wal = Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap();
+        assert_eq!(wal.state.purged, Some(id(40)));
+        assert_eq!(wal.state.vote, Some(Vote::new_committed(3, 1)));
+        assert_eq!((wal.first_index(), wal.next_index()), (41, 61));
+        assert_eq!(entry_at(&wal, 41), vec![41u8; 1000]);
+    }
+
+    #[test]
+    fn damage_in_an_older_segment_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Mutex::new(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap());
+        fill(&wal, 1..=40);
+        drop(wal);
+        let first = dir.path().join(segment_name(segments(dir.path())[0]));
+        let f = OpenOptions::new().write(true).open(&first).unwrap();
+        f.write_all_at(&[0xee], 3000).unwrap();
+        drop(f);
+        let err = match Wal::<Cfg>::open_sized(dir.path(), 16 << 10) {
+            Err(e) => e,
+            Ok(_) => panic!("opened over a damaged older segment"),
+        };
+        assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_segment_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Mutex::new(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap());
+        fill(&wal, 1..=60);
+        drop(wal);
+        let names = segments(dir.path());
+        std::fs::remove_file(dir.path().join(segment_name(names[1]))).unwrap();
+        assert!(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).is_err());
+    }
+
+    /// Truncations and re-appends interleaved with syncs: what is written stays readable
+    /// from the files, with the new entries where the old ones were cut.
+    #[test]
+    fn truncate_then_append_reads_the_new_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Mutex::new(Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap());
+        fill(&wal, 1..=10);
+        wal.lock().truncate(6, Some(id(5))).unwrap();
+        {
+            let mut w = wal.lock();
+            for i in 6..=8 {
+                w.append(
+                    &LogId::new(CommittedLeaderId::new(2, 0), i),
+                    &[100 + i as u8; 10],
+                )
+                .unwrap();
+            }
+            assert_eq!(w.written_upto(), 6, "6.. not in files yet");
+        }
+        sync(&wal).unwrap();
+        assert_eq!(wal.lock().written_upto(), 9);
+        drop(wal);
+        let wal = Wal::<Cfg>::open_sized(dir.path(), 16 << 10).unwrap();
+        assert_eq!(wal.next_index(), 9);
+        assert_eq!(entry_at(&wal, 5), vec![5u8; 1000]);
+        assert_eq!(entry_at(&wal, 7), vec![107u8; 10]);
+        assert_eq!(
+            wal.state.last,
+            Some(LogId::new(CommittedLeaderId::new(2, 0), 8))
+        );
+    }
 }
