@@ -151,6 +151,8 @@ pub(crate) struct Wal<C: RaftTypeConfig> {
     current: u64,
     /// Bytes of the current segment, pending frames included.
     fill: u64,
+    /// Bytes of the current segment known written (frames or zeros), for [`ZERO_AHEAD`].
+    zeroed: u64,
     next_seq: u64,
     pending: Vec<Pending>,
     /// Entries below this index are in files (the rest only in pending frames).
@@ -180,16 +182,19 @@ fn enc<T: Serialize>(value: &T) -> Result<Vec<u8>, Corruption> {
     })
 }
 
-/// Preallocates `file` to [`SEGMENT_BYTES`] (zeros), so that an `fdatasync` after a write
-/// inside it has no file size or block allocation to record.
+/// Sizes a new (or cut) segment file to its full size: a sparse file whose length never
+/// changes while frames are written, so an `fdatasync` has no file size to record.
 fn preallocate(file: &File, bytes: u64) -> io::Result<()> {
-    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes) {
-        Ok(()) => Ok(()),
-        // A file system without fallocate: a sparse file of the same size.
-        Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(bytes),
-        Err(e) => Err(e.into()),
-    }
+    file.set_len(bytes.max(file.metadata()?.len()))
 }
+
+/// Zeros are written ahead of the frames in chunks of this size: a frame written over blocks
+/// that already hold data costs its `fdatasync` no block allocation. Measured (the `append`
+/// bench, 16 entries of ~128 bytes per sync): 204 us per group with zeros written ahead,
+/// 330 us into a sparse or `fallocate`d file (an `fdatasync` then also records the newly
+/// allocated or written-to extents); on this disk `fdatasync` of 1 KiB into allocated
+/// blocks has p99 0.2-0.5 ms against 2 ms into `fallocate`d ones.
+const ZERO_AHEAD: u64 = 1 << 20;
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -226,6 +231,7 @@ impl<C: RaftTypeConfig> Wal<C> {
             segments: BTreeMap::new(),
             current: 0,
             fill: 0,
+            zeroed: 0,
             next_seq: names.first().copied().unwrap_or(1),
             pending: Vec::new(),
             written_upto: 0,
@@ -273,6 +279,7 @@ impl<C: RaftTypeConfig> Wal<C> {
             }
             wal.current = name;
             wal.fill = end.at;
+            wal.zeroed = end.at;
             let later = &names[i + 1..];
             if end.damage.is_none() && !later.is_empty() {
                 prev_end = Some((name, end.at));
@@ -331,6 +338,7 @@ impl<C: RaftTypeConfig> Wal<C> {
                 Some((name, end)) => {
                     wal.current = name;
                     wal.fill = end;
+                    wal.zeroed = end;
                 }
                 None => {
                     wal.start_segment();
@@ -492,6 +500,7 @@ impl<C: RaftTypeConfig> Wal<C> {
             },
         );
         self.current = seq;
+        self.zeroed = 0;
         let mut buf = vec![0u8; FRAME_HEADER];
         // The state always encodes (log ids and votes); an empty checkpoint would only make
         // the next open refuse the segment, never lose anything silently.
@@ -617,7 +626,7 @@ pub(crate) fn sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced>
 }
 
 fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> {
-    let (frames, mut file, dir, next_index, purged, segment_bytes) = {
+    let (frames, mut file, dir, next_index, purged, segment_bytes, mut zeroed) = {
         let mut w = wal.lock();
         if let Some(reason) = &w.failed {
             return Err(io::Error::other(format!(
@@ -639,6 +648,7 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
             w.next_index(),
             w.state.purged.as_ref().map(|p| p.index),
             w.segment_bytes,
+            w.zeroed,
         )
     };
     // The file of the segment before the first pending frame's (still being written).
@@ -652,8 +662,10 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
         }
     }
     let mut end = None;
+    let mut last_segment = None;
     for mut frame in frames {
         if frame.new_segment {
+            zeroed = 0;
             if let Some(f) = &file {
                 f.sync_data()?;
             }
@@ -675,18 +687,30 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
             .as_ref()
             .ok_or_else(|| io::Error::other("raft log: no segment file to write to"))?;
         format::seal_frame(&mut frame.buf, frame.seq);
+        let frame_end = frame.at + frame.buf.len() as u64;
+        if frame_end > zeroed {
+            // Zeros after the frame up to the next chunk boundary, in the same write.
+            let ahead = (frame_end / ZERO_AHEAD + 1) * ZERO_AHEAD;
+            let ahead = ahead.min(segment_bytes.max(frame_end));
+            frame.buf.resize((ahead - frame.at) as usize, 0);
+            zeroed = ahead;
+        }
         f.write_all_at(&frame.buf, frame.at)?;
         if frame.new_segment {
             f.sync_all()?;
             sync_dir(&dir)?;
         }
-        end = Some((frame.segment, frame.at + frame.buf.len() as u64));
+        end = Some((frame.segment, frame_end));
+        last_segment = Some(frame.segment);
     }
     if let Some(f) = &file {
         f.sync_data()?;
     }
     let removable = {
         let mut w = wal.lock();
+        if last_segment == Some(w.current) {
+            w.zeroed = w.zeroed.max(zeroed);
+        }
         // Entries truncated after the frames were taken and written again are in a later
         // frame: only what was below the lowest cut is written.
         let covered = next_index.min(w.cut_since_take);
