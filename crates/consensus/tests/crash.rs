@@ -6,9 +6,9 @@
 //! The child is this very test binary, re-run with `CRASH_CHILD_DIR` set and filtered to the
 //! `crash_child` test. Synchronisation is the child's stdout only: no sleeps.
 //!
-//! SIGKILL loses no page cache, so this checks the acknowledgement logic and sled's recovery
-//! of a log cut at any point, not power loss (that needs fsync to be honest, which sled
-//! calls on every flush).
+//! SIGKILL loses no page cache, so this checks the acknowledgement logic and the log's
+//! recovery of a process stopped at any point, not power loss (for that every acknowledgement
+//! waits for an `fdatasync`; tests/log_files.rs cuts and damages the files themselves).
 
 mod common;
 
