@@ -12,8 +12,11 @@ import sys
 
 # (bucket, thread-name regex or None, frame regex or None); the first match wins.
 RULES = [
+    # sled holds only the cluster-meta and snapshot records now: any sled bucket under a write
+    # load is a defect (docs/storage.md).
     ("sled I/O thread pool (sled-io-*: buffer writes, wake-ups)", r"^sled-io", None),
-    ("log flush thread (sled flush + fdatasync)", r"^raft-sled-flu", None),
+    ("sled metadata sync thread (snapshot records)", r"^raft-meta-sync", None),
+    ("log sync thread (pwrite + fdatasync of the WAL)", r"^raft-log-sync", None),
     ("snapshot encoding (blocking threads)", None, r"snapshot|Snapshot"),
     ("openraft replication + gRPC client (AppendEntries out)", None,
      r"ReplicationCore|grpc::client|grpc::inflight|hyper::proto::h2::client|h2::client"),

@@ -14,7 +14,7 @@ use openraft::CommittedLeaderId;
 use openraft::Entry;
 use openraft::EntryPayload;
 use openraft::LogId;
-use zk_consensus::SledLogStore;
+use zk_consensus::LogStore;
 
 openraft::declare_raft_types!(
     /// Bench type config: opaque byte commands.
@@ -32,7 +32,7 @@ fn bench_append(c: &mut Criterion) {
     let mut group = c.benchmark_group("append_flushed");
     for batch in [1u64, 16, 256] {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = SledLogStore::<Cfg>::open(dir.path()).unwrap();
+        let mut log = LogStore::<Cfg>::open(dir.path()).unwrap();
         let mut next = 1u64;
         group.throughput(Throughput::Elements(batch));
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {

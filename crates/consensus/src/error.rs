@@ -32,7 +32,12 @@ pub enum OpenError {
         source: sled::Error,
     },
     /// The database was written by a format this build does not understand.
-    #[error("raft database in {path:?} has format version {found}; this build supports version {supported}")]
+    #[error(
+        "raft database in {path:?} has format version {found}; this build reads version \
+         {supported} (Raft log in wal/, metadata in sled) and upgrades version 3 (Raft \
+         log in sled) in place; start it with the release that wrote it, or move the \
+         directory away and let the node rejoin the ensemble with an empty one"
+    )]
     UnsupportedFormat {
         /// The directory given to `open`.
         path: PathBuf,
@@ -47,6 +52,24 @@ pub enum OpenError {
         /// The directory given to `open`.
         path: PathBuf,
         /// What was wrong with it.
+        reason: String,
+    },
+    /// The Raft log (`wal/`) could not be opened: unreadable, locked, or damaged in a
+    /// way that is not a torn tail (a torn tail is cut off at open).
+    #[error("cannot open the raft log in {path:?}: {source}")]
+    Log {
+        /// The log's directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// Moving a Raft log that format version 3 kept in sled into `wal/` failed; the sled
+    /// log is untouched and the next start tries again.
+    #[error("cannot upgrade the raft log in {path:?} from format 3 (sled) to 4 (wal): {reason}")]
+    Upgrade {
+        /// The data directory.
+        path: PathBuf,
+        /// What went wrong.
         reason: String,
     },
     /// The background flusher thread could not be started.
@@ -97,6 +120,12 @@ pub enum Corruption {
         key: u64,
         /// Index inside the entry.
         found: u64,
+    },
+    /// A record of the Raft log does not parse or fails its crc32.
+    #[error("raft log record: {reason}")]
+    Record {
+        /// What is wrong with it.
+        reason: String,
     },
     /// The snapshot file the record names is missing or not what the record says.
     #[error("snapshot file {name}: {reason}")]

@@ -1,8 +1,9 @@
 //! Raft for the ensemble, built on openraft 0.9 (storage-v2 API).
 //!
 //! This crate owns: the Raft type config ([`TypeConfig`]), the replicated [`Command`], the
-//! sled-backed log, vote and snapshot storage ([`SledStorage`], [`SledLogStore`],
-//! [`SnapshotStore`], [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
+//! durable Raft log and vote in a write-ahead log of its own ([`LogStore`]), the node's
+//! small records in sled ([`SledStorage`]: format version, [`SnapshotStore`]'s record,
+//! [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
 //! ([`ZkStateMachine`]: data tree, session table, cluster secret) with its versioned,
 //! checksummed snapshots, a one-node ensemble ([`start_single`]) whose network
 //! ([`OneNodeNetwork`]) has no peers, and a member of a multi-node ensemble
@@ -19,9 +20,9 @@
 //! applying the same log holds the same state.
 //!
 //! Durability rule: nothing is acknowledged (openraft's `LogFlushed` callback, `save_vote`,
-//! `truncate`, `purge`, `SnapshotStore::save`) before a sled flush covering it returned Ok.
-//! Flushes run on one background thread that groups every write waiting for it into one
-//! fsync, so the async runtime never blocks on disk.
+//! `truncate`, `purge`, `SnapshotStore::save`) before a sync covering it returned Ok. Syncs
+//! run on a background thread per store that groups every write waiting for it into one
+//! `fdatasync`, so the async runtime never blocks on disk.
 
 // openraft's `StorageError` is large (~190 bytes) and is what its storage traits must return;
 // boxing it in our helpers would only add conversions at every trait method.
@@ -47,6 +48,8 @@ mod state_machine;
 mod storage;
 mod submitter;
 mod types;
+mod upgrade;
+mod wal;
 
 pub use cluster::leader_heard_ago;
 pub use cluster::start_cluster;
@@ -69,8 +72,9 @@ pub use error::Corruption;
 pub use error::MetaError;
 pub use error::OpenError;
 pub use grpc::activity::{ActivityHandler, Touch};
-pub use log_store::SledLogReader;
-pub use log_store::SledLogStore;
+pub use log_store::LogReader;
+pub use log_store::LogStore;
+pub use log_store::StoredEntry;
 pub use network::OneNodeNetwork;
 pub use network::UnreachablePeer;
 pub use single::now_ms;

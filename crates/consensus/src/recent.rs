@@ -1,13 +1,14 @@
 //! The tail of the log, in memory: the last entries appended, so that replication and apply
-//! need not read back from sled and decode what was encoded a moment ago.
+//! need not read back from disk and decode what was encoded a moment ago. It also always
+//! holds every entry not yet written to a segment file (see `wal`): those are read from here.
 //!
 //! openraft reads every committed entry back through the log reader: the leader once per
 //! follower to replicate it and once more to apply it, a follower once to apply it. With
 //! entries read from sled each of those was a postcard decode allocating every command
 //! again; it was the largest source of `malloc` in the leader's profile under the set load.
 //! Entries are cheap to clone (a batch's commands sit behind an `Arc`), so the tail keeps
-//! clones. It is bounded by entries and by encoded bytes; a range it does not hold whole is
-//! read from sled as before.
+//! clones. It is bounded by entries and by encoded bytes, beyond which it keeps only what is
+//! not written yet (a sync's worth); a range it does not hold is read from the segment files.
 
 use std::collections::VecDeque;
 
@@ -18,6 +19,8 @@ pub(crate) struct RecentEntries<E> {
     bytes: usize,
     max_entries: usize,
     max_bytes: usize,
+    /// Entries from this index on are never dropped (not in a file yet).
+    keep_from: u64,
 }
 
 impl<E: Clone> RecentEntries<E> {
@@ -29,6 +32,8 @@ impl<E: Clone> RecentEntries<E> {
             bytes: 0,
             max_entries,
             max_bytes,
+            // Until told what is written, it drops by its bounds only.
+            keep_from: u64::MAX,
         }
     }
 
@@ -49,8 +54,24 @@ impl<E: Clone> RecentEntries<E> {
             self.bytes += size;
             self.entries.push_back((entry, size));
         }
-        while self.entries.len() > self.max_entries
-            || (self.bytes > self.max_bytes && self.entries.len() > 1)
+        self.evict();
+    }
+
+    /// Entries from `index` on may be dropped once over the bounds (they are in files now).
+    pub(crate) fn written_upto(&mut self, index: u64) {
+        self.keep_from = index;
+        self.evict();
+    }
+
+    /// The first index held, if any.
+    pub(crate) fn first(&self) -> Option<u64> {
+        (!self.entries.is_empty()).then_some(self.first)
+    }
+
+    fn evict(&mut self) {
+        while self.first < self.keep_from
+            && (self.entries.len() > self.max_entries
+                || (self.bytes > self.max_bytes && self.entries.len() > 1))
         {
             if let Some((_, size)) = self.entries.pop_front() {
                 self.bytes -= size;
@@ -153,6 +174,20 @@ mod tests {
         assert_eq!(r.get(3, None), None);
         r.purge_through(100);
         assert_eq!(r.get(6, None), None, "all purged");
+    }
+
+    /// What is not written yet stays, whatever the bounds; it goes once it is written.
+    #[test]
+    fn unwritten_entries_stay_until_written() {
+        let mut r = RecentEntries::new(2, 1 << 20);
+        r.written_upto(3);
+        r.append(1, run(1..8));
+        assert_eq!(r.get(3, None), Some(vec![3, 4, 5, 6, 7]), "3.. not written");
+        assert_eq!(r.get(2, None), None, "1 and 2 went");
+        r.written_upto(8);
+        assert_eq!(r.get(6, None), Some(vec![6, 7]));
+        assert_eq!(r.get(5, None), None);
+        assert_eq!(r.first(), Some(6));
     }
 
     /// After a truncation the next append continues from the cut; one that does not fit

@@ -205,7 +205,7 @@ pub async fn start_single(
         node_id: config.node_id,
         peers,
     })?;
-    let log_store = storage.log_store::<TypeConfig>();
+    let log_store = storage.log_store::<TypeConfig>()?;
     let (sm, state, events) =
         ZkStateMachine::open(&storage, config.tree_config).map_err(Box::new)?;
     // The stores hold their own handles; ours must not keep the directory locked.

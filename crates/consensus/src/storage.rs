@@ -1,4 +1,7 @@
-//! Opening the data directory: one sled database per node, checked for its format version.
+//! Opening the data directory: the node's sled database of small records (format version,
+//! cluster meta, snapshot record), checked for its format version. The Raft log lives beside
+//! it in `wal/` (see `log_store`); a release that kept the log in sled is upgraded when
+//! the log is opened (see `upgrade`).
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -6,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::RaftTypeConfig;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -16,28 +18,33 @@ use crate::codec;
 use crate::disk_sync::DiskSync;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
-use crate::log_store::SledLogStore;
+use crate::log_store::LogStore;
+use crate::log_store::StoredEntry;
 use crate::snapshot_store::remove_strays;
 use crate::snapshot_store::SnapshotStore;
 
-/// The on-disk format this build writes; any other recorded version refuses to open (2: a
-/// log entry carries a batch of commands; 3: snapshot bytes in files of their own).
-pub const FORMAT_VERSION: u32 = 3;
+/// The on-disk format this build writes (2: a log entry carries a batch of commands; 3:
+/// snapshot bytes in files of their own; 4: the Raft log in `wal/`, no longer in sled).
+/// Version 3 is upgraded in place when the log is opened; any other version is refused.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// The last format that kept the Raft log in sled; opening its log upgrades it.
+pub(crate) const SLED_LOG_FORMAT: u32 = 3;
 
 /// The "store meta" record: lets a later build recognise (or refuse) what it finds on disk.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoreMeta {
-    format_version: u32,
+pub(crate) struct StoreMeta {
+    pub(crate) format_version: u32,
 }
 
-/// The node's raft database in one data directory; cheap to clone, hands out the stores.
+/// The node's sled database in one data directory; cheap to clone, hands out the stores.
 ///
 /// sled locks the directory, so a process opens it once and shares this handle; the lock is
 /// released only when every handle (stores and log readers included) has been dropped.
+/// Nothing on the write path touches it: it holds the cluster meta and snapshot records.
 #[derive(Clone)]
 pub struct SledStorage {
     pub(crate) db: sled::Db,
-    pub(crate) logs: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) snapshots: sled::Tree,
     pub(crate) flusher: Arc<Flusher>,
@@ -99,7 +106,6 @@ impl SledStorage {
             source,
         };
         let db = open_sled(&path).map_err(sled_err)?;
-        let logs = db.open_tree(codec::LOG_TREE).map_err(sled_err)?;
         let meta = db.open_tree(codec::META_TREE).map_err(sled_err)?;
         let snapshots = db.open_tree(codec::SNAPSHOT_TREE).map_err(sled_err)?;
 
@@ -110,7 +116,8 @@ impl SledStorage {
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;
-                if found.format_version != FORMAT_VERSION {
+                if found.format_version != FORMAT_VERSION && found.format_version != SLED_LOG_FORMAT
+                {
                     return Err(OpenError::UnsupportedFormat {
                         path,
                         found: found.format_version,
@@ -132,12 +139,6 @@ impl SledStorage {
             }
         }
 
-        if cfg!(feature = "unsafe-ack-before-flush") {
-            // The deliberately broken test build loses, at every start, what a machine crash
-            // would have lost of its unflushed appends (see `broken`).
-            crate::broken::model_crash(&db).map_err(|e| sled_err(e.into()))?;
-        }
-
         remove_strays(&path, &snapshots).map_err(|source| OpenError::Dir {
             path: path.join(crate::snapshot_store::SNAPSHOT_DIR),
             source,
@@ -146,10 +147,14 @@ impl SledStorage {
             path: path.clone(),
             source,
         })?;
-        let flusher = Flusher::start(db.clone(), sync).map_err(OpenError::Flusher)?;
+        let flusher = {
+            let db = db.clone();
+            let mut sync = sync;
+            Flusher::start("raft-meta-sync", move || sync.flush(&db), None)
+        }
+        .map_err(OpenError::Flusher)?;
         Ok(Self {
             db,
-            logs,
             meta,
             snapshots,
             flusher: Arc::new(flusher),
@@ -170,13 +175,35 @@ impl SledStorage {
         &self.path
     }
 
-    /// The Raft log and vote store over this database.
-    pub fn log_store<C>(&self) -> SledLogStore<C>
+    /// Opens the Raft log and vote store of this data directory (once per process: it locks
+    /// its directory), upgrading a log an older release kept in sled.
+    pub fn log_store<C>(&self) -> Result<LogStore<C>, OpenError>
     where
         C: RaftTypeConfig,
-        C::Entry: Serialize + DeserializeOwned + Clone,
+        C::Entry: StoredEntry,
     {
-        SledLogStore::from_storage(self.clone())
+        LogStore::open_in(self.clone())
+    }
+
+    /// The format version recorded in the database.
+    pub(crate) fn format_version(&self) -> Result<u32, OpenError> {
+        let bytes = self
+            .meta
+            .get(codec::KEY_STORE_META)
+            .map_err(|source| OpenError::Sled {
+                path: self.path.clone(),
+                source,
+            })?
+            .ok_or_else(|| OpenError::CorruptMeta {
+                path: self.path.clone(),
+                reason: "no store-meta record".into(),
+            })?;
+        codec::decode::<StoreMeta>("store meta", &bytes)
+            .map(|m| m.format_version)
+            .map_err(|e| OpenError::CorruptMeta {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// The latest-snapshot store over this database.
@@ -202,13 +229,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 pub fn open_sled(path: &Path) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        let mut config = sled::Config::new().path(path);
-        if cfg!(feature = "unsafe-ack-before-flush") {
-            // The deliberately broken test build flushes only through its own periodic
-            // flusher, which records what each flush makes durable (see `broken`).
-            config = config.flush_every_ms(None);
-        }
-        match config.open() {
+        match sled::Config::new().path(path).open() {
             Err(sled::Error::Io(e)) if is_lock_held(&e) && Instant::now() < deadline => {
                 tracing::debug!(path = %path.display(), "data dir still locked; retrying");
                 std::thread::sleep(Duration::from_millis(5));

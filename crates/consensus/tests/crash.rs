@@ -6,9 +6,9 @@
 //! The child is this very test binary, re-run with `CRASH_CHILD_DIR` set and filtered to the
 //! `crash_child` test. Synchronisation is the child's stdout only: no sleeps.
 //!
-//! SIGKILL loses no page cache, so this checks the acknowledgement logic and sled's recovery
-//! of a log cut at any point, not power loss (that needs fsync to be honest, which sled
-//! calls on every flush).
+//! SIGKILL loses no page cache, so this checks the acknowledgement logic and the log's
+//! recovery of a process stopped at any point, not power loss (for that every acknowledgement
+//! waits for an `fdatasync`; tests/log_files.rs cuts and damages the files themselves).
 
 mod common;
 
@@ -26,7 +26,7 @@ use openraft::storage::RaftLogStorage;
 use openraft::storage::RaftLogStorageExt;
 use openraft::RaftLogReader;
 use openraft::Vote;
-use zk_consensus::SledLogStore;
+use zk_consensus::LogStore;
 
 const CHILD_ENV: &str = "CRASH_CHILD_DIR";
 /// The child stops by itself after this long, so a stuck parent can never hang the suite.
@@ -50,7 +50,7 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let mut log = SledLogStore::<TC>::open(&dir).unwrap();
+        let mut log = LogStore::<TC>::open(&dir).unwrap();
         let last = log
             .get_log_state()
             .await
@@ -139,7 +139,7 @@ async fn every_acknowledged_append_survives_sigkill() {
         );
         total_acked += acked.len();
 
-        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+        let mut log = LogStore::<TC>::open(dir.path()).unwrap();
         let state = log.get_log_state().await.unwrap();
         let last = state.last_log_id.expect("log not empty").index;
         let max_acked = *acked.iter().max().unwrap();

@@ -23,9 +23,9 @@ use openraft::StorageError;
 use openraft::StoredMembership;
 use openraft::Vote;
 use zk_consensus::ClusterMeta;
+use zk_consensus::LogStore;
 use zk_consensus::MetaError;
 use zk_consensus::OpenError;
-use zk_consensus::SledLogStore;
 use zk_consensus::SledStorage;
 use zk_consensus::FORMAT_VERSION;
 
@@ -65,7 +65,7 @@ async fn everything_survives_reopen() {
     };
     {
         let storage = common::open(dir.path());
-        let mut log: SledLogStore<TC> = storage.log_store();
+        let mut log: LogStore<TC> = storage.log_store().unwrap();
         log.blocking_append(entries(1, 1..=3)).await.unwrap();
         log.blocking_append(entries(2, 4..=12)).await.unwrap();
         log.save_vote(&Vote::new_committed(2, 3)).await.unwrap();
@@ -81,7 +81,7 @@ async fn everything_survives_reopen() {
     }
     // Every handle is dropped: the directory lock is free again.
     let storage = common::open(dir.path());
-    let mut log: SledLogStore<TC> = storage.log_store();
+    let mut log: LogStore<TC> = storage.log_store().unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(2, 5)));
     assert_eq!(state.last_log_id, Some(log_id(2, 10)));
@@ -110,11 +110,19 @@ async fn everything_survives_reopen() {
 #[tokio::test]
 async fn committed_past_the_log_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let mut log = LogStore::<TC>::open(dir.path()).unwrap();
     log.blocking_append(entries(1, 1..=3)).await.unwrap();
     log.save_committed(Some(log_id(1, 3))).await.unwrap();
     assert_eq!(log.read_committed().await.unwrap(), Some(log_id(1, 3)));
     log.save_committed(Some(log_id(1, 4))).await.unwrap();
+    assert_eq!(log.read_committed().await.unwrap(), None);
+    // The same after a restart (the committed record rides on the append's sync).
+    log.blocking_append(entries(1, 4..=4)).await.unwrap();
+    log.truncate(log_id(1, 4)).await.unwrap();
+    let released = log.storage().released();
+    drop(log);
+    released.wait().await;
+    let mut log = LogStore::<TC>::open(dir.path()).unwrap();
     assert_eq!(log.read_committed().await.unwrap(), None);
 }
 
@@ -122,7 +130,7 @@ async fn committed_past_the_log_is_ignored() {
 async fn fresh_store_is_empty() {
     let dir = tempfile::tempdir().unwrap();
     let storage = common::open(dir.path());
-    let mut log: SledLogStore<TC> = storage.log_store();
+    let mut log: LogStore<TC> = storage.log_store().unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!((state.last_purged_log_id, state.last_log_id), (None, None));
     assert_eq!(log.read_vote().await.unwrap(), None);
@@ -173,7 +181,7 @@ async fn snapshot_store_keeps_only_the_latest() {
 #[tokio::test]
 async fn every_range_form_reads_right() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let mut log = LogStore::<TC>::open(dir.path()).unwrap();
     log.blocking_append(entries(1, 3..=9)).await.unwrap();
     let mut r = log.get_log_reader().await;
     assert_eq!(
@@ -237,55 +245,13 @@ async fn every_range_form_reads_right() {
 #[tokio::test]
 async fn purge_beyond_the_last_entry_leaves_an_empty_log_at_the_purge_point() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
+    let mut log = LogStore::<TC>::open(dir.path()).unwrap();
     log.blocking_append(entries(1, 1..=4)).await.unwrap();
     log.purge(log_id(1, 10)).await.unwrap();
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(1, 10)));
     assert_eq!(state.last_log_id, Some(log_id(1, 10)));
     assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
-}
-
-/// A purge removes its entries from sled after it returns (on a blocking thread, so that
-/// openraft's core is not held up); entries still there below the purge point, then or
-/// after a crash, are never read and never count as the log's end.
-#[tokio::test]
-async fn entries_left_below_the_purge_point_are_never_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = 2u64.to_be_bytes();
-    let raw = {
-        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-        log.blocking_append(entries(1, 1..=6)).await.unwrap();
-        log.purge(log_id(1, 3)).await.unwrap();
-        // At once, whether or not the removal has run yet.
-        assert_eq!(
-            log.try_get_log_entries(..).await.unwrap(),
-            entries(1, 4..=6)
-        );
-        assert_eq!(
-            log.try_get_log_entries(2..5).await.unwrap(),
-            entries(1, 4..=4)
-        );
-        let state = log.get_log_state().await.unwrap();
-        assert_eq!(state.last_purged_log_id, Some(log_id(1, 3)));
-        assert_eq!(state.last_log_id, Some(log_id(1, 6)));
-        entries(1, 2..=2)
-    };
-    // As after a crash before the removal reached the disk: entry 2 is in sled again.
-    let bytes = postcard::to_stdvec(&raw[0]).unwrap();
-    tamper(dir.path(), "raft_log", &key, &bytes);
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-    assert_eq!(
-        log.try_get_log_entries(..).await.unwrap(),
-        entries(1, 4..=6)
-    );
-    assert!(log.try_get_log_entries(1..=3).await.unwrap().is_empty());
-    // A later purge point raises the floor again.
-    log.purge(log_id(1, 4)).await.unwrap();
-    assert_eq!(
-        log.try_get_log_entries(..).await.unwrap(),
-        entries(1, 5..=6)
-    );
 }
 
 /// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
@@ -308,83 +274,12 @@ fn assert_io_error(e: &StorageError<u64>, subject: ErrorSubject<u64>, verb: Erro
 }
 
 #[tokio::test]
-async fn corrupt_entry_is_a_storage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-        log.blocking_append(entries(1, 1..=5)).await.unwrap();
-    }
-    tamper(
-        dir.path(),
-        "raft_log",
-        &3u64.to_be_bytes(),
-        &[0xff, 0xff, 0xff, 0x00, 0x13],
-    );
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-    // Entries around it still read; any read touching it fails cleanly.
-    assert_eq!(
-        indexes(&log.try_get_log_entries(1..3).await.unwrap()),
-        vec![1, 2]
-    );
-    assert_eq!(
-        indexes(&log.try_get_log_entries(4..).await.unwrap()),
-        vec![4, 5]
-    );
-    let err = log.try_get_log_entries(..).await.unwrap_err();
-    assert_io_error(&err, ErrorSubject::LogIndex(3), ErrorVerb::Read);
-    assert!(err.to_string().contains("undecodable log entry"), "{err}");
-
-    // The last entry corrupt: the log state itself cannot be known.
-    drop(log);
-    tamper(dir.path(), "raft_log", &5u64.to_be_bytes(), b"");
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-    let err = log.get_log_state().await.unwrap_err();
-    assert_io_error(&err, ErrorSubject::LogIndex(5), ErrorVerb::Read);
-}
-
-#[tokio::test]
-async fn entry_under_a_wrong_key_is_a_storage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-        log.blocking_append(entries(1, 1..=2)).await.unwrap();
-    }
-    // A valid entry for index 7 stored under index 2; and a key that is not 8 bytes long.
-    let misplaced = postcard::to_stdvec(&put_entry(1, 7, vec![7])).unwrap();
-    tamper(dir.path(), "raft_log", &2u64.to_be_bytes(), &misplaced);
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-    let err = log.try_get_log_entries(2..=2).await.unwrap_err();
-    assert_io_error(&err, ErrorSubject::LogIndex(2), ErrorVerb::Read);
-    assert!(err.to_string().contains("carries log index 7"), "{err}");
-    drop(log);
-    let good = postcard::to_stdvec(&put_entry(1, 2, vec![2; 16])).unwrap();
-    tamper(dir.path(), "raft_log", &2u64.to_be_bytes(), &good);
-    tamper(dir.path(), "raft_log", &[9, 9, 9], b"x");
-    let mut log = SledLogStore::<TC>::open(dir.path()).unwrap();
-    let err = log.try_get_log_entries(..).await.unwrap_err();
-    assert_io_error(&err, ErrorSubject::Logs, ErrorVerb::Read);
-}
-
-#[tokio::test]
-async fn corrupt_vote_purge_point_and_snapshot_are_storage_errors() {
+async fn corrupt_snapshot_record_and_cluster_meta_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     drop(common::open(dir.path()));
-    tamper(dir.path(), "raft_meta", b"vote", &[0x80]);
-    tamper(dir.path(), "raft_meta", b"last_purged", &[0x80, 0x80]);
     tamper(dir.path(), "raft_meta", b"cluster", &[0x01]);
     tamper(dir.path(), "raft_snapshot", b"meta", &[0xff; 3]);
     let storage = common::open(dir.path());
-    let mut log: SledLogStore<TC> = storage.log_store();
-    assert_io_error(
-        &log.read_vote().await.unwrap_err(),
-        ErrorSubject::Vote,
-        ErrorVerb::Read,
-    );
-    assert_io_error(
-        &log.get_log_state().await.unwrap_err(),
-        ErrorSubject::Store,
-        ErrorVerb::Read,
-    );
     let err = storage.snapshot_store::<TC>().load().unwrap_err();
     assert_io_error(&err, ErrorSubject::Snapshot(None), ErrorVerb::Read);
     assert!(matches!(
@@ -415,7 +310,12 @@ fn unknown_format_version_is_refused() {
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("format version 99"), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("format version 99"), "{msg}");
+    assert!(
+        msg.contains("wal/") && msg.contains("sled"),
+        "names both formats: {msg}"
+    );
     tamper(dir.path(), "raft_meta", b"store_meta", &[]);
     let err = SledStorage::open(dir.path()).unwrap_err();
     assert!(matches!(err, OpenError::CorruptMeta { .. }), "{err}");

@@ -224,7 +224,7 @@ async fn raft_new_reapplies_the_committed_log_before_any_election() {
         1,
         std::sync::Arc::new(cfg),
         zk_consensus::OneNodeNetwork,
-        storage.log_store(),
+        storage.log_store().unwrap(),
         sm,
     )
     .await

@@ -1,25 +1,26 @@
 //! openraft's own storage conformance suite, run against the real storage and state machine
-//! (`SledLogStore` + `ZkStateMachine`), each case on a fresh temporary directory.
+//! (`LogStore` + `ZkStateMachine`), each case on a fresh temporary directory.
 
 use openraft::testing::StoreBuilder;
 use openraft::testing::Suite;
 use openraft::StorageError;
 use tempfile::TempDir;
-use zk_consensus::{SledLogStore, SledStorage, TypeConfig, ZkStateMachine};
+use zk_consensus::{LogStore, SledStorage, TypeConfig, ZkStateMachine};
 use zk_store::TreeConfig;
 
 struct Builder;
 
-impl StoreBuilder<TypeConfig, SledLogStore<TypeConfig>, ZkStateMachine, TempDir> for Builder {
+impl StoreBuilder<TypeConfig, LogStore<TypeConfig>, ZkStateMachine, TempDir> for Builder {
     async fn build(
         &self,
-    ) -> Result<(TempDir, SledLogStore<TypeConfig>, ZkStateMachine), StorageError<u64>> {
+    ) -> Result<(TempDir, LogStore<TypeConfig>, ZkStateMachine), StorageError<u64>> {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = SledStorage::open(dir.path().join("db")).expect("open storage");
         // The suite reads state through the trait only; the apply events and shared state
         // are the node layer's and are not needed here.
         let (sm, _state, _events) = ZkStateMachine::open(&storage, TreeConfig::default())?;
-        Ok((dir, storage.log_store(), sm))
+        let log = storage.log_store().expect("open the log");
+        Ok((dir, log, sm))
     }
 }
 

@@ -61,7 +61,9 @@ pub async fn start_cluster(
             peers: config.peers.clone(),
         })
         .map_err(StartError::from)?;
-    let log_store = storage.log_store::<TypeConfig>();
+    let log_store = storage
+        .log_store::<TypeConfig>()
+        .map_err(StartError::from)?;
     let (sm, state, events) = ZkStateMachine::open(&storage, config.tree_config)
         .map_err(|e| StartError::Storage(Box::new(e)))?;
     if let Some(hook) = config.apply_hook.clone() {
