@@ -207,8 +207,9 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
             secure_client_port: None,
             data_dir: data_dir.display().to_string(),
             data_dir_size,
-            // The Raft log lives in the same sled store as the snapshots; ZooKeeper, with
-            // both in one directory, prints the same size twice.
+            // The Raft log (its write-ahead log, segments preallocated as ZooKeeper's txn logs
+            // are) lives in the same data dir as the snapshots; ZooKeeper, with both in one
+            // directory, prints the same size twice.
             data_log_dir: data_dir.display().to_string(),
             data_log_size: data_dir_size,
             tick_time_ms: u32::try_from(s.tick.as_millis()).unwrap_or(u32::MAX),
