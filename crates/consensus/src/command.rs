@@ -1,6 +1,7 @@
 //! The replicated command: what goes into a Raft log entry, and what applying it produced.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -195,4 +196,11 @@ impl Outcome {
     pub fn triggers(&self) -> &[Trigger] {
         self.applied().map_or(&[], |a| a.triggers.as_slice())
     }
+}
+
+/// The proposer's wall clock in ms (only ever read when proposing, never at apply).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

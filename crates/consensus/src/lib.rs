@@ -3,17 +3,20 @@
 //! This crate owns: the Raft type config ([`TypeConfig`]), the replicated [`Command`], the
 //! durable Raft log and vote in a write-ahead log of its own ([`LogStore`]), the node's
 //! small records in sled ([`SledStorage`]: format version, [`SnapshotStore`]'s record,
-//! [`ClusterMetaStore`]), the state machine over `zk-store` + `zk-session`
-//! ([`ZkStateMachine`]: data tree, session table, cluster secret) with its versioned,
-//! checksummed snapshots, a one-node ensemble ([`start_single`]) whose network
-//! ([`OneNodeNetwork`]) has no peers, and a member of a multi-node ensemble
-//! ([`start_cluster`], [`ClusterNode`]) over the gRPC (tonic) network of `proto/peer.proto`.
+//! [`ClusterMetaStore`]), the replicated [`State`] (data tree, session table, cluster secret)
+//! and the pure rules that apply a command to it, openraft's state machine over it
+//! ([`ZkStateMachine`]) with its versioned, checksummed snapshots, and a member of an
+//! ensemble ([`start_cluster`], [`ClusterNode`]) over the gRPC (tonic) network of
+//! `proto/peer.proto`. A one-node ensemble is an ensemble of one: the same start and member,
+//! with no peer port.
 //!
 //! What the node layer gets: every applied command's outcome as an [`ApplyEvent`] (its zxid,
-//! the [`Origin`] of the request, results and watch triggers) on every node, and read access
-//! to the applied [`State`] through [`SharedState`], with the applied zxid and log index to
-//! wait on. Proposals go in without waiting ([`ClusterNode::submit`], [`Submitter`]); a log
-//! entry carries a [`Batch`] of commands, so one fsync covers everything queued meanwhile.
+//! the [`Origin`] of the request, results and watch triggers) through the [`ApplyHook`] on
+//! every node, read access to the applied [`State`] through [`SharedState`], with the applied
+//! zxid and log index to wait on, and how the member stands in Raft ([`Standing`]) without
+//! openraft's types. Proposals go in without waiting ([`ClusterNode::submit`],
+//! [`Submitter`]); a log entry carries a [`Batch`] of commands, so one fsync covers everything
+//! queued meanwhile.
 //!
 //! It must never speak the ZooKeeper client protocol: that is `zk-wire` and the node's job.
 //! Apply never reads a clock or draws randomness: time comes in the command, so every replica
@@ -39,11 +42,10 @@ mod error;
 mod flusher;
 mod grpc;
 mod log_store;
-mod network;
 mod recent;
-mod single;
 mod snapshot;
 mod snapshot_store;
+mod state;
 mod state_machine;
 mod storage;
 mod submitter;
@@ -51,16 +53,19 @@ mod types;
 mod upgrade;
 mod wal;
 
-pub use cluster::leader_heard_ago;
 pub use cluster::start_cluster;
 pub use cluster::ClusterConfig;
 pub use cluster::ClusterError;
 pub use cluster::ClusterNode;
 pub use cluster::ProposeError;
+pub use cluster::RaftRole;
 pub use cluster::RaftTiming;
 pub use cluster::Role;
+pub use cluster::Standing;
+pub use cluster::StartError;
 pub use cluster_meta::ClusterMeta;
 pub use cluster_meta::ClusterMetaStore;
+pub use command::now_ms;
 pub use command::Batch;
 pub use command::BatchResponse;
 pub use command::Command;
@@ -75,14 +80,6 @@ pub use grpc::activity::{ActivityHandler, Touch};
 pub use log_store::LogReader;
 pub use log_store::LogStore;
 pub use log_store::StoredEntry;
-pub use network::OneNodeNetwork;
-pub use network::UnreachablePeer;
-pub use single::now_ms;
-pub use single::single_node_config;
-pub use single::start_single;
-pub use single::SingleConfig;
-pub use single::SingleNode;
-pub use single::StartError;
 pub use snapshot::decode_state;
 pub use snapshot::encode_state;
 pub use snapshot::StateSnapshotError;
@@ -90,13 +87,12 @@ pub use snapshot::SNAPSHOT_MAGIC;
 pub use snapshot::SNAPSHOT_VERSION;
 pub use snapshot_store::SnapshotStore;
 pub use snapshot_store::StoredSnapshot;
-pub use state_machine::AppliedPoint;
+pub use state::AppliedPoint;
+pub use state::State;
 pub use state_machine::ApplyEvent;
-pub use state_machine::ApplyEvents;
 pub use state_machine::ApplyHook;
 pub use state_machine::HookAlreadySet;
 pub use state_machine::SharedState;
-pub use state_machine::State;
 pub use state_machine::StateMachineGone;
 pub use state_machine::ZkSnapshotBuilder;
 pub use state_machine::ZkStateMachine;

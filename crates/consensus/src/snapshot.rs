@@ -19,7 +19,7 @@ use zk_store::DataTree;
 use zk_store::SnapshotError;
 use zk_store::TreeConfig;
 
-use crate::state_machine::State;
+use crate::state::State;
 use crate::types::NodeId;
 
 /// The first bytes of every state-machine snapshot.

@@ -1,9 +1,9 @@
-//! The state machine: `zk-store`'s data tree + `zk-session`'s session table + the cluster
-//! secret, applied from the Raft log, snapshotted through the [`SnapshotStore`].
+//! openraft's state machine over the pure [`State`]: applies log entries under the
+//! shared-state lock ([`SharedState`] is the node's read side), tells the apply hook what each
+//! command did, and snapshots through the [`SnapshotStore`].
 //!
-//! Apply is deterministic: everything a command needs (time, session, auth) comes in with it,
-//! and its zxid is the next value of a counter kept in the state, so every replica that
-//! applies the same log holds the same state and produces the same [`ApplyEvent`]s.
+//! Apply is deterministic (see `state`): every replica that applies the same log holds the
+//! same state and produces the same [`ApplyEvent`]s.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -27,239 +27,25 @@ use openraft::StoredMembership;
 use parking_lot::RwLock;
 use parking_lot::RwLockReadGuard;
 use parking_lot::RwLockWriteGuard;
-use tokio::sync::mpsc;
 use tokio::sync::watch;
-use zk_session::ClusterSecret;
-use zk_session::SessionId;
-use zk_session::SessionTable;
-use zk_store::Applied;
-use zk_store::DataTree;
 use zk_store::TreeConfig;
-use zk_store::Txn;
-use zk_store::TxnContext;
-use zk_wire::ErrorCode;
 
 use crate::command::Batch;
 use crate::command::BatchResponse;
-use crate::command::Command;
-use crate::command::CommandOp;
 use crate::command::CommandResponse;
 use crate::command::Origin;
 use crate::command::Outcome;
 use crate::snapshot::decode_state;
 use crate::snapshot::encode_state;
 use crate::snapshot_store::SnapshotStore;
+use crate::state::AppliedPoint;
+use crate::state::State;
 use crate::storage::SledStorage;
 use crate::types::NodeId;
 use crate::types::TypeConfig;
 
-/// The replicated state, as every node holds it.
-#[derive(Debug, Clone)]
-pub struct State {
-    /// The data tree.
-    pub tree: DataTree,
-    /// Live sessions and their negotiated timeouts.
-    pub sessions: SessionTable,
-    /// The cluster secret, once the bootstrap `SetSecret` is applied.
-    pub secret: Option<ClusterSecret>,
-    /// The last applied entry (any kind).
-    pub last_applied: Option<LogId<NodeId>>,
-    /// The zxid of the last applied command (0 before any). Every command of every entry
-    /// takes the next one, so zxids count commands, contiguously, as ZooKeeper's counter does;
-    /// blank and membership entries take none.
-    pub last_zxid: i64,
-    /// The last applied membership config.
-    pub last_membership: StoredMembership<NodeId, BasicNode>,
-}
-
-impl State {
-    /// A fresh state: a new tree, no sessions, no secret, nothing applied.
-    pub fn new(config: TreeConfig) -> Self {
-        State {
-            tree: DataTree::new(config),
-            sessions: SessionTable::new(),
-            secret: None,
-            last_applied: None,
-            last_zxid: 0,
-            last_membership: StoredMembership::default(),
-        }
-    }
-
-    /// The zxid of the last applied command (0 before any).
-    pub fn applied_zxid(&self) -> i64 {
-        self.last_zxid
-    }
-
-    /// Where the state stands: the last applied entry's index and command's zxid.
-    pub fn applied_point(&self) -> AppliedPoint {
-        AppliedPoint {
-            index: self.last_applied.map_or(0, |l| l.index),
-            zxid: self.last_zxid,
-        }
-    }
-
-    /// Applies one command with its `zxid`; never fails, failures are outcomes.
-    fn apply_command(&mut self, zxid: i64, cmd: &Command) -> Outcome {
-        match &cmd.op {
-            CommandOp::CreateSession { timeout_ms } => {
-                // A zxid names exactly one command forever, on every node: an id made from it
-                // is unique and identical everywhere without coordination.
-                let Ok(id) = SessionId::from_raw(zxid) else {
-                    return Outcome::Rejected(ErrorCode::BadArguments);
-                };
-                let owner = cmd.origin.map_or(
-                    zk_session::Owner { node: 0, token: 0 },
-                    crate::command::Origin::owner,
-                );
-                match self.sessions.create(id, *timeout_ms, owner) {
-                    Ok(()) => Outcome::SessionCreated {
-                        session_id: id,
-                        timeout_ms: *timeout_ms,
-                    },
-                    // Unreachable with unique log indexes; an outcome, not a crash.
-                    Err(_) => Outcome::Rejected(ErrorCode::SystemError),
-                }
-            }
-            CommandOp::CloseSession { session_id, owner } => {
-                let Ok(id) = SessionId::from_raw(*session_id) else {
-                    return Outcome::Rejected(ErrorCode::BadArguments);
-                };
-                if let Err(code) = self.check_owner(id, *owner) {
-                    return Outcome::Rejected(code);
-                }
-                let ids = self.sessions.close(id).map(|_| id).into_iter().collect();
-                // Runs even if the session was already gone: it owns no ephemerals then, and
-                // the tree stays the single judge of what to delete.
-                let ctx = TxnContext {
-                    zxid,
-                    time_ms: cmd.time_ms,
-                    session_id: *session_id,
-                    auth: &[],
-                };
-                let applied = self.tree.apply(
-                    &ctx,
-                    &Txn::CloseSession {
-                        session_id: *session_id,
-                    },
-                );
-                Outcome::SessionsClosed { ids, applied }
-            }
-            CommandOp::ExpireSessions { ids } => {
-                let valid: Vec<SessionId> = ids
-                    .iter()
-                    .filter_map(|&raw| SessionId::from_raw(raw).ok())
-                    .collect();
-                let removed = valid
-                    .iter()
-                    .copied()
-                    .filter(|&id| self.sessions.close(id).is_some())
-                    .collect();
-                let raw: Vec<i64> = valid.iter().map(|id| id.get()).collect();
-                let ctx = TxnContext::system(zxid, cmd.time_ms);
-                let applied = self.tree.apply(&ctx, &Txn::ExpireSessions(raw));
-                Outcome::SessionsClosed {
-                    ids: removed,
-                    applied,
-                }
-            }
-            CommandOp::Write {
-                session_id,
-                owner,
-                auth,
-                txn,
-            } => Outcome::Txn(self.apply_write(zxid, cmd.time_ms, *session_id, *owner, auth, txn)),
-            CommandOp::ClaimSession { session_id } => {
-                let (Ok(id), Some(origin)) = (SessionId::from_raw(*session_id), cmd.origin) else {
-                    return Outcome::Rejected(ErrorCode::BadArguments);
-                };
-                let owner = origin.owner();
-                if self.sessions.claim(id, owner) {
-                    Outcome::SessionClaimed {
-                        session_id: id,
-                        owner,
-                    }
-                } else {
-                    Outcome::Rejected(ErrorCode::SessionExpired)
-                }
-            }
-            CommandOp::SetSecret { secret } => {
-                if self.secret.is_some() {
-                    Outcome::SecretAlreadySet
-                } else {
-                    self.secret = Some(secret.clone());
-                    Outcome::SecretSet
-                }
-            }
-            CommandOp::Noop => Outcome::Noop,
-        }
-    }
-
-    /// SessionMoved if `owner` is given and another connection owns the live session `id`
-    /// (ZooKeeper's `checkSession(id, owner)`); a gone session is left to the caller.
-    fn check_owner(
-        &self,
-        id: SessionId,
-        owner: Option<zk_session::Owner>,
-    ) -> Result<(), ErrorCode> {
-        match (owner, self.sessions.owner(id)) {
-            (Some(mine), Some(current)) if mine != current => Err(ErrorCode::SessionMoved),
-            _ => Ok(()),
-        }
-    }
-
-    /// A client (or system) write: the session must be live and owned by the writer's
-    /// connection; session txns are not writes.
-    fn apply_write(
-        &mut self,
-        zxid: i64,
-        time_ms: i64,
-        session_id: i64,
-        owner: Option<zk_session::Owner>,
-        auth: &[zk_wire::Id],
-        txn: &Txn,
-    ) -> Applied {
-        let refuse = |code| Applied {
-            result: Err(code),
-            triggers: Vec::new(),
-        };
-        // Close/expire must go through their own ops, which keep the session table in step.
-        if matches!(txn, Txn::CloseSession { .. } | Txn::ExpireSessions(_)) {
-            return refuse(ErrorCode::BadArguments);
-        }
-        match SessionId::from_raw(session_id) {
-            // Session 0 is the system: only the cleaner's DeleteContainer.
-            Err(_) if !matches!(txn, Txn::DeleteContainer { .. }) => {
-                return refuse(ErrorCode::BadArguments)
-            }
-            Err(_) => {}
-            Ok(id) if !self.sessions.contains(id) => return refuse(ErrorCode::SessionExpired),
-            Ok(id) => {
-                if let Err(code) = self.check_owner(id, owner) {
-                    return refuse(code);
-                }
-            }
-        }
-        let ctx = TxnContext {
-            zxid,
-            time_ms,
-            session_id,
-            auth,
-        };
-        self.tree.apply(&ctx, txn)
-    }
-}
-
-/// How far the state has been applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AppliedPoint {
-    /// The last applied entry's log index (every command in it applied).
-    pub index: u64,
-    /// The last applied command's zxid.
-    pub zxid: i64,
-}
-
-/// One applied command's outcome (or a blank, membership or snapshot event), published to the
-/// node layer on every node.
+/// One applied command's outcome (or a blank, membership or snapshot event), passed to the
+/// node layer's [`ApplyHook`] on every node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyEvent {
     /// The entry it came in (for `SnapshotInstalled`: the snapshot's last log id).
@@ -271,9 +57,6 @@ pub struct ApplyEvent {
     /// What applying it did (results and watch triggers).
     pub outcome: Outcome,
 }
-
-/// Receives every [`ApplyEvent`], in log order.
-pub type ApplyEvents = mpsc::UnboundedReceiver<ApplyEvent>;
 
 /// Called with every [`ApplyEvent`] right after its command was applied (before the next
 /// command of the same entry), with the state as it is then, while the state's write lock is
@@ -366,13 +149,11 @@ impl std::fmt::Debug for SharedState {
 
 /// openraft's state machine over [`State`]; snapshots are kept in the [`SnapshotStore`].
 ///
-/// Events go out on an unbounded channel: apply must never wait for the node layer (a slow
-/// consumer would stall Raft itself), and the node drains it continuously; its memory is
-/// bounded by how far the consumer lags behind the log.
+/// The one way out of apply is the [`ApplyHook`] (called in place, never waited on by a
+/// queue) and the applied point; apply never waits for the node layer.
 pub struct ZkStateMachine {
     state: Arc<RwLock<State>>,
     applied: watch::Sender<AppliedPoint>,
-    events: mpsc::UnboundedSender<ApplyEvent>,
     hook: Arc<OnceLock<ApplyHook>>,
     snapshots: SnapshotStore<TypeConfig>,
     tree_config: TreeConfig,
@@ -387,7 +168,7 @@ impl ZkStateMachine {
     pub fn open(
         storage: &SledStorage,
         tree_config: TreeConfig,
-    ) -> Result<(Self, SharedState, ApplyEvents), StorageError<NodeId>> {
+    ) -> Result<(Self, SharedState), StorageError<NodeId>> {
         let snapshots = storage.snapshot_store::<TypeConfig>();
         let state = match snapshots.load()? {
             Some((meta, bytes)) => {
@@ -400,7 +181,6 @@ impl ZkStateMachine {
             None => State::new(tree_config),
         };
         let (applied, applied_rx) = watch::channel(state.applied_point());
-        let (events, events_rx) = mpsc::unbounded_channel();
         let state = Arc::new(RwLock::new(state));
         let hook = Arc::new(OnceLock::new());
         let shared = SharedState {
@@ -411,14 +191,13 @@ impl ZkStateMachine {
         let sm = ZkStateMachine {
             state,
             applied,
-            events,
             hook,
             snapshots,
             tree_config,
             builds: 0,
             building: Arc::new(watch::channel(false).0),
         };
-        Ok((sm, shared, events_rx))
+        Ok((sm, shared))
     }
 
     /// Another read handle on the state.
@@ -455,41 +234,28 @@ impl ZkStateMachine {
         }
     }
 
-    /// Runs the apply hook, if any, on the state as it is now (the caller holds the write
-    /// lock).
-    fn run_hook(&self, event: &ApplyEvent, state: &State) {
-        if let Some(hook) = self.hook.get() {
-            hook(event, state);
-        }
-    }
-
-    /// The event of what was just applied (its zxid is the state's last), after the hook has
-    /// seen it.
-    fn event(
+    /// Tells the apply hook, if any, what was just applied (its zxid is the state's last),
+    /// with the state as it is now (the caller holds the write lock); the answer for Raft.
+    fn tell(
         &self,
         state: &State,
         log_id: LogId<NodeId>,
         origin: Option<Origin>,
         outcome: Outcome,
-    ) -> ApplyEvent {
+    ) -> CommandResponse {
         let event = ApplyEvent {
             log_id,
             zxid: state.last_zxid,
             origin,
             outcome,
         };
-        self.run_hook(&event, state);
-        event
-    }
-
-    /// Publishes an entry's events, then the applied point: a reader woken by the point finds
-    /// the events queued.
-    fn publish(&self, events: impl IntoIterator<Item = ApplyEvent>, point: AppliedPoint) {
-        for event in events {
-            // No receiver means the node layer is gone (shutting down); the state advances.
-            let _ = self.events.send(event);
+        if let Some(hook) = self.hook.get() {
+            hook(&event, state);
         }
-        self.applied.send_replace(point);
+        CommandResponse {
+            zxid: event.zxid,
+            outcome: event.outcome,
+        }
     }
 }
 
@@ -592,42 +358,33 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             let log_id = entry.log_id;
             // The lock is taken per entry, so local reads interleave with a long run of
             // entries, and never see an entry half applied.
-            let (events, point) = {
+            let (answers, point) = {
                 let mut st = self.write().await;
                 st.last_applied = Some(log_id);
-                let mut events = Vec::new();
+                let mut answers = Vec::new();
                 match entry.payload {
                     EntryPayload::Blank => {
-                        events.push(self.event(&st, log_id, None, Outcome::Noop))
+                        answers.push(self.tell(&st, log_id, None, Outcome::Noop))
                     }
                     EntryPayload::Membership(m) => {
                         st.last_membership = StoredMembership::new(Some(log_id), m);
-                        events.push(self.event(&st, log_id, None, Outcome::Noop));
+                        answers.push(self.tell(&st, log_id, None, Outcome::Noop));
                     }
                     EntryPayload::Normal(Batch(cmds)) => {
-                        events.reserve(cmds.len());
+                        answers.reserve(cmds.len());
                         for cmd in cmds.iter() {
-                            st.last_zxid = st.last_zxid.saturating_add(1);
-                            let zxid = st.last_zxid;
-                            let outcome = st.apply_command(zxid, cmd);
+                            let (_, outcome) = st.apply(cmd);
                             // The hook sees the state right after this command and before
                             // the next: what a read answered "just after this write" shows.
-                            events.push(self.event(&st, log_id, cmd.origin, outcome));
+                            answers.push(self.tell(&st, log_id, cmd.origin, outcome));
                         }
                     }
                 }
-                (events, st.applied_point())
+                (answers, st.applied_point())
             };
-            replies.push(BatchResponse(
-                events
-                    .iter()
-                    .map(|e| CommandResponse {
-                        zxid: e.zxid,
-                        outcome: e.outcome.clone(),
-                    })
-                    .collect(),
-            ));
-            self.publish(events, point);
+            replies.push(BatchResponse(answers));
+            // After the hook saw every command: a waiter woken by the point finds them done.
+            self.applied.send_replace(point);
         }
         Ok(replies)
     }
@@ -676,15 +433,13 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         tracing::info!(last = ?log_id, bytes = len, "installed a snapshot from the leader");
         let mut st = self.write().await;
         let old = std::mem::replace(&mut *st, state);
-        let published = log_id.map(|log_id| {
-            (
-                self.event(&st, log_id, None, Outcome::SnapshotInstalled),
-                st.applied_point(),
-            )
-        });
+        if let Some(log_id) = log_id {
+            self.tell(&st, log_id, None, Outcome::SnapshotInstalled);
+        }
+        let point = st.applied_point();
         drop(st);
-        if let Some((event, point)) = published {
-            self.publish([event], point);
+        if log_id.is_some() {
+            self.applied.send_replace(point);
         }
         // Freeing the old tree is work too; not under the lock, not on a runtime worker.
         tokio::task::spawn_blocking(move || drop(old));

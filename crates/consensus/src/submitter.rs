@@ -33,8 +33,6 @@ use crate::cluster::ProposeError;
 use crate::command::Command;
 use crate::grpc::submit::Proposer;
 use crate::grpc::submit::Submitted;
-use crate::types::NodeId;
-use crate::types::ZkRaft;
 
 /// Most commands proposed per round (the rest wait for the next one).
 const MAX_ROUND: usize = 512;
@@ -77,15 +75,8 @@ impl std::fmt::Debug for Submitter {
 }
 
 impl Submitter {
-    /// A submitter for `raft` (this node is `me`) and the task that proposes its queue; the
-    /// task ends once every clone is dropped and the queue is drained.
-    pub fn spawn(raft: ZkRaft, me: NodeId) -> (Self, Vec<JoinHandle<()>>) {
-        let (proposer, keeper) = Proposer::spawn(raft, me);
-        let (submitter, task) = Self::spawn_on(proposer);
-        (submitter, vec![task, keeper])
-    }
-
-    /// A submitter proposing through an existing proposer.
+    /// A submitter proposing through `proposer`, and the task that drains its queue (it ends
+    /// once every clone is dropped and the queue is drained).
     pub(crate) fn spawn_on(proposer: Proposer) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Submitter { tx }, tokio::spawn(run(proposer, rx)))

@@ -125,8 +125,7 @@ async fn forms_one_ensemble_when_started_together() {
     });
     for s in starts {
         let (id, node) = s.await.expect("join");
-        let mut node = node.unwrap_or_else(|e| panic!("start {id}: {e}"));
-        node.discard_events();
+        let node = node.unwrap_or_else(|e| panic!("start {id}: {e}"));
         ens.nodes.insert(id, node);
     }
     ens.wait_leader().await;

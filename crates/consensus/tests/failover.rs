@@ -99,8 +99,7 @@ async fn child_main(spec: &str) {
             }
         }));
     }
-    let mut node = start_cluster(dir, config).await.expect("start");
-    node.discard_events();
+    let node = start_cluster(dir, config).await.expect("start");
     let mut role = node.role();
     let role_task = tokio::spawn(async move {
         loop {

@@ -1,19 +1,23 @@
-//! A one-node ensemble on a real data dir: writes, apply events, restart (S9.1), snapshots
-//! with log purge. Every wait has a deadline; nothing sleeps to synchronise.
+//! A one-node ensemble (an ensemble of one, started like any member) on a real data dir:
+//! writes, the apply hook, restart (S9.1), snapshots with log purge. Every wait has a
+//! deadline; nothing sleeps to synchronise.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use zk_consensus::now_ms;
-use zk_consensus::start_single;
+use zk_consensus::start_cluster;
 use zk_consensus::ApplyEvent;
+use zk_consensus::ApplyHook;
 use zk_consensus::Batch;
+use zk_consensus::ClusterConfig;
+use zk_consensus::ClusterNode;
 use zk_consensus::Command;
 use zk_consensus::CommandOp;
 use zk_consensus::Origin;
 use zk_consensus::Outcome;
-use zk_consensus::SingleConfig;
-use zk_consensus::SingleNode;
 use zk_session::ClusterSecret;
 use zk_session::SessionId;
 use zk_store::OpResult;
@@ -23,12 +27,43 @@ use zk_wire::CreateMode;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn config(snapshot_every: u64) -> SingleConfig {
-    SingleConfig {
-        snapshot_every,
-        start_timeout: DEADLINE,
-        ..SingleConfig::new(1, "127.0.0.1:0")
-    }
+/// Every event the apply hook was told of, in order.
+type Recorded = Arc<Mutex<Vec<ApplyEvent>>>;
+
+/// A hook that records every event, and what it recorded.
+fn recorder() -> (ApplyHook, Recorded) {
+    let seen = Recorded::default();
+    let sink = seen.clone();
+    let hook: ApplyHook = Arc::new(move |ev: &ApplyEvent, _: &zk_consensus::State| {
+        sink.lock().expect("recorder lock").push(ev.clone());
+    });
+    (hook, seen)
+}
+
+/// Node 1 alone, as zk-node runs without --peers.
+fn config(snapshot_every: u64, hook: Option<ApplyHook>) -> ClusterConfig {
+    let alone = BTreeMap::from([(1, "standalone".to_string())]);
+    let mut c = ClusterConfig::new(1, alone).expect("a lone member's config");
+    c.snapshot_every = snapshot_every;
+    c.keep_log = 0;
+    c.start_timeout = DEADLINE;
+    c.apply_hook = hook;
+    c
+}
+
+/// Starts the lone member and waits until it leads with the cluster secret applied (its
+/// first leadership commits one).
+async fn start(dir: &std::path::Path, config: ClusterConfig) -> ClusterNode {
+    let node = start_cluster(dir, config).await.expect("start");
+    let mut applied = node.state.subscribe_applied();
+    tokio::time::timeout(DEADLINE, async {
+        while !(node.is_leader() && node.state.read().secret.is_some()) {
+            applied.changed().await.expect("state machine running");
+        }
+    })
+    .await
+    .expect("leading with the secret applied in time");
+    node
 }
 
 fn create(session_id: i64, path: &str, mode: CreateMode) -> CommandOp {
@@ -46,7 +81,7 @@ fn create(session_id: i64, path: &str, mode: CreateMode) -> CommandOp {
     }
 }
 
-async fn propose(node: &SingleNode, seq: u64, op: CommandOp) -> (i64, Outcome) {
+async fn propose(node: &ClusterNode, seq: u64, op: CommandOp) -> (i64, Outcome) {
     let cmd = Command {
         time_ms: now_ms(),
         origin: Some(Origin { node_id: 1, seq }),
@@ -62,26 +97,20 @@ async fn propose(node: &SingleNode, seq: u64, op: CommandOp) -> (i64, Outcome) {
     (answer.zxid, answer.outcome)
 }
 
-/// Receives events until every origin in `seqs` was seen; returns them by seq.
-async fn events_for(node: &mut SingleNode, seqs: &[u64]) -> BTreeMap<u64, ApplyEvent> {
-    let mut found = BTreeMap::new();
-    while !seqs.iter().all(|s| found.contains_key(s)) {
-        let e = tokio::time::timeout(DEADLINE, node.events.recv())
-            .await
-            .expect("apply event in time")
-            .expect("event channel open");
-        if let Some(o) = e.origin {
-            found.insert(o.seq, e);
-        }
-    }
-    found
+/// The recorded events with an origin, by its seq.
+fn by_seq(seen: &Recorded) -> BTreeMap<u64, ApplyEvent> {
+    let seen = seen.lock().expect("recorder lock");
+    seen.iter()
+        .filter_map(|e| e.origin.map(|o| (o.seq, e.clone())))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_are_applied_with_origins_and_survive_restart() {
     // S9.1: sessions, ephemerals and the secret are replicated state; a restart keeps them.
     let dir = tempfile::tempdir().unwrap();
-    let mut node = start_single(dir.path(), config(1000)).await.unwrap();
+    let (hook, seen) = recorder();
+    let node = start(dir.path(), config(1000, Some(hook))).await;
     let secret: ClusterSecret = node.state.read().secret.clone().expect("bootstrap secret");
 
     let (zxid, outcome) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
@@ -100,8 +129,9 @@ async fn writes_are_applied_with_origins_and_survive_restart() {
         Ok(OpResult::Created { .. })
     ));
 
-    // Every node publishes the outcome with the origin, so a forwarding node finds it.
-    let events = events_for(&mut node, &[1, 2, 3]).await;
+    // Every node tells its hook the outcome with the origin, so a forwarding node finds it;
+    // a leader's hook has it before the write returns.
+    let events = by_seq(&seen);
     assert_eq!(events[&1].zxid, zxid);
     assert_eq!(events[&2].outcome, eph);
     assert_eq!(events[&3].outcome, per);
@@ -112,7 +142,7 @@ async fn writes_are_applied_with_origins_and_survive_restart() {
     let eph_stat = node.state.read().tree.stat("/eph").expect("ephemeral");
     node.shutdown(DEADLINE).await.unwrap();
 
-    let node = start_single(dir.path(), config(1000)).await.unwrap();
+    let node = start(dir.path(), config(1000, None)).await;
     {
         let st = node.state.read();
         assert_eq!(st.tree.digest(), digest, "tree restored");
@@ -146,7 +176,7 @@ async fn writes_are_applied_with_origins_and_survive_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_purge_and_restart_from_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start_single(dir.path(), config(10)).await.unwrap();
+    let node = start(dir.path(), config(10, None)).await;
     let (sid, _) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
     let mut last = 0;
     for i in 0..50 {
@@ -175,7 +205,7 @@ async fn snapshot_purge_and_restart_from_snapshot() {
     let digest = node.state.read().tree.digest();
     node.shutdown(DEADLINE).await.unwrap();
 
-    let node = start_single(dir.path(), config(10)).await.unwrap();
+    let node = start(dir.path(), config(10, None)).await;
     let m = node.raft.metrics().borrow().clone();
     assert!(
         m.purged.is_some_and(|p| p.index >= 40),
@@ -203,27 +233,30 @@ async fn raft_new_reapplies_the_committed_log_before_any_election() {
     // re-applies the log up to it into the state machine, before electing anyone. So a
     // restarted node serves its whole committed state even while it is not (yet) leader.
     let dir = tempfile::tempdir().unwrap();
-    let node = start_single(dir.path(), config(1000)).await.unwrap();
+    let node = start(dir.path(), config(1000, None)).await;
     let (sid, _) = propose(&node, 1, CommandOp::CreateSession { timeout_ms: 4000 }).await;
     let (last, _) = propose(&node, 2, create(sid, "/eph", CreateMode::Ephemeral)).await;
     let digest = node.state.read().tree.digest();
     node.shutdown(DEADLINE).await.unwrap();
 
     let storage = zk_consensus::SledStorage::open(dir.path()).unwrap();
-    let (sm, state, mut events) =
-        zk_consensus::ZkStateMachine::open(&storage, Default::default()).unwrap();
+    let (sm, state) = zk_consensus::ZkStateMachine::open(&storage, Default::default()).unwrap();
     assert_eq!(
         state.applied_zxid(),
         0,
         "no snapshot: nothing applied before Raft starts"
     );
-    let mut cfg = zk_consensus::single_node_config(1000).unwrap();
-    cfg.enable_elect = false;
-    cfg.enable_tick = false;
+    let (hook, seen) = recorder();
+    state.set_apply_hook(hook).expect("first hook");
+    let cfg = openraft::Config {
+        enable_elect: false,
+        enable_tick: false,
+        ..Default::default()
+    };
     let raft = zk_consensus::ZkRaft::new(
         1,
-        std::sync::Arc::new(cfg),
-        zk_consensus::OneNodeNetwork,
+        Arc::new(cfg.validate().unwrap()),
+        NoPeers,
         storage.log_store().unwrap(),
         sm,
     )
@@ -231,8 +264,8 @@ async fn raft_new_reapplies_the_committed_log_before_any_election() {
     .unwrap();
     assert!(state.applied_zxid() >= last, "re-applied inside Raft::new");
     assert_eq!(state.read().tree.digest(), digest);
-    // The re-applied entries were published again, in order, with their original origins.
-    let replayed: Vec<ApplyEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    // The re-applied entries reached the hook again, in order, with their original origins.
+    let replayed: Vec<ApplyEvent> = seen.lock().expect("recorder lock").clone();
     // openraft puts the initial membership at log index 0, so the first zxid is 0.
     assert_eq!(replayed.first().map(|e| e.zxid), Some(0));
     assert_eq!(replayed.first().map(|e| &e.outcome), Some(&Outcome::Noop));
@@ -242,51 +275,76 @@ async fn raft_new_reapplies_the_committed_log_before_any_election() {
     raft.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn the_one_node_network_reports_peers_unreachable() {
-    use openraft::error::RPCError;
-    use openraft::network::RPCOption;
-    use openraft::network::RaftNetwork;
-    use openraft::network::RaftNetworkFactory;
-    use openraft::raft::VoteRequest;
+/// A network with nobody on it, for a Raft started by hand with elections off (it never
+/// sends an RPC: it campaigns for nobody and leads nobody).
+struct NoPeers;
 
-    let mut factory = zk_consensus::OneNodeNetwork;
-    let mut peer = factory
-        .new_client(2, &openraft::BasicNode::new("10.0.0.2:9000"))
-        .await;
-    let res = peer
-        .vote(
-            VoteRequest::new(openraft::Vote::new(1, 1), None),
-            RPCOption::new(Duration::from_secs(1)),
-        )
-        .await;
-    match res {
-        Err(RPCError::Unreachable(e)) => assert!(e.to_string().contains("10.0.0.2:9000"), "{e}"),
-        other => panic!("expected Unreachable, got {other:?}"),
+impl openraft::network::RaftNetworkFactory<zk_consensus::TypeConfig> for NoPeers {
+    type Network = NoPeers;
+
+    async fn new_client(&mut self, _: u64, _: &openraft::BasicNode) -> NoPeers {
+        NoPeers
     }
 }
 
-/// The apply hook sees every applied entry, in log order, with the same event the channel
-/// publishes, and before `client_write` returns; it can be installed once only.
+impl openraft::network::RaftNetwork<zk_consensus::TypeConfig> for NoPeers {
+    async fn append_entries(
+        &mut self,
+        _: openraft::raft::AppendEntriesRequest<zk_consensus::TypeConfig>,
+        _: openraft::network::RPCOption,
+    ) -> Result<
+        openraft::raft::AppendEntriesResponse<u64>,
+        openraft::error::RPCError<u64, openraft::BasicNode, openraft::error::RaftError<u64>>,
+    > {
+        Err(nobody())
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _: openraft::raft::InstallSnapshotRequest<zk_consensus::TypeConfig>,
+        _: openraft::network::RPCOption,
+    ) -> Result<
+        openraft::raft::InstallSnapshotResponse<u64>,
+        openraft::error::RPCError<
+            u64,
+            openraft::BasicNode,
+            openraft::error::RaftError<u64, openraft::error::InstallSnapshotError>,
+        >,
+    > {
+        Err(nobody())
+    }
+
+    async fn vote(
+        &mut self,
+        _: openraft::raft::VoteRequest<u64>,
+        _: openraft::network::RPCOption,
+    ) -> Result<
+        openraft::raft::VoteResponse<u64>,
+        openraft::error::RPCError<u64, openraft::BasicNode, openraft::error::RaftError<u64>>,
+    > {
+        Err(nobody())
+    }
+}
+
+fn nobody<E: std::error::Error>() -> openraft::error::RPCError<u64, openraft::BasicNode, E> {
+    let e = std::io::Error::new(std::io::ErrorKind::NotConnected, "no peers in this test");
+    openraft::error::RPCError::Unreachable(openraft::error::Unreachable::new(&e))
+}
+
+/// The apply hook sees every applied entry, in log order, with the state right after it,
+/// and before `client_write` returns; it can be installed once only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_hook_sees_every_entry_in_order_before_the_reply() {
-    use std::sync::Arc;
-    use std::sync::Mutex;
-
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = start_single(dir.path(), config(1000)).await.expect("start");
-    let seen: Arc<Mutex<Vec<ApplyEvent>>> = Arc::default();
+    let seen: Recorded = Arc::default();
     let sink = seen.clone();
-    node.state
-        .set_apply_hook(Arc::new(
-            move |ev: &ApplyEvent, st: &zk_consensus::State| {
-                // The state passed in must be the one right after this event's command.
-                if st.applied_zxid() == ev.zxid {
-                    sink.lock().expect("hook lock").push(ev.clone())
-                }
-            },
-        ))
-        .expect("first hook");
+    let hook: ApplyHook = Arc::new(move |ev: &ApplyEvent, st: &zk_consensus::State| {
+        // The state passed in must be the one right after this event's command.
+        if st.applied_zxid() == ev.zxid {
+            sink.lock().expect("hook lock").push(ev.clone())
+        }
+    });
+    let node = start(dir.path(), config(1000, Some(hook))).await;
     assert!(node
         .state
         .set_apply_hook(Arc::new(|_: &ApplyEvent, _: &zk_consensus::State| {}))
@@ -309,7 +367,10 @@ async fn apply_hook_sees_every_entry_in_order_before_the_reply() {
         zxids.push(zxid);
     }
     let seen = seen.lock().expect("lock").clone();
-    let hooked: Vec<i64> = seen.iter().map(|e| e.zxid).collect();
+    // Installed before Raft started, the hook also saw the membership and blank entries,
+    // which take no zxid (they repeat the last one); every command took the next.
+    let mut hooked: Vec<i64> = seen.iter().map(|e| e.zxid).collect();
+    hooked.dedup();
     assert!(
         hooked.windows(2).all(|w| w[1] == w[0] + 1),
         "consecutive: {hooked:?}"

@@ -1,6 +1,10 @@
-//! Apply, determinism and snapshots of the state machine, without a running Raft.
+//! The Raft adapter of the state: entries in, the hook told of every command in log order,
+//! the applied point, determinism across batching, snapshots; without a running Raft. The
+//! rules of apply themselves are unit tests of the pure state (src/state/tests.rs).
 
 use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 use openraft::storage::RaftStateMachine;
 use openraft::CommittedLeaderId;
@@ -13,7 +17,6 @@ use zk_consensus::decode_state;
 use zk_consensus::encode_state;
 use zk_consensus::AppliedPoint;
 use zk_consensus::ApplyEvent;
-use zk_consensus::ApplyEvents;
 use zk_consensus::Batch;
 use zk_consensus::Command;
 use zk_consensus::CommandOp;
@@ -26,14 +29,10 @@ use zk_consensus::TypeConfig;
 use zk_consensus::ZkStateMachine;
 use zk_session::ClusterSecret;
 use zk_session::SessionId;
-use zk_store::OpResult;
 use zk_store::TreeConfig;
-use zk_store::Trigger;
 use zk_store::Txn;
 use zk_wire::Acl;
 use zk_wire::CreateMode;
-use zk_wire::ErrorCode;
-use zk_wire::EventType;
 
 fn log_id(index: u64) -> LogId<u64> {
     LogId::new(CommittedLeaderId::new(1, 1), index)
@@ -72,17 +71,34 @@ fn secret(byte: u8) -> ClusterSecret {
     ClusterSecret::from_bytes([byte; 32])
 }
 
+/// Every event the apply hook was told of, in order.
+type Recorded = Arc<Mutex<Vec<ApplyEvent>>>;
+
 struct Sm {
     sm: ZkStateMachine,
     shared: SharedState,
-    events: ApplyEvents,
+    events: Recorded,
     _dir: tempfile::TempDir,
 }
 
-fn open_sm() -> Sm {
+/// A state machine on a fresh data dir, without a hook.
+fn open_bare() -> (ZkStateMachine, SharedState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let storage = SledStorage::open(dir.path()).unwrap();
-    let (sm, shared, events) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
+    let (sm, shared) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
+    (sm, shared, dir)
+}
+
+/// A state machine whose hook records every event.
+fn open_sm() -> Sm {
+    let (sm, shared, dir) = open_bare();
+    let events = Recorded::default();
+    let sink = events.clone();
+    shared
+        .set_apply_hook(Arc::new(move |ev: &ApplyEvent, _: &zk_consensus::State| {
+            sink.lock().expect("recorder lock").push(ev.clone());
+        }))
+        .expect("first hook");
     Sm {
         sm,
         shared,
@@ -99,322 +115,69 @@ async fn apply(sm: &mut ZkStateMachine, e: Entry<TypeConfig>) -> CommandResponse
     answers.remove(0)
 }
 
-fn drain(events: &mut ApplyEvents) -> Vec<ApplyEvent> {
-    let mut out = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        out.push(e);
-    }
-    out
+fn drain(events: &Recorded) -> Vec<ApplyEvent> {
+    std::mem::take(&mut *events.lock().expect("recorder lock"))
 }
 
+/// Every command reaches the hook once, in log order, with its zxid and origin, and its
+/// answer to Raft is the outcome the hook saw; the applied point moves after the hook, so
+/// a waiter woken by it finds the commands done. A blank entry takes no zxid.
 #[tokio::test]
-async fn create_session_id_is_zxid_and_password_verifies() {
-    // S3.1, S3.2: id from the command's zxid; any node's secret verifies the password.
+async fn the_hook_hears_every_command_in_log_order() {
     let mut s = open_sm();
-    assert_eq!(
+    let mut answers = Vec::new();
+    answers.push(
         apply(
             &mut s.sm,
-            entry(1, CommandOp::SetSecret { secret: secret(7) })
+            entry(1, CommandOp::CreateSession { timeout_ms: 4000 }),
         )
-        .await
-        .outcome,
-        Outcome::SecretSet
+        .await,
     );
-    let r = apply(
-        &mut s.sm,
-        entry(2, CommandOp::CreateSession { timeout_ms: 4000 }),
-    )
-    .await;
-    let id = SessionId::from_raw(2).unwrap();
-    assert_eq!(
-        r,
-        CommandResponse {
-            zxid: 2,
-            outcome: Outcome::SessionCreated {
-                session_id: id,
-                timeout_ms: 4000
-            }
-        }
+    answers.push(apply(&mut s.sm, entry(2, create(1, "/e", CreateMode::Ephemeral))).await);
+    answers.push(
+        apply(
+            &mut s.sm,
+            entry(3, create(1, "/no/parent", CreateMode::Persistent)),
+        )
+        .await,
     );
-    let st = s.shared.read();
-    assert_eq!(st.sessions.get(id), Some(4000));
-    let stored = st.secret.clone().expect("secret applied");
-    let password = secret(7).password(id);
-    assert!(stored.verify(id, &password));
-    assert!(!stored.verify(SessionId::from_raw(3).unwrap(), &password));
-}
-
-#[tokio::test]
-async fn write_on_missing_session_is_session_expired_and_uses_a_zxid() {
-    // S8.2; a failed write uses up its zxid as in ZooKeeper.
-    let mut s = open_sm();
-    let r = apply(
-        &mut s.sm,
-        entry(1, create(99, "/a", CreateMode::Persistent)),
-    )
-    .await;
-    assert_eq!(r.zxid, 1);
-    match &r.outcome {
-        Outcome::Txn(a) => {
-            assert_eq!(a.result, Err(ErrorCode::SessionExpired));
-            assert!(a.triggers.is_empty());
-        }
-        o => panic!("unexpected {o:?}"),
-    }
-    assert_eq!(s.shared.applied_zxid(), 1);
-    assert!(s.shared.read().tree.exists("/a").unwrap().is_none());
-
-    // A failed write of a live session also takes a zxid; a blank entry takes none.
-    apply(
-        &mut s.sm,
-        entry(2, CommandOp::CreateSession { timeout_ms: 4000 }),
-    )
-    .await;
-    let r = apply(
-        &mut s.sm,
-        entry(3, create(2, "/no/parent", CreateMode::Persistent)),
-    )
-    .await;
-    assert_eq!(r.zxid, 3);
-    assert_eq!(r.outcome.applied().unwrap().result, Err(ErrorCode::NoNode));
     let blank = Entry {
         log_id: log_id(4),
         payload: EntryPayload::Blank,
     };
-    assert_eq!(apply(&mut s.sm, blank).await.zxid, 3);
-    assert_eq!(s.shared.applied_zxid(), 3);
-    assert_eq!(s.shared.wait_applied(3).await, Ok(3));
-    assert_eq!(s.shared.wait_applied_index(4).await, Ok(3));
-
-    // Session txns cannot be smuggled in a Write; session 0 may only delete containers.
-    let smuggled = CommandOp::Write {
-        session_id: 2,
-        owner: None,
-        auth: Vec::new(),
-        txn: Txn::ExpireSessions(vec![2]),
-    };
-    let r = apply(&mut s.sm, entry(5, smuggled)).await;
     assert_eq!(
-        r.outcome.applied().unwrap().result,
-        Err(ErrorCode::BadArguments)
+        apply(&mut s.sm, blank).await.zxid,
+        3,
+        "a blank takes no zxid"
     );
-    let r = apply(
-        &mut s.sm,
-        entry(6, create(0, "/sys", CreateMode::Persistent)),
-    )
-    .await;
+    answers.push(
+        apply(
+            &mut s.sm,
+            entry(5, CommandOp::ExpireSessions { ids: vec![1] }),
+        )
+        .await,
+    );
+    let events = drain(&s.events);
     assert_eq!(
-        r.outcome.applied().unwrap().result,
-        Err(ErrorCode::BadArguments)
+        events
+            .iter()
+            .map(|e| (e.log_id.index, e.zxid))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 3), (4, 3), (5, 4)]
     );
-    assert!(s
-        .shared
-        .read()
-        .sessions
-        .contains(SessionId::from_raw(2).unwrap()));
-}
-
-#[tokio::test]
-async fn close_and_expire_delete_ephemerals_and_report_triggers() {
-    // S6.3, S9.1: ephemerals go with their session, atomically, with their watch triggers.
-    let mut s = open_sm();
-    apply(
-        &mut s.sm,
-        entry(1, CommandOp::CreateSession { timeout_ms: 4000 }),
-    )
-    .await;
-    apply(
-        &mut s.sm,
-        entry(2, CommandOp::CreateSession { timeout_ms: 4000 }),
-    )
-    .await;
-    for (i, op) in [
-        create(1, "/e1", CreateMode::Ephemeral),
-        create(2, "/e2", CreateMode::Ephemeral),
-        create(2, "/p", CreateMode::Persistent),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let r = apply(&mut s.sm, entry(3 + i as u64, op)).await;
-        assert!(r.outcome.applied().unwrap().result.is_ok(), "{r:?}");
-    }
-
-    let r = apply(
-        &mut s.sm,
-        entry(
-            6,
-            CommandOp::CloseSession {
-                session_id: 1,
-                owner: None,
-            },
-        ),
-    )
-    .await;
-    let Outcome::SessionsClosed { ids, applied } = &r.outcome else {
-        panic!("unexpected {r:?}")
-    };
-    assert_eq!(ids, &vec![SessionId::from_raw(1).unwrap()]);
-    assert_eq!(
-        applied.result,
-        Ok(OpResult::SessionsClosed(vec!["/e1".to_string()]))
-    );
-    assert!(applied.triggers.contains(&Trigger {
-        path: "/e1".into(),
-        event: EventType::NodeDeleted
-    }));
-    assert!(applied.triggers.contains(&Trigger {
-        path: "/".into(),
-        event: EventType::NodeChildrenChanged
-    }));
-
-    // Expiry batch: unknown ids are left out of `ids`, not errors.
-    let r = apply(
-        &mut s.sm,
-        entry(7, CommandOp::ExpireSessions { ids: vec![2, 77] }),
-    )
-    .await;
-    let Outcome::SessionsClosed { ids, applied } = &r.outcome else {
-        panic!("unexpected {r:?}")
-    };
-    assert_eq!(ids, &vec![SessionId::from_raw(2).unwrap()]);
-    assert_eq!(
-        applied.result,
-        Ok(OpResult::SessionsClosed(vec!["/e2".to_string()]))
-    );
-    assert_eq!(r.outcome.triggers(), applied.triggers.as_slice());
-    {
-        let st = s.shared.read();
-        assert!(st.sessions.is_empty());
-        assert!(st.tree.exists("/e1").unwrap().is_none());
-        assert!(st.tree.exists("/e2").unwrap().is_none());
-        assert!(st.tree.exists("/p").unwrap().is_some());
-    }
-
-    // Every entry was published, in order, with its origin.
-    let events = drain(&mut s.events);
-    assert_eq!(
-        events.iter().map(|e| e.zxid).collect::<Vec<_>>(),
-        (1..=7).collect::<Vec<_>>()
-    );
-    assert!(events.iter().all(|e| e.origin
+    let commands: Vec<&ApplyEvent> = events.iter().filter(|e| e.origin.is_some()).collect();
+    assert!(commands.iter().all(|e| e.origin
         == Some(Origin {
             node_id: 1,
             seq: e.log_id.index * 10
         })));
-    assert_eq!(events[6].outcome, r.outcome);
-}
-
-#[tokio::test]
-async fn secret_is_set_once() {
-    let mut s = open_sm();
-    let first = apply(
-        &mut s.sm,
-        entry(1, CommandOp::SetSecret { secret: secret(1) }),
-    )
-    .await;
-    let second = apply(
-        &mut s.sm,
-        entry(2, CommandOp::SetSecret { secret: secret(2) }),
-    )
-    .await;
-    assert_eq!(first.outcome, Outcome::SecretSet);
-    assert_eq!(second.outcome, Outcome::SecretAlreadySet);
-    assert_eq!(s.shared.read().secret, Some(secret(1)));
-}
-
-/// SessionMoved: a resume (ClaimSession, owner = its origin) moves the session; a write or a
-/// close from the previous connection is refused and changes nothing; the new one works.
-#[tokio::test]
-async fn claim_moves_the_session_and_refuses_the_old_connection() {
-    let mut s = open_sm();
-    // Created at index 1 by origin (node 1, seq 10): that is its first owner.
-    let r = apply(
-        &mut s.sm,
-        entry(1, CommandOp::CreateSession { timeout_ms: 4000 }),
-    )
-    .await;
-    let Outcome::SessionCreated { session_id, .. } = r.outcome else {
-        panic!("{r:?}")
-    };
-    let first = Origin {
-        node_id: 1,
-        seq: 10,
+    for (e, a) in commands.iter().zip(&answers) {
+        assert_eq!((e.zxid, &e.outcome), (a.zxid, &a.outcome));
     }
-    .owner();
-    assert_eq!(s.shared.read().sessions.owner(session_id), Some(first));
-    let write = |owner, path: &str| {
-        let CommandOp::Write {
-            session_id,
-            auth,
-            txn,
-            ..
-        } = create(session_id.get(), path, CreateMode::Persistent)
-        else {
-            unreachable!()
-        };
-        CommandOp::Write {
-            session_id,
-            owner: Some(owner),
-            auth,
-            txn,
-        }
-    };
-    let r = apply(&mut s.sm, entry(2, write(first, "/a"))).await;
-    assert!(r.outcome.applied().is_some_and(|a| a.result.is_ok()));
-
-    // Resumed elsewhere: entry 3's origin (node 1, seq 30) owns it now.
-    let r = apply(
-        &mut s.sm,
-        entry(
-            3,
-            CommandOp::ClaimSession {
-                session_id: session_id.get(),
-            },
-        ),
-    )
-    .await;
-    let second = Origin {
-        node_id: 1,
-        seq: 30,
-    }
-    .owner();
-    assert_eq!(
-        r.outcome,
-        Outcome::SessionClaimed {
-            session_id,
-            owner: second
-        }
-    );
-    let r = apply(&mut s.sm, entry(4, write(first, "/b"))).await;
-    assert_eq!(
-        r.outcome.applied().map(|a| a.result.clone()),
-        Some(Err(ErrorCode::SessionMoved))
-    );
-    assert!(s.shared.read().tree.stat("/b").is_none(), "nothing applied");
-    let r = apply(
-        &mut s.sm,
-        entry(
-            5,
-            CommandOp::CloseSession {
-                session_id: session_id.get(),
-                owner: Some(first),
-            },
-        ),
-    )
-    .await;
-    assert_eq!(r.outcome, Outcome::Rejected(ErrorCode::SessionMoved));
-    assert!(s.shared.read().sessions.contains(session_id), "still live");
-    let r = apply(&mut s.sm, entry(6, write(second, "/c"))).await;
-    assert!(r.outcome.applied().is_some_and(|a| a.result.is_ok()));
-
-    // A claim of a session that does not exist is SessionExpired.
-    let r = apply(
-        &mut s.sm,
-        entry(7, CommandOp::ClaimSession { session_id: 999 }),
-    )
-    .await;
-    assert_eq!(r.outcome, Outcome::Rejected(ErrorCode::SessionExpired));
+    assert_eq!(s.shared.applied_zxid(), 4);
+    assert_eq!(s.shared.wait_applied(4).await, Ok(4));
+    assert_eq!(s.shared.wait_applied_index(5).await, Ok(4));
+    assert!(s.shared.read().tree.exists("/e").unwrap().is_none());
 }
 
 /// A mixed log: secret, sessions, writes (some failing), a close, an expiry, noops.
@@ -492,7 +255,7 @@ async fn snapshot_round_trip_and_bad_bytes_are_errors() {
         assert_eq!(encode_state(&sb).unwrap(), bytes);
     }
     assert_eq!(b.shared.applied_zxid(), a.shared.applied_zxid());
-    let events = drain(&mut b.events);
+    let events = drain(&b.events);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, Outcome::SnapshotInstalled);
 
@@ -546,7 +309,7 @@ async fn reopen_loads_the_stored_snapshot() {
     let digest;
     {
         let storage = SledStorage::open(dir.path()).unwrap();
-        let (mut sm, shared, _ev) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
+        let (mut sm, shared) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
         sm.apply(mixed_log()).await.unwrap();
         sm.get_snapshot_builder()
             .await
@@ -556,7 +319,7 @@ async fn reopen_loads_the_stored_snapshot() {
         digest = shared.read().tree.digest();
     }
     let storage = SledStorage::open(dir.path()).unwrap();
-    let (mut sm, shared, _ev) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
+    let (mut sm, shared) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
     assert_eq!(shared.read().tree.digest(), digest);
     assert_eq!(shared.applied_zxid(), mixed_log().len() as i64);
     let (applied, _) = sm.applied_state().await.unwrap();
@@ -605,7 +368,7 @@ async fn a_batch_gives_each_command_its_own_zxid() {
             timeout_ms: 5000
         }
     );
-    let events = drain(&mut s.events);
+    let events = drain(&s.events);
     assert_eq!(
         events
             .iter()
@@ -645,15 +408,12 @@ async fn a_batch_gives_each_command_its_own_zxid() {
 /// session's next write).
 #[tokio::test]
 async fn the_hook_sees_the_state_between_the_commands_of_an_entry() {
-    use std::sync::Arc;
-    use std::sync::Mutex;
-
-    let mut s = open_sm();
+    let (mut sm, shared, _dir) = open_bare();
     /// (zxid, state's zxid, /a exists, /b exists) as the hook saw them.
     type Seen = Vec<(i64, i64, bool, bool)>;
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let sink = seen.clone();
-    s.shared
+    shared
         .set_apply_hook(Arc::new(
             move |ev: &ApplyEvent, st: &zk_consensus::State| {
                 let has = |p: &str| st.tree.exists(p).ok().flatten().is_some();
@@ -674,7 +434,7 @@ async fn the_hook_sees_the_state_between_the_commands_of_an_entry() {
             create(1, "/b", CreateMode::Persistent),
         ],
     );
-    s.sm.apply([batch]).await.unwrap();
+    sm.apply([batch]).await.unwrap();
     assert_eq!(
         *seen.lock().expect("lock"),
         vec![

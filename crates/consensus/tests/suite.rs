@@ -18,7 +18,7 @@ impl StoreBuilder<TypeConfig, LogStore<TypeConfig>, ZkStateMachine, TempDir> for
         let storage = SledStorage::open(dir.path().join("db")).expect("open storage");
         // The suite reads state through the trait only; the apply events and shared state
         // are the node layer's and are not needed here.
-        let (sm, _state, _events) = ZkStateMachine::open(&storage, TreeConfig::default())?;
+        let (sm, _state) = ZkStateMachine::open(&storage, TreeConfig::default())?;
         let log = storage.log_store().expect("open the log");
         Ok((dir, log, sm))
     }

@@ -129,13 +129,7 @@ impl Node {
                 (id.get(), age)
             })
             .collect();
-        match &self.backend {
-            crate::backend::Backend::Single(..) => {
-                self.on_reported_activity(&aged);
-                true
-            }
-            crate::backend::Backend::Cluster(c) => c.report_activity(&aged).await,
-        }
+        self.backend.report_activity(&aged).await
     }
 
     /// The leader's side of an activity report: each live session is touched as of when it
@@ -157,24 +151,16 @@ impl Node {
 
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).
     pub fn is_leader(&self) -> bool {
-        let m = self.backend.raft().metrics();
-        let m = m.borrow();
-        m.current_leader == Some(self.id) && m.state.is_leader()
+        self.backend.is_leader()
     }
 
     /// While this node leads: how long ago a quorum last acknowledged it (0 for a lone
     /// voter, its own quorum), if within the serving cut-off; `None` otherwise (S9.5).
     pub fn quorum_heard_ago_ms(&self) -> Option<u64> {
-        let m = self.backend.raft().metrics();
-        let m = m.borrow();
-        if !m.state.is_leader() {
-            return None;
-        }
-        if m.membership_config.membership().voter_ids().count() <= 1 {
-            return Some(0);
-        }
-        let cutoff = crate::serving::cutoff_ms(self.settings.tick);
-        m.millis_since_quorum_ack.filter(|&ms| ms <= cutoff)
+        crate::serving::quorum_heard_ago_ms(
+            &self.backend.standing(),
+            crate::serving::cutoff_ms(self.settings.tick),
+        )
     }
 
     /// Proposes `op` with nobody waiting for it (expiry, cleaner).

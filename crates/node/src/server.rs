@@ -1,7 +1,9 @@
-//! The running server: binds the client port, starts Raft (alone or as an ensemble member),
-//! wires the apply hook, and runs the accept loop, the expiry loop, the cleaner, the quorum
-//! check and the activity reports until shut down.
+//! The running server: binds the client port, starts this node's ensemble member (a
+//! one-node ensemble is an ensemble of one: the same start and shutdown), wires the apply
+//! hook, and runs the accept loop, the expiry loop, the cleaner, the quorum check and the
+//! activity reports until shut down.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,16 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
 use zk_consensus::start_cluster;
-use zk_consensus::start_single;
 use zk_consensus::ApplyHook;
 use zk_consensus::ClusterConfig;
 use zk_consensus::ClusterError;
 use zk_consensus::ClusterNode;
 use zk_consensus::Role;
-use zk_consensus::SingleConfig;
-use zk_consensus::SingleNode;
 use zk_consensus::StartError;
-use zk_consensus::Submitter;
 use zk_session::MonotonicClock;
 use zk_store::TreeConfig;
 
@@ -65,9 +63,6 @@ pub enum ServerError {
     /// Raft did not start (or stop).
     #[error(transparent)]
     Raft(#[from] StartError),
-    /// The state machine already had an apply hook.
-    #[error(transparent)]
-    Hook(#[from] zk_consensus::HookAlreadySet),
 }
 
 /// A running server.
@@ -77,14 +72,8 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
     background: JoinSet<()>,
-    mode: Mode,
-}
-
-/// What runs Raft for this server (owned here so shutdown can stop it).
-enum Mode {
-    /// A one-node ensemble and its submitter's tasks (aborted at shutdown).
-    Single(SingleNode, Vec<tokio::task::JoinHandle<()>>),
-    Cluster(Arc<ClusterNode>),
+    /// This node's member of the ensemble (owned here so shutdown can stop it).
+    member: Arc<ClusterNode>,
 }
 
 impl std::fmt::Debug for Server {
@@ -96,8 +85,8 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds the client port, opens the data dir and starts serving: alone, or as a member
-    /// of the ensemble `--peers` names.
+    /// Binds the client port, opens the data dir and starts serving as a member of the
+    /// ensemble `--peers` names (of one, without it).
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
         let listener = TcpListener::bind(settings.client_addr)
             .await
@@ -126,89 +115,63 @@ impl Server {
             ttl_enabled: settings.ttl_nodes,
         };
 
-        let (backend, state, mode) = match settings.ensemble.as_ref().filter(|e| e.peers.len() > 1)
-        {
-            Some(ensemble) => {
-                let mut config = ClusterConfig::new(id, ensemble.peers.members().clone())?;
-                config.listen = ensemble.listen;
-                config.dial = ensemble.dial.clone();
-                config.snapshot_every = settings.snapshot_every;
-                config.keep_log = settings.log_keep;
-                config.tree_config = tree_config;
-                // Installed before Raft starts: entries a leader replicates right away must
-                // fire their watches and complete their requests too.
-                config.apply_hook = Some(hook);
-                let mut cluster = start_cluster(&settings.data_dir, config).await?;
-                cluster.discard_events();
-                let cluster = Arc::new(cluster);
-                (
-                    Backend::Cluster(cluster.clone()),
-                    cluster.state.clone(),
-                    Mode::Cluster(cluster),
-                )
-            }
-            None => {
-                // A one-member --peers names this node's peer address; without --peers
-                // there is none.
-                let peer_addr = settings
-                    .ensemble
-                    .as_ref()
-                    .and_then(|e| e.peers.get(id))
-                    .unwrap_or(STANDALONE_PEER_ADDR)
-                    .to_string();
-                let mut config = SingleConfig::new(id, peer_addr);
-                config.snapshot_every = settings.snapshot_every;
-                config.tree_config = tree_config;
-                let mut single = start_single(&settings.data_dir, config).await?;
-                single.discard_events();
-                single.state.set_apply_hook(hook)?;
-                let (submitter, tasks) = Submitter::spawn(single.raft.clone(), id);
-                (
-                    Backend::Single(single.raft.clone(), submitter),
-                    single.state.clone(),
-                    Mode::Single(single, tasks),
-                )
-            }
+        // Without --peers this node is an ensemble of one, its address only a name recorded
+        // in the data dir (it must not change with the client port).
+        let (peers, listen, dial) = match &settings.ensemble {
+            Some(e) => (e.peers.members().clone(), Some(e.listen), e.dial.clone()),
+            None => (
+                BTreeMap::from([(id, STANDALONE_PEER_ADDR.to_string())]),
+                None,
+                BTreeMap::new(),
+            ),
         };
+        let mut config = ClusterConfig::new(id, peers)?;
+        if let Some(listen) = listen {
+            config.listen = listen;
+        }
+        config.dial = dial;
+        config.snapshot_every = settings.snapshot_every;
+        config.keep_log = settings.log_keep;
+        config.tree_config = tree_config;
+        // Installed before Raft starts: entries a leader replicates right away must fire
+        // their watches and complete their requests too.
+        config.apply_hook = Some(hook);
+        let member = Arc::new(start_cluster(&settings.data_dir, config).await?);
+        let state = member.state.clone();
         // Restored sessions are judged once the expiry loop sees this node lead: each gets a
         // fresh full timeout then (nobody could reach it while the node was down).
         let sessions = state.read().sessions.len();
         let zxid = format!("0x{:x}", state.applied_zxid());
         tracing::info!(sessions, zxid, "state loaded");
 
+        let backend = Backend::new(member.clone());
         let node = Arc::new(Node::new(id, settings, backend, state, hub, expiry));
-        if let Mode::Cluster(c) = &mode {
-            // Weak: the cluster node must not keep the node (and so itself) alive.
-            let weak = Arc::downgrade(&node);
-            c.set_activity_handler(Arc::new(move |_from, ids| {
-                if let Some(node) = weak.upgrade() {
-                    node.on_reported_activity(ids);
-                }
-            }));
-        }
+        // Weak: the member must not keep the node (and so itself) alive.
+        let weak = Arc::downgrade(&node);
+        member.set_activity_handler(Arc::new(move |_from, ids| {
+            if let Some(node) = weak.upgrade() {
+                node.on_reported_activity(ids);
+            }
+        }));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background = JoinSet::new();
         background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::activity::run(node.clone(), shutdown_rx.clone()));
-        if let Mode::Cluster(c) = &mode {
-            background.spawn(fail_writes_on_leader_change(
-                node.clone(),
-                c.role(),
-                shutdown_rx.clone(),
-            ));
-        }
+        background.spawn(fail_writes_on_leader_change(
+            node.clone(),
+            member.role(),
+            shutdown_rx.clone(),
+        ));
         let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
-        match &mode {
-            Mode::Single(..) => {
-                tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)")
-            }
-            Mode::Cluster(c) => tracing::info!(
+        match member.peer_addr() {
+            Some(peer) => tracing::info!(
                 addr = %local_addr,
-                peer = %c.peer_addr(),
+                %peer,
                 "serving ZooKeeper clients (ensemble member)"
             ),
+            None => tracing::info!(addr = %local_addr, "serving ZooKeeper clients (standalone)"),
         }
         Ok(Server {
             node,
@@ -216,7 +179,7 @@ impl Server {
             shutdown,
             accept,
             background,
-            mode,
+            member,
         })
     }
 
@@ -236,17 +199,11 @@ impl Server {
         while self.background.join_next().await.is_some() {}
         self.node.hub.fail_all("node shutting down");
         drop(self.node);
-        match self.mode {
-            Mode::Single(single, tasks) => {
-                tasks.iter().for_each(|t| t.abort());
-                single.shutdown(Duration::from_secs(10)).await?
-            }
-            Mode::Cluster(cluster) => match Arc::try_unwrap(cluster) {
-                Ok(cluster) => cluster.shutdown(Duration::from_secs(10)).await?,
-                // Only a task that outlived the drain holds it; the process ends anyway and
-                // everything acknowledged is on disk.
-                Err(_) => tracing::warn!("ensemble member still referenced; not waiting for Raft"),
-            },
+        match Arc::try_unwrap(self.member) {
+            Ok(member) => member.shutdown(Duration::from_secs(10)).await?,
+            // Only a task that outlived the drain holds it; the process ends anyway and
+            // everything acknowledged is on disk.
+            Err(_) => tracing::warn!("ensemble member still referenced; not waiting for Raft"),
         }
         tracing::info!("stopped");
         Ok(())

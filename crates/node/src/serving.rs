@@ -30,40 +30,39 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::RaftMetrics;
-use openraft::ServerState;
 use tokio::sync::watch;
+use zk_consensus::RaftRole;
+use zk_consensus::Standing;
 
 use crate::node::Node;
 
 /// How often the role is re-read (also the granularity of the leader's quorum check).
 const CHECK_EVERY: Duration = Duration::from_millis(50);
 
-/// The decision, from Raft's metrics. `voters` is the membership size: a lone voter is its
-/// own quorum. `cutoff_ms` is how long a leader may go without a quorum acknowledgement,
-/// and a follower without hearing from its leader (`leader_heard_ms` ago; `None`: follows
-/// none).
-pub fn may_serve<N>(
-    m: &RaftMetrics<u64, N>,
-    voters: usize,
-    cutoff_ms: u64,
-    leader_heard_ms: Option<u64>,
-) -> bool
-where
-    N: openraft::Node,
-{
-    if m.running_state.is_err() {
-        return false;
-    }
-    match m.state {
-        ServerState::Leader => {
-            voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms <= cutoff_ms)
+/// The decision, from how this member stands in Raft. `cutoff_ms` is how long a leader may
+/// go without a quorum acknowledgement, and a follower without hearing from its leader
+/// (`leader_heard_ms` ago; `None`: follows none).
+pub fn may_serve(s: &Standing, cutoff_ms: u64, leader_heard_ms: Option<u64>) -> bool {
+    match s.role {
+        RaftRole::Leader => quorum_heard_ago_ms(s, cutoff_ms).is_some(),
+        RaftRole::Follower | RaftRole::Learner => {
+            s.leader.is_some() && leader_heard_ms.is_some_and(|ms| ms <= cutoff_ms)
         }
-        ServerState::Follower | ServerState::Learner => {
-            m.current_leader.is_some() && leader_heard_ms.is_some_and(|ms| ms <= cutoff_ms)
-        }
-        ServerState::Candidate | ServerState::Shutdown => false,
+        RaftRole::Candidate | RaftRole::Stopped => false,
     }
+}
+
+/// While leading: how long ago a quorum last acknowledged this member, if within
+/// `cutoff_ms` (0 for a lone voter: it is its own quorum); `None` otherwise. The leader's
+/// half of [`may_serve`], and what the expiry loop judges sessions as of (S9.5).
+pub fn quorum_heard_ago_ms(s: &Standing, cutoff_ms: u64) -> Option<u64> {
+    if s.role != RaftRole::Leader {
+        return None;
+    }
+    if s.voters <= 1 {
+        return Some(0);
+    }
+    s.quorum_acked_ago_ms.filter(|&ms| ms <= cutoff_ms)
 }
 
 /// The leader's quorum cut-off for a tick: half a tick, at least 500 ms. Sessions last at
@@ -141,16 +140,12 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = crate::server::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let raft = node.backend.raft();
-        let heard = zk_consensus::leader_heard_ago(raft)
+        let heard = node
+            .backend
+            .leader_heard_ago()
             .await
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let now = {
-            let m = raft.metrics();
-            let m = m.borrow();
-            let voters = m.membership_config.membership().voter_ids().count();
-            may_serve(&m, voters, cutoff, heard)
-        };
+        let now = may_serve(&node.backend.standing(), cutoff, heard);
         let was = node.serving.get();
         if was && !now {
             node.serving.set(false);
@@ -191,65 +186,53 @@ async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use openraft::BasicNode;
-
     use super::*;
 
-    fn metrics(
-        state: ServerState,
-        leader: Option<u64>,
-        ack: Option<u64>,
-    ) -> RaftMetrics<u64, BasicNode> {
-        let mut m = RaftMetrics::new_initial(1);
-        m.state = state;
-        m.current_leader = leader;
-        m.millis_since_quorum_ack = ack;
-        m
+    fn standing(role: RaftRole, leader: Option<u64>, ack: Option<u64>, voters: usize) -> Standing {
+        Standing {
+            role,
+            leader,
+            term: 3,
+            voters,
+            quorum_acked_ago_ms: ack,
+            last_log_index: 0,
+            applied_index: 0,
+            snapshot_index: 0,
+            purged_index: 0,
+            matched: Vec::new(),
+        }
     }
 
     /// S9.4: a follower serves while it heard from its leader within the cut-off; a
-    /// candidate never.
+    /// candidate or a stopped Raft never.
     #[test]
     fn followers_serve_while_their_leader_is_heard() {
-        let follower = metrics(ServerState::Follower, Some(2), None);
-        assert!(may_serve(&follower, 3, 500, Some(40)));
-        assert!(may_serve(&follower, 3, 500, Some(500)));
-        assert!(!may_serve(&follower, 3, 500, Some(501)), "a silent leader");
-        assert!(!may_serve(&follower, 3, 500, None));
-        let leaderless = metrics(ServerState::Follower, None, None);
-        assert!(!may_serve(&leaderless, 3, 500, Some(40)));
-        let candidate = metrics(ServerState::Candidate, None, None);
-        assert!(!may_serve(&candidate, 3, 500, None));
+        let follower = standing(RaftRole::Follower, Some(2), None, 3);
+        assert!(may_serve(&follower, 500, Some(40)));
+        assert!(may_serve(&follower, 500, Some(500)));
+        assert!(!may_serve(&follower, 500, Some(501)), "a silent leader");
+        assert!(!may_serve(&follower, 500, None));
+        let leaderless = standing(RaftRole::Follower, None, None, 3);
+        assert!(!may_serve(&leaderless, 500, Some(40)));
+        let candidate = standing(RaftRole::Candidate, None, None, 3);
+        assert!(!may_serve(&candidate, 500, None));
+        let stopped = standing(RaftRole::Stopped, Some(2), None, 3);
+        assert!(!may_serve(&stopped, 500, Some(40)));
     }
 
     /// S9.4: a leader serves only while a quorum acknowledged it recently; a lone voter is
-    /// its own quorum.
+    /// its own quorum. The expiry loop judges as of the same acknowledgement (S9.5).
     #[test]
     fn leaders_need_a_recent_quorum() {
-        assert!(may_serve(
-            &metrics(ServerState::Leader, Some(1), Some(40)),
-            3,
-            500,
-            None
-        ));
-        assert!(!may_serve(
-            &metrics(ServerState::Leader, Some(1), Some(501)),
-            3,
-            500,
-            None
-        ));
-        assert!(!may_serve(
-            &metrics(ServerState::Leader, Some(1), None),
-            3,
-            500,
-            None
-        ));
-        assert!(may_serve(
-            &metrics(ServerState::Leader, Some(1), None),
-            1,
-            500,
-            None
-        ));
+        let leader = |ack, voters| standing(RaftRole::Leader, Some(1), ack, voters);
+        assert!(may_serve(&leader(Some(40), 3), 500, None));
+        assert_eq!(quorum_heard_ago_ms(&leader(Some(40), 3), 500), Some(40));
+        assert!(!may_serve(&leader(Some(501), 3), 500, None));
+        assert!(!may_serve(&leader(None, 3), 500, None));
+        assert!(may_serve(&leader(None, 1), 500, None));
+        assert_eq!(quorum_heard_ago_ms(&leader(None, 1), 500), Some(0));
+        let follower = standing(RaftRole::Follower, Some(2), Some(40), 3);
+        assert_eq!(quorum_heard_ago_ms(&follower, 500), None);
     }
 
     /// A node starts not serving (S9.6); every start and stop of serving changes the epoch.

@@ -16,8 +16,8 @@ use openraft::BasicNode;
 
 use crate::cluster::ClusterError;
 use crate::cluster::ClusterNode;
+use crate::cluster::StartError;
 use crate::grpc::pb;
-use crate::single::StartError;
 use crate::types::NodeId;
 
 /// How long a start waits for each peer's answer: a dead peer refuses at once, a hung one

@@ -110,11 +110,18 @@ impl ClusterConfig {
     /// Defaults for member `node_id` of `peers`: listens on `0.0.0.0:<its own port>`,
     /// a snapshot every 10 000 entries keeping 1 000 before it, default timing, a generated
     /// secret, up to 3 s to see a leader at start.
+    ///
+    /// A lone member (a one-node ensemble) binds no peer port, so its address is only a
+    /// name recorded in its membership (zk-node's is `standalone` without `--peers`).
     pub fn new(node_id: NodeId, peers: BTreeMap<NodeId, String>) -> Result<Self, ClusterError> {
         let own = peers
             .get(&node_id)
             .ok_or_else(|| ClusterError::NotAMember(node_id, peers.clone()))?;
-        let port = port_of(own).ok_or_else(|| ClusterError::BadAddress(own.clone()))?;
+        let port = match port_of(own) {
+            Some(port) => port,
+            None if peers.len() == 1 => 0,
+            None => return Err(ClusterError::BadAddress(own.clone())),
+        };
         Ok(ClusterConfig {
             node_id,
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
@@ -135,7 +142,8 @@ impl ClusterConfig {
         if !self.peers.contains_key(&self.node_id) {
             return Err(ClusterError::NotAMember(self.node_id, self.peers.clone()));
         }
-        if let Some(bad) = self.peers.values().find(|a| port_of(a).is_none()) {
+        let alone = self.peers.len() == 1;
+        if let Some(bad) = self.peers.values().find(|a| !alone && port_of(a).is_none()) {
             return Err(ClusterError::BadAddress(bad.clone()));
         }
         if let Some(bad) = self.dial.values().find(|a| port_of(a).is_none()) {
@@ -245,6 +253,20 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:2890".parse().unwrap());
         c.validate().unwrap();
         c.raft_config().unwrap();
+    }
+
+    /// A one-node ensemble binds no peer port: its address need not be one.
+    #[test]
+    fn a_lone_member_needs_no_peer_address() {
+        let alone = BTreeMap::from([(1, "standalone".to_string())]);
+        let c = ClusterConfig::new(1, alone.clone()).unwrap();
+        c.validate().unwrap();
+        let mut two = alone;
+        two.insert(2, "zk2:2888".to_string());
+        assert!(matches!(
+            ClusterConfig::new(1, two),
+            Err(ClusterError::BadAddress(a)) if a == "standalone"
+        ));
     }
 
     #[test]

@@ -6,10 +6,10 @@ use zk_session::ClusterSecret;
 use zk_session::SECRET_LEN;
 
 use crate::cluster::Role;
+use crate::command::now_ms;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::grpc::submit::Proposer;
-use crate::single::now_ms;
 use crate::state_machine::SharedState;
 
 /// On every new leadership of this node, proposes `SetSecret` if none is applied yet.

@@ -3,9 +3,39 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use openraft::error::Fatal;
+use openraft::error::InitializeError;
+use openraft::error::RaftError;
+use openraft::BasicNode;
+use openraft::StorageError;
+
 use crate::cluster::config::RaftTiming;
-use crate::single::StartError;
+use crate::error::MetaError;
+use crate::error::OpenError;
 use crate::types::NodeId;
+
+/// Why the data dir, its state or Raft could not be opened (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data dir cannot be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The data dir belongs to another node or ensemble.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Reading the stored state failed.
+    #[error("raft storage: {0}")]
+    Storage(#[from] Box<StorageError<NodeId>>),
+    /// openraft stopped.
+    #[error("raft stopped: {0}")]
+    Fatal(#[from] Fatal<NodeId>),
+    /// The first membership could not be initialized.
+    #[error("initialize: {0}")]
+    Initialize(#[from] Box<RaftError<NodeId, InitializeError<NodeId, BasicNode>>>),
+    /// The Raft tasks did not end cleanly at shutdown.
+    #[error("raft shutdown: {0}")]
+    Shutdown(String),
+}
 
 /// Why `start_cluster` failed.
 #[derive(Debug, thiserror::Error)]

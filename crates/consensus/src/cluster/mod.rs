@@ -9,13 +9,16 @@ mod leader_link;
 mod node;
 pub(crate) mod prevote;
 mod role;
+mod standing;
 mod start;
 
 pub use config::ClusterConfig;
 pub use config::RaftTiming;
 pub use error::ClusterError;
 pub use error::ProposeError;
+pub use error::StartError;
 pub use node::ClusterNode;
-pub use prevote::leader_heard_ago;
 pub use role::Role;
+pub use standing::RaftRole;
+pub use standing::Standing;
 pub use start::start_cluster;

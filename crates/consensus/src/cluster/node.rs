@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 use crate::cluster::ProposeError;
 use crate::cluster::RaftTiming;
 use crate::cluster::Role;
+use crate::cluster::Standing;
+use crate::cluster::StartError;
 use crate::command::Command;
 use crate::grpc::activity::ActivityHandler;
 use crate::grpc::activity::ActivitySlot;
@@ -20,8 +22,6 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
-use crate::single::StartError;
-use crate::state_machine::ApplyEvents;
 use crate::state_machine::SharedState;
 use crate::storage::Released;
 use crate::submitter::OnRefused;
@@ -47,8 +47,6 @@ pub struct ClusterNode {
     pub raft: ZkRaft,
     /// The applied state, for local reads.
     pub state: SharedState,
-    /// Every applied entry's outcome, in log order (see [`ClusterNode::discard_events`]).
-    pub events: ApplyEvents,
     pub(crate) id: NodeId,
     pub(crate) identity: Identity,
     pub(crate) channels: Channels,
@@ -58,7 +56,8 @@ pub struct ClusterNode {
     pub(crate) proposer: Proposer,
     pub(crate) submitter: Submitter,
     pub(crate) activity: ActivitySlot,
-    pub(crate) server: ServerHandle,
+    /// The peer server; none for a lone member (nobody to serve).
+    pub(crate) server: Option<ServerHandle>,
     pub(crate) tasks: Tasks,
     pub(crate) released: Released,
 }
@@ -79,9 +78,28 @@ impl ClusterNode {
         self.id
     }
 
-    /// The address the peer server is bound to (useful with port 0).
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+    /// The address the peer server is bound to (useful with port 0); none for a lone
+    /// member, which serves no peers.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(ServerHandle::local_addr)
+    }
+
+    /// True while this member leads (as last published on [`ClusterNode::role`]: no lock,
+    /// no allocation, for the request path).
+    pub fn is_leader(&self) -> bool {
+        let r = self.role.borrow();
+        r.is_leader && r.leader == Some(self.id)
+    }
+
+    /// How this member stands in Raft now (role, leader, quorum, log and applied indexes).
+    pub fn standing(&self) -> Standing {
+        Standing::from_metrics(&self.raft.metrics().borrow())
+    }
+
+    /// How long ago this member last heard from the leader it follows; on the leader, since
+    /// it became leader; `None` if it follows none or Raft has stopped.
+    pub async fn leader_heard_ago(&self) -> Option<Duration> {
+        crate::cluster::prevote::leader_heard_ago(&self.raft).await
     }
 
     /// Who leads, as this node knows it; changes are published as they happen.
@@ -94,7 +112,7 @@ impl ClusterNode {
     /// On the leader it is queued for its own log; on a follower, on the ONE ordered
     /// forwarding stream to the leader. Either way commands enter the log in the order their
     /// `submit` calls were made, and this returns at once. Its outcome then arrives, on every
-    /// node, through the apply hook or events (by [`Origin`](crate::Origin)). `on_refused`
+    /// node, through the apply hook (by [`Origin`](crate::Origin)). `on_refused`
     /// runs instead if it was not handed to a leader (none known, link broken, refused) or its
     /// fate is unknown. Taken into a leader's log, it can still be lost if that leader fails
     /// before committing it, so a node fails waiting requests when the leader changes.
@@ -257,22 +275,16 @@ impl ClusterNode {
         }
     }
 
-    /// Stops publishing [`ApplyEvent`](crate::ApplyEvent)s, for a node layer that uses the
-    /// apply hook instead: an unread channel would grow with every entry.
-    pub fn discard_events(&mut self) {
-        let (_, closed) = tokio::sync::mpsc::unbounded_channel();
-        drop(std::mem::replace(&mut self.events, closed));
-    }
-
     /// Stops the network and Raft and waits (up to `timeout` for each step) until the data
     /// dir is released, so it can be opened again at once.
     pub async fn shutdown(self, timeout: Duration) -> Result<(), StartError> {
         drop(self.tasks);
         self.forwarder.close();
-        self.server.stop(timeout).await;
+        if let Some(server) = self.server {
+            server.stop(timeout).await;
+        }
         let joined = self.raft.shutdown().await;
         drop(self.raft);
-        drop(self.events);
         tokio::time::timeout(timeout, self.released.wait())
             .await
             .map_err(|_| {

@@ -68,7 +68,7 @@ pub(crate) fn grant(voter: &VoterView, term: u64, last_log: Option<&LogId<NodeId
 /// How long ago this node last heard from the leader it follows (an accepted AppendEntries
 /// or snapshot chunk, by openraft's own vote time); `None` if it follows no leader, or
 /// Raft has stopped. On the leader itself: since it became leader.
-pub async fn leader_heard_ago(raft: &ZkRaft) -> Option<Duration> {
+pub(crate) async fn leader_heard_ago(raft: &ZkRaft) -> Option<Duration> {
     raft.with_raft_state(heard_ago).await.ok().flatten()
 }
 

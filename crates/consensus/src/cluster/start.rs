@@ -1,5 +1,8 @@
 //! Starting a member: open the data dir, check its recorded peers, start Raft over the gRPC
 //! network, serve peers, and form the ensemble if this data dir has never been part of one.
+//!
+//! A one-node ensemble is an ensemble of one: the same start, tasks and shutdown, with no
+//! peer to serve (so no peer port is bound) and no peer to ask before forming.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use crate::cluster::role::spawn_role_watch;
 use crate::cluster::ClusterConfig;
 use crate::cluster::ClusterError;
 use crate::cluster::ClusterNode;
+use crate::cluster::StartError;
 use crate::cluster_meta::ClusterMeta;
 use crate::grpc::activity::ActivitySlot;
 use crate::grpc::channels::Channels;
@@ -24,7 +28,6 @@ use crate::grpc::identity::Identity;
 use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
-use crate::single::StartError;
 use crate::state_machine::ZkStateMachine;
 use crate::storage::SledStorage;
 use crate::submitter::Submitter;
@@ -64,7 +67,7 @@ pub async fn start_cluster(
     let log_store = storage
         .log_store::<TypeConfig>()
         .map_err(StartError::from)?;
-    let (sm, state, events) = ZkStateMachine::open(&storage, config.tree_config)
+    let (sm, state) = ZkStateMachine::open(&storage, config.tree_config)
         .map_err(|e| StartError::Storage(Box::new(e)))?;
     if let Some(hook) = config.apply_hook.clone() {
         // A fresh state machine has none yet, so this cannot fail.
@@ -75,16 +78,23 @@ pub async fn start_cluster(
     drop(storage);
 
     // Bound before Raft starts, so a taken port fails the start instead of a running node.
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ClusterError::Bind {
+    // A lone member has no peer to serve.
+    let listener = if config.peers.len() > 1 {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ClusterError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ClusterError::Bind {
             addr: config.listen,
             source,
         })?;
-    let local_addr = listener.local_addr().map_err(|source| ClusterError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+        Some((listener, local_addr))
+    } else {
+        None
+    };
 
     let identity = Identity::new(id, &config.peers);
     let channels = Channels::new(&config.peers, &config.dial, id, &config.timing)?;
@@ -101,19 +111,18 @@ pub async fn start_cluster(
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let (role, role_task) = spawn_role_watch(&raft);
-    let server = ServerHandle::spawn(
-        listener,
-        local_addr,
-        PeerParts {
+    let server = listener.map(|(listener, local_addr)| {
+        let parts = PeerParts {
             raft: raft.clone(),
             submitter: submitter.clone(),
             identity,
             activity: activity.clone(),
             lease: config.timing.election_max,
             role: role.clone(),
-        },
-    );
-    tracing::info!(id, addr = %local_addr, "serving peers");
+        };
+        tracing::info!(id, addr = %local_addr, "serving peers");
+        ServerHandle::spawn(listener, local_addr, parts)
+    });
 
     let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
     let (link, link_task) = spawn_leader_link(
@@ -133,7 +142,6 @@ pub async fn start_cluster(
     let node = ClusterNode {
         raft,
         state,
-        events,
         id,
         identity,
         channels,

@@ -175,8 +175,7 @@ impl Ensemble {
             });
             hook_log.len.send_replace(entries.len());
         }));
-        let mut node = start_cluster(self.dirs[&id].path(), config).await?;
-        node.discard_events();
+        let node = start_cluster(self.dirs[&id].path(), config).await?;
         self.nodes.insert(id, node);
         self.logs.insert(id, log);
         Ok(())

@@ -35,7 +35,6 @@ use zk_wire::WatcherEvent;
 use super::ConnError;
 use crate::auth;
 use crate::auth::AuthResult;
-use crate::backend::Backend;
 use crate::hub::ConnId;
 use crate::hub::ConnStats;
 use crate::hub::Done;
@@ -556,20 +555,20 @@ impl<'a> Pipeline<'a> {
         self.node.stats.received.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// In an ensemble: a task that asks the leader for its commit point (read index) and
-    /// waits until this node has applied it, bounded by the largest session timeout. None in
-    /// a one-node ensemble, whose applied state is the commit point.
+    /// A task that asks the leader for its commit point (read index) and waits until this
+    /// node has applied it, bounded by the largest session timeout. None on a lone voter,
+    /// whose applied state is the commit point.
     fn sync_gate(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
-        let Backend::Cluster(cluster) = &self.node.backend else {
+        if self.node.backend.standing().voters <= 1 {
             return None;
-        };
-        let cluster = cluster.clone();
+        }
+        let backend = self.node.backend.clone();
         let state = self.node.state.clone();
         let bound = Duration::from_millis(u64::from(self.node.settings.timeouts.max_ms()));
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
             let caught_up = tokio::time::timeout(bound, async {
-                let point = cluster.sync_point().await.map_err(|e| e.to_string())?;
+                let point = backend.commit_point().await?;
                 state
                     .wait_applied_index(point)
                     .await

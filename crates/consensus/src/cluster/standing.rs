@@ -1,0 +1,142 @@
+//! How this member stands in Raft right now, in the node layer's terms: its role, who leads,
+//! how recently a quorum answered, how far its log and state are. The node reads Raft only
+//! through this (serving, expiry, the admin words), so it never depends on openraft's types.
+
+use openraft::BasicNode;
+use openraft::RaftMetrics;
+use openraft::ServerState;
+
+use crate::types::NodeId;
+
+/// This member's part in Raft now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaftRole {
+    /// It leads.
+    Leader,
+    /// It follows a leader (or waits for one) and votes.
+    Follower,
+    /// It follows without a vote.
+    Learner,
+    /// It stands for election.
+    Candidate,
+    /// Raft has stopped (shut down, or a fatal error).
+    Stopped,
+}
+
+/// See the module docs; a snapshot, taken by [`ClusterNode::standing`](crate::ClusterNode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// Its role.
+    pub role: RaftRole,
+    /// The leader it knows of (itself when leading).
+    pub leader: Option<NodeId>,
+    /// The current term.
+    pub term: u64,
+    /// How many voters the membership has (a lone voter is its own quorum).
+    pub voters: usize,
+    /// While leading: how long ago a quorum last acknowledged it (openraft counts a lone
+    /// voter's own log as that quorum); `None` otherwise or before the first acknowledgement.
+    pub quorum_acked_ago_ms: Option<u64>,
+    /// The index of the last entry in its log (0: empty).
+    pub last_log_index: u64,
+    /// The index of the last entry its state machine applied.
+    pub applied_index: u64,
+    /// The index its latest snapshot covers.
+    pub snapshot_index: u64,
+    /// The index up to which its log was purged.
+    pub purged_index: u64,
+    /// While leading: each other member's last index known to be in its log.
+    pub matched: Vec<(NodeId, u64)>,
+}
+
+impl Standing {
+    /// The standing that Raft's metrics show.
+    pub(crate) fn from_metrics(m: &RaftMetrics<NodeId, BasicNode>) -> Self {
+        let role = match (&m.running_state, m.state) {
+            (Err(_), _) | (_, ServerState::Shutdown) => RaftRole::Stopped,
+            (Ok(()), ServerState::Leader) => RaftRole::Leader,
+            (Ok(()), ServerState::Follower) => RaftRole::Follower,
+            (Ok(()), ServerState::Learner) => RaftRole::Learner,
+            (Ok(()), ServerState::Candidate) => RaftRole::Candidate,
+        };
+        let index = |l: Option<&openraft::LogId<NodeId>>| l.map_or(0, |l| l.index);
+        let matched = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(&id, _)| id != m.id)
+                    .map(|(&id, l)| (id, index(l.as_ref())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Standing {
+            role,
+            leader: m.current_leader,
+            term: m.current_term,
+            voters: m.membership_config.membership().voter_ids().count(),
+            quorum_acked_ago_ms: m.millis_since_quorum_ack,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: index(m.last_applied.as_ref()),
+            snapshot_index: index(m.snapshot.as_ref()),
+            purged_index: index(m.purged.as_ref()),
+            matched,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use openraft::CommittedLeaderId;
+    use openraft::LogId;
+    use openraft::Membership;
+    use openraft::StoredMembership;
+
+    use super::*;
+
+    #[test]
+    fn the_leaders_metrics_become_its_standing() {
+        let mut m = RaftMetrics::<NodeId, BasicNode>::new_initial(1);
+        m.state = ServerState::Leader;
+        m.current_leader = Some(1);
+        m.current_term = 4;
+        m.millis_since_quorum_ack = Some(12);
+        m.last_log_index = Some(30);
+        m.last_applied = Some(LogId::new(CommittedLeaderId::new(4, 1), 29));
+        let voters = BTreeSet::from([1, 2, 3]);
+        let nodes: BTreeMap<NodeId, BasicNode> = voters
+            .iter()
+            .map(|&id| (id, BasicNode::new(format!("zk{id}:2888"))))
+            .collect();
+        m.membership_config = Arc::new(StoredMembership::new(
+            None,
+            Membership::new(vec![voters], nodes),
+        ));
+        m.replication = Some(BTreeMap::from([
+            (1, Some(LogId::new(CommittedLeaderId::new(4, 1), 30))),
+            (2, Some(LogId::new(CommittedLeaderId::new(4, 1), 28))),
+            (3, None),
+        ]));
+        let s = Standing::from_metrics(&m);
+        assert_eq!(s.role, RaftRole::Leader);
+        assert_eq!((s.leader, s.term, s.voters), (Some(1), 4, 3));
+        assert_eq!(s.quorum_acked_ago_ms, Some(12));
+        assert_eq!((s.last_log_index, s.applied_index), (30, 29));
+        assert_eq!(s.matched, vec![(2, 28), (3, 0)], "the others, not itself");
+    }
+
+    #[test]
+    fn a_stopped_raft_stands_nowhere() {
+        let mut m = RaftMetrics::<NodeId, BasicNode>::new_initial(1);
+        m.state = ServerState::Leader;
+        m.running_state = Err(openraft::error::Fatal::Stopped);
+        assert_eq!(Standing::from_metrics(&m).role, RaftRole::Stopped);
+        m.running_state = Ok(());
+        m.state = ServerState::Candidate;
+        assert_eq!(Standing::from_metrics(&m).role, RaftRole::Candidate);
+    }
+}
