@@ -100,6 +100,13 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_MAX_CONNECTIONS_PER_IP", default_value_t = 60)]
     pub max_connections_per_ip: u32,
 
+    /// Requests taken from all clients and not yet answered past which connections stop
+    /// reading more (each keeps one in flight), as ZooKeeper's globalOutstandingLimit;
+    /// 0 means no limit. Each connection is also held to 256 requests and 1 MiB of unsent
+    /// replies of its own.
+    #[arg(long, env = "ZK_NODE_GLOBAL_OUTSTANDING_LIMIT", default_value_t = 1000)]
+    pub global_outstanding_limit: u64,
+
     /// Take a state snapshot (and purge the Raft log before it) at most every this many
     /// entries; in an ensemble each member at its own point between half and all of it, so
     /// members do not all pause for a snapshot at once.
@@ -248,6 +255,8 @@ pub struct Settings {
     pub max_frame_bytes: usize,
     /// maxClientCnxns (0 = none).
     pub max_connections_per_ip: u32,
+    /// globalOutstandingLimit (0 = none).
+    pub global_outstanding_limit: u64,
     /// Snapshot interval in entries.
     pub snapshot_every: u64,
     /// Log entries kept before a snapshot (ensemble).
@@ -326,6 +335,7 @@ impl Config {
             timeouts,
             max_frame_bytes: self.max_frame_bytes,
             max_connections_per_ip: self.max_connections_per_ip,
+            global_outstanding_limit: self.global_outstanding_limit,
             snapshot_every: self.snapshot_every,
             log_keep: self.log_keep,
             four_letter_words: self.four_letter_words.clone(),
@@ -409,6 +419,11 @@ impl Config {
         if !given("max_connections_per_ip") {
             if let Some(n) = zoo.max_client_cnxns {
                 self.max_connections_per_ip = n;
+            }
+        }
+        if !given("global_outstanding_limit") {
+            if let Some(n) = zoo.global_outstanding_limit {
+                self.global_outstanding_limit = n;
             }
         }
         if !given("four_letter_words") {
@@ -640,6 +655,7 @@ mod tests {
         assert_eq!(s.timeouts.max_ms(), 40000);
         assert_eq!(s.max_frame_bytes, 1_048_575);
         assert_eq!(s.max_connections_per_ip, 60);
+        assert_eq!(s.global_outstanding_limit, 1000, "ZooKeeper's default");
     }
 
     /// Session bounds follow the tick unless set.

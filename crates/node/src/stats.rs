@@ -14,6 +14,9 @@ pub struct Stats {
     pub sent: AtomicU64,
     /// Handshakes refused for a wrong password or unknown session, and failed addAuth.
     pub auth_failed: AtomicU64,
+    /// Requests taken from any connection and not answered yet (for
+    /// `globalOutstandingLimit`; not reset by `srst`).
+    pub outstanding: AtomicU64,
     /// Request latency.
     pub latency: LatencyStats,
 }

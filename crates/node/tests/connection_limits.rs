@@ -152,3 +152,136 @@ fn a_socket_that_never_completes_its_handshake_is_dropped_after_10_s() {
         );
     }
 }
+
+/// `--global-outstanding-limit 1` (ZooKeeper's globalOutstandingLimit at its smallest): four
+/// clients that each pipeline 200 creates before reading any reply all get every answer, in
+/// order. The node stops taking requests past the limit, but a connection with none in flight
+/// may always send one, so no connection waits for a wake-up that never comes.
+#[test]
+fn the_global_outstanding_limit_throttles_without_stalling_anyone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = ZkNode::start_in(
+        &dir.path().join("data"),
+        &["--global-outstanding-limit", "1"],
+    );
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let addr = n.addr;
+            std::thread::spawn(move || {
+                let (mut raw, _) = Raw::new_session(addr, 10_000);
+                raw.stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .expect("read timeout");
+                let xids: Vec<i32> = (0..200)
+                    .map(|i| {
+                        raw.send(&Request::Create(CreateRequest {
+                            path: format!("/c{c}-{i:03}"),
+                            data: Some(vec![1]),
+                            acl: Acl::open_unsafe(),
+                            flags: 0,
+                        }))
+                    })
+                    .collect();
+                let answered: Vec<(i32, i32)> = xids
+                    .iter()
+                    .map(|_| match raw.read() {
+                        common::Frame::Reply(h, _) => (h.xid, h.err),
+                        common::Frame::Closed => (0, -1),
+                    })
+                    .collect();
+                (xids, answered)
+            })
+        })
+        .collect();
+    for (c, client) in clients.into_iter().enumerate() {
+        let (xids, answered) = client.join().expect("client thread");
+        let expected: Vec<(i32, i32)> = xids.iter().map(|&x| (x, 0)).collect();
+        assert_eq!(
+            answered, expected,
+            "client {c}: every create answered, in order"
+        );
+    }
+    let (mut check, _) = Raw::new_session(n.addr, 4000);
+    assert_eq!(check.call(&common::req::exists("/c3-199", false)).0.err, 0);
+}
+
+/// A client with a persistent recursive watch that stops reading while its events pile up
+/// (the one way past the 1 MiB bound: pushed events are not requests) is cut off once 4 MiB
+/// wait unsent, without waiting for its session to end; the session itself lives on and
+/// resumes on a new connection, as after any connection loss.
+#[test]
+fn a_client_that_never_reads_its_events_is_cut_off_past_4_mib() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = ZkNode::start_in(&dir.path().join("data"), &[]);
+    let (mut watcher, session) = Raw::new_session(n.addr, 30_000);
+    let (mut writer, _) = Raw::new_session(n.addr, 30_000);
+    let created = writer.call(&Request::Create(CreateRequest {
+        path: "/w".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    }));
+    assert_eq!(created.0.err, 0);
+    let added = watcher.call(&Request::AddWatch(zk_wire::AddWatchRequest {
+        path: "/w".into(),
+        mode: 1, // PersistentRecursive
+    }));
+    assert_eq!(added.0.err, 0);
+    let with_both = connections(&n).expect("srvr");
+
+    // Each create under /w is a ~4 KiB NodeCreated event for the watcher, which reads none
+    // of them. 10,000 would be 40 MiB of events; the cut comes after the kernel's socket
+    // buffers and the node's 4 MiB are full.
+    let name = "x".repeat(4000);
+    let started = Instant::now();
+    let mut in_flight = 0;
+    let mut cut_after = None;
+    for i in 0..10_000 {
+        writer.send(&Request::Create(CreateRequest {
+            path: format!("/w/{name}-{i:05}"),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        }));
+        in_flight += 1;
+        while in_flight >= 32 {
+            match writer.read() {
+                common::Frame::Reply(h, _) => assert_eq!(h.err, 0, "create {i}"),
+                common::Frame::Closed => panic!("the writer was cut off"),
+            }
+            in_flight -= 1;
+        }
+        if i % 100 == 99 && connections(&n).is_some_and(|c| c < with_both) {
+            cut_after = Some(i + 1);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "flood took too long"
+        );
+    }
+    let Some(cut_after) = cut_after else {
+        panic!("a watcher that reads nothing was still connected after 40 MiB of events")
+    };
+    eprintln!(
+        "non-reading watcher cut off after {cut_after} events (~{} MiB), {:?}",
+        cut_after * 4 / 1024,
+        started.elapsed()
+    );
+    // Well past the bound and the kernel's buffers, well before the end of the flood.
+    assert!(cut_after >= 1000, "cut off after only {cut_after} events");
+    let mut resumed = Raw::connect(n.addr);
+    let again = resumed
+        .handshake(&common::connect_request(
+            session.session_id,
+            session.passwd.clone(),
+            30_000,
+            0,
+        ))
+        .expect("resume answered");
+    assert_eq!(
+        (again.session_id, again.time_out),
+        (session.session_id, session.time_out),
+        "the session lives on"
+    );
+}

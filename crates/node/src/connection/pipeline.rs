@@ -108,7 +108,19 @@ const MAX_UNSENT: usize = 1 << 20;
 const MAX_UNSENT_HARD: usize = 4 << 20;
 
 /// Requests of one connection in the pipeline at once; past it the socket is not read.
-const MAX_OUTSTANDING: u64 = 256;
+const MAX_OUTSTANDING: usize = 256;
+
+/// Whether a connection may take another request now (see [`Pipeline::run`]). Past
+/// [`MAX_UNSENT`] unsent bytes or [`MAX_OUTSTANDING`] requests of its own it may not; past
+/// the node-wide `global_limit` (ZooKeeper's `globalOutstandingLimit`; 0: none) it may not
+/// either, unless it has none in flight: every throttled connection then still has an
+/// answer of its own coming, which wakes it, so throttling never stalls a connection
+/// forever, and the node holds at most the limit plus one request per connection.
+pub(crate) fn may_take(unsent: usize, in_flight: usize, global: u64, global_limit: u64) -> bool {
+    unsent < MAX_UNSENT
+        && in_flight < MAX_OUTSTANDING
+        && (in_flight == 0 || global_limit == 0 || global < global_limit)
+}
 
 /// How long the last replies may take to leave when the connection ends (its session ended
 /// or moved, the node stops): a client that does not read must not hold the socket open.
@@ -152,6 +164,23 @@ pub(super) struct Pipeline<'a> {
     out: Vec<u8>,
     sent: usize,
     ending: Ending,
+    /// Requests taken and not answered yet (this pipeline's own count: `stats.outstanding`
+    /// is for the words, and the node-wide count is shared).
+    in_flight: usize,
+}
+
+impl Drop for Pipeline<'_> {
+    /// Requests never answered (the connection ended) leave the node-wide count.
+    fn drop(&mut self) {
+        let n = u64::try_from(self.in_flight).unwrap_or(u64::MAX);
+        let _ =
+            self.node
+                .stats
+                .outstanding
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |g| {
+                    Some(g.saturating_sub(n))
+                });
+    }
 }
 
 impl<'a> Pipeline<'a> {
@@ -187,6 +216,7 @@ impl<'a> Pipeline<'a> {
             out,
             sent: 0,
             ending: Ending::No,
+            in_flight: 0,
         }
     }
 
@@ -270,11 +300,14 @@ impl<'a> Pipeline<'a> {
         self.out.len().saturating_sub(self.sent)
     }
 
-    /// True while no more requests may be taken: too much unsent, or too many in the
-    /// pipeline.
+    /// True while no more requests may be taken (see [`may_take`]).
     fn saturated(&self) -> bool {
-        self.unsent() >= MAX_UNSENT
-            || self.stats.outstanding.load(Ordering::Relaxed) >= MAX_OUTSTANDING
+        !may_take(
+            self.unsent(),
+            self.in_flight,
+            self.node.stats.outstanding.load(Ordering::Relaxed),
+            self.node.settings.global_outstanding_limit,
+        )
     }
 
     /// Drops what has been sent from the output buffer, and gives back memory either buffer
@@ -488,6 +521,10 @@ impl<'a> Pipeline<'a> {
         self.stats.last_zxid.store(header.zxid, Ordering::Relaxed);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if self.in_flight > 0 {
+            self.in_flight -= 1;
+            self.node.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
+        }
         self.stats
             .last_response_ms
             .store(zk_consensus::now_ms(), Ordering::Relaxed);
@@ -549,10 +586,12 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    fn count_request(&self) {
+    fn count_request(&mut self) {
+        self.in_flight += 1;
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
         self.node.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.node.stats.outstanding.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A task that asks the leader for its commit point (read index) and waits until this
@@ -806,5 +845,27 @@ async fn front_wait(queue: &mut VecDeque<Slot>) -> Waited {
         Some(Slot::Attached { rx, .. }) => Waited::Attached(rx.await),
         Some(Slot::Gate { rx }) => Waited::Gate(rx.await),
         _ => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 18: a connection stops taking requests at its own bounds (unsent bytes,
+    /// requests in flight) and at the node-wide limit, but never while it has nothing in
+    /// flight of its own (nothing would wake it), and 0 is no node-wide limit.
+    #[test]
+    fn a_connection_takes_requests_within_its_own_and_the_nodes_bounds() {
+        assert!(may_take(0, 0, 0, 1000));
+        assert!(!may_take(MAX_UNSENT, 0, 0, 1000), "too much unsent");
+        assert!(may_take(MAX_UNSENT - 1, MAX_OUTSTANDING - 1, 999, 1000));
+        assert!(
+            !may_take(0, MAX_OUTSTANDING, 0, 1000),
+            "too many of its own"
+        );
+        assert!(!may_take(0, 1, 1000, 1000), "the node is at its limit");
+        assert!(may_take(0, 0, 5000, 1000), "none in flight: one may go in");
+        assert!(may_take(0, 1, 5000, 0), "0: no node-wide limit");
     }
 }

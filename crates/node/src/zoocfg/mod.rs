@@ -48,6 +48,9 @@ pub struct ZooCfg {
     pub secure_client_port_address: Option<String>,
     /// maxClientCnxns.
     pub max_client_cnxns: Option<u32>,
+    /// globalOutstandingLimit (ZooKeeper reads it as the system property
+    /// `zookeeper.globalOutstandingLimit`, which a zoo.cfg line of that name sets).
+    pub global_outstanding_limit: Option<u64>,
     /// minSessionTimeout, ms (`-1` in the file is `None`, the tick-derived default).
     pub min_session_timeout_ms: Option<u32>,
     /// maxSessionTimeout, ms (`-1` is `None`).
@@ -243,6 +246,9 @@ impl Reader {
                 self.seen.secure_client_port_address = Some(e.clone());
             }
             "maxClientCnxns" => self.cfg.max_client_cnxns = Some(non_negative(e)?),
+            "globalOutstandingLimit" => {
+                self.cfg.global_outstanding_limit = Some(u64::from(non_negative(e)?))
+            }
             "minSessionTimeout" => self.cfg.min_session_timeout_ms = timeout(e)?,
             "maxSessionTimeout" => self.cfg.max_session_timeout_ms = timeout(e)?,
             "4lw.commands.whitelist" => self.cfg.four_letter_words = Some(self.allow_list(e)?),

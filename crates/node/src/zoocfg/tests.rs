@@ -48,8 +48,11 @@ fn a_three_node_file() {
 
 #[test]
 fn numbers_and_their_bounds() {
-    let cfg = ok("maxClientCnxns=0\nminSessionTimeout=4000\nmaxSessionTimeout=-1\n");
+    let cfg = ok(
+        "maxClientCnxns=0\nminSessionTimeout=4000\nmaxSessionTimeout=-1\nglobalOutstandingLimit=50\n",
+    );
     assert_eq!(cfg.max_client_cnxns, Some(0));
+    assert_eq!(cfg.global_outstanding_limit, Some(50));
     assert_eq!(cfg.min_session_timeout_ms, Some(4000));
     assert_eq!(cfg.max_session_timeout_ms, None);
     for (text, key) in [
@@ -58,6 +61,7 @@ fn numbers_and_their_bounds() {
         ("initLimit=-3", "initLimit"),
         ("syncLimit=", "syncLimit"),
         ("maxClientCnxns=-1", "maxClientCnxns"),
+        ("globalOutstandingLimit=-5", "globalOutstandingLimit"),
         ("minSessionTimeout=-2", "minSessionTimeout"),
         ("maxSessionTimeout=99999999999", "maxSessionTimeout"),
         ("clientPort=65536", "clientPort"),
