@@ -175,15 +175,10 @@ fn garbage_closes_only_that_connection() {
     let (mut neg, _) = Raw::new_session(n.addr, 4000);
     neg.send_bytes(&(-1i32).to_be_bytes());
     assert!(neg.closed_without_data());
-    // A well-framed create whose body is cut short.
-    let (mut bad, _) = Raw::new_session(n.addr, 4000);
-    let mut body = Vec::new();
-    create("/x", b"data").encode_with_header(1, &mut body);
-    body.truncate(body.len() - 6);
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    bad.send_bytes(&frame);
-    assert!(bad.closed_without_data());
+    // A frame too short to hold a request header.
+    let (mut short, _) = Raw::new_session(n.addr, 4000);
+    short.send_bytes(&[0, 0, 0, 2, 0, 0]);
+    assert!(short.closed_without_data());
     // A malformed ConnectRequest.
     let mut hs = Raw::connect(n.addr);
     hs.send_bytes(&[0, 0, 0, 3, 1, 2, 3]);
@@ -193,24 +188,62 @@ fn garbage_closes_only_that_connection() {
     assert_eq!(four_letter(n.addr, "ruok").as_deref(), Some("imok"));
 }
 
-/// An opcode the server does not know is answered with Unimplemented; the connection stays.
+/// Requests ZooKeeper 3.8 cannot take, answered as it answers them (measured with the same
+/// raw frames against Debian's 3.8.0, docs/protocol.md "Malformed requests"): an unknown
+/// opcode, and a second ConnectRequest (which reads as opcode 0), get Unimplemented with
+/// zxid -1 and the connection closes; a known request cut short gets MarshallingError and the
+/// connection goes on; bytes after a whole request are ignored.
 #[test]
-fn unknown_opcode_is_unimplemented() {
+fn malformed_requests_are_answered_as_zookeeper_does() {
     let (_d, n) = node(&[]);
-    let (mut raw, _) = Raw::new_session(n.addr, 4000);
-    let mut frame = Vec::new();
-    zk_wire::write_frame(&mut frame, |o| {
-        zk_wire::RequestHeader {
-            xid: 9,
-            op_type: 77,
-        }
-        .encode(o);
-    });
-    raw.send_bytes(&frame);
-    let (h, _) = raw.reply();
-    assert_eq!((h.xid, h.err), (9, ErrorCode::Unimplemented.code()));
-    let (h, _) = raw.call(&create("/after", b""));
-    assert_eq!(h.err, 0);
+    let header_only = |op_type: i32| {
+        let mut frame = Vec::new();
+        zk_wire::write_frame(&mut frame, |o| {
+            zk_wire::RequestHeader { xid: 9, op_type }.encode(o);
+        });
+        frame
+    };
+    let (mut unknown, _) = Raw::new_session(n.addr, 4000);
+    unknown.send_bytes(&header_only(77));
+    let (h, _) = unknown.reply();
+    assert_eq!(
+        (h.xid, h.zxid, h.err),
+        (9, -1, ErrorCode::Unimplemented.code())
+    );
+    assert!(unknown.closed_without_data(), "closed after the answer");
+
+    let (mut again, _) = Raw::new_session(n.addr, 4000);
+    let mut second = Vec::new();
+    zk_wire::encode_frame(
+        &common::connect_request(0, vec![0; 16], 4000, 0),
+        &mut second,
+    );
+    again.send_bytes(&second);
+    let (h, _) = again.reply();
+    assert_eq!((h.zxid, h.err), (-1, ErrorCode::Unimplemented.code()));
+    assert!(again.closed_without_data(), "closed after the answer");
+
+    let (mut cut, _) = Raw::new_session(n.addr, 4000);
+    let mut body = Vec::new();
+    create("/x", b"data").encode_with_header(5, &mut body);
+    body.truncate(body.len() - 6);
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    cut.send_bytes(&frame);
+    let (h, _) = cut.reply();
+    assert_eq!((h.xid, h.err), (5, ErrorCode::MarshallingError.code()));
+    let (h, _) = cut.call(&create("/after", b""));
+    assert_eq!(h.err, 0, "the connection goes on");
+    assert_eq!(cut.call(&get("/x", false)).0.err, ErrorCode::NoNode.code());
+
+    let mut body = Vec::new();
+    get("/after", false).encode_with_header(7, &mut body);
+    body.extend_from_slice(b"EXTRA");
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    cut.send_bytes(&frame);
+    let (h, _) = cut.reply();
+    assert_eq!((h.xid, h.err), (7, 0), "trailing bytes ignored");
 }
 
 /// A watch event reaches its connection before the reply of a read that shows the change,

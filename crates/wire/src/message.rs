@@ -69,14 +69,23 @@ macro_rules! message_enum {
 
             /// Decodes a body of `op`, which must be consumed exactly.
             pub fn decode_op(op: OpCode, body: &[u8]) -> Result<Self, DecodeError> {
+                let (v, rest) = Self::decode_op_prefix(op, body)?;
+                match rest {
+                    0 => Ok(v),
+                    n => Err(DecodeError::TrailingBytes(n)),
+                }
+            }
+
+            /// Decodes the record of `op` at the start of `body`; the value and how many
+            /// bytes followed it.
+            pub fn decode_op_prefix(op: OpCode, body: &[u8]) -> Result<(Self, usize), DecodeError> {
                 let mut r = Reader::new(body);
                 let v = match op {
                     $( OpCode::$op => message_enum!(@dec $name $var r $($body)?), )*
                     #[allow(unreachable_patterns)]
                     other => return Err(DecodeError::UnknownOpCode(other.code())),
                 };
-                r.finish()?;
-                Ok(v)
+                Ok((v, r.rest().len()))
             }
 
             #[cfg(test)]
@@ -175,6 +184,16 @@ impl Request {
             .opcode()
             .ok_or(DecodeError::UnknownOpCode(header.op_type))?;
         Self::decode_op(op, body)
+    }
+
+    /// [`Request::decode`] as ZooKeeper's server reads a request: the record, and whatever
+    /// follows it in the frame ignored (a newer client's extra fields, say; ZooKeeper 3.8
+    /// answers such a request normally).
+    pub fn decode_lenient(header: &RequestHeader, body: &[u8]) -> Result<Self, DecodeError> {
+        let op = header
+            .opcode()
+            .ok_or(DecodeError::UnknownOpCode(header.op_type))?;
+        Self::decode_op_prefix(op, body).map(|(v, _)| v)
     }
 
     /// Decodes a whole frame body (after the length prefix): header, then request.
@@ -354,6 +373,34 @@ mod tests {
         assert_eq!(
             Request::decode(&h, &[0]),
             Err(DecodeError::TrailingBytes(1))
+        );
+    }
+
+    /// A server reads a request as ZooKeeper's does: the record, the rest of the frame
+    /// ignored; a record cut short is still an error.
+    #[test]
+    fn lenient_decoding_ignores_what_follows_the_record() {
+        let get = GetDataRequest {
+            path: "/a".into(),
+            watch: true,
+        };
+        let mut body = Vec::new();
+        get.encode(&mut body);
+        let whole = body.len();
+        body.extend_from_slice(b"EXTRA");
+        let h = RequestHeader::new(5, OpCode::GetData);
+        assert_eq!(
+            Request::decode_lenient(&h, &body),
+            Ok(Request::GetData(get))
+        );
+        assert!(matches!(
+            Request::decode_lenient(&h, &body[..whole - 1]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let h = RequestHeader::new(5, OpCode::Notification);
+        assert_eq!(
+            Request::decode_lenient(&h, &body),
+            Err(DecodeError::UnknownOpCode(0))
         );
     }
 

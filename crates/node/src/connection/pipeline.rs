@@ -559,26 +559,43 @@ impl<'a> Pipeline<'a> {
             let consumed = frame.consumed;
             let mut r = Reader::new(frame.body);
             let header = RequestHeader::decode(&mut r)?;
-            let decoded = Request::decode(&header, r.rest());
+            let decoded = Request::decode_lenient(&header, r.rest());
             start += consumed;
+            // The edges answer as ZooKeeper 3.8 does (measured with raw frames against
+            // Debian's 3.8.0: docs/protocol.md, "Malformed requests").
             match decoded {
                 Ok(req) => self.on_request(header.xid, req),
-                // An opcode this server does not know: answered, not fatal (ZooKeeper's
-                // UnimplementedRequestProcessor).
+                // An opcode this server does not know (a second ConnectRequest reads as
+                // opcode 0): Unimplemented with zxid -1, then the connection closes.
                 Err(DecodeError::UnknownOpCode(op)) => {
-                    tracing::info!(peer = %self.peer, op, "unknown opcode");
+                    tracing::info!(peer = %self.peer, op, "unknown opcode: closing");
                     self.count_request();
                     self.queue.push_back(Slot::Ready {
                         header: ReplyHeader {
                             xid: header.xid,
-                            zxid: self.node.state.applied_zxid(),
+                            zxid: -1,
                             err: ErrorCode::Unimplemented.code(),
                         },
                         body: None,
                         at: Instant::now(),
                     });
+                    self.ending = Ending::AfterQueue;
                 }
-                Err(e) => return Err(e.into()),
+                // A known opcode whose record does not decode (cut short, a bad length):
+                // MarshallingError, and the connection goes on.
+                Err(e) => {
+                    tracing::info!(peer = %self.peer, op = header.op_type, "malformed request: {e}");
+                    self.count_request();
+                    self.queue.push_back(Slot::Ready {
+                        header: ReplyHeader {
+                            xid: header.xid,
+                            zxid: self.node.state.applied_zxid(),
+                            err: ErrorCode::MarshallingError.code(),
+                        },
+                        body: None,
+                        at: Instant::now(),
+                    });
+                }
             }
             self.advance()?;
         }
