@@ -240,7 +240,7 @@ fn bad_values_stop_the_start_and_unknown_keys_warn() {
     let cfg = dir.path().join("zoo.cfg");
     let good = format!(
         "tickTime=2000\ndataDir={}\nclientPortAddress=127.0.0.1\nclientPort={port}\n\
-         4lw.commands.whitelist=ruok\nglobalOutstandingLimit=1000\n",
+         4lw.commands.whitelist=ruok\nnoSuchZooKeeperKey=1000\n",
         dir.path().join("data").display()
     );
     std::fs::write(&cfg, format!("{good}maxClientCnxns=lots\n")).expect("write");
@@ -268,7 +268,7 @@ fn bad_values_stop_the_start_and_unknown_keys_warn() {
     }
     assert!(
         node.log()
-            .contains("line 6: globalOutstandingLimit: unknown key, ignored"),
+            .contains("line 6: noSuchZooKeeperKey: unknown key, ignored"),
         "{}",
         node.log()
     );
