@@ -29,6 +29,11 @@ fn s2_4_malformed_connect_string_refused() {
 }
 
 #[test]
+fn r_protocol_edges_answered_as_zookeeper_does() {
+    single("r_protocol_edges_answered_as_zookeeper_does");
+}
+
+#[test]
 fn s2_3_chroot_in_and_out() {
     single("s2_3_chroot_in_and_out");
 }

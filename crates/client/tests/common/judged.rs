@@ -76,12 +76,12 @@ pub enum Answer {
 
 /// A session's id and password, as a client keeps them.
 #[derive(Debug, Clone)]
-struct Credentials {
+pub(super) struct Credentials {
     id: i64,
     password: Vec<u8>,
 }
 
-fn connect_request(c: Option<&Credentials>, timeout: Duration) -> ConnectRequest {
+pub(super) fn connect_request(c: Option<&Credentials>, timeout: Duration) -> ConnectRequest {
     ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: 0,
@@ -94,7 +94,11 @@ fn connect_request(c: Option<&Credentials>, timeout: Duration) -> ConnectRequest
 
 /// Sends `req` on `stream` and reads what comes back within [`HANDSHAKE_LIMIT`]; panics if
 /// neither an answer nor a close came (S9.7). Also returns the answer's password.
-fn handshake(stream: &mut TcpStream, req: &ConnectRequest, what: &str) -> (Answer, Vec<u8>) {
+pub(super) fn handshake(
+    stream: &mut TcpStream,
+    req: &ConnectRequest,
+    what: &str,
+) -> (Answer, Vec<u8>) {
     let sent = Instant::now();
     let mut out = Vec::new();
     encode_frame(req, &mut out);

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod edges;
 pub mod judged;
 pub mod proxy;
 pub mod suite;

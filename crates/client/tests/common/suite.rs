@@ -26,6 +26,9 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         ("s2_4_malformed_connect_string_refused", |s| {
             Box::pin(s2_4_malformed_connect_string_refused(s))
         }),
+        ("r_protocol_edges_answered_as_zookeeper_does", |s| {
+            Box::pin(super::edges::r_protocol_edges_answered_as_zookeeper_does(s))
+        }),
         ("s2_3_chroot_in_and_out", |s| {
             Box::pin(s2_3_chroot_in_and_out(s))
         }),
