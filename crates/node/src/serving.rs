@@ -59,7 +59,7 @@ pub fn quorum_heard_ago_ms(s: &Standing, cutoff_ms: u64) -> Option<u64> {
     if s.role != RaftRole::Leader {
         return None;
     }
-    if s.voters <= 1 {
+    if s.voters() <= 1 {
         return Some(0);
     }
     s.quorum_acked_ago_ms.filter(|&ms| ms <= cutoff_ms)
@@ -188,18 +188,24 @@ async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
 mod tests {
     use super::*;
 
-    fn standing(role: RaftRole, leader: Option<u64>, ack: Option<u64>, voters: usize) -> Standing {
+    fn standing(role: RaftRole, leader: Option<u64>, ack: Option<u64>, voters: u64) -> Standing {
+        let members = (1..=voters)
+            .map(|id| {
+                let addr = format!("zk{id}:2888");
+                (id, zk_consensus::Member { addr, voter: true })
+            })
+            .collect();
         Standing {
             role,
             leader,
             term: 3,
-            voters,
+            members,
             quorum_acked_ago_ms: ack,
             last_log_index: 0,
             applied_index: 0,
             snapshot_index: 0,
             purged_index: 0,
-            matched: Vec::new(),
+            matched: Default::default(),
         }
     }
 

@@ -19,6 +19,8 @@ pub use error::ProposeError;
 pub use error::StartError;
 pub use node::ClusterNode;
 pub use role::Role;
+pub use standing::Member;
 pub use standing::RaftRole;
 pub use standing::Standing;
+pub use standing::StandingWatch;
 pub use start::start_cluster;

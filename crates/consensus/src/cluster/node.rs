@@ -96,6 +96,11 @@ impl ClusterNode {
         Standing::from_metrics(&self.raft.metrics().borrow())
     }
 
+    /// Follows the standing as it changes.
+    pub fn watch_standing(&self) -> crate::cluster::StandingWatch {
+        crate::cluster::StandingWatch(self.raft.metrics())
+    }
+
     /// How long ago this member last heard from the leader it follows; on the leader, since
     /// it became leader; `None` if it follows none or Raft has stopped.
     pub async fn leader_heard_ago(&self) -> Option<Duration> {

@@ -2,9 +2,12 @@
 //! how recently a quorum answered, how far its log and state are. The node reads Raft only
 //! through this (serving, expiry, the admin words), so it never depends on openraft's types.
 
+use std::collections::BTreeMap;
+
 use openraft::BasicNode;
 use openraft::RaftMetrics;
 use openraft::ServerState;
+use tokio::sync::watch;
 
 use crate::types::NodeId;
 
@@ -32,8 +35,8 @@ pub struct Standing {
     pub leader: Option<NodeId>,
     /// The current term.
     pub term: u64,
-    /// How many voters the membership has (a lone voter is its own quorum).
-    pub voters: usize,
+    /// The membership: every member's peer address and whether it votes.
+    pub members: BTreeMap<NodeId, Member>,
     /// While leading: how long ago a quorum last acknowledged it (openraft counts a lone
     /// voter's own log as that quorum); `None` otherwise or before the first acknowledgement.
     pub quorum_acked_ago_ms: Option<u64>,
@@ -45,11 +48,26 @@ pub struct Standing {
     pub snapshot_index: u64,
     /// The index up to which its log was purged.
     pub purged_index: u64,
-    /// While leading: each other member's last index known to be in its log.
-    pub matched: Vec<(NodeId, u64)>,
+    /// While leading: each other member's last index known to be in its log (`None`:
+    /// nothing matched yet); empty otherwise.
+    pub matched: BTreeMap<NodeId, Option<u64>>,
+}
+
+/// One member of the membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its peer address (`host:port`; a lone member's is only a name).
+    pub addr: String,
+    /// It votes (else it is a learner).
+    pub voter: bool,
 }
 
 impl Standing {
+    /// How many members vote (a lone voter is its own quorum).
+    pub fn voters(&self) -> usize {
+        self.members.values().filter(|m| m.voter).count()
+    }
+
     /// The standing that Raft's metrics show.
     pub(crate) fn from_metrics(m: &RaftMetrics<NodeId, BasicNode>) -> Self {
         let role = match (&m.running_state, m.state) {
@@ -60,21 +78,28 @@ impl Standing {
             (Ok(()), ServerState::Candidate) => RaftRole::Candidate,
         };
         let index = |l: Option<&openraft::LogId<NodeId>>| l.map_or(0, |l| l.index);
-        let matched = m
-            .replication
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .filter(|(&id, _)| id != m.id)
-                    .map(|(&id, l)| (id, index(l.as_ref())))
-                    .collect()
+        let matched = match (&m.replication, role) {
+            (Some(r), RaftRole::Leader) => r
+                .iter()
+                .filter(|(&id, _)| id != m.id)
+                .map(|(&id, l)| (id, l.as_ref().map(|l| l.index)))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let membership = m.membership_config.membership();
+        let members = membership
+            .nodes()
+            .map(|(&id, node)| {
+                let voter = membership.voter_ids().any(|v| v == id);
+                let addr = node.addr.clone();
+                (id, Member { addr, voter })
             })
-            .unwrap_or_default();
+            .collect();
         Standing {
             role,
             leader: m.current_leader,
             term: m.current_term,
-            voters: m.membership_config.membership().voter_ids().count(),
+            members,
             quorum_acked_ago_ms: m.millis_since_quorum_ack,
             last_log_index: m.last_log_index.unwrap_or(0),
             applied_index: index(m.last_applied.as_ref()),
@@ -82,6 +107,22 @@ impl Standing {
             purged_index: index(m.purged.as_ref()),
             matched,
         }
+    }
+}
+
+/// Follows this member's standing as Raft publishes changes (every applied entry, vote,
+/// role or membership change).
+pub struct StandingWatch(pub(crate) watch::Receiver<RaftMetrics<NodeId, BasicNode>>);
+
+impl StandingWatch {
+    /// The standing now, marked seen.
+    pub fn current(&mut self) -> Standing {
+        Standing::from_metrics(&self.0.borrow_and_update())
+    }
+
+    /// Resolves once the standing changed since last seen; false once Raft is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
     }
 }
 
@@ -123,10 +164,15 @@ mod tests {
         ]));
         let s = Standing::from_metrics(&m);
         assert_eq!(s.role, RaftRole::Leader);
-        assert_eq!((s.leader, s.term, s.voters), (Some(1), 4, 3));
+        assert_eq!((s.leader, s.term, s.voters()), (Some(1), 4, 3));
+        assert_eq!(s.members[&2].addr, "zk2:2888");
         assert_eq!(s.quorum_acked_ago_ms, Some(12));
         assert_eq!((s.last_log_index, s.applied_index), (30, 29));
-        assert_eq!(s.matched, vec![(2, 28), (3, 0)], "the others, not itself");
+        assert_eq!(
+            s.matched,
+            BTreeMap::from([(2, Some(28)), (3, None)]),
+            "the others, not itself"
+        );
     }
 
     #[test]

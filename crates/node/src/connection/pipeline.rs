@@ -615,7 +615,7 @@ impl<'a> Pipeline<'a> {
     /// node has applied it, bounded by the largest session timeout. None on a lone voter,
     /// whose applied state is the commit point.
     fn sync_gate(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
-        if self.node.backend.standing().voters <= 1 {
+        if self.node.backend.standing().voters() <= 1 {
             return None;
         }
         let backend = self.node.backend.clone();
