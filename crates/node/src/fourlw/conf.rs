@@ -72,6 +72,15 @@ fn bracket_v6(host: &str) -> String {
 
 /// `envi`.
 pub(crate) fn envi(s: &ServerStats) -> String {
+    let mut out = String::from("Environment:\n");
+    for (key, value) in envi_entries(s).iter() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    out
+}
+
+/// What `envi` lists, in its order.
+pub(crate) fn envi_entries(s: &ServerStats) -> [(&'static str, String); 18] {
     let e = &s.env;
     let mb = |v: Option<u64>| v.map_or_else(|| NA.to_string(), |v| format!("{v}MB"));
     let entries: [(&str, String); 18] = [
@@ -94,11 +103,7 @@ pub(crate) fn envi(s: &ServerStats) -> String {
         ("os.memory.max", mb(e.memory_max_mb)),
         ("os.memory.total", mb(e.memory_total_mb)),
     ];
-    let mut out = String::from("Environment:\n");
-    for (key, value) in entries.iter() {
-        let _ = writeln!(out, "{key}={value}");
-    }
-    out
+    entries
 }
 
 /// `dirs`.

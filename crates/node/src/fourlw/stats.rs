@@ -51,6 +51,8 @@ pub struct ServerStats {
     pub quorum: Option<QuorumStats>,
     /// The leader's view of its followers; printed in leader mode only.
     pub leader: Option<LeaderStats>,
+    /// ZooKeeper's metrics beyond its 4lw gauges that zk-node keeps, if gathered.
+    pub metrics: Option<MetricStats>,
     /// What `conf` and `dirs` print.
     pub config: ConfStats,
     /// What `envi` prints.
@@ -117,6 +119,42 @@ impl Default for BufferStats {
             max: -1,
         }
     }
+}
+
+/// ZooKeeper's `ServerMetrics` counters and summaries that have a meaning in zk-node, with
+/// the two gauges ZooKeeper registers beside them; `mntr` prints them after its other gauges,
+/// in ZooKeeper's order, and `/metrics` serves them under the same names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricStats {
+    /// `local_sessions`: zk-node has only global sessions, so 0.
+    pub local_sessions: u64,
+    /// `synced_observers` on a leader: zk-node has no observers, so 0.
+    pub synced_observers: u64,
+    /// Counters by ZooKeeper's name.
+    pub counters: Vec<(&'static str, u64)>,
+    /// Summaries by ZooKeeper's name.
+    pub summaries: Vec<(&'static str, SummaryStats)>,
+}
+
+/// One of ZooKeeper's summaries, in ms.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SummaryStats {
+    /// Values recorded.
+    pub count: u64,
+    /// Their sum.
+    pub sum: u64,
+    /// The smallest (0 before the first).
+    pub min: u64,
+    /// The largest.
+    pub max: u64,
+    /// The mean (0.0 before the first).
+    pub avg: f64,
+    /// p50, p95, p99 and p999 of recent values, for ZooKeeper's detailed summaries
+    /// (`readlatency`, `updatelatency`); `None` for its basic ones.
+    pub percentiles: Option<[u64; 4]>,
+    /// The quantiles Prometheus gets: (quantile, value), 0.5 for a basic summary and 0.5,
+    /// 0.9, 0.99 for a detailed one, as ZooKeeper's provider registers them.
+    pub quantiles: Vec<(f64, f64)>,
 }
 
 /// Ensemble-wide facts printed by `mntr` on a leader or follower.

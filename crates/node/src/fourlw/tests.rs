@@ -61,7 +61,7 @@ const S0: i64 = 0x1000004cbaa0000;
 const S1: i64 = 0x1000004cbaa0001;
 
 /// The standalone server of `testdata/standalone`, as its `srvr` saw it.
-fn standalone() -> ServerStats {
+pub(crate) fn standalone() -> ServerStats {
     ServerStats {
         version: VERSION.to_string(),
         serving: true,
@@ -92,6 +92,7 @@ fn standalone() -> ServerStats {
         }),
         quorum: None,
         leader: None,
+        metrics: None,
         config: ConfStats {
             client_port: 21811,
             secure_client_port: None,
