@@ -955,6 +955,49 @@ mod tests {
         assert_eq!(s.ensemble.map(|e| e.peers.len()), Some(2));
     }
 
+    /// The admin server: 127.0.0.1:8080 by flag defaults; with a zoo.cfg, ZooKeeper's
+    /// 0.0.0.0 unless the file says; off with admin.enableServer=false; flags win; the
+    /// Prometheus provider's keys open a second /metrics listener.
+    #[test]
+    fn admin_server_settings() {
+        let s = parse(&[]).ok().and_then(|c| c.settings().ok());
+        assert_eq!(
+            s.and_then(|s| s.admin_addr).map(|a| a.to_string()),
+            Some("127.0.0.1:8080".into())
+        );
+        let s = parse(&["--admin-enable", "false"])
+            .ok()
+            .and_then(|c| c.settings().ok());
+        assert_eq!(s.map(|s| s.admin_addr), Some(None));
+        let base = "dataDir={dir}\nclientPort=2181\n";
+        let admin = |text: &str, args: &[&str]| {
+            let (_dir, loaded) = with_file(text, None, args);
+            let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+            s.map(|s| (s.admin_addr.map(|a| a.to_string()), s.metrics_addr))
+        };
+        assert_eq!(admin(base, &[]), Some((Some("0.0.0.0:8080".into()), None)));
+        let file = format!("{base}admin.serverAddress=127.0.0.1\nadmin.serverPort=9090\n");
+        assert_eq!(
+            admin(&file, &[]),
+            Some((Some("127.0.0.1:9090".into()), None))
+        );
+        assert_eq!(
+            admin(&file, &["--admin-port", "9191"]),
+            Some((Some("127.0.0.1:9191".into()), None))
+        );
+        let off = format!("{base}admin.enableServer=false\n");
+        assert_eq!(admin(&off, &[]), Some((None, None)));
+        let prom = format!(
+            "{base}metricsProvider.className=\
+             org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+             metricsProvider.httpHost=127.0.0.1\n"
+        );
+        let m = admin(&prom, &[])
+            .and_then(|(_, m)| m)
+            .map(|a| a.to_string());
+        assert_eq!(m.as_deref(), Some("127.0.0.1:7000"));
+    }
+
     /// --super-digest is checked like the zoo.cfg key.
     #[test]
     fn super_digest_flag() {

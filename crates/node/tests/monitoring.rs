@@ -147,7 +147,7 @@ fn prometheus_scrapes_a_three_node_ensemble() {
     }
     let admins: Vec<SocketAddr> = c.members.iter().map(|m| m.admin).collect();
     let leader_admin = admins[(leader - 1) as usize];
-    let own = http_get(leader_admin, "/metrics").map(|(s, b)| (s, b));
+    let own = http_get(leader_admin, "/metrics");
     let Some((200, text)) = own else {
         panic!("/metrics: {own:?}\n{}", c.logs())
     };
