@@ -179,6 +179,64 @@ fn prometheus_scrapes_a_three_node_ensemble() {
     prom.wait_for("raft_follower_lag", |s| s.len() == 2);
 }
 
+/// A lone node's admin API: the listing, a command, an unknown one; `/metrics` also on
+/// `--metrics-addr` (zoo.cfg's metricsProvider.httpPort), which serves nothing else.
+#[test]
+fn admin_api_and_metrics_port_of_a_lone_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let node = common::ZkNode::start_in(
+        &dir.path().join("data"),
+        &["--metrics-addr", &metrics.to_string()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(node.admin, "/commands").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no admin server:\n{}",
+            node.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+    }
+    let list = http_get(node.admin, "/commands")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert!(
+        list.contains("<a href=\"/commands/monitor\">monitor</a>"),
+        "{list}"
+    );
+    let ruok = json(node.admin, "ruok");
+    assert_eq!(ruok, serde_json::json!({"command": "ruok", "error": null}));
+    let srvr = json(node.admin, "srvr");
+    assert_eq!(srvr["command"], "server_stats");
+    assert_eq!(srvr["server_stats"]["server_state"], "standalone");
+    let conf = json(node.admin, "configuration");
+    assert_eq!(conf["client_port"], Value::from(node.addr.port()));
+    assert_eq!(
+        conf["server_id"],
+        Value::from(0),
+        "standalone, as ZooKeeper prints it"
+    );
+    let unknown = json(node.admin, "nosuch");
+    assert_eq!(unknown["error"], "Unknown command: nosuch");
+    let page = http_get(metrics, "/metrics");
+    let Some((200, text)) = page else {
+        panic!("{page:?}")
+    };
+    assert!(
+        text.lines().any(|l| l.starts_with("znode_count ")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("synced_followers"),
+        "a lone node has no followers"
+    );
+    assert_eq!(
+        http_get(metrics, "/commands/ruok").map(|(s, _)| s),
+        Some(404)
+    );
+}
+
 /// Two sessions, an ephemeral each, data watches and an exists watch: so dump, watches and
 /// connections have something to show. The connections stay open while the caller looks.
 fn workload(addr: SocketAddr) -> Vec<Raw> {

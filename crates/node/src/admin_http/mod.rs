@@ -66,14 +66,26 @@ pub async fn serve(
             .route("/commands/{name}", get(command));
     }
     let app = app.with_state(node);
-    let stop = async move { crate::server::stopped(&mut shutdown).await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::warn!(error = %e, "admin HTTP server stopped");
+    let mut stop = shutdown.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { crate::server::stopped(&mut shutdown).await });
+    // A request still running at shutdown gets a moment, not a say in when the node stops.
+    let grace = async move {
+        crate::server::stopped(&mut stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => {
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "admin HTTP server stopped");
+            }
+        }
+        () = grace => tracing::warn!("admin HTTP requests still running at shutdown; dropped"),
     }
 }
+
+/// How long shutdown waits for admin HTTP requests in progress.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// ZooKeeper's listing: a link per command, in HTML.
 async fn list() -> Response {

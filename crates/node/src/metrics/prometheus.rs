@@ -115,7 +115,8 @@ fn raft_families(f: &RaftFacts) -> Vec<MetricFamily> {
         ),
         gauge("raft_voters", "Voting members.", f.voters.len() as f64),
     ];
-    if f.role == RaftRole::Leader {
+    // A family must have a sample: a lone leader has no followers to list.
+    if f.role == RaftRole::Leader && !f.matched.is_empty() {
         let mut matched = family(
             "raft_follower_matched_index",
             "On the leader: each member's last index known to match (-1: none yet).",
@@ -137,13 +138,13 @@ fn raft_families(f: &RaftFacts) -> Vec<MetricFamily> {
         lag.set_metric(l);
         out.push(matched);
         out.push(lag);
-        if let Some(ms) = f.millis_since_quorum_ack {
-            out.push(gauge(
-                "raft_quorum_ack_age_ms",
-                "On the leader: ms since a quorum last acknowledged it.",
-                ms as f64,
-            ));
-        }
+    }
+    if let (RaftRole::Leader, Some(ms)) = (f.role, f.millis_since_quorum_ack) {
+        out.push(gauge(
+            "raft_quorum_ack_age_ms",
+            "On the leader: ms since a quorum last acknowledged it.",
+            ms as f64,
+        ));
     }
     out
 }
@@ -315,6 +316,12 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
+        let lone = RaftFacts {
+            matched: Default::default(),
+            ..f.clone()
+        };
+        let text_lone = render(&s, &lone).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!text_lone.contains("raft_follower_lag"), "{text_lone}");
         // Summary keys are not also gauges; strings are not metrics.
         assert!(!text.contains("avg_readlatency"), "{text}");
         assert!(!text.contains("version"), "{text}");
