@@ -177,6 +177,9 @@ fn prometheus_scrapes_a_three_node_ensemble() {
     });
     prom.wait_for("updatelatency_count", |s| s.iter().any(|(_, v)| *v >= 5.0));
     prom.wait_for("raft_follower_lag", |s| s.len() == 2);
+    prom.wait_for("raft_leader_changes", |s| {
+        s.len() == 3 && s.iter().all(|(_, v)| *v >= 1.0)
+    });
 }
 
 /// A lone node's admin API: the listing, a command, an unknown one; `/metrics` also on

@@ -10,6 +10,7 @@ pub mod commands;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::Path;
@@ -108,7 +109,8 @@ async fn command(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Res
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
     let page = tokio::task::spawn_blocking(move || {
         let stats = crate::admin::gather(Word::Mntr, &node, None);
-        crate::metrics::prometheus::render(&stats, &node.raft_facts())
+        let changes = node.stats.raft.leader_changes.load(Ordering::Relaxed);
+        crate::metrics::prometheus::render(&stats, &node.raft_facts(), changes)
     })
     .await;
     match page {

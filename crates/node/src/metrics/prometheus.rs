@@ -31,10 +31,19 @@ pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
 #[error("encoding metrics: {0}")]
 pub struct RenderError(#[from] prometheus::Error);
 
-/// The whole `/metrics` page.
-pub fn render(s: &ServerStats, raft: &RaftFacts) -> Result<String, RenderError> {
+/// The whole `/metrics` page; `leader_changes` is [`super::RaftCounters::leader_changes`].
+pub fn render(
+    s: &ServerStats,
+    raft: &RaftFacts,
+    leader_changes: u64,
+) -> Result<String, RenderError> {
     let mut families = zookeeper_families(s);
     families.extend(raft_families(raft));
+    families.push(counter(
+        "raft_leader_changes",
+        "Times the leader this node knows of became another node (the first included).",
+        leader_changes as f64,
+    ));
     families.extend(process_families(s));
     Ok(TextEncoder::new().encode_to_string(&families)?)
 }
@@ -300,7 +309,7 @@ mod tests {
             matched: [(2, Some(7))].into(),
             millis_since_quorum_ack: Some(5),
         };
-        let text = render(&s, &f).unwrap_or_else(|e| panic!("{e}"));
+        let text = render(&s, &f, 2).unwrap_or_else(|e| panic!("{e}"));
         for line in [
             "# TYPE znode_count gauge",
             "znode_count 8",
@@ -313,6 +322,8 @@ mod tests {
             "raft_term 3",
             "raft_follower_lag{peer=\"2\"} 3",
             "raft_follower_matched_index{peer=\"2\"} 7",
+            "# TYPE raft_leader_changes counter",
+            "raft_leader_changes 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
@@ -320,7 +331,7 @@ mod tests {
             matched: Default::default(),
             ..f.clone()
         };
-        let text_lone = render(&s, &lone).unwrap_or_else(|e| panic!("{e}"));
+        let text_lone = render(&s, &lone, 1).unwrap_or_else(|e| panic!("{e}"));
         assert!(!text_lone.contains("raft_follower_lag"), "{text_lone}");
         // Summary keys are not also gauges; strings are not metrics.
         assert!(!text.contains("avg_readlatency"), "{text}");
