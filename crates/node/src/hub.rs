@@ -300,8 +300,11 @@ impl Hub {
     /// then completes that write (in that order, so a connection finds the events and the
     /// work's results before the reply that shows the change).
     pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
-        self.applied
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A snapshot replacing the state is not a command.
+        if !matches!(ev.outcome, Outcome::SnapshotInstalled) {
+            self.applied
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let triggers = ev.outcome.triggers();
         let ended: &[SessionId] = match &ev.outcome {
             Outcome::SessionsClosed { ids, .. } => ids,

@@ -145,6 +145,25 @@ fn prometheus_scrapes_a_three_node_ensemble() {
     for i in 0..5 {
         assert_eq!(raw.call(&create(&format!("/m{i}"), 0)).0.err, 0);
     }
+    // conf and srvr show the real id and membership.
+    let leader_client = c.members[(leader - 1) as usize].client;
+    let conf = four_letter(leader_client, "conf").unwrap_or_default();
+    assert!(conf.contains(&format!("serverId={leader}\n")), "{conf}");
+    for m in &c.members {
+        let line = format!(
+            "server.{}=127.0.0.1:{}:{}:participant",
+            m.id,
+            m.peer.port(),
+            m.peer.port()
+        );
+        assert!(conf.contains(&line), "{line} not in\n{conf}");
+    }
+    let srvr = four_letter(leader_client, "srvr").unwrap_or_default();
+    assert!(srvr.contains("Mode: leader\nNode count: "), "{srvr}");
+    assert!(
+        !srvr.contains("Proposal sizes last/min/max: -1/-1/-1"),
+        "{srvr}"
+    );
     let admins: Vec<SocketAddr> = c.members.iter().map(|m| m.admin).collect();
     let leader_admin = admins[(leader - 1) as usize];
     let own = http_get(leader_admin, "/metrics");
