@@ -86,11 +86,11 @@ pub(crate) fn envi_entries(s: &ServerStats) -> [(&'static str, String); 18] {
     let entries: [(&str, String); 18] = [
         ("zookeeper.version", s.version.clone()),
         ("host.name", e.host_name.clone()),
-        ("java.version", NA.to_string()),
-        ("java.vendor", NA.to_string()),
-        ("java.home", NA.to_string()),
-        ("java.class.path", NA.to_string()),
-        ("java.library.path", NA.to_string()),
+        ("java.version", or_na(&e.runtime.version)),
+        ("java.vendor", or_na(&e.runtime.vendor)),
+        ("java.home", or_na(&e.runtime.home)),
+        ("java.class.path", or_na(&e.runtime.class_path)),
+        ("java.library.path", or_na(&e.runtime.library_path)),
         ("java.io.tmpdir", e.tmp_dir.clone()),
         ("java.compiler", NA.to_string()),
         ("os.name", e.os_name.clone()),
@@ -104,6 +104,10 @@ pub(crate) fn envi_entries(s: &ServerStats) -> [(&'static str, String); 18] {
         ("os.memory.total", mb(e.memory_total_mb)),
     ];
     entries
+}
+
+fn or_na(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| NA.to_string())
 }
 
 /// `dirs`.

@@ -35,6 +35,7 @@ pub use stats::Mode;
 pub use stats::QuorumConf;
 pub use stats::QuorumMember;
 pub use stats::QuorumStats;
+pub use stats::Runtime;
 pub use stats::ServerStats;
 pub use stats::SessionEphemerals;
 pub use stats::SessionInfo;

@@ -252,10 +252,12 @@ pub struct QuorumMember {
     pub client_addr: Option<String>,
 }
 
-/// What `envi` prints. Java properties have no counterpart in zk-node and print `<NA>`,
-/// ZooKeeper's own placeholder for a missing property.
+/// What `envi` prints. A Java property without a value prints `<NA>`, ZooKeeper's own
+/// placeholder for a missing property.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvInfo {
+    /// This process's counterparts of the JVM's `java.*` properties.
+    pub runtime: Runtime,
     /// Host name (`host.name`; Java prints the local host's canonical name).
     pub host_name: String,
     /// Temporary directory (`java.io.tmpdir`).
@@ -278,6 +280,22 @@ pub struct EnvInfo {
     pub memory_max_mb: Option<u64>,
     /// Memory the process holds in MiB (`os.memory.total`), if known.
     pub memory_total_mb: Option<u64>,
+}
+
+/// The `java.*` properties `envi` prints, answered for this process: no JVM runs it, the
+/// zk-node executable is what the JVM and its class path are to ZooKeeper.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Runtime {
+    /// `java.version`: zk-node's version.
+    pub version: Option<String>,
+    /// `java.vendor`: who built the runtime (`zk-node (Rust)`).
+    pub vendor: Option<String>,
+    /// `java.home`: the directory holding the executable.
+    pub home: Option<String>,
+    /// `java.class.path`: the executable.
+    pub class_path: Option<String>,
+    /// `java.library.path`: `LD_LIBRARY_PATH`, if set.
+    pub library_path: Option<String>,
 }
 
 /// One client connection, as `stat` and `cons` print it.
@@ -413,7 +431,9 @@ fn parse_max_open_files(limits: &str) -> Option<u64> {
 impl EnvInfo {
     /// Reads this process's environment the way Java fills the properties `envi` prints.
     ///
-    /// Memory fields are left `None`: the JVM heap figures have no counterpart here.
+    /// The JVM's heap figures become the process's memory: `os.memory.total` what it holds
+    /// (resident), `os.memory.max` what it may use (its cgroup's limit, else the machine's
+    /// memory), `os.memory.free` the difference.
     pub fn from_process() -> EnvInfo {
         let read = |p: &str| {
             std::fs::read_to_string(p)
@@ -421,6 +441,7 @@ impl EnvInfo {
                 .unwrap_or_else(|_| "<NA>".to_string())
         };
         let var = |k: &str| std::env::var(k).unwrap_or_else(|_| "<NA>".to_string());
+        let (max, total) = (memory_limit_mb(), resident_mb());
         EnvInfo {
             host_name: read("/proc/sys/kernel/hostname"),
             tmp_dir: std::env::temp_dir().display().to_string(),
@@ -432,11 +453,61 @@ impl EnvInfo {
             user_dir: std::env::current_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|_| "<NA>".to_string()),
-            memory_free_mb: None,
-            memory_max_mb: None,
-            memory_total_mb: None,
+            memory_free_mb: max.zip(total).map(|(m, t)| m.saturating_sub(t)),
+            memory_max_mb: max,
+            memory_total_mb: total,
+            runtime: Runtime::from_process(),
         }
     }
+}
+
+impl Runtime {
+    /// This process's answers.
+    pub fn from_process() -> Runtime {
+        let exe = std::env::current_exe().ok();
+        Runtime {
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            vendor: Some("zk-node (Rust)".to_string()),
+            home: exe
+                .as_ref()
+                .and_then(|e| e.parent())
+                .map(|d| d.display().to_string()),
+            class_path: exe.map(|e| e.display().to_string()),
+            library_path: std::env::var("LD_LIBRARY_PATH").ok(),
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Resident memory of this process, MiB.
+fn resident_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kib_field(&status, "VmRSS:").map(|k| k * 1024 / MIB)
+}
+
+/// The memory this process may use, MiB: its cgroup's limit, else the machine's memory.
+fn memory_limit_mb() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match cgroup {
+        Some(bytes) => Some(bytes / MIB),
+        None => {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+            kib_field(&meminfo, "MemTotal:").map(|k| k * 1024 / MIB)
+        }
+    }
+}
+
+/// The number of kB after `key` in a `/proc` status-style file.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn java_os_name(os: &str) -> String {
@@ -499,5 +570,14 @@ mod tests {
             assert_eq!(env.os_arch, "amd64");
         }
         assert!(!env.tmp_dir.is_empty());
+        assert_eq!(
+            env.runtime.version.as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        assert!(env.runtime.class_path.is_some());
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(env.memory_total_mb.is_some());
+            assert!(env.memory_max_mb >= env.memory_total_mb);
+        }
     }
 }

@@ -120,6 +120,7 @@ pub(crate) fn standalone() -> ServerStats {
             memory_free_mb: Some(373),
             memory_max_mb: Some(1000),
             memory_total_mb: Some(380),
+            runtime: Runtime::default(),
         },
         connections: vec![
             bare("127.0.0.1:60398", 1, 9, 9),
@@ -741,6 +742,30 @@ fn envi_prints_java_properties_as_not_available() {
     let mut s = standalone();
     s.env.memory_free_mb = None;
     assert!(render(Word::Envi, &s).contains("\nos.memory.free=<NA>\n"));
+}
+
+/// This process answers the `java.*` properties with its own counterparts.
+#[test]
+fn envi_answers_java_properties_for_this_process() {
+    let mut s = standalone();
+    s.env.runtime = Runtime {
+        version: Some("0.1.0".into()),
+        vendor: Some("zk-node (Rust)".into()),
+        home: Some("/usr/bin".into()),
+        class_path: Some("/usr/bin/zk-node".into()),
+        library_path: None,
+    };
+    let text = render(Word::Envi, &s);
+    for line in [
+        "java.version=0.1.0",
+        "java.vendor=zk-node (Rust)",
+        "java.home=/usr/bin",
+        "java.class.path=/usr/bin/zk-node",
+        "java.library.path=<NA>",
+        "java.compiler=<NA>",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
 }
 
 #[test]
