@@ -25,14 +25,16 @@ step "reference client packages, tmux"
 # and tools/zk-anchor.sh runs the same package as the reference server. tmux is the real
 # terminal zk-cli's interactive shell is driven in (crates/cli/tests/shell.rs).
 # cli_mt (the C client) is zookeeper-bin's: a machine with only zookeeper installed gets it too.
+# Prometheus (Debian's) scrapes a test ensemble in crates/node/tests/monitoring.rs.
 if [ ! -x /usr/share/zookeeper/bin/zkCli.sh ] || [ ! -x /usr/lib/zookeeper/bin/cli_mt ] ||
-  ! command -v tmux >/dev/null 2>&1; then
+  ! command -v tmux >/dev/null 2>&1 || [ ! -x /usr/bin/prometheus ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux prometheus
   else
     sudo -n apt-get update -q
-    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper zookeeper-bin tmux \
+      prometheus
   fi
 fi
 

@@ -12,13 +12,20 @@ use crate::fourlw;
 use crate::fourlw::ConfStats;
 use crate::fourlw::ConnectionSession;
 use crate::fourlw::ConnectionStats;
+use crate::fourlw::LeaderStats;
+use crate::fourlw::MetricStats;
 use crate::fourlw::Mode;
+use crate::fourlw::QuorumConf;
+use crate::fourlw::QuorumMember;
+use crate::fourlw::QuorumStats;
 use crate::fourlw::ServerStats;
 use crate::fourlw::SessionEphemerals;
 use crate::fourlw::SessionInfo;
 use crate::fourlw::SessionWatches;
 use crate::fourlw::Word;
+use crate::metrics;
 use crate::node::Node;
+use crate::raft_facts::RaftFacts;
 
 /// The version string the words print: the ZooKeeper release whose protocol and behaviour
 /// this node follows, then ours (clients such as kazoo parse the leading `x.y.z`).
@@ -38,7 +45,125 @@ pub fn answer(word: Word, node: &Node, asker: SocketAddr) -> String {
         }
         _ => {}
     }
-    fourlw::render(word, &gather(word, node, asker))
+    fourlw::render(word, &gather(word, node, Some(asker)))
+}
+
+/// ZooKeeper's detailed peer state: zk-node's members serve only once caught up with the
+/// leader (S9.6), which is ZooKeeper's broadcast phase.
+fn peer_state(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Leader => "leading - broadcast",
+        Mode::Follower | Mode::Standalone => "following - broadcast",
+    }
+}
+
+/// The leader's view of its followers. A follower counts as synced once the leader matched
+/// its log and while it is at most `--log-keep` entries behind (what it can catch up from
+/// the log); openraft 0.9 publishes no per-follower heartbeat time, so one that stopped while
+/// nothing was written still counts until writes leave it that far behind.
+fn leader_stats(node: &Node, facts: &RaftFacts) -> LeaderStats {
+    let keep = node.settings.log_keep;
+    let synced = |id: &u64| {
+        facts.matched.get(id).copied().flatten().is_some()
+            && facts
+                .lag()
+                .any(|(peer, behind)| peer == *id && behind <= keep)
+    };
+    let voters = facts
+        .voters
+        .keys()
+        .filter(|id| facts.matched.contains_key(id));
+    let learners = facts
+        .learners
+        .keys()
+        .filter(|id| facts.matched.contains_key(id));
+    LeaderStats {
+        learners: facts.matched.len() as u64,
+        synced_followers: voters.filter(|id| synced(id)).count() as u64,
+        synced_non_voting_followers: learners.filter(|id| synced(id)).count() as u64,
+        pending_syncs: Some(node.stats.pending_syncs.load(Ordering::Relaxed)),
+        leader_uptime_ms: node
+            .stats
+            .raft
+            .leader_uptime()
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        proposal_sizes: node.stats.proposal_sizes.get(),
+    }
+}
+
+/// ZooKeeper's counters and summaries that zk-node keeps.
+fn metric_stats(node: &Node) -> MetricStats {
+    let st = &node.stats;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    MetricStats {
+        local_sessions: 0,
+        synced_observers: 0,
+        counters: vec![
+            ("proposal_count", load(&st.raft.proposal_count)),
+            ("looking_count", load(&st.raft.looking_count)),
+            ("bytes_received_count", load(&st.bytes_received)),
+            ("connection_request_count", load(&st.connection_requests)),
+            ("response_bytes", load(&st.response_bytes)),
+            ("commit_count", load(&node.hub.applied)),
+        ],
+        summaries: vec![
+            (
+                "election_time",
+                metrics::summary(&st.raft.election_time.snapshot(), false),
+            ),
+            (
+                "updatelatency",
+                metrics::summary(&st.update_latency.snapshot(), true),
+            ),
+            (
+                "readlatency",
+                metrics::summary(&st.read_latency.snapshot(), true),
+            ),
+        ],
+    }
+}
+
+/// `conf`'s ensemble part: the members Raft has, with zoo.cfg's keys where it gave them
+/// (the election port is the peer port when no zoo.cfg named one: Raft elects over it).
+fn quorum_conf(node: &Node, facts: &RaftFacts) -> QuorumConf {
+    let keys = &node.settings.quorum_conf;
+    let split = |addr: &str| -> (String, u16) {
+        match addr.rsplit_once(':') {
+            Some((h, p)) => (
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse().unwrap_or(0),
+            ),
+            None => (addr.to_string(), 0),
+        }
+    };
+    let members: Vec<QuorumMember> = facts
+        .voters
+        .iter()
+        .map(|(id, addr)| (id, addr, false))
+        .chain(facts.learners.iter().map(|(id, addr)| (id, addr, true)))
+        .map(|(id, addr, observer)| {
+            let (host, port) = split(addr);
+            QuorumMember {
+                id: *id,
+                host,
+                quorum_port: port,
+                election_port: keys.election_ports.get(id).copied().unwrap_or(port),
+                observer,
+                client_addr: None,
+            }
+        })
+        .collect();
+    let own = members.iter().find(|m| m.id == node.id);
+    QuorumConf {
+        init_limit: keys.init_limit.unwrap_or(0),
+        sync_limit: keys.sync_limit.unwrap_or(0),
+        election_alg: 3,
+        election_port: own.map_or(0, |m| m.election_port).to_string(),
+        quorum_port: own.map_or(0, |m| m.quorum_port).to_string(),
+        peer_type: 0,
+        members,
+        version: 0,
+    }
 }
 
 /// `standalone` without peers (as ZooKeeper prints it for one server), else this node's role.
@@ -74,8 +199,13 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
+/// This node's numbers for `word` (the admin API and /metrics ask with the word whose
+/// answer they give; `asker` is listed among the connections as ZooKeeper lists the
+/// connection a word came on, `None` from HTTP).
+pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats {
     let needs = word.needs();
+    let facts = node.raft_facts();
+    let mode = mode(node);
     let latency = node.stats.latency.summary();
     let conns = node.hub.connections();
     let (open_fds, max_fds) = fourlw::fd_counts();
@@ -152,14 +282,16 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
             });
         }
         // ZooKeeper lists the asking connection too.
-        connections.push(ConnectionStats {
-            remote: asker,
-            interest_ops: 0,
-            queued: 0,
-            received: 1,
-            sent: 0,
-            session: None,
-        });
+        if let Some(asker) = asker {
+            connections.push(ConnectionStats {
+                remote: asker,
+                interest_ops: 0,
+                queued: 0,
+                received: 1,
+                sent: 0,
+                session: None,
+            });
+        }
     }
 
     let watches = if needs.watches {
@@ -176,7 +308,7 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
     ServerStats {
         version: VERSION.to_string(),
         serving: node.serving.get(),
-        mode: mode(node),
+        mode,
         latency: fourlw::Latency {
             min_ms: ms_floor(latency.min_ms),
             avg_ms: latency.avg_ms,
@@ -184,7 +316,7 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
         },
         packets_received: node.stats.received.load(Ordering::Relaxed),
         packets_sent: node.stats.sent.load(Ordering::Relaxed),
-        alive_connections: conns.len() as u64 + 1,
+        alive_connections: conns.len() as u64 + u64::from(asker.is_some()),
         outstanding_requests: conns
             .iter()
             .map(|c| c.outstanding.load(Ordering::Relaxed))
@@ -199,9 +331,13 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
         open_file_descriptors: open_fds,
         max_file_descriptors: max_fds,
         auth_failed_count: Some(node.stats.auth_failed.load(Ordering::Relaxed)),
-        client_response_sizes: None,
-        quorum: None,
-        leader: None,
+        client_response_sizes: Some(node.stats.response_sizes.get()),
+        quorum: (mode != Mode::Standalone).then(|| QuorumStats {
+            quorum_size: facts.quorum_size(),
+            peer_state: Some(peer_state(mode).to_string()),
+        }),
+        leader: (mode == Mode::Leader).then(|| leader_stats(node, &facts)),
+        metrics: Some(metric_stats(node)),
         config: ConfStats {
             client_port: s.client_addr.port(),
             secure_client_port: None,
@@ -217,8 +353,9 @@ fn gather(word: Word, node: &Node, asker: SocketAddr) -> ServerStats {
             min_session_timeout_ms: s.timeouts.min_ms(),
             max_session_timeout_ms: s.timeouts.max_ms(),
             client_port_listen_backlog: -1,
-            server_id: 0,
-            quorum: None,
+            // ZooKeeper prints 0 for a standalone server.
+            server_id: if mode == Mode::Standalone { 0 } else { s.id },
+            quorum: (mode != Mode::Standalone).then(|| quorum_conf(node, &facts)),
         },
         env: fourlw::EnvInfo::from_process(),
         connections,

@@ -24,6 +24,16 @@ impl Backend {
         Backend(member)
     }
 
+    /// This member's id.
+    pub fn id(&self) -> u64 {
+        self.0.id()
+    }
+
+    /// Follows the standing as it changes.
+    pub fn watch_standing(&self) -> zk_consensus::StandingWatch {
+        self.0.watch_standing()
+    }
+
     /// True while this member leads (cheap: for the request path).
     pub fn is_leader(&self) -> bool {
         self.0.is_leader()

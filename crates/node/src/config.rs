@@ -150,6 +150,39 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Serve the admin HTTP API (ZooKeeper's AdminServer: `/commands`, `/commands/<name>`)
+    /// and `/metrics` for Prometheus (ZooKeeper's admin.enableServer).
+    #[arg(long, env = "ZK_NODE_ADMIN_ENABLE", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub admin_enable: bool,
+
+    /// Address the admin HTTP server listens on (ZooKeeper's admin.serverAddress) [with
+    /// --config: the file's admin.serverAddress, else ZooKeeper's 0.0.0.0].
+    #[arg(long, env = "ZK_NODE_ADMIN_ADDR", default_value = "127.0.0.1")]
+    pub admin_addr: IpAddr,
+
+    /// Port of the admin HTTP server (ZooKeeper's admin.serverPort). If it cannot be bound
+    /// the node serves without it and logs a warning, as ZooKeeper does.
+    #[arg(long, env = "ZK_NODE_ADMIN_PORT", default_value_t = 8080)]
+    pub admin_port: u16,
+
+    /// Also serve `/metrics` on this address, as ZooKeeper's PrometheusMetricsProvider does
+    /// on its own port [with --config: metricsProvider.httpHost:httpPort when the file sets
+    /// metricsProvider.className to the PrometheusMetricsProvider].
+    #[arg(long, env = "ZK_NODE_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// initLimit from zoo.cfg, shown by `conf` (not used: see docs/operations.md).
+    #[arg(skip)]
+    pub init_limit: Option<u32>,
+
+    /// syncLimit from zoo.cfg, shown by `conf` (not used).
+    #[arg(skip)]
+    pub sync_limit: Option<u32>,
+
+    /// Each member's election port from its zoo.cfg `server.N` line, shown by `conf`.
+    #[arg(skip)]
+    pub election_ports: BTreeMap<u64, u16>,
+
     /// Do not serve: ask the node at this client address `ruok` and exit 0 if it answers
     /// `imok`, 1 otherwise (a container healthcheck; needs `ruok` in that node's --4lw).
     #[arg(long, value_name = "ADDR")]
@@ -269,6 +302,24 @@ pub struct Settings {
     pub ttl_nodes: bool,
     /// The superuser's digest, if any.
     pub super_digest: Option<SuperDigest>,
+    /// Where the admin HTTP server listens; `None` when disabled.
+    pub admin_addr: Option<SocketAddr>,
+    /// A second listener for `/metrics` only (ZooKeeper's Prometheus provider port).
+    pub metrics_addr: Option<SocketAddr>,
+    /// What `conf` shows of zoo.cfg's ensemble keys.
+    pub quorum_conf: QuorumKeys,
+}
+
+/// zoo.cfg's ensemble keys that zk-node accepts without acting on them, kept so `conf` can
+/// show an operator the file they gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuorumKeys {
+    /// initLimit, if given.
+    pub init_limit: Option<u32>,
+    /// syncLimit, if given.
+    pub sync_limit: Option<u32>,
+    /// The second port of each `server.N` line (ZooKeeper's election port).
+    pub election_ports: BTreeMap<u64, u16>,
 }
 
 impl Config {
@@ -342,6 +393,15 @@ impl Config {
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,
             super_digest: self.super_digest.clone(),
+            admin_addr: self
+                .admin_enable
+                .then(|| SocketAddr::new(self.admin_addr, self.admin_port)),
+            metrics_addr: self.metrics_addr,
+            quorum_conf: QuorumKeys {
+                init_limit: self.init_limit,
+                sync_limit: self.sync_limit,
+                election_ports: self.election_ports.clone(),
+            },
         })
     }
 
@@ -440,9 +500,44 @@ impl Config {
         if !given("super_digest") && zoo.super_digest.is_some() {
             self.super_digest = zoo.super_digest.clone();
         }
+        self.merge_admin(zoo, path, given)?;
+        self.init_limit = zoo.init_limit;
+        self.sync_limit = zoo.sync_limit;
+        self.election_ports = zoo
+            .servers
+            .iter()
+            .map(|(id, s)| (*id, s.election_port))
+            .collect();
         self.merge_members(zoo, path, given, notes)?;
         if !given("client_addr") {
             self.client_addr = client_addr(zoo, zoo.servers.get(&self.id), self.id, path)?;
+        }
+        Ok(())
+    }
+
+    /// admin.* and the Prometheus provider's address, where their flags were not given.
+    fn merge_admin(
+        &mut self,
+        zoo: &ZooCfg,
+        path: &Path,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Result<(), ConfigError> {
+        if !given("admin_enable") {
+            self.admin_enable = zoo.admin.enable_server.unwrap_or(true);
+        }
+        if !given("admin_port") {
+            self.admin_port = zoo.admin.server_port.unwrap_or(self.admin_port);
+        }
+        if !given("admin_addr") {
+            // ZooKeeper's AdminServer listens on all interfaces unless told otherwise.
+            let host = zoo.admin.server_address.clone();
+            let host = host.unwrap_or_else(|| "0.0.0.0".into());
+            self.admin_addr = resolve(&(host, self.admin_port), path)?.ip();
+        }
+        if !given("metrics_addr") {
+            if let Some((host, port)) = &zoo.prometheus {
+                self.metrics_addr = Some(resolve(&(host.clone(), *port), path)?);
+            }
         }
         Ok(())
     }
@@ -874,6 +969,49 @@ mod tests {
         let Some(s) = s else { panic!("loads") };
         assert_eq!(s.client_addr.to_string(), "0.0.0.0:2182");
         assert_eq!(s.ensemble.map(|e| e.peers.len()), Some(2));
+    }
+
+    /// The admin server: 127.0.0.1:8080 by flag defaults; with a zoo.cfg, ZooKeeper's
+    /// 0.0.0.0 unless the file says; off with admin.enableServer=false; flags win; the
+    /// Prometheus provider's keys open a second /metrics listener.
+    #[test]
+    fn admin_server_settings() {
+        let s = parse(&[]).ok().and_then(|c| c.settings().ok());
+        assert_eq!(
+            s.and_then(|s| s.admin_addr).map(|a| a.to_string()),
+            Some("127.0.0.1:8080".into())
+        );
+        let s = parse(&["--admin-enable", "false"])
+            .ok()
+            .and_then(|c| c.settings().ok());
+        assert_eq!(s.map(|s| s.admin_addr), Some(None));
+        let base = "dataDir={dir}\nclientPort=2181\n";
+        let admin = |text: &str, args: &[&str]| {
+            let (_dir, loaded) = with_file(text, None, args);
+            let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+            s.map(|s| (s.admin_addr.map(|a| a.to_string()), s.metrics_addr))
+        };
+        assert_eq!(admin(base, &[]), Some((Some("0.0.0.0:8080".into()), None)));
+        let file = format!("{base}admin.serverAddress=127.0.0.1\nadmin.serverPort=9090\n");
+        assert_eq!(
+            admin(&file, &[]),
+            Some((Some("127.0.0.1:9090".into()), None))
+        );
+        assert_eq!(
+            admin(&file, &["--admin-port", "9191"]),
+            Some((Some("127.0.0.1:9191".into()), None))
+        );
+        let off = format!("{base}admin.enableServer=false\n");
+        assert_eq!(admin(&off, &[]), Some((None, None)));
+        let prom = format!(
+            "{base}metricsProvider.className=\
+             org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+             metricsProvider.httpHost=127.0.0.1\n"
+        );
+        let m = admin(&prom, &[])
+            .and_then(|(_, m)| m)
+            .map(|a| a.to_string());
+        assert_eq!(m.as_deref(), Some("127.0.0.1:7000"));
     }
 
     /// --super-digest is checked like the zoo.cfg key.

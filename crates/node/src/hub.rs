@@ -148,6 +148,8 @@ pub struct Hub {
     tables: Mutex<Tables>,
     pending: Mutex<HashMap<u64, Waiter>>,
     expiry: Arc<Expiry>,
+    /// Commands applied here since start (ZooKeeper's `commit_count`).
+    pub applied: AtomicU64,
 }
 
 impl Hub {
@@ -159,6 +161,7 @@ impl Hub {
             tables: Mutex::new(Tables::default()),
             pending: Mutex::new(HashMap::new()),
             expiry,
+            applied: AtomicU64::new(0),
         }
     }
 
@@ -297,6 +300,11 @@ impl Hub {
     /// then completes that write (in that order, so a connection finds the events and the
     /// work's results before the reply that shows the change).
     pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
+        // A snapshot replacing the state is not a command.
+        if !matches!(ev.outcome, Outcome::SnapshotInstalled) {
+            self.applied
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let triggers = ev.outcome.triggers();
         let ended: &[SessionId] = match &ev.outcome {
             Outcome::SessionsClosed { ids, .. } => ids,

@@ -15,6 +15,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod admin_http;
 pub mod auth;
 pub mod backend;
 pub mod cleaner;
@@ -26,8 +27,10 @@ pub mod health;
 pub mod hub;
 pub mod limit;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod peers;
+pub mod raft_facts;
 pub mod request;
 pub mod server;
 pub mod serving;

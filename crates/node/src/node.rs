@@ -101,6 +101,7 @@ impl Node {
             origin: Some(origin),
             op,
         };
+        self.count_proposal(&cmd);
         // Success arrives through the apply hook; only a refusal comes back here.
         let hub = self.hub.clone();
         self.backend
@@ -149,6 +150,19 @@ impl Node {
         }
     }
 
+    /// Raft's state for monitoring: every such read goes through [`crate::raft_facts`].
+    pub fn raft_facts(&self) -> crate::raft_facts::RaftFacts {
+        crate::raft_facts::RaftFacts::read(&self.backend)
+    }
+
+    /// Records a proposal's size as the log stores it (ZooKeeper's proposal sizes); sizing
+    /// walks the command without allocating.
+    fn count_proposal(&self, cmd: &Command) {
+        if let Ok(n) = postcard::experimental::serialized_size(cmd) {
+            self.stats.proposal_sizes.record(n);
+        }
+    }
+
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).
     pub fn is_leader(&self) -> bool {
         self.backend.is_leader()
@@ -170,6 +184,7 @@ impl Node {
             origin: None,
             op,
         };
+        self.count_proposal(&cmd);
         // Its effects arrive through the apply hook; only a refusal is worth a log line.
         self.backend.submit(
             cmd,

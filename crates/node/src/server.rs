@@ -159,6 +159,11 @@ impl Server {
         background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
         background.spawn(crate::activity::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::metrics::follow_raft(
+            node.clone(),
+            shutdown_rx.clone(),
+        ));
+        start_admin_http(&node, &mut background, &shutdown_rx).await;
         background.spawn(fail_writes_on_leader_change(
             node.clone(),
             member.role(),
@@ -207,6 +212,34 @@ impl Server {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The admin HTTP server and the Prometheus provider's port, where configured and bindable.
+async fn start_admin_http(
+    node: &Arc<Node>,
+    background: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) {
+    use crate::admin_http::Routes;
+    let listeners = [
+        (node.settings.admin_addr, Routes::Admin, "admin HTTP API"),
+        (
+            node.settings.metrics_addr,
+            Routes::MetricsOnly,
+            "Prometheus metrics",
+        ),
+    ];
+    for (addr, routes, what) in listeners {
+        let Some(addr) = addr else { continue };
+        if let Some(l) = crate::admin_http::bind(addr, what).await {
+            background.spawn(crate::admin_http::serve(
+                l,
+                node.clone(),
+                routes,
+                shutdown.clone(),
+            ));
+        }
     }
 }
 

@@ -19,6 +19,25 @@ pub struct Stats {
     pub outstanding: AtomicU64,
     /// Request latency.
     pub latency: LatencyStats,
+    /// Latency of requests answered from the local state (ZooKeeper's `readlatency`).
+    pub read_latency: crate::metrics::Histogram,
+    /// Latency of writes, from receipt to the reply after they were applied here
+    /// (ZooKeeper's `updatelatency`).
+    pub update_latency: crate::metrics::Histogram,
+    /// Sizes of replies and notifications sent to clients, without the length prefix.
+    pub response_sizes: crate::metrics::Sizes,
+    /// Serialized sizes of the commands this node proposed.
+    pub proposal_sizes: crate::metrics::Sizes,
+    /// Session handshakes received (ZooKeeper's `connection_request_count`).
+    pub connection_requests: AtomicU64,
+    /// Bytes read from clients (ZooKeeper's `bytes_received_count`).
+    pub bytes_received: AtomicU64,
+    /// Bytes of replies and notifications sent (ZooKeeper's `response_bytes`).
+    pub response_bytes: AtomicU64,
+    /// `sync` requests of this node's clients waiting for the leader's commit point.
+    pub pending_syncs: std::sync::Arc<AtomicU64>,
+    /// Raft's history on this node.
+    pub raft: crate::metrics::RaftCounters,
 }
 
 impl Stats {
@@ -27,6 +46,16 @@ impl Stats {
         self.received.store(0, Ordering::Relaxed);
         self.sent.store(0, Ordering::Relaxed);
         self.latency.reset();
+        self.response_sizes.reset();
+        self.proposal_sizes.reset();
+    }
+
+    /// Counts one reply or notification of `bytes` (its frame, length prefix included).
+    pub fn count_response(&self, bytes: usize) {
+        let body = bytes.saturating_sub(4);
+        self.response_sizes.record(body);
+        self.response_bytes
+            .fetch_add(body as u64, Ordering::Relaxed);
     }
 }
 

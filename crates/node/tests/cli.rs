@@ -103,6 +103,7 @@ fn settings_from_environment_variables() {
         .env("ZK_NODE_DATA_DIR", dir.path().join("env-data"))
         .env("ZK_NODE_TICK_MS", "300")
         .env("ZK_NODE_MAX_CONNECTIONS_PER_IP", "7")
+        .env("ZK_NODE_ADMIN_PORT", free_port().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -45,9 +45,13 @@ struct Member {
 impl Member {
     fn start(config: &Path, log: PathBuf, client: SocketAddr) -> Member {
         let out = std::fs::File::create(&log).expect("log file");
+        // zoo.cfg's admin server defaults to 0.0.0.0:8080, as ZooKeeper's; tests keep to
+        // loopback and a port of their own.
         let child = Command::new(env!("CARGO_BIN_EXE_zk-node"))
             .arg("--config")
             .arg(config)
+            .env("ZK_NODE_ADMIN_ADDR", "127.0.0.1")
+            .env("ZK_NODE_ADMIN_PORT", free_port().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(out)
@@ -296,6 +300,8 @@ fn variables_win_over_the_file() {
         .env("ZK_NODE_CONFIG", &cfg)
         .env("ZK_NODE_CLIENT_ADDR", addr.to_string())
         .env("ZK_NODE_4LW", "ruok")
+        .env("ZK_NODE_ADMIN_ADDR", "127.0.0.1")
+        .env("ZK_NODE_ADMIN_PORT", free_port().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log"))

@@ -127,6 +127,9 @@ async fn run(
         Opened::Connect(connect, decoder) => (connect, decoder),
     };
     node.stats.received.fetch_add(1, Ordering::Relaxed);
+    node.stats
+        .connection_requests
+        .fetch_add(1, Ordering::Relaxed);
 
     let decided = tokio::select! {
         () = crate::server::stopped(&mut stop) => return Ok(()),

@@ -279,9 +279,11 @@ impl<'a> Pipeline<'a> {
                     Waited::Gate(passed) => self.pass_gate(passed)?,
                 },
                 n = rd.read_buf(&mut inbuf), if reading => {
-                    if n? == 0 {
+                    let n = n?;
+                    if n == 0 {
                         break;
                     }
+                    self.node.stats.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
         }
@@ -425,7 +427,7 @@ impl<'a> Pipeline<'a> {
             }
             Slot::Ready { header, body, at } => {
                 self.write_pushes(header.zxid);
-                self.reply(header, body.as_ref(), at)
+                self.reply(header, body.as_ref(), at, false)
             }
             Slot::Held { .. } | Slot::Write { .. } | Slot::Gate { .. } | Slot::Attached { .. } => {}
         }
@@ -458,7 +460,7 @@ impl<'a> Pipeline<'a> {
             zxid: answer.zxid,
             err: answer.err.code(),
         };
-        self.reply(header, answer.body.as_ref(), at);
+        self.reply(header, answer.body.as_ref(), at, false);
     }
 
     /// Answers the front reads handed to the write before them.
@@ -506,18 +508,28 @@ impl<'a> Pipeline<'a> {
             zxid,
             err: err.code(),
         };
-        self.reply(header, body.as_ref(), at);
+        self.reply(header, body.as_ref(), at, true);
         Ok(())
     }
 
-    fn reply(&mut self, header: ReplyHeader, body: Option<&Response>, at: Instant) {
+    /// Writes a reply; `write` says whether it answers a replicated write (ZooKeeper's
+    /// `updatelatency`) or anything answered locally (`readlatency`, pings included as in
+    /// ZooKeeper).
+    fn reply(&mut self, header: ReplyHeader, body: Option<&Response>, at: Instant, write: bool) {
+        let before = self.out.len();
         write_frame(&mut self.out, |o| {
             header.encode(o);
             if let Some(b) = body {
                 b.encode(o);
             }
         });
+        self.node.stats.count_response(self.out.len() - before);
         let took = at.elapsed();
+        if write {
+            self.node.stats.update_latency.record(took);
+        } else {
+            self.node.stats.read_latency.record(took);
+        }
         self.stats.last_zxid.store(header.zxid, Ordering::Relaxed);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
@@ -534,6 +546,7 @@ impl<'a> Pipeline<'a> {
     }
 
     fn event(&mut self, e: &WatcherEvent) {
+        let before = self.out.len();
         write_frame(&mut self.out, |o| {
             ReplyHeader {
                 xid: xid::NOTIFICATION,
@@ -543,6 +556,7 @@ impl<'a> Pipeline<'a> {
             .encode(o);
             e.encode(o);
         });
+        self.node.stats.count_response(self.out.len() - before);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.node.stats.sent.fetch_add(1, Ordering::Relaxed);
     }
@@ -622,6 +636,9 @@ impl<'a> Pipeline<'a> {
         let state = self.node.state.clone();
         let bound = Duration::from_millis(u64::from(self.node.settings.timeouts.max_ms()));
         let (tx, rx) = oneshot::channel();
+        // Shared with the task, which may outlive this connection.
+        let pending = Arc::clone(&self.node.stats.pending_syncs);
+        pending.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let caught_up = tokio::time::timeout(bound, async {
                 let point = backend.commit_point().await?;
@@ -633,6 +650,7 @@ impl<'a> Pipeline<'a> {
             })
             .await
             .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")));
+            pending.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(caught_up);
         });
         Some(rx)

@@ -72,16 +72,25 @@ fn bracket_v6(host: &str) -> String {
 
 /// `envi`.
 pub(crate) fn envi(s: &ServerStats) -> String {
+    let mut out = String::from("Environment:\n");
+    for (key, value) in envi_entries(s).iter() {
+        let _ = writeln!(out, "{key}={value}");
+    }
+    out
+}
+
+/// What `envi` lists, in its order.
+pub(crate) fn envi_entries(s: &ServerStats) -> [(&'static str, String); 18] {
     let e = &s.env;
     let mb = |v: Option<u64>| v.map_or_else(|| NA.to_string(), |v| format!("{v}MB"));
     let entries: [(&str, String); 18] = [
         ("zookeeper.version", s.version.clone()),
         ("host.name", e.host_name.clone()),
-        ("java.version", NA.to_string()),
-        ("java.vendor", NA.to_string()),
-        ("java.home", NA.to_string()),
-        ("java.class.path", NA.to_string()),
-        ("java.library.path", NA.to_string()),
+        ("java.version", or_na(&e.runtime.version)),
+        ("java.vendor", or_na(&e.runtime.vendor)),
+        ("java.home", or_na(&e.runtime.home)),
+        ("java.class.path", or_na(&e.runtime.class_path)),
+        ("java.library.path", or_na(&e.runtime.library_path)),
         ("java.io.tmpdir", e.tmp_dir.clone()),
         ("java.compiler", NA.to_string()),
         ("os.name", e.os_name.clone()),
@@ -94,11 +103,11 @@ pub(crate) fn envi(s: &ServerStats) -> String {
         ("os.memory.max", mb(e.memory_max_mb)),
         ("os.memory.total", mb(e.memory_total_mb)),
     ];
-    let mut out = String::from("Environment:\n");
-    for (key, value) in entries.iter() {
-        let _ = writeln!(out, "{key}={value}");
-    }
-    out
+    entries
+}
+
+fn or_na(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| NA.to_string())
 }
 
 /// `dirs`.

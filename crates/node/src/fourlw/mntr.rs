@@ -1,19 +1,66 @@
-//! `mntr` (ZooKeeper's MonitorCommand).
+//! `mntr` (ZooKeeper's MonitorCommand), and the same entries typed for the admin API's
+//! `monitor`.
 //!
 //! ZooKeeper prints `zk_version` and `zk_server_state` (and `zk_peer_state` in an ensemble)
 //! first, then its registered gauges in the iteration order of a hash map, which is the
 //! same on every 3.8 server: the order below is copied from a leader's output, the
 //! superset of the standalone and follower ones. Its counters and summaries come after the
-//! gauges and are not printed here: zk-node has no honest values for them.
+//! gauges, again in the order a 3.8 leader prints them ([`METRICS_ORDER`]); zk-node prints
+//! the ones it keeps (docs/operations.md lists the others and why).
 
 use std::fmt::Write;
 
 use super::format::avg_latency;
 use super::stats::Mode;
 use super::stats::ServerStats;
+use super::stats::SummaryStats;
+
+/// A value as ZooKeeper's metrics hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// A long.
+    Int(i64),
+    /// A double (averages), printed as ZooKeeper rounds them.
+    Float(f64),
+    /// A string (version, states).
+    Text(String),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => f.write_str(&avg_latency(*v)),
+            Value::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+/// ZooKeeper 3.8's counters and summaries in the order its leader prints them (the names
+/// zk-node keeps; the rest are left out, see docs/operations.md).
+pub(crate) const METRICS_ORDER: [&str; 9] = [
+    "proposal_count",
+    "looking_count",
+    "bytes_received_count",
+    "connection_request_count",
+    "response_bytes",
+    "commit_count",
+    "election_time",
+    "updatelatency",
+    "readlatency",
+];
 
 /// `mntr`.
 pub(crate) fn mntr(s: &ServerStats) -> String {
+    let mut out = String::new();
+    for (key, value) in entries(s) {
+        let _ = writeln!(out, "zk_{key}\t{value}");
+    }
+    out
+}
+
+/// What `mntr` prints, in its order, keys without the `zk_` prefix.
+pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
     let quorum = match s.mode {
         Mode::Standalone => None,
         Mode::Leader | Mode::Follower => s.quorum.as_ref(),
@@ -22,18 +69,25 @@ pub(crate) fn mntr(s: &ServerStats) -> String {
         Mode::Leader => s.leader.as_ref(),
         Mode::Standalone | Mode::Follower => None,
     };
-    let num = |v: u64| Some(v.to_string());
-    let int = |v: i64| Some(v.to_string());
+    let metrics = s.metrics.as_ref();
+    let num = |v: u64| Some(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)));
+    let int = |v: i64| Some(Value::Int(v));
     let sizes = s.client_response_sizes;
     let proposals = leader.map(|l| l.proposal_sizes);
 
-    let entries: Vec<(&str, Option<String>)> = vec![
-        ("version", Some(s.version.clone())),
-        ("server_state", Some(s.mode.as_str().to_string())),
-        ("peer_state", quorum.and_then(|q| q.peer_state.clone())),
+    let gauges: Vec<(&str, Option<Value>)> = vec![
+        ("version", Some(Value::Text(s.version.clone()))),
+        (
+            "server_state",
+            Some(Value::Text(s.mode.as_str().to_string())),
+        ),
+        (
+            "peer_state",
+            quorum.and_then(|q| q.peer_state.clone().map(Value::Text)),
+        ),
         ("ephemerals_count", num(s.ephemerals_count)),
         ("num_alive_connections", num(s.alive_connections)),
-        ("avg_latency", Some(avg_latency(s.latency.avg_ms))),
+        ("avg_latency", Some(Value::Float(s.latency.avg_ms))),
         ("min_proposal_size", proposals.and_then(|p| int(p.min))),
         ("outstanding_requests", num(s.outstanding_requests)),
         ("znode_count", num(s.node_count)),
@@ -51,6 +105,10 @@ pub(crate) fn mntr(s: &ServerStats) -> String {
         (
             "synced_non_voting_followers",
             leader.and_then(|l| num(l.synced_non_voting_followers)),
+        ),
+        (
+            "synced_observers",
+            leader.and(metrics).and_then(|m| num(m.synced_observers)),
         ),
         ("auth_failed_count", s.auth_failed_count.and_then(num)),
         ("min_latency", num(s.latency.min_ms)),
@@ -72,18 +130,48 @@ pub(crate) fn mntr(s: &ServerStats) -> String {
             "leader_uptime",
             leader.and_then(|l| num(l.leader_uptime_ms)),
         ),
+        (
+            "local_sessions",
+            metrics.and_then(|m| num(m.local_sessions)),
+        ),
         ("uptime", num(s.uptime_ms)),
         ("max_latency", num(s.latency.max_ms)),
         ("learners", leader.and_then(|l| num(l.learners))),
         ("min_client_response_size", sizes.and_then(|b| int(b.min))),
         ("quorum_size", quorum.and_then(|q| num(q.quorum_size))),
     ];
-
-    let mut out = String::new();
-    for (key, value) in entries.iter() {
-        if let Some(v) = value {
-            let _ = writeln!(out, "zk_{key}\t{v}");
+    let mut out: Vec<(String, Value)> = gauges
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    if let Some(m) = metrics {
+        for name in METRICS_ORDER {
+            if let Some((_, v)) = m.counters.iter().find(|(n, _)| *n == name) {
+                out.push((
+                    name.to_string(),
+                    Value::Int(i64::try_from(*v).unwrap_or(i64::MAX)),
+                ));
+            }
+            if let Some((_, v)) = m.summaries.iter().find(|(n, _)| *n == name) {
+                summary(&mut out, name, v);
+            }
         }
     }
     out
+}
+
+/// A summary's keys: `avg_`, `min_`, `max_`, `cnt_`, `sum_` and, for a detailed one,
+/// `p50_`, `p95_`, `p99_`, `p999_`.
+fn summary(out: &mut Vec<(String, Value)>, name: &str, s: &SummaryStats) {
+    let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    out.push((format!("avg_{name}"), Value::Float(s.avg)));
+    out.push((format!("min_{name}"), int(s.min)));
+    out.push((format!("max_{name}"), int(s.max)));
+    out.push((format!("cnt_{name}"), int(s.count)));
+    out.push((format!("sum_{name}"), int(s.sum)));
+    if let Some(p) = s.percentiles {
+        for (label, v) in ["p50", "p95", "p99", "p999"].iter().zip(p) {
+            out.push((format!("{label}_{name}"), int(v)));
+        }
+    }
 }

@@ -12,14 +12,14 @@
 mod conf;
 mod dump;
 mod format;
-mod mntr;
+pub(crate) mod mntr;
 mod stat;
 mod stats;
 mod watches;
 mod word;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use stats::fd_counts;
 pub use stats::last_op_name;
@@ -30,14 +30,17 @@ pub use stats::ConnectionStats;
 pub use stats::EnvInfo;
 pub use stats::Latency;
 pub use stats::LeaderStats;
+pub use stats::MetricStats;
 pub use stats::Mode;
 pub use stats::QuorumConf;
 pub use stats::QuorumMember;
 pub use stats::QuorumStats;
+pub use stats::Runtime;
 pub use stats::ServerStats;
 pub use stats::SessionEphemerals;
 pub use stats::SessionInfo;
 pub use stats::SessionWatches;
+pub use stats::SummaryStats;
 pub use word::AllowList;
 pub use word::AllowListError;
 pub use word::Needs;
@@ -45,6 +48,16 @@ pub use word::Word;
 
 /// ZooKeeper's reply, with its newline, to most words while the server cannot serve.
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// What `envi` lists, as (Java property, value), for the admin API's `environment`.
+pub fn environment(stats: &ServerStats) -> Vec<(&'static str, String)> {
+    conf::envi_entries(stats).into_iter().collect()
+}
+
+/// A client address as ZooKeeper's words print it (Java's `InetSocketAddress.toString`).
+pub fn socket_addr_string(addr: &std::net::SocketAddr) -> String {
+    format::socket_addr(addr)
+}
 
 /// The reply to a word the allow-list refuses (ZooKeeper's NopCommand message).
 pub fn not_allowed(word: Word) -> String {

@@ -51,6 +51,8 @@ pub struct ServerStats {
     pub quorum: Option<QuorumStats>,
     /// The leader's view of its followers; printed in leader mode only.
     pub leader: Option<LeaderStats>,
+    /// ZooKeeper's metrics beyond its 4lw gauges that zk-node keeps, if gathered.
+    pub metrics: Option<MetricStats>,
     /// What `conf` and `dirs` print.
     pub config: ConfStats,
     /// What `envi` prints.
@@ -117,6 +119,42 @@ impl Default for BufferStats {
             max: -1,
         }
     }
+}
+
+/// ZooKeeper's `ServerMetrics` counters and summaries that have a meaning in zk-node, with
+/// the two gauges ZooKeeper registers beside them; `mntr` prints them after its other gauges,
+/// in ZooKeeper's order, and `/metrics` serves them under the same names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricStats {
+    /// `local_sessions`: zk-node has only global sessions, so 0.
+    pub local_sessions: u64,
+    /// `synced_observers` on a leader: zk-node has no observers, so 0.
+    pub synced_observers: u64,
+    /// Counters by ZooKeeper's name.
+    pub counters: Vec<(&'static str, u64)>,
+    /// Summaries by ZooKeeper's name.
+    pub summaries: Vec<(&'static str, SummaryStats)>,
+}
+
+/// One of ZooKeeper's summaries, in ms.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SummaryStats {
+    /// Values recorded.
+    pub count: u64,
+    /// Their sum.
+    pub sum: u64,
+    /// The smallest (0 before the first).
+    pub min: u64,
+    /// The largest.
+    pub max: u64,
+    /// The mean (0.0 before the first).
+    pub avg: f64,
+    /// p50, p95, p99 and p999 of recent values, for ZooKeeper's detailed summaries
+    /// (`readlatency`, `updatelatency`); `None` for its basic ones.
+    pub percentiles: Option<[u64; 4]>,
+    /// The quantiles Prometheus gets: (quantile, value), 0.5 for a basic summary and 0.5,
+    /// 0.9, 0.99 for a detailed one, as ZooKeeper's provider registers them.
+    pub quantiles: Vec<(f64, f64)>,
 }
 
 /// Ensemble-wide facts printed by `mntr` on a leader or follower.
@@ -214,10 +252,12 @@ pub struct QuorumMember {
     pub client_addr: Option<String>,
 }
 
-/// What `envi` prints. Java properties have no counterpart in zk-node and print `<NA>`,
-/// ZooKeeper's own placeholder for a missing property.
+/// What `envi` prints. A Java property without a value prints `<NA>`, ZooKeeper's own
+/// placeholder for a missing property.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvInfo {
+    /// This process's counterparts of the JVM's `java.*` properties.
+    pub runtime: Runtime,
     /// Host name (`host.name`; Java prints the local host's canonical name).
     pub host_name: String,
     /// Temporary directory (`java.io.tmpdir`).
@@ -240,6 +280,22 @@ pub struct EnvInfo {
     pub memory_max_mb: Option<u64>,
     /// Memory the process holds in MiB (`os.memory.total`), if known.
     pub memory_total_mb: Option<u64>,
+}
+
+/// The `java.*` properties `envi` prints, answered for this process: no JVM runs it, the
+/// zk-node executable is what the JVM and its class path are to ZooKeeper.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Runtime {
+    /// `java.version`: zk-node's version.
+    pub version: Option<String>,
+    /// `java.vendor`: who built the runtime (`zk-node (Rust)`).
+    pub vendor: Option<String>,
+    /// `java.home`: the directory holding the executable.
+    pub home: Option<String>,
+    /// `java.class.path`: the executable.
+    pub class_path: Option<String>,
+    /// `java.library.path`: `LD_LIBRARY_PATH`, if set.
+    pub library_path: Option<String>,
 }
 
 /// One client connection, as `stat` and `cons` print it.
@@ -375,7 +431,9 @@ fn parse_max_open_files(limits: &str) -> Option<u64> {
 impl EnvInfo {
     /// Reads this process's environment the way Java fills the properties `envi` prints.
     ///
-    /// Memory fields are left `None`: the JVM heap figures have no counterpart here.
+    /// The JVM's heap figures become the process's memory: `os.memory.total` what it holds
+    /// (resident), `os.memory.max` what it may use (its cgroup's limit, else the machine's
+    /// memory), `os.memory.free` the difference.
     pub fn from_process() -> EnvInfo {
         let read = |p: &str| {
             std::fs::read_to_string(p)
@@ -383,6 +441,7 @@ impl EnvInfo {
                 .unwrap_or_else(|_| "<NA>".to_string())
         };
         let var = |k: &str| std::env::var(k).unwrap_or_else(|_| "<NA>".to_string());
+        let (max, total) = (memory_limit_mb(), resident_mb());
         EnvInfo {
             host_name: read("/proc/sys/kernel/hostname"),
             tmp_dir: std::env::temp_dir().display().to_string(),
@@ -394,11 +453,61 @@ impl EnvInfo {
             user_dir: std::env::current_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|_| "<NA>".to_string()),
-            memory_free_mb: None,
-            memory_max_mb: None,
-            memory_total_mb: None,
+            memory_free_mb: max.zip(total).map(|(m, t)| m.saturating_sub(t)),
+            memory_max_mb: max,
+            memory_total_mb: total,
+            runtime: Runtime::from_process(),
         }
     }
+}
+
+impl Runtime {
+    /// This process's answers.
+    pub fn from_process() -> Runtime {
+        let exe = std::env::current_exe().ok();
+        Runtime {
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            vendor: Some("zk-node (Rust)".to_string()),
+            home: exe
+                .as_ref()
+                .and_then(|e| e.parent())
+                .map(|d| d.display().to_string()),
+            class_path: exe.map(|e| e.display().to_string()),
+            library_path: std::env::var("LD_LIBRARY_PATH").ok(),
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Resident memory of this process, MiB.
+fn resident_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kib_field(&status, "VmRSS:").map(|k| k * 1024 / MIB)
+}
+
+/// The memory this process may use, MiB: its cgroup's limit, else the machine's memory.
+fn memory_limit_mb() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match cgroup {
+        Some(bytes) => Some(bytes / MIB),
+        None => {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+            kib_field(&meminfo, "MemTotal:").map(|k| k * 1024 / MIB)
+        }
+    }
+}
+
+/// The number of kB after `key` in a `/proc` status-style file.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn java_os_name(os: &str) -> String {
@@ -461,5 +570,14 @@ mod tests {
             assert_eq!(env.os_arch, "amd64");
         }
         assert!(!env.tmp_dir.is_empty());
+        assert_eq!(
+            env.runtime.version.as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        assert!(env.runtime.class_path.is_some());
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(env.memory_total_mb.is_some());
+            assert!(env.memory_max_mb >= env.memory_total_mb);
+        }
     }
 }

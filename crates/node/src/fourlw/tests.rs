@@ -61,7 +61,7 @@ const S0: i64 = 0x1000004cbaa0000;
 const S1: i64 = 0x1000004cbaa0001;
 
 /// The standalone server of `testdata/standalone`, as its `srvr` saw it.
-fn standalone() -> ServerStats {
+pub(crate) fn standalone() -> ServerStats {
     ServerStats {
         version: VERSION.to_string(),
         serving: true,
@@ -92,6 +92,7 @@ fn standalone() -> ServerStats {
         }),
         quorum: None,
         leader: None,
+        metrics: None,
         config: ConfStats {
             client_port: 21811,
             secure_client_port: None,
@@ -119,6 +120,7 @@ fn standalone() -> ServerStats {
             memory_free_mb: Some(373),
             memory_max_mb: Some(1000),
             memory_total_mb: Some(380),
+            runtime: Runtime::default(),
         },
         connections: vec![
             bare("127.0.0.1:60398", 1, 9, 9),
@@ -583,6 +585,77 @@ fn mntr_follower() {
     check_mntr(&ours, include_str!("testdata/follower/mntr.txt"), &keys);
 }
 
+fn summary_of(count: u64, sum: u64, min: u64, max: u64, p: Option<[u64; 4]>) -> SummaryStats {
+    SummaryStats {
+        count,
+        sum,
+        min,
+        max,
+        avg: sum as f64 / count as f64,
+        percentiles: p,
+        quantiles: Vec::new(),
+    }
+}
+
+/// With ZooKeeper's counters and summaries gathered (values as the captured leader had
+/// them), mntr prints them after the gauges, in ZooKeeper's order and spelling.
+#[test]
+fn mntr_leader_with_counters_and_summaries() {
+    let mut s = leader();
+    s.packets_received = 13;
+    s.packets_sent = 12;
+    s.metrics = Some(MetricStats {
+        local_sessions: 0,
+        synced_observers: 0,
+        counters: vec![
+            ("commit_count", 6),
+            ("proposal_count", 6),
+            ("looking_count", 1),
+            ("bytes_received_count", 300),
+            ("connection_request_count", 1),
+            ("response_bytes", 276),
+        ],
+        summaries: vec![
+            ("readlatency", summary_of(4, 6, 1, 3, Some([1, 3, 3, 3]))),
+            ("election_time", summary_of(1, 276, 276, 276, None)),
+            (
+                "updatelatency",
+                summary_of(3, 30, 3, 16, Some([11, 16, 16, 16])),
+            ),
+        ],
+    });
+    let ours = render(Word::Mntr, &s);
+    let theirs = include_str!("testdata/leader/mntr.txt");
+    let keys: Vec<&str> = mntr_lines(&ours).iter().map(|(k, _)| *k).collect();
+    let mut rest = mntr_lines(theirs).into_iter();
+    for line in mntr_lines(&ours) {
+        assert!(
+            rest.any(|t| t == line),
+            "{line:?} is not in ZooKeeper's reply, or out of its order"
+        );
+    }
+    for key in [
+        "zk_synced_observers",
+        "zk_local_sessions",
+        "zk_proposal_count",
+        "zk_commit_count",
+        "zk_avg_election_time",
+        "zk_p999_updatelatency",
+        "zk_sum_readlatency",
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert!(!keys.contains(&"zk_p50_election_time"), "a basic summary");
+    assert_eq!(keys.len(), 31 + 2 + 6 + 5 + 9 + 9);
+    // A follower has no leader gauges, but the counters and summaries all the same.
+    let mut f = follower();
+    f.metrics = s.metrics.clone();
+    let text = render(Word::Mntr, &f);
+    assert!(!text.contains("zk_synced_observers"), "{text}");
+    assert!(text.contains("zk_local_sessions\t0\n"), "{text}");
+    assert!(text.contains("zk_commit_count\t6\n"), "{text}");
+}
+
 #[test]
 fn mntr_leaves_out_what_the_server_does_not_track() {
     let mut s = leader();
@@ -669,6 +742,30 @@ fn envi_prints_java_properties_as_not_available() {
     let mut s = standalone();
     s.env.memory_free_mb = None;
     assert!(render(Word::Envi, &s).contains("\nos.memory.free=<NA>\n"));
+}
+
+/// This process answers the `java.*` properties with its own counterparts.
+#[test]
+fn envi_answers_java_properties_for_this_process() {
+    let mut s = standalone();
+    s.env.runtime = Runtime {
+        version: Some("0.1.0".into()),
+        vendor: Some("zk-node (Rust)".into()),
+        home: Some("/usr/bin".into()),
+        class_path: Some("/usr/bin/zk-node".into()),
+        library_path: None,
+    };
+    let text = render(Word::Envi, &s);
+    for line in [
+        "java.version=0.1.0",
+        "java.vendor=zk-node (Rust)",
+        "java.home=/usr/bin",
+        "java.class.path=/usr/bin/zk-node",
+        "java.library.path=<NA>",
+        "java.compiler=<NA>",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
 }
 
 #[test]

@@ -74,10 +74,30 @@ pub struct ZooCfg {
     pub quorum_listen_on_all_ips: bool,
     /// dynamicConfigFile: where the `server.N` lines are instead.
     pub dynamic_config_file: Option<PathBuf>,
+    /// admin.enableServer, admin.serverAddress, admin.serverPort.
+    pub admin: AdminKeys,
+    /// metricsProvider.httpHost and httpPort (ZooKeeper's defaults 0.0.0.0 and 7000) when
+    /// metricsProvider.className names ZooKeeper's PrometheusMetricsProvider.
+    pub prometheus: Option<(String, u16)>,
     /// What the operator should know about keys accepted but not acted on, unknown keys and
     /// keys given twice, in line order.
     pub notes: Vec<Note>,
 }
+
+/// ZooKeeper's AdminServer keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AdminKeys {
+    /// admin.enableServer.
+    pub enable_server: Option<bool>,
+    /// admin.serverAddress.
+    pub server_address: Option<String>,
+    /// admin.serverPort.
+    pub server_port: Option<u16>,
+}
+
+/// The class ZooKeeper 3.6+ serves `/metrics` for Prometheus with.
+const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
 /// How loudly a [`Note`] is logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,8 +216,9 @@ struct Seen {
     dynamic_config_file: Option<properties::Entry>,
     first_server: Option<properties::Entry>,
     ssl: Option<usize>,
-    admin: Option<usize>,
-    admin_enabled: Option<bool>,
+    metrics_class: Option<properties::Entry>,
+    metrics_host: Option<String>,
+    metrics_port: Option<u16>,
 }
 
 struct Reader {
@@ -289,17 +310,28 @@ impl Reader {
                 "observer" => return Err(bad(e, observers_unsupported())),
                 _ => return Err(bad(e, format!("Unrecognised peertype: {v}"))),
             },
-            "admin.enableServer" => {
-                self.seen.admin_enabled = Some(boolean(e)?);
-                self.seen.admin.get_or_insert(e.line);
+            "admin.enableServer" => self.cfg.admin.enable_server = Some(boolean(e)?),
+            "admin.serverPort" => self.cfg.admin.server_port = Some(port(e, 0)?),
+            "admin.serverAddress" => self.cfg.admin.server_address = Some(host(e)?),
+            // The command URL stays /commands: tools and ZooKeeper's docs use that one.
+            "admin.commandURL" => {
+                if v != "/commands" {
+                    self.warn(e, "not followed: the commands are always under /commands");
+                }
             }
-            "admin.serverPort" => {
-                port(e, 0)?;
-                self.seen.admin.get_or_insert(e.line);
+            "admin.idleTimeout" => {
+                positive(e)?;
+                self.info(e, "accepted, not used");
             }
-            "admin.serverAddress" => {
-                host(e)?;
-                self.seen.admin.get_or_insert(e.line);
+            "metricsProvider.className" => self.seen.metrics_class = Some(e.clone()),
+            "metricsProvider.httpHost" => self.seen.metrics_host = Some(host(e)?),
+            "metricsProvider.httpPort" => self.seen.metrics_port = Some(port(e, 0)?),
+            "metricsProvider.exportJvmInfo" => {
+                boolean(e)?;
+                self.info(
+                    e,
+                    "accepted, not used: there is no JVM; process_* metrics are exported",
+                );
             }
             "autopurge.snapRetainCount" => {
                 non_negative(e)?;
@@ -352,9 +384,7 @@ impl Reader {
             key if key.starts_with("ssl.") => {
                 self.seen.ssl.get_or_insert(e.line);
             }
-            key if key.starts_with("admin.") => {
-                self.seen.admin.get_or_insert(e.line);
-            }
+            key if key.starts_with("admin.") => self.warn(e, "unknown admin key, ignored"),
             key if key.starts_with("autopurge.") => self.info(e, "accepted, not used"),
             key if key.starts_with("authProvider.") => {
                 if !BUILT_IN_PROVIDERS.contains(&v) {
@@ -367,10 +397,7 @@ impl Reader {
                     );
                 }
             }
-            key if key.starts_with("metricsProvider.") => self.warn(
-                e,
-                "accepted, not used: zk-node has no metrics provider yet (use mntr)",
-            ),
+            key if key.starts_with("metricsProvider.") => self.info(e, "accepted, not used"),
             _ => self.warn(e, "unknown key, ignored"),
         }
         Ok(())
@@ -438,15 +465,25 @@ impl Reader {
                 text: "not served: zk-node has no TLS yet; clients must use clientPort".to_string(),
             });
         }
-        if let (Some(line), true) = (self.seen.admin, self.seen.admin_enabled != Some(false)) {
-            cfg.notes.push(Note {
-                level: NoteLevel::Warn,
-                line,
-                key: "admin.*".to_string(),
-                text: "accepted, not used: zk-node has no admin HTTP server yet (use the \
-                       four-letter words on the client port)"
-                    .to_string(),
-            });
+        if let Some(e) = self.seen.metrics_class.take() {
+            if e.value == PROMETHEUS_PROVIDER {
+                // ZooKeeper's defaults for its provider's listener.
+                let host = self.seen.metrics_host.take();
+                let port = self.seen.metrics_port.unwrap_or(7000);
+                cfg.prometheus = Some((host.unwrap_or_else(|| "0.0.0.0".into()), port));
+            } else {
+                cfg.notes.push(Note {
+                    level: NoteLevel::Warn,
+                    line: e.line,
+                    key: e.key.clone(),
+                    text: format!(
+                        "{} is not available: zk-node serves Prometheus metrics only (on the \
+                         admin port's /metrics, and on metricsProvider.httpPort with \
+                         PrometheusMetricsProvider)",
+                        e.value
+                    ),
+                });
+            }
         }
         cfg.notes.sort_by_key(|n| n.line);
         Ok(self.cfg)

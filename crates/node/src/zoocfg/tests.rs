@@ -261,14 +261,24 @@ fn accepted_and_unknown_keys() {
             .filter(|n| n.level == NoteLevel::Warn)
             .count()
     };
-    assert_eq!(warned("admin.*"), 1);
-    assert_eq!(notes_about(&cfg, "admin.*")[0].line, 1);
+    // The admin server is served: its keys are read, not remarked on.
+    assert_eq!(notes_about(&cfg, "admin.enableServer").len(), 0);
+    assert_eq!(
+        cfg.admin,
+        AdminKeys {
+            enable_server: Some(true),
+            server_address: Some("127.0.0.1".into()),
+            server_port: Some(8080),
+        }
+    );
     assert_eq!(warned("ssl.*"), 1);
     assert_eq!(notes_about(&cfg, "autopurge.snapRetainCount").len(), 1);
     assert_eq!(notes_about(&cfg, "autopurge.purgeInterval").len(), 1);
     assert_eq!(notes_about(&cfg, "authProvider.1").len(), 0);
     assert_eq!(warned("authProvider.2"), 1);
-    assert_eq!(warned("metricsProvider.className"), 1);
+    // ZooKeeper's Prometheus provider is served, on its default address.
+    assert_eq!(warned("metricsProvider.className"), 0);
+    assert_eq!(cfg.prometheus, Some(("0.0.0.0".to_string(), 7000)));
     assert_eq!(warned("preAllocSize"), 1);
     let typo = notes_about(&cfg, "tickTyme");
     assert_eq!(typo.len(), 1);
@@ -281,6 +291,18 @@ fn accepted_and_unknown_keys() {
     assert!(ok("admin.enableServer=false\nadmin.serverPort=8080")
         .notes
         .is_empty());
+    let other = ok("metricsProvider.className=com.example.Other\n\
+         metricsProvider.httpPort=7001\n");
+    assert_eq!(other.prometheus, None);
+    assert_eq!(
+        notes_about(&other, "metricsProvider.className")[0].level,
+        NoteLevel::Warn
+    );
+    let prom = ok(
+        "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+         metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=7001\n",
+    );
+    assert_eq!(prom.prometheus, Some(("127.0.0.1".to_string(), 7001)));
     assert_eq!(
         err("electionAlg=1").reason,
         "Invalid electionAlg value. Only 3 is supported."

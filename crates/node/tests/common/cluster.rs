@@ -22,6 +22,8 @@ pub struct Member {
     pub client: SocketAddr,
     /// Its peer address.
     pub peer: SocketAddr,
+    /// Its admin HTTP server's address.
+    pub admin: SocketAddr,
     data_dir: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -53,6 +55,7 @@ impl Cluster {
                 id,
                 client: SocketAddr::from(([127, 0, 0, 1], free_port())),
                 peer: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                admin: SocketAddr::from(([127, 0, 0, 1], free_port())),
                 data_dir: dir.path().join(format!("n{id}")),
                 log: dir.path().join(format!("n{id}.log")),
                 child: None,
@@ -169,6 +172,7 @@ impl Cluster {
             .args(["--id", &id.to_string(), "--peers", &peers])
             .args(["--peer-listen", &m.peer.to_string()])
             .args(["--client-addr", &m.client.to_string()])
+            .args(["--admin-port", &m.admin.port().to_string()])
             .arg("--data-dir")
             .arg(&m.data_dir)
             .args([

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod req;
+pub mod zookeeper;
 
 use std::io::Read;
 use std::io::Write;
@@ -38,6 +39,8 @@ pub struct ZkNode {
     pub addr: SocketAddr,
     /// Data directory (kept across restarts).
     pub data_dir: PathBuf,
+    /// The admin HTTP server's address (a free port, so parallel tests never share one).
+    pub admin: SocketAddr,
     log: PathBuf,
     extra: Vec<String>,
 }
@@ -50,6 +53,7 @@ impl ZkNode {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.to_path_buf(),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             log: data_dir.with_extension("log"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -62,6 +66,7 @@ impl ZkNode {
         loop {
             let port = free_port();
             self.addr = SocketAddr::from(([127, 0, 0, 1], port));
+            self.admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -72,6 +77,7 @@ impl ZkNode {
                 .arg(self.addr.to_string())
                 .arg("--data-dir")
                 .arg(&self.data_dir)
+                .args(["--admin-port", &self.admin.port().to_string()])
                 .args([
                     "--tick-ms",
                     "200",
@@ -166,6 +172,19 @@ impl Drop for ZkNode {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `GET path` over HTTP/1.0 (the server closes after answering); the status and body, or
+/// None if nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// Sends a four-letter word; the whole answer, or None if the node is not there.

@@ -1,0 +1,179 @@
+//! Counters of Raft's history on this node (ZooKeeper's `looking_count`, `election_time`,
+//! `proposal_count`, `leader_uptime`, and `raft_leader_changes`), kept by a task that follows
+//! Raft's state changes. A change that comes and goes between two looks (a leader lost and
+//! found again within one update) may go uncounted.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::histogram::Histogram;
+use crate::node::Node;
+use crate::raft_facts::RaftFacts;
+use crate::raft_facts::RaftRole;
+use crate::raft_facts::RaftWatch;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct RaftCounters {
+    started: Instant,
+    /// Times this node was left without a leader, start included (ZooKeeper's
+    /// `looking_count`: times it entered LOOKING).
+    pub looking_count: AtomicU64,
+    /// Times the leader this node follows (or is) became another node, the first included.
+    pub leader_changes: AtomicU64,
+    /// Log entries appended while this node led (ZooKeeper's `proposal_count`).
+    pub proposal_count: AtomicU64,
+    /// How long each stretch without a leader lasted (ZooKeeper's `election_time`).
+    pub election_time: Histogram,
+    /// ms after `started` this node became leader, plus one; 0 while it does not lead.
+    leader_since: AtomicU64,
+}
+
+impl Default for RaftCounters {
+    fn default() -> Self {
+        RaftCounters {
+            started: Instant::now(),
+            looking_count: AtomicU64::new(0),
+            leader_changes: AtomicU64::new(0),
+            proposal_count: AtomicU64::new(0),
+            election_time: Histogram::default(),
+            leader_since: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RaftCounters {
+    /// How long this node has led, if it leads.
+    pub fn leader_uptime(&self) -> Option<Duration> {
+        match self.leader_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => {
+                let now = self.started.elapsed().as_millis() as u64;
+                Some(Duration::from_millis(now.saturating_sub(since - 1)))
+            }
+        }
+    }
+}
+
+/// What the follower saw last.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    first: bool,
+    leader: Option<u64>,
+    leading: bool,
+    last_log: u64,
+    looking_since: Option<Instant>,
+}
+
+/// Counts what changed from `seen` to `f`, observed at `now`.
+pub(crate) fn observe(c: &RaftCounters, seen: &mut Seen, f: &RaftFacts, now: Instant) {
+    let has_leader = f.leader_id.is_some() && f.role != RaftRole::Candidate;
+    let had_leader = seen.first && seen.leader.is_some();
+    if !has_leader && (had_leader || !seen.first) {
+        c.looking_count.fetch_add(1, Ordering::Relaxed);
+        seen.looking_since = Some(now);
+    }
+    if has_leader {
+        if let Some(since) = seen.looking_since.take() {
+            c.election_time.record(now.saturating_duration_since(since));
+        }
+        if f.leader_id != seen.leader {
+            c.leader_changes.fetch_add(1, Ordering::Relaxed);
+        }
+        seen.leader = f.leader_id;
+    } else {
+        seen.leader = None;
+    }
+    let leading = f.role == RaftRole::Leader;
+    if leading && !seen.leading {
+        let ms = now.saturating_duration_since(c.started).as_millis() as u64;
+        c.leader_since.store(ms + 1, Ordering::Relaxed);
+    } else if leading {
+        let new = f.last_log_index.saturating_sub(seen.last_log);
+        c.proposal_count.fetch_add(new, Ordering::Relaxed);
+    } else {
+        c.leader_since.store(0, Ordering::Relaxed);
+    }
+    seen.leading = leading;
+    seen.last_log = f.last_log_index;
+    seen.first = true;
+}
+
+/// Follows Raft until shutdown, counting into `node.stats.raft`.
+pub async fn follow(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let mut watch = RaftWatch::new(&node.backend);
+    let mut seen = Seen::default();
+    loop {
+        let facts = watch.facts();
+        observe(&node.stats.raft, &mut seen, &facts, Instant::now());
+        tokio::select! {
+            () = crate::server::stopped(&mut shutdown) => return,
+            changed = watch.changed() => if !changed { return },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn facts(role: RaftRole, leader: Option<u64>, last_log: u64) -> RaftFacts {
+        RaftFacts {
+            role,
+            term: 1,
+            leader_id: leader,
+            last_log_index: last_log,
+            applied_index: last_log,
+            commit_index: last_log,
+            snapshot_index: None,
+            log_entries: last_log,
+            voters: BTreeMap::new(),
+            learners: BTreeMap::new(),
+            matched: BTreeMap::new(),
+            millis_since_quorum_ack: None,
+        }
+    }
+
+    #[test]
+    fn elections_leaders_and_proposals() {
+        let c = RaftCounters::default();
+        let mut seen = Seen::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        observe(&c, &mut seen, &facts(RaftRole::Follower, None, 0), at(0));
+        assert_eq!(c.looking_count.load(Ordering::Relaxed), 1);
+        observe(
+            &c,
+            &mut seen,
+            &facts(RaftRole::Candidate, Some(1), 0),
+            at(50),
+        );
+        assert_eq!(c.looking_count.load(Ordering::Relaxed), 1, "still looking");
+        observe(&c, &mut seen, &facts(RaftRole::Leader, Some(1), 1), at(200));
+        assert_eq!(c.leader_changes.load(Ordering::Relaxed), 1);
+        let e = c.election_time.snapshot();
+        assert_eq!((e.count, e.sum_us), (1, 200_000));
+        assert!(c.leader_uptime().is_some());
+        observe(&c, &mut seen, &facts(RaftRole::Leader, Some(1), 6), at(300));
+        assert_eq!(c.proposal_count.load(Ordering::Relaxed), 5);
+        observe(&c, &mut seen, &facts(RaftRole::Follower, None, 6), at(400));
+        assert_eq!(c.looking_count.load(Ordering::Relaxed), 2);
+        assert_eq!(c.leader_uptime(), None);
+        observe(
+            &c,
+            &mut seen,
+            &facts(RaftRole::Follower, Some(2), 9),
+            at(450),
+        );
+        assert_eq!(c.leader_changes.load(Ordering::Relaxed), 2);
+        assert_eq!(c.proposal_count.load(Ordering::Relaxed), 5);
+        assert_eq!(c.election_time.snapshot().count, 2);
+    }
+}
