@@ -5,8 +5,8 @@
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
 #
 # Each round starts a fresh three-node ensemble of one build exactly as bench/compare.sh does
-# (same ports, --tick-ms 2000, fsync on every write), runs set and create at 32 clients x 16
-# in flight and create at 8 x 1 (100-byte values, clients spread over the nodes), each a timed
+# (same ports, --tick-ms 2000, fsync on every write), runs get, set and create at 32 clients x
+# 16 in flight and create at 8 x 1 (100-byte values, clients spread over the nodes), each a timed
 # window with zk-bench reading the servers' CPU from /proc (--watch-pids), then stops it and
 # removes its data. Prints one line per window and, at the end, the medians per build and
 # figure with the ratio B/A. zk-bench: --bench, else <target>/release/zk-bench.
@@ -63,6 +63,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     CUR=$WORK/$build-r$r
     bash "$COMPARE" __start-zknode "$CUR" "$bin" || die "$build did not start (logs in $CUR)"
     common=(--value-size 100 --spread --duration "$SECS" --warmup 2)
+    window $build $r get get --clients 32 --in-flight 16 "${common[@]}"
     window $build $r set set --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create create --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create_8x1 create --clients 8 --in-flight 1 "${common[@]}"
