@@ -153,7 +153,13 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             node.hub.close_all();
         } else if now && !was {
             // S9.6: not before this node has applied what the ensemble committed as of now.
-            match caught_up(&node, catch_up_bound(node.settings.tick)).await {
+            // A shutdown does not wait for the catch-up (bounded as it is by a second or a
+            // tick).
+            let caught = tokio::select! {
+                () = crate::server::stopped(&mut shutdown) => return,
+                caught = caught_up(&node, catch_up_bound(node.settings.tick)) => caught,
+            };
+            match caught {
                 Ok(index) => {
                     node.serving.set(true);
                     tracing::info!(index, "caught up with the ensemble: serving clients");
