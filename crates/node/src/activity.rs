@@ -7,14 +7,9 @@
 //! handshake, its report failed, and the session expired a full timeout after its creation).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use tokio::sync::watch;
 use zk_session::SessionId;
-
-use crate::node::Node;
 
 /// Sessions touched on this node since the last delivered report, each with the time (the
 /// expiry clock's ms) of its latest touch.
@@ -47,22 +42,6 @@ impl Activity {
         for &(id, at) in touches {
             let e = t.entry(id).or_insert(at);
             *e = (*e).max(at);
-        }
-    }
-}
-
-/// Every half tick, reports this node's touches to the leader (nothing to do while this node
-/// leads: its touches went to the tracker directly), until `shutdown`.
-pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let every = (node.settings.tick / 2).max(Duration::from_millis(1));
-    loop {
-        tokio::select! {
-            () = crate::server::stopped(&mut shutdown) => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        let touches = node.activity.drain();
-        if !touches.is_empty() && !node.report_activity(&touches).await {
-            node.activity.restore(&touches);
         }
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use zk_consensus::ClusterNode;
 use zk_consensus::Command;
 use zk_consensus::OnRefused;
-use zk_consensus::Role;
 use zk_consensus::Standing;
 
 /// See the module docs.
@@ -42,11 +41,6 @@ impl Backend {
     /// How this member stands in Raft now.
     pub fn standing(&self) -> Standing {
         self.0.standing()
-    }
-
-    /// Who leads, as published when it changes.
-    pub fn role(&self) -> tokio::sync::watch::Receiver<Role> {
-        self.0.role()
     }
 
     /// How long ago this member last heard from its leader (see

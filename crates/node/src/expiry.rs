@@ -23,13 +23,9 @@ use std::sync::Mutex;
 use std::sync::MutexGuard;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use zk_consensus::CommandOp;
 use zk_session::Clock;
 use zk_session::ExpiryTracker;
 use zk_session::SessionId;
-
-use crate::node::Node;
 
 /// The expiry tracker with its clock.
 pub struct Expiry {
@@ -104,8 +100,9 @@ impl Expiry {
         }
     }
 
+    #[cfg(test)]
     /// Sessions whose deadline has passed, taken out of the tracker.
-    pub fn expired(&self) -> Vec<SessionId> {
+    pub(crate) fn expired(&self) -> Vec<SessionId> {
         self.expired_as_of(0)
     }
 
@@ -116,7 +113,7 @@ impl Expiry {
     }
 
     /// How long until the next tick boundary (the tracker's deadlines sit on them).
-    fn until_next_tick(&self) -> Duration {
+    pub(crate) fn until_next_tick(&self) -> Duration {
         let t = self.tracker();
         let tick = t.tick_ms();
         let now = self.now_ms();
@@ -129,13 +126,9 @@ impl Expiry {
         self.tracker().deadline(id)
     }
 
-    /// Number of tracked sessions.
-    pub fn len(&self) -> usize {
-        self.tracker().len()
-    }
-
+    #[cfg(test)]
     /// True if no session is tracked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.tracker().is_empty()
     }
 }
@@ -182,59 +175,6 @@ impl Judging {
             Some(e) if was == Some(e) && !stalled => Verdict::Judge,
             Some(_) => Verdict::Reset,
         }
-    }
-}
-
-/// Wakes at every tick boundary and, while this node leads with a live quorum, proposes
-/// the sessions that expired as one command, until `shutdown` turns true (see the module
-/// docs for who judges).
-pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let mut judging = Judging::default();
-    let cutoff = crate::serving::cutoff_ms(node.settings.tick);
-    loop {
-        let wait = node.expiry.until_next_tick();
-        let due = node.expiry.now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        tokio::select! {
-            () = crate::server::stopped(&mut shutdown) => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-        let stalled = node.expiry.now_ms() > due + cutoff;
-        let epoch = node.serving.get().then(|| node.serving.epoch());
-        let quorum_ago = node.quorum_heard_ago_ms();
-        match judging.tick(node.is_leader() && quorum_ago.is_some(), epoch, stalled) {
-            Verdict::Idle => continue,
-            Verdict::Reset => {
-                let sessions: Vec<_> = node.state.read().sessions.iter().collect();
-                tracing::info!(
-                    sessions = sessions.len(),
-                    stalled,
-                    "leading with a quorum: every session gets a fresh timeout"
-                );
-                node.expiry.reset(sessions);
-                continue;
-            }
-            Verdict::Judge => {}
-        }
-        let expired = node.expiry.expired_as_of(quorum_ago.unwrap_or(0));
-        if expired.is_empty() {
-            continue;
-        }
-        // Only sessions the replicated state still has; the rest ended meanwhile.
-        let ids: Vec<i64> = {
-            let st = node.state.read();
-            expired
-                .iter()
-                .filter(|id| st.sessions.contains(**id))
-                .map(|id| id.get())
-                .collect()
-        };
-        if ids.is_empty() {
-            continue;
-        }
-        tracing::info!(sessions = ?ids.iter().map(|i| format!("0x{i:x}")).collect::<Vec<_>>(), "expiring sessions");
-        // Nobody waits for the outcome: applying it ends the sessions' connections and
-        // removes them from the tracker (Hub::on_apply).
-        node.propose_unowned(CommandOp::ExpireSessions { ids });
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
-use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
@@ -73,8 +72,6 @@ pub struct WriteFailed(pub String);
 pub struct ConnStats {
     /// The client's address.
     pub peer: SocketAddr,
-    /// When the connection was accepted.
-    pub since: Instant,
     /// Packets received.
     pub received: AtomicU64,
     /// Packets sent (replies and events).
@@ -111,7 +108,6 @@ impl ConnStats {
     pub fn new(peer: SocketAddr) -> Self {
         ConnStats {
             peer,
-            since: Instant::now(),
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             outstanding: AtomicU64::new(0),

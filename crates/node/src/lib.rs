@@ -1,40 +1,45 @@
 //! The `zk-node` server: a ZooKeeper-compatible front end over the Raft-replicated state.
 //!
 //! This crate owns the process: its settings ([`config`]), the client port (one task per
-//! connection: four-letter word or handshake, then the request pipeline in [`connection`]),
-//! how requests become local reads or replicated writes ([`request`]), watch delivery and
-//! the meeting point of connections and applied entries ([`hub`]), session expiry
-//! ([`expiry`]), the container/TTL cleaner, the four-letter words ([`fourlw`], [`admin`]) and
-//! a graceful shutdown ([`server`]). An operator's ZooKeeper zoo.cfg is read by `zoocfg` and
-//! merged with the flags in [`config`]; [`logging`] writes text or JSON lines.
+//! connection: four-letter word or handshake, then the request pipeline in `connection`),
+//! how requests become local reads or replicated writes (`request`), watch delivery and
+//! the meeting point of connections and applied entries (`hub`), session expiry
+//! (`expiry`), the container/TTL cleaner, the four-letter words (`fourlw`, `admin`) and
+//! a graceful shutdown ([`server`]). The background loops (expiry, serving, activity reports,
+//! the cleaner, the Raft counters) are thin drivers in `tasks`, over the rules in their own
+//! modules; every loop and connection ends on one shutdown signal (`shutdown`), so no module
+//! imports the server that starts it and the crate's modules form no import circle. An
+//! operator's ZooKeeper zoo.cfg is read by `zoocfg` and merged with the flags in [`config`];
+//! [`logging`] writes text or JSON lines.
 //!
 //! It must never reach into storage: state comes from `zk-consensus` (the applied state and
 //! its apply hook) and changes only through proposed commands.
 
 #![warn(missing_docs)]
 
-pub mod activity;
-pub mod admin;
-pub mod admin_http;
-pub mod auth;
-pub mod backend;
-pub mod cleaner;
+pub(crate) mod activity;
+pub(crate) mod admin;
+pub(crate) mod admin_http;
+pub(crate) mod auth;
+pub(crate) mod backend;
 pub mod config;
-pub mod connection;
-pub mod expiry;
-pub mod fourlw;
+pub(crate) mod connection;
+pub(crate) mod expiry;
+pub(crate) mod fourlw;
 pub mod health;
-pub mod hub;
-pub mod limit;
+pub(crate) mod hub;
+pub(crate) mod limit;
 pub mod logging;
-pub mod metrics;
-pub mod node;
-pub mod peers;
-pub mod raft_facts;
-pub mod request;
+pub(crate) mod metrics;
+pub(crate) mod node;
+pub(crate) mod peers;
+pub(crate) mod raft_facts;
+pub(crate) mod request;
 pub mod server;
-pub mod serving;
-pub mod stats;
+pub(crate) mod serving;
+mod shutdown;
+pub(crate) mod stats;
+mod tasks;
 mod zoocfg;
 
 pub use config::Config;

@@ -155,11 +155,20 @@ impl Server {
         }));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background = JoinSet::new();
-        background.spawn(crate::expiry::run(node.clone(), shutdown_rx.clone()));
-        background.spawn(crate::cleaner::run(node.clone(), shutdown_rx.clone()));
-        background.spawn(crate::serving::run(node.clone(), shutdown_rx.clone()));
-        background.spawn(crate::activity::run(node.clone(), shutdown_rx.clone()));
-        background.spawn(crate::metrics::follow_raft(
+        background.spawn(crate::tasks::expiry::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::tasks::cleaner::run(
+            node.clone(),
+            shutdown_rx.clone(),
+        ));
+        background.spawn(crate::tasks::serving::run(
+            node.clone(),
+            shutdown_rx.clone(),
+        ));
+        background.spawn(crate::tasks::activity::run(
+            node.clone(),
+            shutdown_rx.clone(),
+        ));
+        background.spawn(crate::tasks::raft_counts::run(
             node.clone(),
             shutdown_rx.clone(),
         ));
@@ -250,7 +259,7 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Re
     let mut backoff = Duration::from_millis(1);
     loop {
         tokio::select! {
-            () = stopped(&mut stop) => break,
+            () = crate::shutdown::stopped(&mut stop) => break,
             // Reap finished connections so the set does not grow.
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
@@ -293,12 +302,6 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Re
     }
 }
 
-/// Resolves once `shutdown` is true (or its sender is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // The guard wait_for returns is dropped here, not held across the caller's awaits.
-    let _ = shutdown.wait_for(|&s| s).await;
-}
-
 /// Fails every waiting write when the leader or term changes: the old leader may have taken
 /// a forwarded write into its log and died before committing it, so its fate is unknown
 /// (the client gets ConnectionLoss, S8.1) and it must not be left waiting forever.
@@ -313,7 +316,7 @@ async fn fail_writes_on_leader_change(
     };
     loop {
         tokio::select! {
-            () = stopped(&mut shutdown) => return,
+            () = crate::shutdown::stopped(&mut shutdown) => return,
             changed = role.changed() => {
                 if changed.is_err() {
                     return;

@@ -69,10 +69,10 @@ pub async fn serve(
     let app = app.with_state(node);
     let mut stop = shutdown.clone();
     let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { crate::server::stopped(&mut shutdown).await });
+        .with_graceful_shutdown(async move { crate::shutdown::stopped(&mut shutdown).await });
     // A request still running at shutdown gets a moment, not a say in when the node stops.
     let grace = async move {
-        crate::server::stopped(&mut stop).await;
+        crate::shutdown::stopped(&mut stop).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {

@@ -38,7 +38,6 @@ use crate::fourlw::Word;
 use crate::hub::ConnStats;
 use crate::node::Node;
 
-pub use self::handshake::invalid_session;
 pub use self::handshake::Handshake;
 use self::pipeline::Pipeline;
 
@@ -115,7 +114,7 @@ async fn run(
     // waited on a write that could not commit).
     let mut stop = shutdown.clone();
     let opened = tokio::select! {
-        () = crate::server::stopped(&mut stop) => return Ok(()),
+        () = crate::shutdown::stopped(&mut stop) => return Ok(()),
         opened = open(&mut rd, &mut inbuf, node, peer) => opened?,
     };
     let (connect, decoder) = match opened {
@@ -132,7 +131,7 @@ async fn run(
         .fetch_add(1, Ordering::Relaxed);
 
     let decided = tokio::select! {
-        () = crate::server::stopped(&mut stop) => return Ok(()),
+        () = crate::shutdown::stopped(&mut stop) => return Ok(()),
         decided = handshake::handshake(node, &connect) => decided,
     };
     let (session, timeout_ms, owner, response) = match decided {

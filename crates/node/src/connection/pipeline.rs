@@ -260,7 +260,7 @@ impl<'a> Pipeline<'a> {
             let writing = unsent > 0;
             tokio::select! {
                 biased;
-                () = crate::server::stopped(&mut shutdown) => break,
+                () = crate::shutdown::stopped(&mut shutdown) => break,
                 push = self.pushes.recv() => match push {
                     // Written by `advance`, in order with the replies.
                     Some(p) => self.inbox.push_back(p),

@@ -35,7 +35,6 @@ pub use stats::Mode;
 pub use stats::QuorumConf;
 pub use stats::QuorumMember;
 pub use stats::QuorumStats;
-pub use stats::Runtime;
 pub use stats::ServerStats;
 pub use stats::SessionEphemerals;
 pub use stats::SessionInfo;
@@ -43,7 +42,6 @@ pub use stats::SessionWatches;
 pub use stats::SummaryStats;
 pub use word::AllowList;
 pub use word::AllowListError;
-pub use word::Needs;
 pub use word::Word;
 
 /// ZooKeeper's reply, with its newline, to most words while the server cannot serve.

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 
+use super::stats::Runtime;
 use super::*;
 
 const VERSION: &str = "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC";

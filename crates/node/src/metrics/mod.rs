@@ -1,7 +1,7 @@
 //! What the node measures beyond the four-letter words' counters, and `/metrics`.
 //!
 //! The request path records into atomics only ([`Histogram`], [`Sizes`], counters in
-//! [`crate::stats::Stats`]); everything else is read when asked: Raft's state through
+//! the node's `Stats`); everything else is read when asked: Raft's state through
 //! [`crate::raft_facts`], the tree's figures from the applied state. [`prometheus`] renders
 //! it all in Prometheus' text format under the names ZooKeeper's PrometheusMetricsProvider
 //! uses, so a ZooKeeper dashboard keeps working, plus Raft's own under `raft_*`.
@@ -9,12 +9,11 @@
 mod histogram;
 mod process;
 pub mod prometheus;
-mod raft;
+pub(crate) mod raft;
 mod sizes;
 
 pub use histogram::Histogram;
 pub use histogram::Snapshot;
-pub use raft::follow as follow_raft;
 pub use raft::RaftCounters;
 pub use sizes::Sizes;
 

@@ -5,17 +5,12 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
-use tokio::sync::watch;
-
 use super::histogram::Histogram;
-use crate::node::Node;
 use crate::raft_facts::RaftFacts;
 use crate::raft_facts::RaftRole;
-use crate::raft_facts::RaftWatch;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -102,20 +97,6 @@ pub(crate) fn observe(c: &RaftCounters, seen: &mut Seen, f: &RaftFacts, now: Ins
     seen.leading = leading;
     seen.last_log = f.last_log_index;
     seen.first = true;
-}
-
-/// Follows Raft until shutdown, counting into `node.stats.raft`.
-pub async fn follow(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let mut watch = RaftWatch::new(&node.backend);
-    let mut seen = Seen::default();
-    loop {
-        let facts = watch.facts();
-        observe(&node.stats.raft, &mut seen, &facts, Instant::now());
-        tokio::select! {
-            () = crate::server::stopped(&mut shutdown) => return,
-            changed = watch.changed() => if !changed { return },
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,14 @@ use zk_store::Txn;
 use crate::node::Node;
 
 /// Runs until `shutdown` turns true.
-pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(node.settings.container_check);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick of an interval is immediate; a fresh start has nothing to clean yet.
     every.tick().await;
     loop {
         tokio::select! {
-            () = crate::server::stopped(&mut shutdown) => return,
+            () = crate::shutdown::stopped(&mut shutdown) => return,
             _ = every.tick() => {}
         }
         // Only the leader cleans, as only ZooKeeper's leader runs its ContainerManager.

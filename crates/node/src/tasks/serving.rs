@@ -1,0 +1,80 @@
+//! The serving loop: re-reads how this member stands in Raft and starts or stops serving
+//! clients (the rules: `crate::serving`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::node::Node;
+use crate::serving::cutoff_ms;
+use crate::serving::may_serve;
+
+/// How often the role is re-read (also the granularity of the leader's quorum check).
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// Re-reads the role every [`CHECK_EVERY`] until `shutdown`; closes every client connection
+/// when serving stops.
+pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    let cutoff = cutoff_ms(node.settings.tick);
+    let mut first = true;
+    loop {
+        // The first check at once: a node that has just started serves as soon as it can.
+        let wait = if std::mem::take(&mut first) {
+            Duration::ZERO
+        } else {
+            CHECK_EVERY
+        };
+        tokio::select! {
+            () = crate::shutdown::stopped(&mut shutdown) => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        let heard = node
+            .backend
+            .leader_heard_ago()
+            .await
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let now = may_serve(&node.backend.standing(), cutoff, heard);
+        let was = node.serving.get();
+        if was && !now {
+            node.serving.set(false);
+            tracing::warn!("no quorum: not serving clients until it is back");
+            node.hub.close_all();
+        } else if now && !was {
+            // S9.6: not before this node has applied what the ensemble committed as of now.
+            // A shutdown does not wait for the catch-up (bounded as it is by a second or a
+            // tick).
+            let caught = tokio::select! {
+                () = crate::shutdown::stopped(&mut shutdown) => return,
+                caught = caught_up(&node, catch_up_bound(node.settings.tick)) => caught,
+            };
+            match caught {
+                Ok(index) => {
+                    node.serving.set(true);
+                    tracing::info!(index, "caught up with the ensemble: serving clients");
+                }
+                Err(why) => tracing::info!("not serving yet: {why}"),
+            }
+        }
+    }
+}
+
+/// How long one attempt to catch up may take before the role is read again.
+fn catch_up_bound(tick: Duration) -> Duration {
+    tick.max(Duration::from_secs(1))
+}
+
+/// Asks for the ensemble's commit point (the leader's read index) and waits until this node
+/// has applied it; the index it reached.
+async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
+    tokio::time::timeout(bound, async {
+        let point = node.backend.commit_point().await?;
+        node.state
+            .wait_applied_index(point)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(point)
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")))
+}
