@@ -1,7 +1,8 @@
 //! zk-testkit: the process-level test harnesses shared by every crate's tests. It owns
-//! starting real servers (Apache ZooKeeper 3.8 from Debian's package, in [`zookeeper`]) on
-//! their ports, waiting until they serve, driving them (kill, restart, signals) and reporting
-//! their logs when a test fails; each crate keeps only its thin glue.
+//! starting real servers (Apache ZooKeeper 3.8 from Debian's package, in [`zookeeper`]; the
+//! workspace's own zk-node binary, found or built by [`zk_node`]) on their ports, waiting
+//! until they serve, driving them (kill, restart, signals) and reporting their logs when a
+//! test fails; each crate keeps only its thin glue.
 //!
 //! What it must never do:
 //! - be a dependency of non-test code: it is a dev-dependency only (`publish = false`), and
@@ -10,4 +11,5 @@
 //!   process's exit) under a deadline, and a sleep is only the pause between two polls;
 //! - leave processes behind: everything it starts is killed and reaped on Drop.
 
+pub mod zk_node;
 pub mod zookeeper;
