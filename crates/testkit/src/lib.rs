@@ -13,3 +13,22 @@
 
 pub mod zk_node;
 pub mod zookeeper;
+
+use std::io::Read;
+use std::io::Write;
+use std::net::TcpStream;
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+/// Sends a four-letter word (`ruok`, `srvr`, `mntr`, ...) to a zk-node or a ZooKeeper; the
+/// whole answer, or None if nothing answers. The read may take 5 s: `mntr` of a loaded
+/// member on a busy machine is slow, and a test that polls wants the answer, not a miss.
+pub fn four_letter(addr: impl ToSocketAddrs, word: &str) -> Option<String> {
+    let addr = addr.to_socket_addrs().ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
