@@ -3,37 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// The zk-node binary of this target dir (`target/<profile>/zk-node`), built if missing.
-fn zk_node_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test>-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>")
-        .to_path_buf();
-    let bin = profile_dir.join("zk-node");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let ok = cmd.status().is_ok_and(|s| s.success());
-        assert!(ok && bin.exists(), "could not build {}", bin.display());
-    }
-    bin
-}
+use zk_testkit::zk_node::binary as zk_node_binary;
 
 use zk_chaos::ports::free_port;
 

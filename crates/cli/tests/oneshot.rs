@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::zk_node::ZkNode;
-use common::zookeeper::{self, ZooKeeper};
+use common::zookeeper;
 use common::{free_port, unique, zk_cli, zk_cli_bin, Run, DEADLINE};
 
 /// Runs a command against `server`.
@@ -385,8 +385,8 @@ fn one_shot_commands_against_apache_zookeeper() {
     if zookeeper::skip() {
         return;
     }
-    let zk = ZooKeeper::start();
-    suite(&zk.addr);
+    let zk = zookeeper::start();
+    suite(&zk.addrs()[0]);
 }
 
 #[test]

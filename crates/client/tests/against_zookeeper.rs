@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use common::suite::Case;
-use common::zookeeper::{skip, ZooKeeper};
+use common::zookeeper::{skip, start3, start3_with_tick, ZooKeeper};
 use common::{init_tracing, run_case};
 use common::{judged, suite};
 
@@ -23,7 +23,7 @@ fn every_s_line_case_against_apache_zookeeper_3_8() {
         return;
     }
     init_tracing();
-    run_all(&mut ZooKeeper::start3(), suite::cases());
+    run_all(&mut start3(), suite::cases());
 }
 
 /// The same S9.5-S9.7 cases as `judged_zk_node.rs`, against Apache ZooKeeper 3.8 with a
@@ -38,7 +38,7 @@ fn judged_cases_against_apache_zookeeper_3_8() {
     }
     init_tracing();
     judged::set_default_reps(5);
-    run_all(&mut ZooKeeper::start3_with_tick(200), judged::cases());
+    run_all(&mut start3_with_tick(200), judged::cases());
 }
 
 /// Runs every case (or `ZK_CLIENT_CASE` alone) on `zk`, healing it after each; fails

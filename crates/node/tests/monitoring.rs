@@ -21,7 +21,6 @@ use common::free_port;
 use common::http_get;
 use common::req::create;
 use common::req::exists;
-use common::zookeeper::ZooKeeper;
 use common::Raw;
 use serde_json::Value;
 use zk_wire::GetDataRequest;
@@ -527,13 +526,13 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
     if common::zookeeper::skip() {
         return;
     }
-    let zk = ZooKeeper::start3();
+    let zk = common::zookeeper::start3();
     let (c, leader) = three_nodes();
     let zl = zk.leader();
     let zf = (zl + 1) % 3;
     let nl = (leader - 1) as usize;
     let nf = (nl + 1) % 3;
-    let _theirs = workload(zk.clients[zl]);
+    let _theirs = workload(zk.client(zl));
     let _ours = workload(c.members[nl].client);
 
     // The listing: ZooKeeper's HTML links; each of its commands is ours or documented.
@@ -548,7 +547,7 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
             .filter_map(|s| s.split_once('"').map(|(n, _)| n.to_string()))
             .collect()
     };
-    let theirs = names(list(zk.admins[zl]));
+    let theirs = names(list(zk.admin(zl)));
     let ours = names(list(c.members[nl].admin));
     assert!(!ours.is_empty());
     for name in &theirs {
@@ -566,7 +565,7 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
     for (role, z, n) in [("leader", zl, nl), ("follower", zf, nf)] {
         for name in &ours {
             // stat_reset and the like reset counters: harmless here, both sides alike.
-            let t = json(zk.admins[z], name);
+            let t = json(zk.admin(z), name);
             let o = json(c.members[n].admin, name);
             same_fields(&format!("{role}/{name}"), &t, &o, &mut problems);
             assert_eq!(o["error"], Value::Null, "{role} {name}: {o}");
@@ -575,11 +574,11 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
     }
     // Aliases and an unknown command answer as ZooKeeper's do.
     for alias in ["mntr", "srvr", "conf", "isro"] {
-        let t = json(zk.admins[zl], alias);
+        let t = json(zk.admin(zl), alias);
         let o = json(c.members[nl].admin, alias);
         assert_eq!(o["command"], t["command"], "{alias}");
     }
-    let t = json(zk.admins[zl], "nosuch");
+    let t = json(zk.admin(zl), "nosuch");
     let o = json(c.members[nl].admin, "nosuch");
     assert_eq!(o, t);
     // The leader view: who leads, and the followers it counts as synced.
@@ -591,7 +590,7 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // mntr (the four-letter word) on both leaders.
-    let theirs = mntr_keys(&four_letter(zk.clients[zl], "mntr").unwrap_or_default());
+    let theirs = mntr_keys(&four_letter(zk.client(zl), "mntr").unwrap_or_default());
     let ours_text = four_letter(c.members[nl].client, "mntr").unwrap_or_default();
     let ours = mntr_keys(&ours_text);
     assert!(theirs.len() > 400, "{theirs:?}");

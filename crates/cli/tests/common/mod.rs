@@ -8,8 +8,6 @@ pub mod tmux;
 pub mod zk_node;
 pub mod zookeeper;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -24,16 +22,7 @@ pub fn zk_cli_bin() -> &'static str {
 
 pub use zk_chaos::ports::free_port;
 
-/// Sends a four-letter word; the answer, or None if nothing answers.
-pub fn four_letter(addr: &str, word: &str) -> Option<String> {
-    let addr: SocketAddr = addr.parse().ok()?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
+pub use zk_testkit::four_letter;
 
 /// Polls `f` until it returns Some, failing the test after [`DEADLINE`] with `what` and the
 /// last value seen (`describe`).

@@ -6,36 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::{four_letter, free_port, poll};
 
-/// The zk-node binary next to this test's (`<target>/<profile>/zk-node`), built on first use
-/// into the same target dir.
-pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // <target>/<profile>/deps/<test>-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("<target>/<profile>")
-        .to_path_buf();
-    let bin = profile_dir.join("zk-node");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let ok = cmd.status().is_ok_and(|s| s.success());
-        assert!(
-            ok && bin.exists(),
-            "could not build zk-node at {}",
-            bin.display()
-        );
-    }
-    bin
-}
+pub use zk_testkit::zk_node::binary;
 
 /// A running zk-node.
 pub struct ZkNode {

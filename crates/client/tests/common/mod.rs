@@ -11,8 +11,6 @@ pub mod zk_node;
 pub mod zookeeper;
 
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -65,16 +63,7 @@ pub trait Servers {
     }
 }
 
-/// Sends a four-letter word; the answer, or None if nothing answers.
-pub fn four_letter(addr: &str, word: &str) -> Option<String> {
-    let addr: SocketAddr = addr.parse().ok()?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
+pub use zk_testkit::four_letter;
 
 /// The `Mode:` line of `srvr`.
 pub fn mode(addr: &str) -> Option<String> {

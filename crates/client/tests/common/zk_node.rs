@@ -9,36 +9,7 @@ use super::{four_letter, mode, Servers, DEADLINE};
 
 pub const TICK_MS: u64 = 200;
 
-/// The zk-node binary next to this test's target dir (`target/<profile>/zk-node`), built
-/// on first use if missing.
-pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test>-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>")
-        .to_path_buf();
-    let bin = profile_dir.join("zk-node");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "zk-node", "--bin", "zk-node"]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let ok = cmd.status().is_ok_and(|s| s.success());
-        assert!(
-            ok && bin.exists(),
-            "could not build zk-node at {}",
-            bin.display()
-        );
-    }
-    bin
-}
+pub use zk_testkit::zk_node::binary;
 
 pub use zk_chaos::ports::free_port;
 

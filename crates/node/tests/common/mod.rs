@@ -187,15 +187,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 
-/// Sends a four-letter word; the whole answer, or None if the node is not there.
-pub fn four_letter(addr: SocketAddr, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
+pub use zk_testkit::four_letter;
 
 /// A raw ZooKeeper protocol connection.
 pub struct Raw {

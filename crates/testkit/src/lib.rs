@@ -1,0 +1,34 @@
+//! zk-testkit: the process-level test harnesses shared by every crate's tests. It owns
+//! starting real servers (Apache ZooKeeper 3.8 from Debian's package, in [`zookeeper`]; the
+//! workspace's own zk-node binary, found or built by [`zk_node`]) on their ports, waiting
+//! until they serve, driving them (kill, restart, signals) and reporting their logs when a
+//! test fails; each crate keeps only its thin glue.
+//!
+//! What it must never do:
+//! - be a dependency of non-test code: it is a dev-dependency only (`publish = false`), and
+//!   it panics with a message where a test should fail;
+//! - sleep as synchronisation: every wait polls a condition (a port, a `srvr` mode, a
+//!   process's exit) under a deadline, and a sleep is only the pause between two polls;
+//! - leave processes behind: everything it starts is killed and reaped on Drop.
+
+pub mod zk_node;
+pub mod zookeeper;
+
+use std::io::Read;
+use std::io::Write;
+use std::net::TcpStream;
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+/// Sends a four-letter word (`ruok`, `srvr`, `mntr`, ...) to a zk-node or a ZooKeeper; the
+/// whole answer, or None if nothing answers. The read may take 5 s: `mntr` of a loaded
+/// member on a busy machine is slow, and a test that polls wants the answer, not a miss.
+pub fn four_letter(addr: impl ToSocketAddrs, word: &str) -> Option<String> {
+    let addr = addr.to_socket_addrs().ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
