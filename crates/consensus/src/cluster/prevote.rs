@@ -214,9 +214,27 @@ pub(crate) fn spawn_election_driver(
             }
             let term = m.current_term + 1;
             let last_log = raft.data_metrics().borrow().last_log;
+            let Ok(vote_before) = raft.with_raft_state(|st| *st.vote_ref()).await else {
+                return;
+            };
             let yes =
                 1 + pre_vote_round(&channels, &identity, &voters, term, last_log, &timing).await;
             if yes * 2 > voters.len() {
+                // The round waits up to the vote timeout for a voter that does not answer;
+                // another member may have won an election meanwhile (found by the
+                // partition test: a follower's round, granted by a member just before that
+                // member stood itself, ended after it had become leader, and standing then
+                // deposed it). Stand only if this node's vote is still what it was when the
+                // round began.
+                let now = raft.with_raft_state(|st| *st.vote_ref()).await.ok();
+                if now.as_ref() != Some(&vote_before) {
+                    tracing::info!(
+                        term,
+                        yes,
+                        "pre-vote won, but a leader was elected meanwhile: not standing"
+                    );
+                    continue;
+                }
                 tracing::info!(term, yes, link_lost, "pre-vote won: standing for election");
                 if let Err(e) = raft.trigger().elect().await {
                     tracing::warn!("cannot start an election: {e}");
