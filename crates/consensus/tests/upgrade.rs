@@ -134,3 +134,29 @@ async fn an_interrupted_upgrade_starts_over() {
     std::fs::write(dir.join("wal/00000000000000000001.wal"), b"half a chunk").unwrap();
     check_upgraded(&dir).await;
 }
+
+/// `fixtures/wal-format-4` was written by the release on openraft 0.9 (commit 37eb2f8) with
+/// the same steps as the format-3 fixture; its one segment is cut to its first 4 KiB (the
+/// rest was preallocated zeros). A later build on another openraft opens it unchanged: the
+/// records hold openraft's log ids, votes, entries and membership, whose serialized layout
+/// both versions share.
+const FIXTURE_4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wal-format-4");
+
+#[tokio::test]
+async fn a_format_4_directory_opens_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    copy_dir(Path::new(FIXTURE_4), &dir);
+    check_upgraded(&dir).await;
+    {
+        let mut log = LogStore::<TC>::open(&dir).unwrap();
+        openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries(3, 11..=11))
+            .await
+            .unwrap();
+    }
+    let mut log = LogStore::<TC>::open(&dir).unwrap();
+    assert_eq!(
+        log.get_log_state().await.unwrap().last_log_id,
+        Some(log_id(3, 11))
+    );
+}
