@@ -2,23 +2,22 @@
 //! batch acknowledged only after its flush (one fsync per batch: group commit).
 //! Run: `cargo bench -p zk-consensus --bench append -- --warm-up-time 1 --measurement-time 3`
 
-use std::io::Cursor;
-
 use criterion::criterion_group;
 use criterion::criterion_main;
 use criterion::BenchmarkId;
 use criterion::Criterion;
 use criterion::Throughput;
+use openraft::impls::leader_id_adv::LeaderId;
 use openraft::storage::RaftLogStorageExt;
-use openraft::CommittedLeaderId;
-use openraft::Entry;
+use openraft::type_config::alias::EntryOf;
+use openraft::vote::RaftLeaderId;
 use openraft::EntryPayload;
 use openraft::LogId;
 use zk_consensus::LogStore;
 
 openraft::declare_raft_types!(
-    /// Bench type config: opaque byte commands.
-    Cfg: D = Vec<u8>, R = (),
+    /// Bench type config: opaque commands (a string of payload bytes).
+    Cfg: D = String, R = (),
 );
 
 /// Encoded size of one entry is ~128 bytes: 120 payload bytes plus log id and tags.
@@ -37,10 +36,10 @@ fn bench_append(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch));
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
             b.iter(|| {
-                let entries: Vec<Entry<Cfg>> = (next..next + batch)
-                    .map(|i| Entry {
-                        log_id: LogId::new(CommittedLeaderId::new(1, 0), i),
-                        payload: EntryPayload::Normal(vec![i as u8; PAYLOAD]),
+                let entries: Vec<EntryOf<Cfg>> = (next..next + batch)
+                    .map(|i| EntryOf::<Cfg> {
+                        log_id: LogId::new(LeaderId::new(1, 0), i),
+                        payload: EntryPayload::Normal("x".repeat(PAYLOAD)),
                     })
                     .collect();
                 next += batch;

@@ -10,18 +10,17 @@
 //! (docs/storage.md: the sled store of the release before, built from this file with
 //! `SledLogStore` for `LogStore`).
 
-use std::io::Cursor;
-
+use openraft::impls::leader_id_adv::LeaderId;
 use openraft::storage::RaftLogStorageExt;
-use openraft::CommittedLeaderId;
-use openraft::Entry;
+use openraft::type_config::alias::EntryOf;
+use openraft::vote::RaftLeaderId;
 use openraft::EntryPayload;
 use openraft::LogId;
 use zk_consensus::LogStore;
 
 openraft::declare_raft_types!(
-    /// Opaque byte commands.
-    Cfg: D = Vec<u8>, R = (),
+    /// Opaque commands (a string of payload bytes).
+    Cfg: D = String, R = (),
 );
 
 fn main() {
@@ -40,10 +39,10 @@ fn main() {
     let mut log = LogStore::<Cfg>::open(dir.path()).expect("open the log");
     let mut next = 1u64;
     while next <= n {
-        let entries: Vec<Entry<Cfg>> = (next..next + batch)
-            .map(|i| Entry {
-                log_id: LogId::new(CommittedLeaderId::new(1, 0), i),
-                payload: EntryPayload::Normal(vec![i as u8; 120]),
+        let entries: Vec<EntryOf<Cfg>> = (next..next + batch)
+            .map(|i| EntryOf::<Cfg> {
+                log_id: LogId::new(LeaderId::new(1, 0), i),
+                payload: EntryPayload::Normal("x".repeat(120)),
             })
             .collect();
         next += batch;

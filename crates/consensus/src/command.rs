@@ -163,10 +163,11 @@ pub struct CommandResponse {
 
 /// The payload of a normal Raft entry: commands applied in order, each with a zxid of its own.
 ///
-/// Why several per entry: openraft 0.9's core appends one entry at a time and waits for its
-/// flush before it takes the next message, so a leader proposing one entry per request is
-/// bound to one request per fsync. Whatever queued up during a flush goes into the next entry
-/// together, and one fsync then covers all of it.
+/// Why several per entry: openraft 0.9's core appended one entry at a time and waited for its
+/// flush before it took the next message, so a leader proposing one entry per request was
+/// bound to one request per fsync. Whatever queues up during a flush goes into the next entry
+/// together, and one fsync then covers all of it; each entry also costs its own encoding,
+/// record and apply bookkeeping, so fewer, larger entries are cheaper with 0.10 too.
 ///
 /// The commands sit behind an `Arc`: an entry is cloned, not decoded again, each time Raft
 /// reads it back for replication or apply (see `recent`).
@@ -176,6 +177,13 @@ pub struct Batch(pub Arc<[Command]>);
 impl From<Command> for Batch {
     fn from(cmd: Command) -> Self {
         Batch(Arc::from([cmd]))
+    }
+}
+
+/// How openraft's logs show an entry's payload: its size, not its contents.
+impl std::fmt::Display for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "batch of {} commands", self.0.len())
     }
 }
 

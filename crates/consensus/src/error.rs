@@ -1,14 +1,7 @@
-//! The crate's own errors, and the mapping of storage failures onto openraft's `StorageError`.
+//! The crate's own errors, and the `io::Error`s openraft's storage traits carry.
 
 use std::io;
 use std::path::PathBuf;
-
-use openraft::AnyError;
-use openraft::ErrorSubject;
-use openraft::ErrorVerb;
-use openraft::NodeId;
-use openraft::StorageError;
-use openraft::StorageIOError;
 
 use crate::cluster_meta::ClusterMeta;
 
@@ -137,13 +130,12 @@ pub enum Corruption {
     },
 }
 
-/// Builds a `StorageError` from any error, for a subject and verb.
-pub(crate) fn storage_err<NID: NodeId, E: std::error::Error + 'static>(
-    subject: ErrorSubject<NID>,
-    verb: ErrorVerb,
-    e: &E,
-) -> StorageError<NID> {
-    StorageIOError::new(subject, verb, AnyError::new(e)).into()
+/// The `io::Error` openraft's storage traits return: what was being done, and why it failed.
+pub(crate) fn io_err(
+    doing: std::fmt::Arguments<'_>,
+    e: &(dyn std::error::Error + '_),
+) -> io::Error {
+    io::Error::other(format!("{doing}: {e}"))
 }
 
 /// Converts an error into the `io::Error` that openraft's flush callback carries.

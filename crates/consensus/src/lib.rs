@@ -1,4 +1,4 @@
-//! Raft for the ensemble, built on openraft 0.9 (storage-v2 API).
+//! Raft for the ensemble, built on openraft 0.10 (alpha, pinned exactly in the workspace).
 //!
 //! This crate owns: the Raft type config ([`TypeConfig`]), the replicated [`Command`], the
 //! durable Raft log and vote in a write-ahead log of its own ([`LogStore`]), the node's
@@ -22,8 +22,8 @@
 //! Apply never reads a clock or draws randomness: time comes in the command, so every replica
 //! applying the same log holds the same state.
 //!
-//! Durability rule: nothing is acknowledged (openraft's `LogFlushed` callback, `save_vote`,
-//! `truncate`, `purge`, `SnapshotStore::save`) before a sync covering it returned Ok. Syncs
+//! Durability rule: nothing is acknowledged (openraft's `IOFlushed` callback, `save_vote`,
+//! `truncate_after`, `purge`, `SnapshotStore::save`) before a sync covering it returned Ok. Syncs
 //! run on a background thread per store that groups every write waiting for it into one
 //! `fdatasync`, so the async runtime never blocks on disk.
 
@@ -104,6 +104,13 @@ pub use storage::SledStorage;
 pub use storage::FORMAT_VERSION;
 pub use submitter::OnRefused;
 pub use submitter::Submitter;
+pub use types::Entry;
+pub use types::LogId;
 pub use types::NodeId;
+pub use types::Snapshot;
+pub use types::SnapshotData;
+pub use types::SnapshotMeta;
+pub use types::StoredMembership;
 pub use types::TypeConfig;
+pub use types::Vote;
 pub use types::ZkRaft;

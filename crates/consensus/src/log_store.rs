@@ -4,7 +4,7 @@
 //! Every record (entry, vote, commit, truncation, purge) goes into the log's pending frame
 //! under a mutex (readable at once, the entries from the in-memory tail, `recent`); one thread
 //! of ours (`flusher`) then writes the frame with one `pwrite` and one `fdatasync`, and only
-//! after that acknowledges: openraft's `LogFlushed` callback, `save_vote`, `truncate` and
+//! after that acknowledges: openraft's `IOFlushed` callback, `save_vote`, `truncate_after` and
 //! `purge` never return before their record is durable. `save_committed` rides on the next
 //! sync (the committed id is a hint).
 
@@ -17,24 +17,21 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openraft::storage::LogFlushed;
+use openraft::entry::RaftEntry;
+use openraft::storage::IOFlushed;
 use openraft::storage::LogState;
 use openraft::storage::RaftLogStorage;
-use openraft::ErrorSubject;
-use openraft::ErrorVerb;
-use openraft::LogId;
+use openraft::type_config::alias::LogIdOf;
+use openraft::type_config::alias::VoteOf;
 use openraft::OptionalSend;
-use openraft::RaftLogId;
 use openraft::RaftLogReader;
 use openraft::RaftTypeConfig;
-use openraft::StorageError;
-use openraft::Vote;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec;
-use crate::error::storage_err;
+use crate::error::io_err;
 use crate::error::Corruption;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
@@ -42,8 +39,6 @@ use crate::recent::RecentEntries;
 use crate::storage::SledStorage;
 use crate::wal;
 use crate::wal::Wal;
-
-type StResult<C, T> = Result<T, StorageError<<C as RaftTypeConfig>::NodeId>>;
 
 /// The directory, inside the data dir, of the Raft log's segment files.
 pub(crate) const LOG_DIR: &str = "wal";
@@ -189,12 +184,12 @@ where
     }
 
     /// Waits until every write so far is durable.
-    async fn flush(&self, subject: ErrorSubject<C::NodeId>, verb: ErrorVerb) -> StResult<C, ()> {
+    async fn flush(&self, what: &str) -> io::Result<()> {
         self.shared
             .flusher
             .flush()
             .await
-            .map_err(|e| storage_err(subject, verb, &e))
+            .map_err(|e| io_err(format_args!("syncing the raft log ({what})"), &e))
     }
 
     fn reader(&self) -> LogReader<C> {
@@ -227,7 +222,7 @@ fn read_entries<C>(
     recent: &Mutex<RecentEntries<C::Entry>>,
     lo: u64,
     hi: u64,
-) -> StResult<C, Vec<C::Entry>>
+) -> io::Result<Vec<C::Entry>>
 where
     C: RaftTypeConfig,
     C::Entry: StoredEntry,
@@ -243,22 +238,16 @@ where
     let split = recent.first().unwrap_or(hi).clamp(lo, hi);
     let mut entries = Vec::with_capacity((hi - lo) as usize);
     if lo < split {
-        let read_err = |i: u64, e: &dyn std::error::Error| {
-            storage_err(
-                ErrorSubject::LogIndex(i),
-                ErrorVerb::Read,
-                &io::Error::other(e.to_string()),
-            )
-        };
+        let read_err =
+            |i: u64, e: &dyn std::error::Error| io_err(format_args!("reading log entry {i}"), e);
         let locs = wal
             .locate(lo, split)
-            .map_err(|e| storage_err(ErrorSubject::Logs, ErrorVerb::Read, &e))?;
+            .map_err(|e| io_err(format_args!("reading log entries {lo}..{split}"), &e))?;
         for (i, (file, at, len)) in (lo..).zip(locs) {
-            let bytes =
-                wal::read_entry::<C::NodeId>(&file, at, len).map_err(|e| read_err(i, &e))?;
+            let bytes = wal::read_entry::<C>(&file, at, len).map_err(|e| read_err(i, &e))?;
             let entry: C::Entry =
                 codec::decode("log entry", &bytes).map_err(|e| read_err(i, &e))?;
-            let found = entry.get_log_id().index;
+            let found = entry.index();
             if found != i {
                 return Err(read_err(i, &Corruption::IndexMismatch { key: i, found }));
             }
@@ -267,13 +256,9 @@ where
     }
     if split < hi {
         let tail = recent.get(split, Some(hi)).ok_or_else(|| {
-            storage_err(
-                ErrorSubject::Logs,
-                ErrorVerb::Read,
-                &io::Error::other(format!(
-                    "entries {split}..{hi} are neither in memory nor in files"
-                )),
-            )
+            io::Error::other(format!(
+                "log entries {split}..{hi} are neither in memory nor in files"
+            ))
         })?;
         entries.extend(tail);
     }
@@ -285,7 +270,7 @@ fn log_id_at<C>(
     wal: &Wal<C>,
     recent: &Mutex<RecentEntries<C::Entry>>,
     index: u64,
-) -> StResult<C, Option<LogId<C::NodeId>>>
+) -> io::Result<Option<LogIdOf<C>>>
 where
     C: RaftTypeConfig,
     C::Entry: StoredEntry,
@@ -294,7 +279,7 @@ where
         return Ok(wal.state.purged.clone());
     }
     let found = read_entries(wal, recent, index, index.saturating_add(1))?;
-    Ok(found.first().map(|e| e.get_log_id().clone()))
+    Ok(found.first().map(|e| e.log_id()))
 }
 
 impl<C> RaftLogReader<C> for LogReader<C>
@@ -305,12 +290,16 @@ where
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> StResult<C, Vec<C::Entry>> {
+    ) -> io::Result<Vec<C::Entry>> {
         let Some((lo, hi)) = index_range(&range) else {
             return Ok(Vec::new());
         };
         let wal = self.shared.wal.lock();
         read_entries(&wal, &self.shared.recent, lo, hi)
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<VoteOf<C>>> {
+        Ok(self.shared.wal.lock().state.vote.clone())
     }
 }
 
@@ -322,16 +311,17 @@ where
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> StResult<C, Vec<C::Entry>> {
+    ) -> io::Result<Vec<C::Entry>> {
         self.reader().try_get_log_entries(range).await
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<VoteOf<C>>> {
+        self.reader().read_vote().await
     }
 }
 
-fn write_err<NID: openraft::NodeId>(
-    subject: ErrorSubject<NID>,
-    e: &Corruption,
-) -> StorageError<NID> {
-    storage_err(subject, ErrorVerb::Write, e)
+fn write_err(what: std::fmt::Arguments<'_>, e: &Corruption) -> io::Error {
+    io_err(format_args!("writing {what} to the raft log"), e)
 }
 
 impl<C> RaftLogStorage<C> for LogStore<C>
@@ -341,7 +331,7 @@ where
 {
     type LogReader = LogReader<C>;
 
-    async fn get_log_state(&mut self) -> StResult<C, LogState<C>> {
+    async fn get_log_state(&mut self) -> io::Result<LogState<C>> {
         let wal = self.shared.wal.lock();
         Ok(LogState {
             last_purged_log_id: wal.state.purged.clone(),
@@ -353,22 +343,18 @@ where
         self.reader()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> StResult<C, ()> {
+    async fn save_vote(&mut self, vote: &VoteOf<C>) -> io::Result<()> {
         self.shared
             .wal
             .lock()
             .save_vote(vote)
-            .map_err(|e| write_err(ErrorSubject::Vote, &e))?;
+            .map_err(|e| write_err(format_args!("the vote"), &e))?;
         // openraft requires the vote on disk before this returns: a node that forgets its
         // vote after a crash could vote twice in one term.
-        self.flush(ErrorSubject::Vote, ErrorVerb::Write).await
+        self.flush("vote").await
     }
 
-    async fn read_vote(&mut self) -> StResult<C, Option<Vote<C::NodeId>>> {
-        Ok(self.shared.wal.lock().state.vote.clone())
-    }
-
-    async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> StResult<C, ()> {
+    async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> io::Result<()> {
         let Some(committed) = committed else {
             return Ok(());
         };
@@ -379,10 +365,10 @@ where
             .wal
             .lock()
             .commit(&committed)
-            .map_err(|e| write_err(ErrorSubject::Store, &e))
+            .map_err(|e| write_err(format_args!("the committed id"), &e))
     }
 
-    async fn read_committed(&mut self) -> StResult<C, Option<LogId<C::NodeId>>> {
+    async fn read_committed(&mut self) -> io::Result<Option<LogIdOf<C>>> {
         let wal = self.shared.wal.lock();
         let committed = wal.state.committed.clone();
         // Defence in depth: never point past the log we actually have (it is only a hint, and
@@ -399,7 +385,7 @@ where
         Ok(committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> StResult<C, ()>
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> io::Result<()>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -409,53 +395,49 @@ where
             let entries = skip_present(&mut wal, &self.shared.recent, entries.into_iter())?;
             let mut run = Vec::new();
             for entry in entries {
-                let log_id = entry.get_log_id().clone();
-                let subject = || ErrorSubject::Log(log_id.clone());
+                let log_id = entry.log_id();
                 let bytes = codec::encode(&entry)
-                    .map_err(|e| storage_err(subject(), ErrorVerb::Write, &e))?;
+                    .map_err(|e| io_err(format_args!("encoding log entry {log_id}"), &e))?;
                 wal.append(&log_id, &bytes)
-                    .map_err(|e| write_err(subject(), &e))?;
+                    .map_err(|e| write_err(format_args!("log entry {log_id}"), &e))?;
                 run.push((entry, bytes.len()));
             }
             if let Some((first, _)) = run.first() {
-                let first = first.get_log_id().index;
+                let first = first.index();
                 self.shared.recent.lock().append(first, run);
             }
         }
         if cfg!(feature = "unsafe-ack-before-flush") {
             // The deliberately broken test build (see `broken`): acknowledged before any
             // sync; written to the file by the next (periodic) one.
-            callback.log_io_completed(Ok(()));
+            callback.io_completed(Ok(()));
             return Ok(());
         }
         // Readable now; acknowledged to openraft only once the sync has returned Ok.
         self.shared
             .flusher
-            .submit(Box::new(move |res| callback.log_io_completed(res)));
+            .submit(Box::new(move |res| callback.io_completed(res)));
         Ok(())
     }
 
-    async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> StResult<C, ()> {
-        tracing::debug!(%log_id, "truncate log from (inclusive)");
+    async fn truncate_after(&mut self, last: Option<LogIdOf<C>>) -> io::Result<()> {
+        tracing::debug!(?last, "truncate the log after (exclusive)");
+        let from = last.as_ref().map_or(0, |l| l.index + 1);
         {
             let mut wal = self.shared.wal.lock();
-            if wal.next_index() <= log_id.index || wal.state.last.is_none() {
+            if wal.next_index() <= from || wal.state.last.is_none() {
                 // Nothing there to remove.
                 return Ok(());
             }
-            let before = match log_id.index.checked_sub(1) {
-                Some(i) => log_id_at(&wal, &self.shared.recent, i)?,
-                None => None,
-            };
-            wal.truncate(log_id.index, before)
-                .map_err(|e| write_err(ErrorSubject::Logs, &e))?;
+            wal.truncate(from, last)
+                .map_err(|e| write_err(format_args!("a truncation from {from}"), &e))?;
             // Out of the tail under the log's lock: no reader sees the removed entries again.
-            self.shared.recent.lock().truncate_from(log_id.index);
+            self.shared.recent.lock().truncate_from(from);
         }
-        self.flush(ErrorSubject::Logs, ErrorVerb::Delete).await
+        self.flush("truncation").await
     }
 
-    async fn purge(&mut self, log_id: LogId<C::NodeId>) -> StResult<C, ()> {
+    async fn purge(&mut self, log_id: LogIdOf<C>) -> io::Result<()> {
         tracing::debug!(%log_id, "purge log up to (inclusive)");
         // Reads stop below the purge point at once; its record is durable when this returns,
         // and the sync deletes the segment files wholly below it (one unlink per 64 MiB:
@@ -466,10 +448,10 @@ where
                 return Ok(());
             }
             wal.purge(&log_id)
-                .map_err(|e| write_err(ErrorSubject::Store, &e))?;
+                .map_err(|e| write_err(format_args!("a purge through {log_id}"), &e))?;
             self.shared.recent.lock().purge_through(log_id.index);
         }
-        self.flush(ErrorSubject::Store, ErrorVerb::Write).await
+        self.flush("purge").await
     }
 }
 
@@ -482,7 +464,7 @@ fn skip_present<C, I>(
     wal: &mut Wal<C>,
     recent: &Mutex<RecentEntries<C::Entry>>,
     entries: I,
-) -> StResult<C, std::iter::Peekable<I>>
+) -> io::Result<std::iter::Peekable<I>>
 where
     C: RaftTypeConfig,
     C::Entry: StoredEntry,
@@ -491,7 +473,7 @@ where
     let mut entries = entries.peekable();
     let purged = wal.state.purged.as_ref().map(|p| p.index);
     while let Some(entry) = entries.peek() {
-        let id = entry.get_log_id().clone();
+        let id = entry.log_id();
         if purged.is_some_and(|p| id.index <= p) {
             entries.next();
             continue;
@@ -508,7 +490,7 @@ where
             None => None,
         };
         wal.truncate(id.index, before)
-            .map_err(|e| write_err(ErrorSubject::Logs, &e))?;
+            .map_err(|e| write_err(format_args!("a truncation from {}", id.index), &e))?;
         recent.lock().truncate_from(id.index);
         break;
     }

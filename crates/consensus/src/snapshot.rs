@@ -8,9 +8,8 @@
 //! element at a time, and the tree is tens of MB, encoded while apply waits. Every field is
 //! written in a fixed order, so equal states give equal bytes on every replica.
 
-use openraft::BasicNode;
-use openraft::LogId;
-use openraft::StoredMembership;
+use crate::types::LogId;
+use crate::types::StoredMembership;
 use serde::Deserialize;
 use serde::Serialize;
 use zk_session::ClusterSecret;
@@ -20,7 +19,6 @@ use zk_store::SnapshotError;
 use zk_store::TreeConfig;
 
 use crate::state::State;
-use crate::types::NodeId;
 
 /// The first bytes of every state-machine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ZKSM";
@@ -62,9 +60,9 @@ pub enum StateSnapshotError {
 /// The small part, borrowed for encoding.
 #[derive(Serialize)]
 struct BodyRef<'a> {
-    last_applied: &'a Option<LogId<NodeId>>,
+    last_applied: &'a Option<LogId>,
     last_zxid: i64,
-    last_membership: &'a StoredMembership<NodeId, BasicNode>,
+    last_membership: &'a StoredMembership,
     sessions: &'a SessionTable,
     secret: &'a Option<ClusterSecret>,
 }
@@ -72,9 +70,9 @@ struct BodyRef<'a> {
 /// The small part, owned for decoding (same field order as [`BodyRef`]).
 #[derive(Deserialize)]
 struct Body {
-    last_applied: Option<LogId<NodeId>>,
+    last_applied: Option<LogId>,
     last_zxid: i64,
-    last_membership: StoredMembership<NodeId, BasicNode>,
+    last_membership: StoredMembership,
     sessions: SessionTable,
     secret: Option<ClusterSecret>,
 }

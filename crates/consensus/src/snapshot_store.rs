@@ -15,28 +15,21 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::path::PathBuf;
 
-use openraft::ErrorSubject;
-use openraft::ErrorVerb;
-use openraft::NodeId;
+use openraft::type_config::alias::SnapshotMetaOf;
 use openraft::RaftTypeConfig;
-use openraft::SnapshotMeta;
-use openraft::StorageError;
 use serde::Deserialize;
 use serde::Serialize;
 
 use crate::codec;
-use crate::error::storage_err;
+use crate::error::io_err;
 use crate::error::Corruption;
 use crate::storage::SledStorage;
 
 /// A snapshot as stored: its openraft metadata and the state machine's encoded bytes.
-pub type StoredSnapshot<C> = (
-    SnapshotMeta<<C as RaftTypeConfig>::NodeId, <C as RaftTypeConfig>::Node>,
-    Vec<u8>,
-);
+pub type StoredSnapshot<C> = (SnapshotMetaOf<C>, Vec<u8>);
 
 /// openraft's snapshot metadata for a type config.
-type Meta<C> = SnapshotMeta<<C as RaftTypeConfig>::NodeId, <C as RaftTypeConfig>::Node>;
+type Meta<C> = SnapshotMetaOf<C>;
 
 /// A stored record: the metadata and where its bytes are.
 type Record<C> = (Meta<C>, SnapshotFile);
@@ -84,19 +77,9 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
     ///
     /// Why the check: a snapshot built from an older state can finish after a newer one was
     /// installed; replacing the newer one would lose the entries its install let be purged.
-    pub async fn save(
-        &self,
-        meta: &SnapshotMeta<C::NodeId, C::Node>,
-        data: Vec<u8>,
-    ) -> Result<Vec<u8>, StorageError<C::NodeId>> {
-        let subject = || ErrorSubject::Snapshot(Some(meta.signature()));
-        let write_err = |e: &dyn std::error::Error| {
-            storage_err(
-                subject(),
-                ErrorVerb::Write,
-                &std::io::Error::other(e.to_string()),
-            )
-        };
+    pub async fn save(&self, meta: &SnapshotMetaOf<C>, data: Vec<u8>) -> std::io::Result<Vec<u8>> {
+        let write_err =
+            |e: &dyn std::error::Error| io_err(format_args!("storing snapshot {meta}"), e);
         // Held across the whole save (saves are rare): the newer-or-not check and the
         // replacement must not interleave with another save.
         let _serial = self.storage.snapshot_lock.lock().await;
@@ -108,7 +91,7 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
             tracing::info!(snapshot = %meta, "not storing a snapshot older than the stored one");
             return Ok(data);
         }
-        let name = file_name(meta);
+        let name = file_name::<C>(meta);
         let file = SnapshotFile {
             name: name.clone(),
             len: data.len() as u64,
@@ -141,7 +124,7 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
     }
 
     /// The stored record: metadata and where the bytes are.
-    fn load_record(&self) -> Result<Option<Record<C>>, StorageError<C::NodeId>> {
+    fn load_record(&self) -> std::io::Result<Option<Record<C>>> {
         match self
             .storage
             .snapshots
@@ -156,7 +139,7 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
     }
 
     /// The latest saved snapshot, if any; a missing, short or damaged file is an error.
-    pub fn load(&self) -> Result<Option<StoredSnapshot<C>>, StorageError<C::NodeId>> {
+    pub fn load(&self) -> std::io::Result<Option<StoredSnapshot<C>>> {
         // A save may replace the record and remove the file it named between our reading the
         // record and opening the file; then the record names a newer file: read again.
         let mut attempts = 0;
@@ -214,7 +197,7 @@ pub(crate) fn remove_strays(data_dir: &Path, snapshots: &sled::Tree) -> std::io:
 
 /// A fresh file name for a snapshot: ordered by last log index, unique per save (the same
 /// snapshot saved twice must not overwrite the file the current record names).
-fn file_name<NID: NodeId, N: openraft::Node>(meta: &SnapshotMeta<NID, N>) -> String {
+fn file_name<C: RaftTypeConfig>(meta: &SnapshotMetaOf<C>) -> String {
     let index = meta.last_log_id.as_ref().map_or(0, |l| l.index);
     format!("{index:020}-{:016x}.snap", rand::random::<u64>())
 }
@@ -268,7 +251,7 @@ fn check_file(file: &SnapshotFile, bytes: &[u8]) -> Result<(), Corruption> {
     Ok(())
 }
 
-/// A read failure of the snapshot, as openraft's error.
-fn read_err<NID: NodeId>(e: &(impl std::error::Error + 'static)) -> StorageError<NID> {
-    storage_err(ErrorSubject::Snapshot(None), ErrorVerb::Read, e)
+/// A read failure of the snapshot, as openraft's storage traits carry it.
+fn read_err(e: &(impl std::error::Error + 'static)) -> std::io::Error {
+    io_err(format_args!("reading the stored snapshot"), e)
 }

@@ -6,9 +6,8 @@
 //! The Raft adapter (`state_machine`) only feeds it entries under the shared-state lock and
 //! publishes what each command did.
 
-use openraft::BasicNode;
-use openraft::LogId;
-use openraft::StoredMembership;
+use crate::types::LogId;
+use crate::types::StoredMembership;
 use zk_session::ClusterSecret;
 use zk_session::SessionId;
 use zk_session::SessionTable;
@@ -22,7 +21,6 @@ use zk_wire::ErrorCode;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::command::Outcome;
-use crate::types::NodeId;
 
 #[cfg(test)]
 mod tests;
@@ -37,13 +35,13 @@ pub struct State {
     /// The cluster secret, once the bootstrap `SetSecret` is applied.
     pub secret: Option<ClusterSecret>,
     /// The last applied entry (any kind).
-    pub last_applied: Option<LogId<NodeId>>,
+    pub last_applied: Option<LogId>,
     /// The zxid of the last applied command (0 before any). Every command of every entry
     /// takes the next one, so zxids count commands, contiguously, as ZooKeeper's counter does;
     /// blank and membership entries take none.
     pub last_zxid: i64,
     /// The last applied membership config.
-    pub last_membership: StoredMembership<NodeId, BasicNode>,
+    pub last_membership: StoredMembership,
 }
 
 impl State {

@@ -5,29 +5,22 @@
 //! Apply is deterministic (see `state`): every replica that applies the same log holds the
 //! same state and produces the same [`ApplyEvent`]s.
 
+use std::io;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
+use openraft::storage::EntryResponder;
 use openraft::storage::RaftStateMachine;
-use openraft::storage::Snapshot;
-use openraft::AnyError;
-use openraft::BasicNode;
-use openraft::Entry;
 use openraft::EntryPayload;
-use openraft::ErrorSubject;
-use openraft::ErrorVerb;
-use openraft::LogId;
 use openraft::OptionalSend;
 use openraft::RaftSnapshotBuilder;
-use openraft::SnapshotMeta;
-use openraft::StorageError;
-use openraft::StorageIOError;
-use openraft::StoredMembership;
 use parking_lot::RwLock;
 use parking_lot::RwLockReadGuard;
 use parking_lot::RwLockWriteGuard;
 use tokio::sync::watch;
+use tokio_stream::Stream;
+use tokio_stream::StreamExt;
 use zk_store::TreeConfig;
 
 use crate::command::Batch;
@@ -35,13 +28,19 @@ use crate::command::BatchResponse;
 use crate::command::CommandResponse;
 use crate::command::Origin;
 use crate::command::Outcome;
+use crate::error::io_err;
 use crate::snapshot::decode_state;
 use crate::snapshot::encode_state;
 use crate::snapshot_store::SnapshotStore;
 use crate::state::AppliedPoint;
 use crate::state::State;
 use crate::storage::SledStorage;
-use crate::types::NodeId;
+use crate::types::Entry;
+use crate::types::LogId;
+use crate::types::Snapshot;
+use crate::types::SnapshotData;
+use crate::types::SnapshotMeta;
+use crate::types::StoredMembership;
 use crate::types::TypeConfig;
 
 /// One applied command's outcome (or a blank, membership or snapshot event), passed to the
@@ -49,7 +48,7 @@ use crate::types::TypeConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyEvent {
     /// The entry it came in (for `SnapshotInstalled`: the snapshot's last log id).
-    pub log_id: LogId<NodeId>,
+    pub log_id: LogId,
     /// The command's zxid (for an event without a command: the last zxid applied so far).
     pub zxid: i64,
     /// The node and request waiting for it, if any.
@@ -157,7 +156,6 @@ pub struct ZkStateMachine {
     hook: Arc<OnceLock<ApplyHook>>,
     snapshots: SnapshotStore<TypeConfig>,
     tree_config: TreeConfig,
-    builds: u64,
     /// True while a snapshot is being encoded (its builder holds a read guard meanwhile).
     building: Arc<watch::Sender<bool>>,
 }
@@ -165,16 +163,12 @@ pub struct ZkStateMachine {
 impl ZkStateMachine {
     /// Opens the state machine of a data dir: the latest stored snapshot, or a fresh state.
     /// openraft then re-applies the committed log after it.
-    pub fn open(
-        storage: &SledStorage,
-        tree_config: TreeConfig,
-    ) -> Result<(Self, SharedState), StorageError<NodeId>> {
+    pub fn open(storage: &SledStorage, tree_config: TreeConfig) -> io::Result<(Self, SharedState)> {
         let snapshots = storage.snapshot_store::<TypeConfig>();
         let state = match snapshots.load()? {
             Some((meta, bytes)) => {
-                let state = decode_state(&bytes, tree_config).map_err(|e| {
-                    StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e))
-                })?;
+                let state = decode_state(&bytes, tree_config)
+                    .map_err(|e| io_err(format_args!("decoding snapshot {meta}"), &e))?;
                 check_meta(&meta, &state)?;
                 state
             }
@@ -194,7 +188,6 @@ impl ZkStateMachine {
             hook,
             snapshots,
             tree_config,
-            builds: 0,
             building: Arc::new(watch::channel(false).0),
         };
         Ok((sm, shared))
@@ -239,7 +232,7 @@ impl ZkStateMachine {
     fn tell(
         &self,
         state: &State,
-        log_id: LogId<NodeId>,
+        log_id: LogId,
         origin: Option<Origin>,
         outcome: Outcome,
     ) -> CommandResponse {
@@ -257,19 +250,64 @@ impl ZkStateMachine {
             outcome: event.outcome,
         }
     }
+
+    /// Applies `entries` in order, as openraft's `apply` does, and returns each one's answer
+    /// (what its responder gets); for driving the state machine without a Raft (tests).
+    pub async fn apply_entries(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Vec<BatchResponse> {
+        let mut answers = Vec::new();
+        for entry in entries {
+            answers.push(self.apply_entry(entry).await);
+        }
+        answers
+    }
+
+    /// Applies one entry: every command of its batch in order, the apply hook told of each
+    /// right after it; then publishes the applied point.
+    async fn apply_entry(&mut self, entry: Entry) -> BatchResponse {
+        let log_id = entry.log_id;
+        // The lock is taken per entry, so local reads interleave with a long run of
+        // entries, and never see an entry half applied.
+        let (answers, point) = {
+            let mut st = self.write().await;
+            st.last_applied = Some(log_id);
+            let mut answers = Vec::new();
+            match entry.payload {
+                EntryPayload::Blank => answers.push(self.tell(&st, log_id, None, Outcome::Noop)),
+                EntryPayload::Membership(m) => {
+                    st.last_membership = StoredMembership::new(Some(log_id), m);
+                    answers.push(self.tell(&st, log_id, None, Outcome::Noop));
+                }
+                EntryPayload::Normal(Batch(cmds)) => {
+                    answers.reserve(cmds.len());
+                    for cmd in cmds.iter() {
+                        let (_, outcome) = st.apply(cmd);
+                        // The hook sees the state right after this command and before the
+                        // next: what a read answered "just after this write" shows.
+                        answers.push(self.tell(&st, log_id, cmd.origin, outcome));
+                    }
+                }
+            }
+            (answers, st.applied_point())
+        };
+        // After the hook saw every command: a waiter woken by the point finds them done.
+        self.applied.send_replace(point);
+        BatchResponse(answers)
+    }
 }
 
 /// The snapshot's bytes must describe the state its metadata names.
-fn check_meta(
-    meta: &SnapshotMeta<NodeId, BasicNode>,
-    state: &State,
-) -> Result<(), StorageError<NodeId>> {
+fn check_meta(meta: &SnapshotMeta, state: &State) -> io::Result<()> {
     if meta.last_log_id != state.last_applied {
-        let e = AnyError::error(format!(
-            "snapshot {} holds state applied up to {:?}",
-            meta.snapshot_id, state.last_applied
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "snapshot {meta} holds state applied up to {:?}",
+                state.last_applied
+            ),
         ));
-        return Err(StorageIOError::read_snapshot(Some(meta.signature()), e).into());
     }
     Ok(())
 }
@@ -278,7 +316,6 @@ fn check_meta(
 pub struct ZkSnapshotBuilder {
     state: Arc<RwLock<State>>,
     snapshots: SnapshotStore<TypeConfig>,
-    build: u64,
     building: Arc<watch::Sender<bool>>,
 }
 
@@ -299,14 +336,15 @@ impl Drop for Building {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
         // Encoded under one read guard so bytes and metadata describe the same state; apply
         // waits meanwhile (the tree is in memory, encoding is a copy). On a blocking thread:
         // encoding a few hundred thousand znodes takes a few hundred ms, and on a runtime
         // worker it left the other worker as the only one while apply waited on the lock
         // (found by bench/compare.sh: elections nobody asked for during snapshots).
         let state = self.state.clone();
-        let build = self.build;
         let building = Building::start(&self.building);
         let encoded = tokio::task::spawn_blocking(move || {
             // Declared before the guard, so dropped after it: the mark goes with the guard.
@@ -314,102 +352,59 @@ impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
             // Fair: behind a writer already waiting (see `ZkStateMachine::write`).
             let st = state.read();
             let bytes = encode_state(&st)?;
-            let snapshot_id = match st.last_applied {
-                Some(l) => format!("{}-{}-{}", l.leader_id, l.index, build),
-                None => format!("--{build}"),
-            };
             let meta = SnapshotMeta {
                 last_log_id: st.last_applied,
                 last_membership: st.last_membership.clone(),
-                snapshot_id,
             };
             Ok::<_, crate::snapshot::StateSnapshotError>((meta, bytes))
         })
         .await
-        .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
-        let (meta, bytes) =
-            encoded.map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+        .map_err(|e| io_err(format_args!("encoding a snapshot"), &e))?;
+        let (meta, bytes) = encoded.map_err(|e| io_err(format_args!("encoding a snapshot"), &e))?;
         let bytes = self.snapshots.save(&meta, bytes).await?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Cursor::new(bytes),
         })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for ZkStateMachine {
+    type SnapshotData = SnapshotData;
     type SnapshotBuilder = ZkSnapshotBuilder;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
-    {
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
         let st = self.state.read_recursive();
         Ok((st.last_applied, st.last_membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<BatchResponse>, StorageError<NodeId>>
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
     where
-        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
-        I::IntoIter: OptionalSend,
+        Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
-        let mut replies = Vec::new();
-        for entry in entries {
-            let log_id = entry.log_id;
-            // The lock is taken per entry, so local reads interleave with a long run of
-            // entries, and never see an entry half applied.
-            let (answers, point) = {
-                let mut st = self.write().await;
-                st.last_applied = Some(log_id);
-                let mut answers = Vec::new();
-                match entry.payload {
-                    EntryPayload::Blank => {
-                        answers.push(self.tell(&st, log_id, None, Outcome::Noop))
-                    }
-                    EntryPayload::Membership(m) => {
-                        st.last_membership = StoredMembership::new(Some(log_id), m);
-                        answers.push(self.tell(&st, log_id, None, Outcome::Noop));
-                    }
-                    EntryPayload::Normal(Batch(cmds)) => {
-                        answers.reserve(cmds.len());
-                        for cmd in cmds.iter() {
-                            let (_, outcome) = st.apply(cmd);
-                            // The hook sees the state right after this command and before
-                            // the next: what a read answered "just after this write" shows.
-                            answers.push(self.tell(&st, log_id, cmd.origin, outcome));
-                        }
-                    }
-                }
-                (answers, st.applied_point())
-            };
-            replies.push(BatchResponse(answers));
-            // After the hook saw every command: a waiter woken by the point finds them done.
-            self.applied.send_replace(point);
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            let answer = self.apply_entry(entry).await;
+            if let Some(responder) = responder {
+                responder.send(answer);
+            }
         }
-        Ok(replies)
+        Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.builds += 1;
         ZkSnapshotBuilder {
             state: self.state.clone(),
             snapshots: self.snapshots.clone(),
-            build: self.builds,
             building: self.building.clone(),
         }
     }
 
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError<NodeId>> {
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> io::Result<()> {
         let bytes = snapshot.into_inner();
         // Decoding a large tree takes hundreds of ms: not on a runtime worker.
         let config = self.tree_config;
@@ -418,14 +413,8 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             (state, bytes)
         })
         .await
-        .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
-        let state = state.map_err(|e| {
-            StorageIOError::new(
-                ErrorSubject::Snapshot(Some(meta.signature())),
-                ErrorVerb::Read,
-                AnyError::new(&e),
-            )
-        })?;
+        .map_err(|e| io_err(format_args!("decoding snapshot {meta}"), &e))?;
+        let state = state.map_err(|e| io_err(format_args!("decoding snapshot {meta}"), &e))?;
         check_meta(meta, &state)?;
         // Stored before it replaces the state: a crash in between restarts from it.
         let len = self.snapshots.save(meta, bytes).await?.len();
@@ -446,17 +435,15 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         Ok(())
     }
 
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
         // Reading tens of MB from a file: not on a runtime worker.
         let snapshots = self.snapshots.clone();
         let loaded = tokio::task::spawn_blocking(move || snapshots.load())
             .await
-            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))??;
+            .map_err(|e| io_err(format_args!("reading the stored snapshot"), &e))??;
         Ok(loaded.map(|(meta, bytes)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Cursor::new(bytes),
         }))
     }
 }

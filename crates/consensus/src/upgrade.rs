@@ -10,10 +10,10 @@
 
 use std::path::Path;
 
-use openraft::LogId;
-use openraft::RaftLogId;
+use openraft::entry::RaftEntry;
+use openraft::type_config::alias::LogIdOf;
+use openraft::type_config::alias::VoteOf;
 use openraft::RaftTypeConfig;
-use openraft::Vote;
 
 use crate::codec;
 use crate::error::OpenError;
@@ -80,10 +80,10 @@ where
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("removing {}: {e}", log_dir.display())),
     }
-    let vote: Option<Vote<C::NodeId>> = meta_get(storage, codec::KEY_VOTE, "vote")?;
-    let purged: Option<LogId<C::NodeId>> =
+    let vote: Option<VoteOf<C>> = meta_get(storage, codec::KEY_VOTE, "vote")?;
+    let purged: Option<LogIdOf<C>> =
         meta_get(storage, codec::KEY_LAST_PURGED, "last purged log id")?;
-    let committed: Option<Option<LogId<C::NodeId>>> =
+    let committed: Option<Option<LogIdOf<C>>> =
         meta_get(storage, codec::KEY_COMMITTED, "committed log id")?;
     let logs = storage
         .db
@@ -112,7 +112,7 @@ where
         let index = codec::key_index(&key).map_err(|e| e.to_string())?;
         let entry: C::Entry = codec::decode("log entry", &value)
             .map_err(|e| format!("entry {index} in sled: {e}"))?;
-        let log_id = entry.get_log_id().clone();
+        let log_id = entry.log_id();
         if log_id.index != index {
             return Err(format!(
                 "entry stored under index {index} carries log index {}",

@@ -21,11 +21,11 @@ use std::time::Duration;
 use std::time::Instant;
 
 use common::put_entry;
+use common::Vote;
 use common::TC;
 use openraft::storage::RaftLogStorage;
 use openraft::storage::RaftLogStorageExt;
 use openraft::RaftLogReader;
-use openraft::Vote;
 use zk_consensus::LogStore;
 
 const CHILD_ENV: &str = "CRASH_CHILD_DIR";

@@ -19,12 +19,12 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use common::put_entry;
+use common::Entry;
+use common::Vote;
 use common::TC;
 use openraft::storage::RaftLogStorage;
 use openraft::storage::RaftLogStorageExt;
-use openraft::Entry;
 use openraft::RaftLogReader;
-use openraft::Vote;
 use zk_consensus::LogStore;
 use zk_consensus::OpenError;
 
@@ -33,7 +33,7 @@ const BEFORE: u64 = 20;
 /// Bytes of a frame header.
 const FRAME_HEADER: u64 = 20;
 
-fn entry(index: u64) -> Entry<TC> {
+fn entry(index: u64) -> Entry {
     put_entry(1, index, vec![index as u8; 16])
 }
 
@@ -41,7 +41,7 @@ fn entry(index: u64) -> Entry<TC> {
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
     last: u64,
-    vote: Option<Vote<u64>>,
+    vote: Option<Vote>,
 }
 
 /// The log's one segment file in data dir `dir`.

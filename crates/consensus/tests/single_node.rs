@@ -206,7 +206,7 @@ async fn snapshot_purge_and_restart_from_snapshot() {
     node.shutdown(DEADLINE).await.unwrap();
 
     let node = start(dir.path(), config(10, None)).await;
-    let m = node.raft.metrics().borrow().clone();
+    let m = openraft::async_runtime::WatchReceiver::borrow_watched(&node.raft.metrics()).clone();
     assert!(
         m.purged.is_some_and(|p| p.index >= 40),
         "log stays purged: {m:?}"
@@ -229,7 +229,7 @@ async fn snapshot_purge_and_restart_from_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raft_new_reapplies_the_committed_log_before_any_election() {
-    // openraft 0.9.25: `Raft::new` reads the stored committed log id (`read_committed`) and
+    // openraft (0.9.25 and 0.10): `Raft::new` reads the stored committed log id (`read_committed`) and
     // re-applies the log up to it into the state machine, before electing anyone. So a
     // restarted node serves its whole committed state even while it is not (yet) leader.
     let dir = tempfile::tempdir().unwrap();
@@ -287,46 +287,42 @@ impl openraft::network::RaftNetworkFactory<zk_consensus::TypeConfig> for NoPeers
     }
 }
 
-impl openraft::network::RaftNetwork<zk_consensus::TypeConfig> for NoPeers {
+type Tc = zk_consensus::TypeConfig;
+
+impl openraft::RaftNetworkV2<Tc> for NoPeers {
+    type SnapshotData = std::io::Cursor<Vec<u8>>;
+
     async fn append_entries(
         &mut self,
-        _: openraft::raft::AppendEntriesRequest<zk_consensus::TypeConfig>,
+        _: openraft::raft::AppendEntriesRequest<Tc>,
         _: openraft::network::RPCOption,
-    ) -> Result<
-        openraft::raft::AppendEntriesResponse<u64>,
-        openraft::error::RPCError<u64, openraft::BasicNode, openraft::error::RaftError<u64>>,
-    > {
-        Err(nobody())
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        _: openraft::raft::InstallSnapshotRequest<zk_consensus::TypeConfig>,
-        _: openraft::network::RPCOption,
-    ) -> Result<
-        openraft::raft::InstallSnapshotResponse<u64>,
-        openraft::error::RPCError<
-            u64,
-            openraft::BasicNode,
-            openraft::error::RaftError<u64, openraft::error::InstallSnapshotError>,
-        >,
-    > {
+    ) -> Result<openraft::raft::AppendEntriesResponse<Tc>, openraft::error::RPCError<Tc>> {
         Err(nobody())
     }
 
     async fn vote(
         &mut self,
-        _: openraft::raft::VoteRequest<u64>,
+        _: openraft::raft::VoteRequest<Tc>,
         _: openraft::network::RPCOption,
-    ) -> Result<
-        openraft::raft::VoteResponse<u64>,
-        openraft::error::RPCError<u64, openraft::BasicNode, openraft::error::RaftError<u64>>,
-    > {
+    ) -> Result<openraft::raft::VoteResponse<Tc>, openraft::error::RPCError<Tc>> {
         Err(nobody())
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        _: openraft::type_config::alias::VoteOf<Tc>,
+        _: openraft::type_config::alias::SnapshotOf<Tc, Self::SnapshotData>,
+        _: impl std::future::Future<Output = openraft::error::ReplicationClosed> + Send + 'static,
+        _: openraft::network::RPCOption,
+    ) -> Result<openraft::raft::SnapshotResponse<Tc>, openraft::error::StreamingError<Tc>> {
+        let e = std::io::Error::new(std::io::ErrorKind::NotConnected, "no peers in this test");
+        Err(openraft::error::StreamingError::Unreachable(
+            openraft::error::Unreachable::new(&e),
+        ))
     }
 }
 
-fn nobody<E: std::error::Error>() -> openraft::error::RPCError<u64, openraft::BasicNode, E> {
+fn nobody() -> openraft::error::RPCError<Tc> {
     let e = std::io::Error::new(std::io::ErrorKind::NotConnected, "no peers in this test");
     openraft::error::RPCError::Unreachable(openraft::error::Unreachable::new(&e))
 }

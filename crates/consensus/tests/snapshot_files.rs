@@ -8,18 +8,15 @@ mod common;
 use std::path::Path;
 use std::path::PathBuf;
 
+use common::log_id;
+use common::SnapshotMeta;
+use common::StoredMembership;
 use common::TC;
-use openraft::BasicNode;
-use openraft::CommittedLeaderId;
-use openraft::LogId;
-use openraft::SnapshotMeta;
-use openraft::StoredMembership;
 
-fn meta(index: u64, id: &str) -> SnapshotMeta<u64, BasicNode> {
+fn meta(index: u64) -> SnapshotMeta {
     SnapshotMeta {
-        last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 0), index)),
+        last_log_id: Some(log_id(1, index)),
         last_membership: StoredMembership::default(),
-        snapshot_id: id.into(),
     }
 }
 
@@ -38,7 +35,7 @@ async fn saved(dir: &Path, bytes: &[u8]) -> PathBuf {
     let storage = common::open(dir);
     storage
         .snapshot_store::<TC>()
-        .save(&meta(10, "s1"), bytes.to_vec())
+        .save(&meta(10), bytes.to_vec())
         .await
         .unwrap();
     drop(storage);
@@ -120,8 +117,8 @@ async fn files_no_record_names_are_removed_at_open() {
     assert_eq!(files(dir.path()), vec![file]);
     let (m, bytes) = storage.snapshot_store::<TC>().load().unwrap().unwrap();
     assert_eq!(
-        (m.snapshot_id.as_str(), bytes.as_slice()),
-        ("s1", &b"kept"[..])
+        (m.last_log_id, bytes.as_slice()),
+        (Some(log_id(1, 10)), &b"kept"[..])
     );
 }
 
@@ -146,15 +143,12 @@ async fn a_load_racing_saves_finds_a_whole_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let storage = common::open(dir.path());
     let store = storage.snapshot_store::<TC>();
-    store.save(&meta(1, "s1"), vec![1; 4096]).await.unwrap();
+    store.save(&meta(1), vec![1; 4096]).await.unwrap();
     let saver = {
         let store = store.clone();
         tokio::spawn(async move {
             for i in 2..=60u64 {
-                store
-                    .save(&meta(i, &format!("s{i}")), vec![i as u8; 4096])
-                    .await
-                    .unwrap();
+                store.save(&meta(i), vec![i as u8; 4096]).await.unwrap();
             }
         })
     };

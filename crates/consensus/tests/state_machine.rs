@@ -6,13 +6,11 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::Mutex;
 
+use openraft::impls::leader_id_adv::LeaderId;
 use openraft::storage::RaftStateMachine;
-use openraft::CommittedLeaderId;
-use openraft::Entry;
+use openraft::vote::RaftLeaderId;
 use openraft::EntryPayload;
-use openraft::LogId;
 use openraft::RaftSnapshotBuilder;
-use openraft::SnapshotMeta;
 use zk_consensus::decode_state;
 use zk_consensus::encode_state;
 use zk_consensus::AppliedPoint;
@@ -21,11 +19,13 @@ use zk_consensus::Batch;
 use zk_consensus::Command;
 use zk_consensus::CommandOp;
 use zk_consensus::CommandResponse;
+use zk_consensus::Entry;
+use zk_consensus::LogId;
 use zk_consensus::Origin;
 use zk_consensus::Outcome;
 use zk_consensus::SharedState;
 use zk_consensus::SledStorage;
-use zk_consensus::TypeConfig;
+use zk_consensus::SnapshotMeta;
 use zk_consensus::ZkStateMachine;
 use zk_session::ClusterSecret;
 use zk_session::SessionId;
@@ -34,11 +34,11 @@ use zk_store::Txn;
 use zk_wire::Acl;
 use zk_wire::CreateMode;
 
-fn log_id(index: u64) -> LogId<u64> {
-    LogId::new(CommittedLeaderId::new(1, 1), index)
+fn log_id(index: u64) -> LogId {
+    LogId::new(LeaderId::new(1, 1), index)
 }
 
-fn entry(index: u64, op: CommandOp) -> Entry<TypeConfig> {
+fn entry(index: u64, op: CommandOp) -> Entry {
     Entry {
         log_id: log_id(index),
         payload: EntryPayload::Normal(Batch::from(Command {
@@ -107,8 +107,8 @@ fn open_sm() -> Sm {
     }
 }
 
-async fn apply(sm: &mut ZkStateMachine, e: Entry<TypeConfig>) -> CommandResponse {
-    let mut r = sm.apply([e]).await.unwrap();
+async fn apply(sm: &mut ZkStateMachine, e: Entry) -> CommandResponse {
+    let mut r = sm.apply_entries([e]).await;
     assert_eq!(r.len(), 1);
     let mut answers = r.remove(0).0;
     assert_eq!(answers.len(), 1, "one answer per command");
@@ -181,7 +181,7 @@ async fn the_hook_hears_every_command_in_log_order() {
 }
 
 /// A mixed log: secret, sessions, writes (some failing), a close, an expiry, noops.
-fn mixed_log() -> Vec<Entry<TypeConfig>> {
+fn mixed_log() -> Vec<Entry> {
     let mut ops = vec![
         CommandOp::SetSecret { secret: secret(9) },
         CommandOp::CreateSession { timeout_ms: 4000 },
@@ -213,10 +213,10 @@ async fn same_log_gives_same_state_and_snapshot_bytes() {
     let mut b = open_sm();
     let log = mixed_log();
     // Different batching must not matter either.
-    let ra = a.sm.apply(log.clone()).await.unwrap();
+    let ra = a.sm.apply_entries(log.clone()).await;
     let mut rb = Vec::new();
     for chunk in log.chunks(7) {
-        rb.extend(b.sm.apply(chunk.to_vec()).await.unwrap());
+        rb.extend(b.sm.apply_entries(chunk.to_vec()).await);
     }
     assert_eq!(ra, rb);
     let (sa, sb) = (a.shared.read(), b.shared.read());
@@ -229,7 +229,7 @@ async fn same_log_gives_same_state_and_snapshot_bytes() {
 #[tokio::test]
 async fn snapshot_round_trip_and_bad_bytes_are_errors() {
     let mut a = open_sm();
-    a.sm.apply(mixed_log()).await.unwrap();
+    a.sm.apply_entries(mixed_log()).await;
     let snap =
         a.sm.get_snapshot_builder()
             .await
@@ -244,7 +244,7 @@ async fn snapshot_round_trip_and_bad_bytes_are_errors() {
     assert_eq!(current.snapshot.get_ref(), &bytes);
 
     let mut b = open_sm();
-    b.sm.install_snapshot(&snap.meta, Box::new(Cursor::new(bytes.clone())))
+    b.sm.install_snapshot(&snap.meta, Cursor::new(bytes.clone()))
         .await
         .unwrap();
     {
@@ -277,12 +277,12 @@ async fn snapshot_round_trip_and_bad_bytes_are_errors() {
     bad[last] ^= 1;
     assert!(c
         .sm
-        .install_snapshot(&snap.meta, Box::new(Cursor::new(bad)))
+        .install_snapshot(&snap.meta, Cursor::new(bad))
         .await
         .is_err());
     assert!(c
         .sm
-        .install_snapshot(&snap.meta, Box::new(Cursor::new(b"garbage".to_vec())))
+        .install_snapshot(&snap.meta, Cursor::new(b"garbage".to_vec()))
         .await
         .is_err());
     // Metadata naming another position than the bytes hold is refused too.
@@ -292,7 +292,7 @@ async fn snapshot_round_trip_and_bad_bytes_are_errors() {
     };
     assert!(c
         .sm
-        .install_snapshot(&wrong, Box::new(Cursor::new(bytes)))
+        .install_snapshot(&wrong, Cursor::new(bytes))
         .await
         .is_err());
     assert_eq!(
@@ -310,7 +310,7 @@ async fn reopen_loads_the_stored_snapshot() {
     {
         let storage = SledStorage::open(dir.path()).unwrap();
         let (mut sm, shared) = ZkStateMachine::open(&storage, TreeConfig::default()).unwrap();
-        sm.apply(mixed_log()).await.unwrap();
+        sm.apply_entries(mixed_log()).await;
         sm.get_snapshot_builder()
             .await
             .build_snapshot()
@@ -328,7 +328,7 @@ async fn reopen_loads_the_stored_snapshot() {
 }
 
 /// One entry at `index` carrying `ops` in order, from node 1's requests 1, 2, 3, ...
-fn batch_entry(index: u64, ops: Vec<CommandOp>) -> Entry<TypeConfig> {
+fn batch_entry(index: u64, ops: Vec<CommandOp>) -> Entry {
     let cmds: Vec<Command> = (1..)
         .zip(ops)
         .map(|(seq, op)| Command {
@@ -357,7 +357,7 @@ async fn a_batch_gives_each_command_its_own_zxid() {
             create(1, "/a", CreateMode::Persistent),
         ],
     );
-    let answers = s.sm.apply([batch]).await.unwrap();
+    let answers = s.sm.apply_entries([batch]).await;
     assert_eq!(answers.len(), 1, "one answer per entry");
     let zxids: Vec<i64> = answers[0].0.iter().map(|a| a.zxid).collect();
     assert_eq!(zxids, vec![1, 2, 3]);
@@ -389,7 +389,7 @@ async fn a_batch_gives_each_command_its_own_zxid() {
         log_id: log_id(2),
         payload: EntryPayload::Blank,
     };
-    s.sm.apply([blank]).await.unwrap();
+    s.sm.apply_entries([blank]).await;
     assert_eq!(
         s.shared.read().applied_point(),
         AppliedPoint { index: 2, zxid: 3 }
@@ -434,7 +434,7 @@ async fn the_hook_sees_the_state_between_the_commands_of_an_entry() {
             create(1, "/b", CreateMode::Persistent),
         ],
     );
-    sm.apply([batch]).await.unwrap();
+    sm.apply_entries([batch]).await;
     assert_eq!(
         *seen.lock().expect("lock"),
         vec![

@@ -13,24 +13,19 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::log_id;
 use common::put_entry;
+use common::Entry;
+use common::Vote;
 use common::TC;
 use openraft::storage::RaftLogStorage;
-use openraft::CommittedLeaderId;
-use openraft::Entry;
-use openraft::LogId;
 use openraft::RaftLogReader;
-use openraft::Vote;
 use zk_consensus::ClusterMeta;
 use zk_consensus::LogStore;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sled-format-3");
 
-fn log_id(term: u64, index: u64) -> LogId<u64> {
-    LogId::new(CommittedLeaderId::new(term, 0), index)
-}
-
-fn entries(term: u64, range: std::ops::RangeInclusive<u64>) -> Vec<Entry<TC>> {
+fn entries(term: u64, range: std::ops::RangeInclusive<u64>) -> Vec<Entry> {
     range
         .map(|i| put_entry(term, i, vec![i as u8; 16]))
         .collect()

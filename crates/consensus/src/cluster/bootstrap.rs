@@ -2,7 +2,7 @@
 //!
 //! Every member starting on an empty data dir would call `Raft::initialize` with the same
 //! members, which openraft accepts (identical entries at log index 0). But initializing makes
-//! a node campaign at once in term 1, and openraft 0.9 orders votes of one term by node id:
+//! a node campaign at once in term 1, and openraft orders votes of one term by node id:
 //! a late node's `T1-N3` outranks a sitting leader's `T1-N2` and deposes it. So a node first
 //! asks its peers; if any is already initialized, the ensemble exists and its leader brings
 //! this node in (by log or snapshot) without an election.

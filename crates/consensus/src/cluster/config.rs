@@ -16,7 +16,7 @@ use crate::types::NodeId;
 
 /// Raft's timers and the network's timeouts.
 ///
-/// openraft 0.9 lets a follower campaign only after `election_max` (its leader lease) *plus*
+/// openraft (0.9 and 0.10) lets a follower campaign only after `election_max` (its leader lease) *plus*
 /// its own random election timeout in `election_min..election_max` have passed without a
 /// heartbeat. Our election driver (`cluster::prevote`) keeps that rule; with the defaults a
 /// follower stands 260–320 ms after the dead leader's last heartbeat (see docs/consensus.md:
@@ -180,21 +180,24 @@ impl ClusterConfig {
                 self.snapshot_every,
                 self.node_id,
             )),
-            snapshot_max_chunk_size: SNAPSHOT_CHUNK,
             max_in_snapshot_log_to_keep: self.keep_log,
             purge_batch_size: 1,
             // Elections start only after a pre-vote round (cluster::prevote).
             enable_elect: false,
+            // The leader hands an entry to replication as soon as its own append is
+            // submitted (readable), not once it is flushed: its fsync runs alongside the
+            // followers'. A commit still needs a majority of flushed copies, the leader's
+            // own counting only once flushed.
+            broadcast_submitted_on_append: Some(true),
+            // A follower whose disk was lost comes back with an empty log; without this the
+            // leader treats that as a bug (a panic) instead of sending it a snapshot.
+            allow_log_reversion: Some(true),
             ..Config::default()
         }
         .validate()
         .map_err(ClusterError::Config)
     }
 }
-
-/// Bytes per snapshot chunk: well under the gRPC message limit, small enough that one chunk
-/// travels in a fraction of `snapshot_timeout`.
-const SNAPSHOT_CHUNK: u64 = 1 << 20;
 
 /// The port of `host:port` (IPv6 literals in brackets); `None` if missing or 0.
 fn port_of(addr: &str) -> Option<u16> {

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use openraft::error::Fatal;
 use openraft::error::InitializeError;
 use openraft::error::RaftError;
-use openraft::BasicNode;
-use openraft::StorageError;
 
 use crate::cluster::config::RaftTiming;
 use crate::error::MetaError;
 use crate::error::OpenError;
 use crate::types::NodeId;
+use crate::types::TypeConfig;
 
 /// Why the data dir, its state or Raft could not be opened (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -25,13 +24,13 @@ pub enum StartError {
     Meta(#[from] MetaError),
     /// Reading the stored state failed.
     #[error("raft storage: {0}")]
-    Storage(#[from] Box<StorageError<NodeId>>),
+    Storage(#[from] std::io::Error),
     /// openraft stopped.
     #[error("raft stopped: {0}")]
-    Fatal(#[from] Fatal<NodeId>),
+    Fatal(#[from] Fatal<TypeConfig>),
     /// The first membership could not be initialized.
     #[error("initialize: {0}")]
-    Initialize(#[from] Box<RaftError<NodeId, InitializeError<NodeId, BasicNode>>>),
+    Initialize(#[from] Box<RaftError<TypeConfig, InitializeError<TypeConfig>>>),
     /// The Raft tasks did not end cleanly at shutdown.
     #[error("raft shutdown: {0}")]
     Shutdown(String),

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use openraft::async_runtime::WatchReceiver;
+use openraft::ReadPolicy;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -93,7 +95,7 @@ impl ClusterNode {
 
     /// How this member stands in Raft now (role, leader, quorum, log and applied indexes).
     pub fn standing(&self) -> Standing {
-        Standing::from_metrics(&self.raft.metrics().borrow())
+        Standing::from_metrics(&self.raft.metrics().borrow_watched())
     }
 
     /// Follows the standing as it changes.
@@ -228,8 +230,8 @@ impl ClusterNode {
             return Err(ProposeError::NoLeader);
         };
         if leader == self.id {
-            return match self.raft.get_read_log_id().await {
-                Ok((read, _)) => Ok(read.map_or(0, |l| l.index)),
+            return match self.raft.get_read_log_id(ReadPolicy::ReadIndex).await {
+                Ok((read, _)) => Ok(read.index()),
                 Err(e) => Err(ProposeError::NotLeader {
                     node: self.id,
                     leader: e.forward_to_leader().and_then(|f| f.leader_id),

@@ -2,13 +2,14 @@
 //! they change with the role, not with every entry as the full metrics do) and published
 //! only when it changes.
 
+use openraft::async_runtime::WatchReceiver;
 use openraft::metrics::RaftServerMetrics;
-use openraft::BasicNode;
 use openraft::ServerState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::types::NodeId;
+use crate::types::TypeConfig;
 use crate::types::ZkRaft;
 
 /// Who leads the ensemble, as this node knows it.
@@ -25,11 +26,11 @@ pub struct Role {
 
 impl Role {
     /// The role shown by a server-metrics snapshot.
-    pub fn from_metrics(m: &RaftServerMetrics<NodeId, BasicNode>) -> Self {
+    pub fn from_metrics(m: &RaftServerMetrics<TypeConfig>) -> Self {
         Role {
             leader: m.current_leader,
             is_leader: m.state == ServerState::Leader,
-            term: m.vote.leader_id().get_term(),
+            term: m.vote.leader_id().term,
         }
     }
 }
@@ -37,7 +38,7 @@ impl Role {
 /// Publishes the role on a watch channel until Raft stops.
 pub(crate) fn spawn_role_watch(raft: &ZkRaft) -> (watch::Receiver<Role>, JoinHandle<()>) {
     let mut metrics = raft.server_metrics();
-    let (tx, rx) = watch::channel(Role::from_metrics(&metrics.borrow()));
+    let (tx, rx) = watch::channel(Role::from_metrics(&metrics.borrow_watched()));
     let task = tokio::spawn(async move {
         while metrics.changed().await.is_ok() {
             let role = Role::from_metrics(&metrics.borrow_and_update());

@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use openraft::BasicNode;
+use openraft::async_runtime::WatchReceiver;
+use openraft::type_config::alias::WatchReceiverOf;
+use openraft::Instant;
 use openraft::RaftMetrics;
 use openraft::ServerState;
-use tokio::sync::watch;
 
+use crate::types::LogId;
 use crate::types::NodeId;
+use crate::types::TypeConfig;
 
 /// This member's part in Raft now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +72,7 @@ impl Standing {
     }
 
     /// The standing that Raft's metrics show.
-    pub(crate) fn from_metrics(m: &RaftMetrics<NodeId, BasicNode>) -> Self {
+    pub(crate) fn from_metrics(m: &RaftMetrics<TypeConfig>) -> Self {
         let role = match (&m.running_state, m.state) {
             (Err(_), _) | (_, ServerState::Shutdown) => RaftRole::Stopped,
             (Ok(()), ServerState::Leader) => RaftRole::Leader,
@@ -77,7 +80,7 @@ impl Standing {
             (Ok(()), ServerState::Learner) => RaftRole::Learner,
             (Ok(()), ServerState::Candidate) => RaftRole::Candidate,
         };
-        let index = |l: Option<&openraft::LogId<NodeId>>| l.map_or(0, |l| l.index);
+        let index = |l: Option<&LogId>| l.map_or(0, |l| l.index);
         let matched = match (&m.replication, role) {
             (Some(r), RaftRole::Leader) => r
                 .iter()
@@ -85,6 +88,13 @@ impl Standing {
                 .map(|(&id, l)| (id, l.as_ref().map(|l| l.index)))
                 .collect(),
             _ => BTreeMap::new(),
+        };
+        // Measured now, from the time of the acknowledgement; a lone voter is its own quorum
+        // and has no acknowledgement time (openraft reports 0 ms for it).
+        #[allow(deprecated)]
+        let quorum_acked_ago_ms = match &m.last_quorum_acked {
+            Some(at) => Some(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            None => m.millis_since_quorum_ack,
         };
         let membership = m.membership_config.membership();
         let members = membership
@@ -100,7 +110,7 @@ impl Standing {
             leader: m.current_leader,
             term: m.current_term,
             members,
-            quorum_acked_ago_ms: m.millis_since_quorum_ack,
+            quorum_acked_ago_ms,
             last_log_index: m.last_log_index.unwrap_or(0),
             applied_index: index(m.last_applied.as_ref()),
             snapshot_index: index(m.snapshot.as_ref()),
@@ -112,7 +122,7 @@ impl Standing {
 
 /// Follows this member's standing as Raft publishes changes (every applied entry, vote,
 /// role or membership change).
-pub struct StandingWatch(pub(crate) watch::Receiver<RaftMetrics<NodeId, BasicNode>>);
+pub struct StandingWatch(pub(crate) WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>);
 
 impl StandingWatch {
     /// The standing now, marked seen.
@@ -132,22 +142,29 @@ mod tests {
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
-    use openraft::CommittedLeaderId;
-    use openraft::LogId;
+    use std::time::Duration;
+
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::metrics::SerdeInstant;
+    use openraft::vote::RaftLeaderId;
+    use openraft::BasicNode;
     use openraft::Membership;
     use openraft::StoredMembership;
+    use openraft::TokioInstant;
 
     use super::*;
 
     #[test]
     fn the_leaders_metrics_become_its_standing() {
-        let mut m = RaftMetrics::<NodeId, BasicNode>::new_initial(1);
+        let mut m = RaftMetrics::<TypeConfig>::new_initial(1);
         m.state = ServerState::Leader;
         m.current_leader = Some(1);
         m.current_term = 4;
-        m.millis_since_quorum_ack = Some(12);
+        m.last_quorum_acked = Some(SerdeInstant::new(
+            TokioInstant::now() - Duration::from_millis(12),
+        ));
         m.last_log_index = Some(30);
-        m.last_applied = Some(LogId::new(CommittedLeaderId::new(4, 1), 29));
+        m.last_applied = Some(LogId::new(LeaderId::new(4, 1), 29));
         let voters = BTreeSet::from([1, 2, 3]);
         let nodes: BTreeMap<NodeId, BasicNode> = voters
             .iter()
@@ -155,18 +172,19 @@ mod tests {
             .collect();
         m.membership_config = Arc::new(StoredMembership::new(
             None,
-            Membership::new(vec![voters], nodes),
+            Membership::new(vec![voters], nodes).unwrap(),
         ));
         m.replication = Some(BTreeMap::from([
-            (1, Some(LogId::new(CommittedLeaderId::new(4, 1), 30))),
-            (2, Some(LogId::new(CommittedLeaderId::new(4, 1), 28))),
+            (1, Some(LogId::new(LeaderId::new(4, 1), 30))),
+            (2, Some(LogId::new(LeaderId::new(4, 1), 28))),
             (3, None),
         ]));
         let s = Standing::from_metrics(&m);
         assert_eq!(s.role, RaftRole::Leader);
         assert_eq!((s.leader, s.term, s.voters()), (Some(1), 4, 3));
         assert_eq!(s.members[&2].addr, "zk2:2888");
-        assert_eq!(s.quorum_acked_ago_ms, Some(12));
+        let ago = s.quorum_acked_ago_ms.expect("acknowledged");
+        assert!((12..10_000).contains(&ago), "{ago} ms");
         assert_eq!((s.last_log_index, s.applied_index), (30, 29));
         assert_eq!(
             s.matched,
@@ -176,8 +194,21 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
+    fn a_lone_voter_is_its_own_fresh_quorum() {
+        let mut m = RaftMetrics::<TypeConfig>::new_initial(1);
+        m.state = ServerState::Leader;
+        // openraft: a self-quorum leader has no acknowledgement time, and reports 0 ms.
+        m.last_quorum_acked = None;
+        m.millis_since_quorum_ack = Some(0);
+        assert_eq!(Standing::from_metrics(&m).quorum_acked_ago_ms, Some(0));
+        m.millis_since_quorum_ack = None;
+        assert_eq!(Standing::from_metrics(&m).quorum_acked_ago_ms, None);
+    }
+
+    #[test]
     fn a_stopped_raft_stands_nowhere() {
-        let mut m = RaftMetrics::<NodeId, BasicNode>::new_initial(1);
+        let mut m = RaftMetrics::<TypeConfig>::new_initial(1);
         m.state = ServerState::Leader;
         m.running_state = Err(openraft::error::Fatal::Stopped);
         assert_eq!(Standing::from_metrics(&m).role, RaftRole::Stopped);

@@ -67,8 +67,8 @@ pub async fn start_cluster(
     let log_store = storage
         .log_store::<TypeConfig>()
         .map_err(StartError::from)?;
-    let (sm, state) = ZkStateMachine::open(&storage, config.tree_config)
-        .map_err(|e| StartError::Storage(Box::new(e)))?;
+    let (sm, state) =
+        ZkStateMachine::open(&storage, config.tree_config).map_err(StartError::Storage)?;
     if let Some(hook) = config.apply_hook.clone() {
         // A fresh state machine has none yet, so this cannot fail.
         let _ = state.set_apply_hook(hook);
@@ -102,12 +102,19 @@ pub async fn start_cluster(
     let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
         .await
         .map_err(|e| match e {
-            openraft::error::Fatal::StorageError(se) => StartError::Storage(Box::new(se)),
+            openraft::error::Fatal::StorageError(se) => {
+                StartError::Storage(std::io::Error::other(se.to_string()))
+            }
             other => StartError::Fatal(other),
         })?;
 
     let activity = ActivitySlot::default();
-    let (proposer, keeper) = Proposer::spawn(raft.clone(), id);
+    let (proposer, keeper) = Proposer::spawn(
+        raft.clone(),
+        id,
+        config.timing.election_max,
+        config.timing.rpc_timeout,
+    );
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let (role, role_task) = spawn_role_watch(&raft);
@@ -124,7 +131,13 @@ pub async fn start_cluster(
         ServerHandle::spawn(listener, local_addr, parts)
     });
 
-    let duties = spawn_leader_duties(proposer.clone(), state.clone(), role.clone(), config.secret);
+    let duties = spawn_leader_duties(
+        proposer.clone(),
+        state.clone(),
+        role.clone(),
+        config.secret,
+        config.timing.election_max,
+    );
     let (link, link_task) = spawn_leader_link(
         role.clone(),
         channels.clone(),

@@ -17,10 +17,12 @@ use crate::types::NodeId;
 /// Largest gRPC message accepted either way: an AppendEntries batch is cut to
 /// [`APPEND_BUDGET`] (one entry may exceed it; client packets are at most ~1 MiB).
 pub(crate) const MAX_MESSAGE: usize = 64 << 20;
-/// Bytes an AppendEntries request should stay under; a bigger one is split (openraft's
-/// `PayloadTooLarge` hint), so one RPC (and the follower's flush of it) fits in a heartbeat
-/// interval, which is openraft's timeout for it.
+/// Bytes an AppendEntries request should stay under; the entries past it go in the next
+/// request (the target is told to have matched up to the last one sent), so one RPC and the
+/// follower's flush of it stay short.
 pub(crate) const APPEND_BUDGET: usize = 1 << 20;
+/// Bytes of snapshot data per message of a snapshot stream.
+pub(crate) const SNAPSHOT_CHUNK: usize = 1 << 20;
 /// Requests a channel queues while its connection is not ready. A peer that accepts TCP
 /// but never answers (hung) keeps every request queued; this bounds the memory they hold
 /// (callers time out and openraft retries).

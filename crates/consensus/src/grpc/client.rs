@@ -1,35 +1,40 @@
-//! openraft's network over gRPC: one [`RaftPeer`] per target, made by [`GrpcNetwork`].
+//! openraft's network over gRPC: one [`RaftPeer`] per target and purpose (replication,
+//! heartbeats, snapshots), made by [`GrpcNetwork`].
 //!
-//! Failures map onto what openraft acts on: a peer that cannot be reached is `Unreachable`
-//! (openraft then backs off, with [`RaftPeer::backoff`]), a call that outlives its deadline
-//! is `Timeout`, the remote Raft's refusal is `RemoteError`. Every call has a deadline, and
-//! each target has its own replication task and connection, so a slow or dead peer never
-//! holds up the others.
+//! Failures map onto what openraft acts on: a peer that cannot be reached (or whose Raft has
+//! stopped) is `Unreachable` (openraft then backs off, with [`RaftPeer::backoff`]), a call that
+//! outlives its deadline is `Timeout`. Every call has a deadline, and each target has its own
+//! replication task and connection, so a slow or dead peer never holds up the others.
+//!
+//! Deadlines: openraft 0.10 offers every AppendEntries one heartbeat interval (`RPCOption`)
+//! and enforces nothing itself. A heartbeat keeps that deadline (openraft's heartbeat worker
+//! sends the next one anyway); a request carrying entries gets the longer RPC timeout, since
+//! moving and flushing a large batch to a busy follower can take longer than a heartbeat
+//! interval, and a replication stream cut at that length would resend the same batch forever.
 
 use std::future::Future;
 use std::time::Duration;
 
-use openraft::error::InstallSnapshotError;
+use openraft::entry::RaftEntry;
 use openraft::error::NetworkError;
-use openraft::error::PayloadTooLarge;
 use openraft::error::RPCError;
-use openraft::error::RaftError;
-use openraft::error::RemoteError;
+use openraft::error::ReplicationClosed;
+use openraft::error::StreamingError;
 use openraft::error::Timeout;
 use openraft::error::Unreachable;
 use openraft::network::Backoff;
 use openraft::network::RPCOption;
 use openraft::network::RPCTypes;
-use openraft::network::RaftNetwork;
 use openraft::network::RaftNetworkFactory;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::AppendEntriesResponse;
-use openraft::raft::InstallSnapshotRequest;
-use openraft::raft::InstallSnapshotResponse;
+use openraft::raft::SnapshotResponse;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
 use openraft::BasicNode;
+use openraft::RaftNetworkV2;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic::Status;
@@ -37,14 +42,16 @@ use tonic::Status;
 use crate::cluster::RaftTiming;
 use crate::grpc::channels::Channels;
 use crate::grpc::channels::APPEND_BUDGET;
+use crate::grpc::channels::SNAPSHOT_CHUNK;
 use crate::grpc::identity::Identity;
-use crate::grpc::inflight::InFlight;
-use crate::grpc::inflight::Span;
 use crate::grpc::pb;
 use crate::grpc::pb::peer_client::PeerClient;
 use crate::grpc::wire;
 use crate::types::NodeId;
+use crate::types::Snapshot;
+use crate::types::SnapshotData;
 use crate::types::TypeConfig;
+use crate::types::Vote;
 
 /// The first retry delay after a peer turned out unreachable; it doubles up to
 /// [`RaftTiming::max_backoff`].
@@ -78,7 +85,6 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
             channels: self.channels.clone(),
             identity: self.identity,
             timing: self.timing,
-            in_flight: None,
         }
     }
 }
@@ -91,28 +97,13 @@ pub(crate) struct RaftPeer {
     channels: Channels,
     identity: Identity,
     timing: RaftTiming,
-    /// The AppendEntries with entries that is (or was last) running, if unanswered.
-    in_flight: Option<InFlight>,
 }
 
-type RpcResult<T, E = openraft::error::Infallible> =
-    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
 
 impl RaftPeer {
-    /// Runs one call with a deadline and maps every failure onto openraft's error kinds.
-    async fn call<T, E, F, Fut>(
-        &self,
-        action: RPCTypes,
-        ttl: Duration,
-        bulk: bool,
-        f: F,
-    ) -> RpcResult<T, E>
-    where
-        T: DeserializeOwned,
-        E: serde::de::DeserializeOwned + std::error::Error,
-        F: FnOnce(PeerClient<Channel>, pb::Caller) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<pb::RaftReply>, Status>>,
-    {
+    /// A client to the target (`bulk`: on the snapshot connection).
+    fn client(&self, bulk: bool) -> RpcResult<PeerClient<Channel>> {
         let Some(ch) = self.channels.get(self.target) else {
             let e = std::io::Error::other(format!(
                 "node {} ({}) is not in this node's --peers",
@@ -120,78 +111,43 @@ impl RaftPeer {
             ));
             return Err(RPCError::Unreachable(Unreachable::new(&e)));
         };
-        let client = if bulk { ch.bulk_client() } else { ch.client() };
+        Ok(if bulk { ch.bulk_client() } else { ch.client() })
+    }
+
+    /// Runs one call with a deadline and maps every failure onto openraft's error kinds.
+    async fn call<T, F, Fut>(&self, action: RPCTypes, ttl: Duration, f: F) -> RpcResult<T>
+    where
+        T: DeserializeOwned,
+        F: FnOnce(PeerClient<Channel>, pb::Caller) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<pb::RaftReply>, Status>>,
+    {
+        let client = self.client(false)?;
         let caller = self.identity.caller(self.target);
         let reply = match tokio::time::timeout(ttl, f(client, caller)).await {
             Err(_elapsed) => return Err(self.timeout(action, ttl)),
             Ok(Err(status)) => return Err(self.status_error(action, ttl, status)),
             Ok(Ok(reply)) => reply.into_inner(),
         };
-        match wire::parse_reply::<T, E>(reply) {
+        self.parse(reply)
+    }
+
+    /// The answer in a reply; the remote Raft having stopped is `Unreachable` (nothing else
+    /// refuses these RPCs).
+    fn parse<T: DeserializeOwned>(&self, reply: pb::RaftReply) -> RpcResult<T> {
+        match wire::parse_reply::<T, openraft::error::Infallible>(reply) {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(refused)) => Err(RPCError::RemoteError(RemoteError::new(
-                self.target,
-                refused,
-            ))),
+            Ok(Err(refused)) => {
+                let e = std::io::Error::other(format!(
+                    "node {} ({}): {refused}",
+                    self.target, self.addr
+                ));
+                Err(RPCError::Unreachable(Unreachable::new(&e)))
+            }
             Err(bad) => Err(RPCError::Network(NetworkError::new(&bad))),
         }
     }
 
-    /// Sends one encoded AppendEntries.
-    async fn send_append(
-        self,
-        msg: pb::AppendRequest,
-        ttl: Duration,
-    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        self.call(
-            RPCTypes::AppendEntries,
-            ttl,
-            false,
-            |mut c, _caller| async move {
-                let mut req = tonic::Request::new(msg);
-                req.set_timeout(ttl);
-                c.append_entries(req).await
-            },
-        )
-        .await
-    }
-
-    /// While `running` runs, sends an entry-less AppendEntries from its start (already
-    /// matched on the target) every heartbeat interval: openraft sends nothing else to the
-    /// target until it has the answer, and a target that hears nothing for an election
-    /// timeout deposes a leader that is merely busy sending a large batch.
-    fn spawn_keepalive(
-        &self,
-        rpc: &AppendEntriesRequest<TypeConfig>,
-        running: &InFlight,
-        every: Duration,
-    ) {
-        let beat = AppendEntriesRequest::<TypeConfig> {
-            vote: rpc.vote,
-            prev_log_id: running.prev(),
-            leader_commit: rpc.leader_commit,
-            entries: Vec::new(),
-        };
-        let caller = self.identity.caller(self.target);
-        let Ok((msg, _)) = encode_append(&beat, caller, APPEND_BUDGET) else {
-            return;
-        };
-        let peer = self.clone();
-        let running = running.clone();
-        tokio::spawn(async move {
-            while tokio::time::timeout(every, running.wait()).await.is_err() {
-                if let Err(e) = peer.clone().send_append(msg.clone(), every).await {
-                    tracing::debug!(target = peer.target, "keep-alive heartbeat failed: {e}");
-                }
-            }
-        });
-    }
-
-    fn timeout<E: std::error::Error>(
-        &self,
-        action: RPCTypes,
-        ttl: Duration,
-    ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+    fn timeout(&self, action: RPCTypes, ttl: Duration) -> RPCError<TypeConfig> {
         RPCError::Timeout(Timeout {
             action,
             id: self.identity.id,
@@ -200,12 +156,12 @@ impl RaftPeer {
         })
     }
 
-    fn status_error<E: std::error::Error>(
+    fn status_error(
         &self,
         action: RPCTypes,
         ttl: Duration,
         status: Status,
-    ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+    ) -> RPCError<TypeConfig> {
         let e = std::io::Error::other(format!(
             "{action} to node {} ({}): {}: {}",
             self.target,
@@ -228,6 +184,90 @@ impl RaftPeer {
             _ => RPCError::Network(NetworkError::new(&e)),
         }
     }
+
+    /// Sends a whole snapshot as a stream of chunks; fails when no chunk was taken for
+    /// `ttl` (the receiver's flow control holds the stream while it is behind), or the
+    /// receiver did not answer `ttl` after the last one (it installs the snapshot first).
+    async fn send_snapshot(
+        &self,
+        vote: Vote,
+        snapshot: Snapshot,
+        ttl: Duration,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let bytes = snapshot.snapshot.into_inner();
+        let header = wire::encode(&(&vote, &snapshot.meta, bytes.len() as u64))
+            .map_err(|e| streaming_network(&e))?;
+        let caller = self.identity.caller(self.target);
+        let mut chunks: Vec<pb::SnapshotChunk> = bytes
+            .chunks(SNAPSHOT_CHUNK)
+            .map(|c| pb::SnapshotChunk {
+                caller: None,
+                header: Vec::new(),
+                data: c.to_vec(),
+            })
+            .collect();
+        drop(bytes);
+        if chunks.is_empty() {
+            chunks.push(pb::SnapshotChunk::default());
+        }
+        chunks[0].caller = Some(caller);
+        chunks[0].header = header;
+        let n = chunks.len();
+        // Counts the chunks the transport took; dropped with the stream after the last.
+        let (taken, mut progress) = watch::channel(0usize);
+        let stream = tokio_stream::StreamExt::map(tokio_stream::iter(chunks), move |c| {
+            taken.send_modify(|t| *t += 1);
+            c
+        });
+        let mut client = self.client(true).map_err(streaming)?;
+        let call = client.install_snapshot(tonic::Request::new(stream));
+        tokio::pin!(call);
+        let reply = loop {
+            tokio::select! {
+                reply = &mut call => break reply,
+                moved = tokio::time::timeout(ttl, progress.changed()) => match moved {
+                    Ok(Ok(())) => continue,
+                    // Every chunk is out: the answer comes after the install.
+                    Ok(Err(_)) => match tokio::time::timeout(ttl, &mut call).await {
+                        Ok(reply) => break reply,
+                        Err(_) => return Err(self.snapshot_timeout(ttl)),
+                    },
+                    Err(_) => {
+                        let taken = *progress.borrow();
+                        tracing::warn!(target = self.target, taken, of = n, "snapshot transfer stalled");
+                        return Err(self.snapshot_timeout(ttl));
+                    }
+                },
+            }
+        };
+        let reply = reply.map_err(|status| {
+            streaming(self.status_error(RPCTypes::InstallSnapshot, ttl, status))
+        })?;
+        self.parse(reply.into_inner()).map_err(streaming)
+    }
+
+    fn snapshot_timeout(&self, ttl: Duration) -> StreamingError<TypeConfig> {
+        StreamingError::Timeout(Timeout {
+            action: RPCTypes::InstallSnapshot,
+            id: self.identity.id,
+            target: self.target,
+            timeout: ttl,
+        })
+    }
+}
+
+/// An RPC failure as a snapshot transfer's.
+fn streaming(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+    match e {
+        RPCError::Timeout(t) => StreamingError::Timeout(t),
+        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+        RPCError::Network(n) => StreamingError::Network(n),
+        RPCError::RemoteError(r) => match r.source {},
+    }
+}
+
+fn streaming_network(e: &dyn std::error::Error) -> StreamingError<TypeConfig> {
+    StreamingError::Network(NetworkError::new(&std::io::Error::other(e.to_string())))
 }
 
 /// An AppendEntries request as it travels: the header and each entry encoded on its own,
@@ -258,83 +298,52 @@ fn encode_append(
     Ok((msg, n))
 }
 
-impl RaftNetwork<TypeConfig> for RaftPeer {
+impl RaftNetworkV2<TypeConfig> for RaftPeer {
+    type SnapshotData = SnapshotData;
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        let span = Span::of(&rpc);
-        if let Some(running) = self.in_flight.clone().filter(|r| r.covers(&span)) {
-            // openraft gave up on this range and resent it: wait for the RPC still running.
-            let waited = running.wait().await;
-            self.in_flight = None;
-            return waited.map(|resp| running.answer_for(&span, resp));
-        }
+    ) -> RpcResult<AppendEntriesResponse<TypeConfig>> {
         let caller = self.identity.caller(self.target);
         let (msg, n) = encode_append(&rpc, caller, APPEND_BUDGET)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        if n < rpc.entries.len() {
+        let ttl = if rpc.entries.is_empty() {
+            option.soft_ttl()
+        } else {
+            self.timing.rpc_timeout.max(option.soft_ttl())
+        };
+        let resp: AppendEntriesResponse<TypeConfig> = self
+            .call(RPCTypes::AppendEntries, ttl, |mut c, _caller| async move {
+                let mut req = tonic::Request::new(msg);
+                req.set_timeout(ttl);
+                c.append_entries(req).await
+            })
+            .await?;
+        if n < rpc.entries.len() && resp.is_success() {
+            // Only the first `n` fit the budget: the target now holds the log up to the last
+            // of them, and openraft sends the rest in its next request.
             tracing::debug!(
                 target = self.target,
                 n,
                 of = rpc.entries.len(),
                 "append split"
             );
-            return Err(RPCError::PayloadTooLarge(
-                PayloadTooLarge::new_entries_hint(n as u64),
-            ));
+            let sent = rpc.entries[n - 1].log_id();
+            return Ok(AppendEntriesResponse::PartialSuccess(Some(sent)));
         }
-        // Runs on a task of its own, so openraft's timeout (one heartbeat) does not cancel it;
-        // bounded by the longer RPC timeout instead.
-        let ttl = option.hard_ttl().max(self.timing.rpc_timeout);
-        let running = InFlight::spawn(span.clone(), self.clone().send_append(msg, ttl));
-        if span.has_entries() {
-            // Kept until this call returns its answer: if openraft cancels the call first,
-            // its resend finds the RPC here.
-            self.in_flight = Some(running.clone());
-            self.spawn_keepalive(&rpc, &running, option.hard_ttl());
-        }
-        let waited = running.wait().await;
-        if span.has_entries() {
-            self.in_flight = None;
-        }
-        waited
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        rpc: InstallSnapshotRequest<TypeConfig>,
-        option: RPCOption,
-    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        let header = wire::encode(&(&rpc.vote, &rpc.meta, rpc.offset, rpc.done))
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let ttl = option.hard_ttl();
-        self.call(
-            RPCTypes::InstallSnapshot,
-            ttl,
-            true,
-            |mut c, caller| async move {
-                let mut req = tonic::Request::new(pb::SnapshotChunk {
-                    caller: Some(caller),
-                    header,
-                    data: rpc.data,
-                });
-                req.set_timeout(ttl);
-                c.install_snapshot(req).await
-            },
-        )
-        .await
+        Ok(resp)
     }
 
     async fn vote(
         &mut self,
-        rpc: VoteRequest<NodeId>,
+        rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
-    ) -> RpcResult<VoteResponse<NodeId>> {
+    ) -> RpcResult<VoteResponse<TypeConfig>> {
         let payload = wire::encode(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let ttl = option.hard_ttl();
-        self.call(RPCTypes::Vote, ttl, false, |mut c, caller| async move {
+        let ttl = option.soft_ttl();
+        self.call(RPCTypes::Vote, ttl, |mut c, caller| async move {
             let mut req = tonic::Request::new(pb::RaftRequest {
                 caller: Some(caller),
                 payload,
@@ -345,31 +354,45 @@ impl RaftNetwork<TypeConfig> for RaftPeer {
         .await
     }
 
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let ttl = self.timing.snapshot_timeout;
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            sent = self.send_snapshot(vote, snapshot, ttl) => sent,
+        }
+    }
+
     /// Exponential from [`FIRST_BACKOFF`] to `max_backoff`: a restarted peer is found again
     /// quickly, a dead one costs a connection attempt every `max_backoff`.
-    fn backoff(&self) -> Backoff {
+    fn backoff(&self) -> Option<Backoff> {
         let max = self.timing.max_backoff;
-        Backoff::new(std::iter::successors(
+        Some(Backoff::new(std::iter::successors(
             Some(FIRST_BACKOFF.min(max)),
             move |d| Some((*d * 2).min(max)),
-        ))
+        )))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::vote::RaftLeaderId;
+    use openraft::EntryPayload;
+    use openraft::LogId;
+
     use super::*;
+    use crate::types::Entry;
 
     #[test]
     fn encode_append_stops_at_the_budget_and_takes_at_least_one() {
-        use openraft::CommittedLeaderId;
-        use openraft::Entry;
-        use openraft::EntryPayload;
-        use openraft::LogId;
-        use openraft::Vote;
-
-        let entry = |i: u64| Entry::<TypeConfig> {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), i),
+        let entry = |i: u64| Entry {
+            log_id: LogId::new(LeaderId::new(1, 1), i),
             payload: EntryPayload::Blank,
         };
         let rpc = AppendEntriesRequest::<TypeConfig> {

@@ -7,6 +7,7 @@
 //! longer leader, or an item is malformed) the stream ends: no later item is ever taken, so
 //! the follower's order holds even across a refusal.
 
+use openraft::async_runtime::WatchReceiver;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tonic::Status;
@@ -147,7 +148,7 @@ fn plain_refusal(reason: String) -> pb::Refusal {
 fn refusal(raft: &ZkRaft, e: &ProposeError) -> pb::Refusal {
     let leader = match e {
         ProposeError::NotLeader { leader, .. } => *leader,
-        _ => raft.metrics().borrow().current_leader,
+        _ => raft.metrics().borrow_watched().current_leader,
     };
     pb::Refusal {
         reason: e.to_string(),

@@ -10,7 +10,6 @@ pub(crate) mod conn;
 pub(crate) mod forward_in;
 pub(crate) mod forward_out;
 pub(crate) mod identity;
-pub(crate) mod inflight;
 pub(crate) mod server;
 pub(crate) mod submit;
 pub(crate) mod wire;

@@ -4,15 +4,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use openraft::error::CheckIsLeaderError;
+use std::io::Cursor;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::LinearizableReadError;
 use openraft::error::RaftError;
 use openraft::raft::AppendEntriesRequest;
-use openraft::raft::InstallSnapshotRequest;
-use openraft::BasicNode;
-use openraft::LogId;
+use openraft::ReadPolicy;
 use openraft::ServerState;
-use openraft::SnapshotMeta;
-use openraft::Vote;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
@@ -37,8 +36,18 @@ use crate::grpc::pb::peer_server::Peer;
 use crate::grpc::pb::peer_server::PeerServer;
 use crate::grpc::wire;
 use crate::submitter::Submitter;
-use crate::types::NodeId;
+use crate::types::LogId;
+use crate::types::Snapshot;
+use crate::types::SnapshotMeta;
+use crate::types::TypeConfig;
+use crate::types::Vote;
 use crate::types::ZkRaft;
+
+/// Largest snapshot a member accepts: more than any tree a node can hold in memory. The
+/// sender declares the size up front; this bounds what a forged declaration can reserve.
+const MAX_SNAPSHOT_BYTES: u64 = 64 << 30;
+/// What is reserved up front for an incoming snapshot at most; the rest grows as it comes.
+const RESERVE_SNAPSHOT_BYTES: u64 = 64 << 20;
 
 /// Acknowledgements buffered towards one follower.
 const ACK_BUFFER: usize = 64;
@@ -73,7 +82,7 @@ impl Peer for PeerService {
     ) -> Result<Response<pb::PreVoteReply>, Status> {
         let req = req.into_inner();
         let from = self.identity.check(req.caller.as_ref())?;
-        let last_log: Option<LogId<NodeId>> =
+        let last_log: Option<LogId> =
             wire::decode_request("pre-vote last log id", &req.last_log_id)?;
         let view = prevote::local_view(&self.raft, self.lease)
             .await
@@ -115,23 +124,48 @@ impl Peer for PeerService {
 
     async fn install_snapshot(
         &self,
-        req: Request<pb::SnapshotChunk>,
+        req: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::RaftReply>, Status> {
-        let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
-        let (vote, meta, offset, done): (Vote<NodeId>, SnapshotMeta<NodeId, BasicNode>, u64, bool) =
-            wire::decode_request("snapshot chunk header", &req.header)?;
-        let rpc = InstallSnapshotRequest {
-            vote,
+        let mut chunks = req.into_inner();
+        let first = chunks
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        self.identity.check(first.caller.as_ref())?;
+        let (vote, meta, len): (Vote, SnapshotMeta, u64) =
+            wire::decode_request("snapshot header", &first.header)?;
+        if len > MAX_SNAPSHOT_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "a snapshot of {len} bytes is over the limit of {MAX_SNAPSHOT_BYTES}"
+            )));
+        }
+        let mut data = Vec::with_capacity(len.min(RESERVE_SNAPSHOT_BYTES) as usize);
+        data.extend_from_slice(&first.data);
+        while let Some(chunk) = chunks.message().await? {
+            if (data.len() + chunk.data.len()) as u64 > len {
+                return Err(Status::invalid_argument(format!(
+                    "snapshot stream longer than the {len} bytes it declared"
+                )));
+            }
+            data.extend_from_slice(&chunk.data);
+        }
+        if data.len() as u64 != len {
+            return Err(Status::invalid_argument(format!(
+                "snapshot stream of {} bytes, {len} declared",
+                data.len()
+            )));
+        }
+        let snapshot = Snapshot {
             meta,
-            offset,
-            data: req.data,
-            done,
+            snapshot: Cursor::new(data),
         };
         let raft = self.raft.clone();
-        // Not cancelled with the call, for the same reason as appends (installing the last
-        // chunk can take a while).
-        let work = tokio::spawn(async move { wire::reply(raft.install_snapshot(rpc).await) });
+        // Not cancelled with the call: installing a large snapshot takes a while, and the
+        // work done counts even if the leader stopped waiting.
+        let work = tokio::spawn(async move {
+            let installed = raft.install_full_snapshot(vote, snapshot).await;
+            wire::reply(installed.map_err(RaftError::<TypeConfig>::Fatal))
+        });
         let reply = work.await.map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(reply))
     }
@@ -160,7 +194,7 @@ impl Peer for PeerService {
     ) -> Result<Response<pb::ActivityReply>, Status> {
         let req = req.into_inner();
         let from = self.identity.check(req.caller.as_ref())?;
-        let leader = self.raft.metrics().borrow().state == ServerState::Leader;
+        let leader = self.raft.metrics().borrow_watched().state == ServerState::Leader;
         let touches: Vec<(i64, u32)> = req
             .sessions
             .iter()
@@ -177,9 +211,9 @@ impl Peer for PeerService {
     ) -> Result<Response<pb::ReadIndexReply>, Status> {
         let req = req.into_inner();
         self.identity.check(req.caller.as_ref())?;
-        match self.raft.get_read_log_id().await {
+        match self.raft.get_read_log_id(ReadPolicy::ReadIndex).await {
             Ok((read, _applied)) => Ok(Response::new(pb::ReadIndexReply {
-                index: read.map_or(0, |l| l.index),
+                index: read.index(),
             })),
             Err(e) => Err(read_index_status(e)),
         }
@@ -198,7 +232,7 @@ impl Peer for PeerService {
             .map_err(|f| Status::unavailable(format!("raft stopped: {f}")))?;
         let (term, leader) = {
             let m = self.raft.metrics();
-            let m = m.borrow();
+            let m = m.borrow_watched();
             (m.current_term, m.current_leader)
         };
         Ok(Response::new(pb::ProbeReply {
@@ -256,12 +290,12 @@ async fn hold_follow(
 
 /// "Not the leader" is FAILED_PRECONDITION (the caller asks elsewhere); anything else means
 /// this Raft cannot answer at all.
-fn read_index_status(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Status {
+fn read_index_status(e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>) -> Status {
     match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => {
+        RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => {
             Status::failed_precondition(format!("not the leader (leader: {:?})", f.leader_id))
         }
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+        RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)) => {
             Status::unavailable(format!("leadership not confirmed by a quorum: {q}"))
         }
         RaftError::Fatal(f) => Status::unavailable(format!("raft stopped: {f}")),

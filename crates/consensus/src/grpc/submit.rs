@@ -1,21 +1,37 @@
 //! Putting commands into the leader's log in a given order, knowing which ones made it.
 //!
 //! Commands go in as few entries as the limits allow ([`MAX_BATCH_COMMANDS`],
-//! [`MAX_BATCH_BYTES`]): a [`Batch`] per entry, in order.
+//! [`MAX_BATCH_BYTES`]): a [`Batch`] per entry, in order, all of a round in one message to
+//! Raft's core, which takes or refuses the message whole.
 //!
-//! `client_write_ff` only queues a command for Raft's core; whether the core appended it or
-//! refused it (not leader) shows up on its responder. The core handles its API messages in
-//! order, so after one more round trip through it (`with_raft_state`, a barrier) every
-//! command queued before has been appended or refused: a refused responder is ready by then,
-//! an appended one stays pending until the entry is applied.
+//! The message only queues the entries; whether the core appended them or refused them (not
+//! leader) shows up on their responders. The core handles its API messages in order, so after
+//! one more round trip through it (`with_raft_state`, a barrier) the round has been appended
+//! or refused: a refused responder is ready by then, an appended one stays pending until the
+//! entry is applied.
+//!
+//! openraft 0.10's leader refuses writes while its lease is not valid: no quorum acknowledged
+//! it within the last `election_max` (and none yet right after it was elected). Such a round
+//! is not lost: it waits for the lease (Raft's metrics show each acknowledgement) and is
+//! offered again; nothing of it was taken, so the order holds. It waits while this node
+//! leads, up to the RPC timeout: a lease lapses for a moment whenever heartbeats are late (a
+//! busy machine: the client suite under a parallel test run lost writes to it when the wait
+//! was one lease long), while a leader that really lost its quorum is deposed by the others
+//! and then refuses at once.
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::StreamExt;
+use openraft::async_runtime::WatchReceiver;
+use openraft::base::BoxStream;
 use openraft::error::ClientWriteError;
-use openraft::raft::ClientWriteResult;
+use openraft::error::Fatal;
+use openraft::error::ForwardReason;
+use openraft::raft::WriteResult;
+use openraft::Instant as _;
+use openraft::ServerState;
 use tokio::sync::mpsc;
-use tokio::sync::oneshot;
-use tokio::sync::oneshot::error::TryRecvError;
 use tokio::task::JoinHandle;
 
 use crate::cluster::ProposeError;
@@ -25,8 +41,8 @@ use crate::types::NodeId;
 use crate::types::TypeConfig;
 use crate::types::ZkRaft;
 
-/// What `client_write_ff` returns (openraft's default responder over tokio).
-type Responder = oneshot::Receiver<ClientWriteResult<TypeConfig>>;
+/// The answers to a round's entries, in order (openraft's `client_write_many`).
+type Answers = BoxStream<'static, Result<WriteResult<TypeConfig>, Fatal<TypeConfig>>>;
 
 /// Most commands in one entry.
 pub(crate) const MAX_BATCH_COMMANDS: usize = 256;
@@ -42,110 +58,185 @@ pub(crate) struct Submitted {
     pub(crate) refused: Option<ProposeError>,
 }
 
+/// What one offer of a round to Raft's core came to.
+enum Offer {
+    /// Every entry is in the log.
+    Taken,
+    /// None is, and none will be.
+    Refused(ProposeError),
+    /// None is: the leader's lease is not valid (yet).
+    NotWritable,
+}
+
 /// Proposes on this node's Raft. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Proposer {
     raft: ZkRaft,
     me: NodeId,
-    /// Responders are kept until Raft answers them. Nobody reads the answer (the outcome
-    /// reaches every node through the apply hook), but openraft logs a warning for every
-    /// answer sent to a dropped responder.
-    keep: mpsc::UnboundedSender<Responder>,
+    /// How long a round waits for this leader to become writable (its lease valid again).
+    writable_wait: Duration,
+    /// The leader lease: an acknowledgement this recent makes the leader writable.
+    lease: Duration,
+    /// Answers are kept until Raft gives them. Nobody reads them (the outcome reaches every
+    /// node through the apply hook), but openraft logs a warning for every answer sent to a
+    /// dropped receiver.
+    keep: mpsc::UnboundedSender<Answers>,
 }
 
 impl Proposer {
-    /// A proposer, and the task that holds responders until they are answered (in log
-    /// order, the order Raft answers them); it ends when every proposer is gone.
-    pub(crate) fn spawn(raft: ZkRaft, me: NodeId) -> (Self, JoinHandle<()>) {
-        let (keep, mut held) = mpsc::unbounded_channel::<Responder>();
+    /// A proposer, and the task that holds answers until they are given (in log order, the
+    /// order Raft gives them); it ends when every proposer is gone.
+    pub(crate) fn spawn(
+        raft: ZkRaft,
+        me: NodeId,
+        lease: Duration,
+        writable_wait: Duration,
+    ) -> (Self, JoinHandle<()>) {
+        let (keep, mut held) = mpsc::unbounded_channel::<Answers>();
         let task = tokio::spawn(async move {
-            while let Some(rx) = held.recv().await {
-                let _ = rx.await;
+            while let Some(mut answers) = held.recv().await {
+                while answers.next().await.is_some() {}
             }
         });
-        (Proposer { raft, me, keep }, task)
+        (
+            Proposer {
+                raft,
+                me,
+                writable_wait,
+                lease,
+                keep,
+            },
+            task,
+        )
     }
 
     /// The index of the last entry in this node's log.
     pub(crate) fn last_log_index(&self) -> Option<u64> {
-        self.raft.metrics().borrow().last_log_index
+        self.raft.metrics().borrow_watched().last_log_index
     }
 
     /// Waits until this node has applied the entry at `index`, or `bound` has passed.
     pub(crate) async fn wait_applied(&self, index: u64, bound: Duration) {
         let mut metrics = self.raft.metrics();
-        let applied = metrics.wait_for(|m| m.last_applied.is_some_and(|l| l.index >= index));
+        let applied = async move {
+            loop {
+                let done = metrics
+                    .borrow_and_update()
+                    .last_applied
+                    .as_ref()
+                    .is_some_and(|l| l.index >= index);
+                if done || metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
         let _ = tokio::time::timeout(bound, applied).await;
     }
 
-    /// Queues `cmd` without waiting to learn whether it was appended.
-    pub(crate) async fn fire_and_forget(&self, cmd: Command) -> Result<(), ProposeError> {
-        let rx = self
-            .raft
-            .client_write_ff(Batch::from(cmd))
-            .await
-            .map_err(|f| ProposeError::Stopped(f.to_string()))?;
-        let _ = self.keep.send(rx);
-        Ok(())
+    /// Appends `cmds` to this leader's log in order: all of them, or none.
+    pub(crate) async fn submit(&self, cmds: Vec<Command>) -> Submitted {
+        let n = cmds.len();
+        let batches = split(cmds);
+        let deadline = tokio::time::Instant::now() + self.writable_wait;
+        loop {
+            match self.offer(batches.clone()).await {
+                Offer::Taken => {
+                    return Submitted {
+                        accepted: n,
+                        refused: None,
+                    }
+                }
+                Offer::Refused(why) => {
+                    return Submitted {
+                        accepted: 0,
+                        refused: Some(why),
+                    }
+                }
+                Offer::NotWritable => {
+                    if !self.wait_writable(deadline).await {
+                        return Submitted {
+                            accepted: 0,
+                            refused: Some(ProposeError::NotLeader {
+                                node: self.me,
+                                leader: None,
+                                reason: "no quorum has acknowledged this leader lately".to_string(),
+                            }),
+                        };
+                    }
+                }
+            }
+        }
     }
 
-    /// Appends `cmds` to this leader's log in order; stops at the first refusal.
-    pub(crate) async fn submit(&self, cmds: Vec<Command>) -> Submitted {
-        let batches = split(cmds);
-        let mut pending = Vec::with_capacity(batches.len());
-        let mut refused = None;
-        for batch in batches {
-            let n = batch.0.len();
-            match self.raft.client_write_ff(batch).await {
-                Ok(rx) => pending.push((n, rx)),
-                Err(fatal) => {
-                    refused = Some(ProposeError::Stopped(fatal.to_string()));
-                    break;
-                }
-            }
-        }
+    /// Offers the round to Raft's core once, and learns whether it was taken.
+    async fn offer(&self, batches: Vec<Batch>) -> Offer {
+        let stopped = |f: Fatal<TypeConfig>| Offer::Refused(ProposeError::Stopped(f.to_string()));
+        let mut answers = match self.raft.client_write_many(batches).await {
+            Ok(answers) => answers,
+            Err(fatal) => return stopped(fatal),
+        };
         if let Err(fatal) = self.raft.with_raft_state(|_| ()).await {
-            return Submitted {
-                accepted: 0,
-                refused: Some(ProposeError::Stopped(fatal.to_string())),
-            };
+            return stopped(fatal);
         }
-        let mut accepted = 0;
-        let mut pending = pending.into_iter();
-        for (n, mut rx) in pending.by_ref() {
-            let failure = match rx.try_recv() {
-                // Waiting to be applied: it is in the log.
-                Err(TryRecvError::Empty) => {
-                    let _ = self.keep.send(rx);
-                    None
-                }
-                // Already applied.
-                Ok(Ok(_)) => None,
-                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Some(ProposeError::NotLeader {
-                    node: self.me,
-                    leader: f.leader_id,
-                    reason: "not the leader".to_string(),
-                }),
-                Ok(Err(other)) => Some(ProposeError::NotLeader {
-                    node: self.me,
-                    leader: None,
-                    reason: other.to_string(),
-                }),
-                Err(TryRecvError::Closed) => Some(ProposeError::Stopped(
-                    "raft dropped the proposal".to_string(),
-                )),
-            };
-            if let Some(e) = failure {
-                refused = Some(e);
-                break;
+        // The first answer tells for the whole round (one message, taken or refused whole).
+        match answers.next().now_or_never() {
+            // Waiting to be applied: in the log.
+            None | Some(Some(Ok(Ok(_)))) => {
+                let _ = self.keep.send(answers);
+                Offer::Taken
             }
-            accepted += n;
+            Some(None) => Offer::Refused(ProposeError::Stopped(
+                "raft dropped the proposal".to_string(),
+            )),
+            Some(Some(Err(fatal))) => stopped(fatal),
+            Some(Some(Ok(Err(ClientWriteError::ForwardToLeader(f))))) => {
+                if f.reason == ForwardReason::LeaseExpired {
+                    Offer::NotWritable
+                } else {
+                    Offer::Refused(ProposeError::NotLeader {
+                        node: self.me,
+                        leader: f.leader_id,
+                        reason: "not the leader".to_string(),
+                    })
+                }
+            }
+            Some(Some(Ok(Err(other)))) => Offer::Refused(ProposeError::NotLeader {
+                node: self.me,
+                leader: None,
+                reason: other.to_string(),
+            }),
         }
-        // Behind a refusal: not reported as accepted, but kept like the others.
-        for (_, rx) in pending {
-            let _ = self.keep.send(rx);
-        }
-        Submitted { accepted, refused }
+    }
+
+    /// Waits until this leader's lease is valid again (a quorum acknowledged it within the
+    /// lease), up to `deadline`; false if it is not by then, or it no longer leads.
+    async fn wait_writable(&self, deadline: tokio::time::Instant) -> bool {
+        let mut metrics = self.raft.metrics();
+        let lease = self.lease;
+        let writable = async move {
+            loop {
+                let (leading, acked) = {
+                    let m = metrics.borrow_and_update();
+                    let acked = m
+                        .last_quorum_acked
+                        .as_ref()
+                        .is_some_and(|at| at.elapsed() < lease);
+                    (m.state == ServerState::Leader, acked)
+                };
+                if !leading {
+                    return false;
+                }
+                if acked {
+                    return true;
+                }
+                if metrics.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout_at(deadline, writable)
+            .await
+            .unwrap_or(false)
     }
 }
 

@@ -23,9 +23,9 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openraft::LogId;
+use openraft::type_config::alias::LogIdOf;
+use openraft::type_config::alias::VoteOf;
 use openraft::RaftTypeConfig;
-use openraft::Vote;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde::Serialize;
@@ -43,10 +43,10 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub(crate) struct State<C: RaftTypeConfig> {
-    pub(crate) vote: Option<Vote<C::NodeId>>,
-    pub(crate) committed: Option<LogId<C::NodeId>>,
-    pub(crate) purged: Option<LogId<C::NodeId>>,
-    pub(crate) last: Option<LogId<C::NodeId>>,
+    pub(crate) vote: Option<VoteOf<C>>,
+    pub(crate) committed: Option<LogIdOf<C>>,
+    pub(crate) purged: Option<LogIdOf<C>>,
+    pub(crate) last: Option<LogIdOf<C>>,
 }
 
 impl<C: RaftTypeConfig> Clone for State<C> {
@@ -390,7 +390,7 @@ impl<C: RaftTypeConfig> Wal<C> {
         let what = "raft log record";
         match kind {
             Kind::Entry => {
-                let (log_id, _) = postcard::take_from_bytes::<LogId<C::NodeId>>(body)
+                let (log_id, _) = postcard::take_from_bytes::<LogIdOf<C>>(body)
                     .map_err(|source| Corruption::Decode { what, source })?;
                 if !self.locs.is_empty() && log_id.index != self.next_index() {
                     return Err(Corruption::Record {
@@ -413,15 +413,14 @@ impl<C: RaftTypeConfig> Wal<C> {
             Kind::Vote => self.state.vote = Some(crate::codec::decode(what, body)?),
             Kind::Commit => self.state.committed = Some(crate::codec::decode(what, body)?),
             Kind::Truncate => {
-                let (index, last): (u64, Option<LogId<C::NodeId>>) =
-                    crate::codec::decode(what, body)?;
+                let (index, last): (u64, Option<LogIdOf<C>>) = crate::codec::decode(what, body)?;
                 while !self.locs.is_empty() && self.next_index() > index {
                     self.locs.pop_back();
                 }
                 self.state.last = last;
             }
             Kind::Purge => {
-                let upto: LogId<C::NodeId> = crate::codec::decode(what, body)?;
+                let upto: LogIdOf<C> = crate::codec::decode(what, body)?;
                 while !self.locs.is_empty() && self.first <= upto.index {
                     self.locs.pop_front();
                     self.first += 1;
@@ -439,8 +438,7 @@ impl<C: RaftTypeConfig> Wal<C> {
             Kind::Checkpoint => {
                 let state: State<C> = crate::codec::decode(what, body)?;
                 if self.locs.is_empty() {
-                    let after =
-                        |l: &Option<LogId<C::NodeId>>| l.as_ref().map_or(0, |l| l.index + 1);
+                    let after = |l: &Option<LogIdOf<C>>| l.as_ref().map_or(0, |l| l.index + 1);
                     self.first = after(&state.last).max(after(&state.purged));
                 }
                 self.state = state;
@@ -517,21 +515,17 @@ impl<C: RaftTypeConfig> Wal<C> {
     }
 
     /// Adds an entry (`log_id`, and `entry`: its postcard bytes).
-    pub(crate) fn append(
-        &mut self,
-        log_id: &LogId<C::NodeId>,
-        entry: &[u8],
-    ) -> Result<(), Corruption> {
+    pub(crate) fn append(&mut self, log_id: &LogIdOf<C>, entry: &[u8]) -> Result<(), Corruption> {
         let mut body = enc(log_id)?;
         body.extend_from_slice(entry);
         self.add(Kind::Entry, &body)
     }
 
-    pub(crate) fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), Corruption> {
+    pub(crate) fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), Corruption> {
         self.add(Kind::Vote, &enc(vote)?)
     }
 
-    pub(crate) fn commit(&mut self, committed: &LogId<C::NodeId>) -> Result<(), Corruption> {
+    pub(crate) fn commit(&mut self, committed: &LogIdOf<C>) -> Result<(), Corruption> {
         self.add(Kind::Commit, &enc(committed)?)
     }
 
@@ -539,7 +533,7 @@ impl<C: RaftTypeConfig> Wal<C> {
     pub(crate) fn truncate(
         &mut self,
         index: u64,
-        last: Option<LogId<C::NodeId>>,
+        last: Option<LogIdOf<C>>,
     ) -> Result<(), Corruption> {
         self.add(Kind::Truncate, &enc(&(index, last))?)?;
         self.written_upto = self.written_upto.min(index);
@@ -547,7 +541,7 @@ impl<C: RaftTypeConfig> Wal<C> {
         Ok(())
     }
 
-    pub(crate) fn purge(&mut self, upto: &LogId<C::NodeId>) -> Result<(), Corruption> {
+    pub(crate) fn purge(&mut self, upto: &LogIdOf<C>) -> Result<(), Corruption> {
         self.add(Kind::Purge, &enc(upto)?)
     }
 
@@ -577,7 +571,7 @@ impl<C: RaftTypeConfig> Wal<C> {
 
 /// Reads the entry record at `at` (`len` bytes) of `file`: the entry's postcard bytes after
 /// its log id, checked against the record's crc32.
-pub(crate) fn read_entry<NID: openraft::NodeId>(
+pub(crate) fn read_entry<C: RaftTypeConfig>(
     file: &File,
     at: u64,
     len: u32,
@@ -592,7 +586,7 @@ pub(crate) fn read_entry<NID: openraft::NodeId>(
         .into());
     }
     let (_, rest) =
-        postcard::take_from_bytes::<LogId<NID>>(body).map_err(|source| Corruption::Decode {
+        postcard::take_from_bytes::<LogIdOf<C>>(body).map_err(|source| Corruption::Decode {
             what: "log id",
             source,
         })?;
@@ -749,18 +743,19 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
-    use openraft::CommittedLeaderId;
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::vote::RaftLeaderId;
+    use openraft::LogId;
+    use openraft::Vote;
 
     use super::*;
 
     openraft::declare_raft_types!(
-        Cfg: D = Vec<u8>, R = (),
+        Cfg: D = String, R = (),
     );
 
-    fn id(index: u64) -> LogId<u64> {
-        LogId::new(CommittedLeaderId::new(1, 0), index)
+    fn id(index: u64) -> LogIdOf<Cfg> {
+        LogId::new(LeaderId::new(1, 0), index)
     }
 
     /// Appends entries `range` of ~1 KiB and syncs after each.
@@ -782,7 +777,7 @@ mod tests {
 
     fn entry_at(wal: &Wal<Cfg>, index: u64) -> Vec<u8> {
         let (file, at, len) = wal.locate(index, index + 1).unwrap().remove(0);
-        read_entry::<u64>(&file, at, len).unwrap()
+        read_entry::<Cfg>(&file, at, len).unwrap()
     }
 
     #[test]
@@ -861,11 +856,8 @@ mod tests {
         {
             let mut w = wal.lock();
             for i in 6..=8 {
-                w.append(
-                    &LogId::new(CommittedLeaderId::new(2, 0), i),
-                    &[100 + i as u8; 10],
-                )
-                .unwrap();
+                w.append(&LogId::new(LeaderId::new(2, 0), i), &[100 + i as u8; 10])
+                    .unwrap();
             }
             assert_eq!(w.written_upto(), 6, "6.. not in files yet");
         }
@@ -876,9 +868,6 @@ mod tests {
         assert_eq!(wal.next_index(), 9);
         assert_eq!(entry_at(&wal, 5), vec![5u8; 1000]);
         assert_eq!(entry_at(&wal, 7), vec![107u8; 10]);
-        assert_eq!(
-            wal.state.last,
-            Some(LogId::new(CommittedLeaderId::new(2, 0), 8))
-        );
+        assert_eq!(wal.state.last, Some(LogId::new(LeaderId::new(2, 0), 8)));
     }
 }
