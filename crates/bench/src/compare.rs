@@ -119,6 +119,12 @@ fn expired(r: &Report) -> Vec<f64> {
 fn gone_ms(r: &Report) -> Vec<f64> {
     r.gone_ms_rounds.clone().unwrap_or_default()
 }
+fn stale_reads(r: &Report) -> Vec<f64> {
+    r.stale_reads.map(|n| n as f64).into_iter().collect()
+}
+fn stale_lag_ms(r: &Report) -> Vec<f64> {
+    r.stale_lag_ms_mean.into_iter().collect()
+}
 fn rss_mib(r: &Report) -> Vec<f64> {
     if r.rss.is_empty() {
         return vec![];
@@ -287,6 +293,22 @@ pub const FIGURES: &[FigureSpec] = &[
         None,
     ),
     spec(
+        "stale",
+        "reads through another member, right after an acknowledged write, that saw the old value",
+        "",
+        stale_reads,
+        Better::Lower,
+        None,
+    ),
+    spec(
+        "stale",
+        "until another member showed an acknowledged write (mean)",
+        "ms",
+        stale_lag_ms,
+        Better::Lower,
+        None,
+    ),
+    spec(
         "fill",
         "fill (pipelined creates)",
         "ops/s",
@@ -415,6 +437,10 @@ fn shape(lines: &[&Line]) -> String {
             r.clients,
             r.in_flight,
             lines.len()
+        ),
+        "stale" => format!(
+            "writes through node 1, reads through node 2, of {} rounds",
+            r.stale_rounds.unwrap_or(0)
         ),
         "fill" => format!(
             "{} znodes of {} B, mean of the 3 nodes",

@@ -28,6 +28,10 @@ pub enum Workload {
     /// Creates `--count` znodes of `--value-size` bytes (pipelined) and stops; with
     /// `--watch-pids` it then reports each server's RSS.
     Fill,
+    /// Per `--rounds`: a write through the first server, then at once a read of it through the
+    /// second; the figure is how many reads still saw the old value, and how long until the
+    /// second server showed the write.
+    Stale,
 }
 
 impl Workload {
@@ -42,12 +46,13 @@ impl Workload {
             Workload::Ephemeral => "ephemeral",
             Workload::Failover => "failover",
             Workload::Fill => "fill",
+            Workload::Stale => "stale",
         }
     }
 
     /// True for the workloads that run for `--duration` after `--warmup`.
     pub fn is_timed(self) -> bool {
-        !matches!(self, Workload::Ephemeral | Workload::Fill)
+        !matches!(self, Workload::Ephemeral | Workload::Fill | Workload::Stale)
     }
 }
 
@@ -135,7 +140,7 @@ pub struct Options {
     #[arg(long, default_value_t = 10)]
     pub ephemerals: usize,
 
-    /// `ephemeral`: rounds (the figure is the median over them).
+    /// `ephemeral`, `stale`: rounds (`ephemeral`'s figure is the median over them).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
 

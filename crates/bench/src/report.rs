@@ -116,6 +116,20 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_output: Option<String>,
 
+    /// stale: reads through the second server that still saw the value from before the write
+    /// just acknowledged through the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_reads: Option<u64>,
+    /// stale: rounds completed (the reads `stale_reads` is out of).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_rounds: Option<usize>,
+    /// stale: mean ms from the write's acknowledgement until the second server showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_lag_ms_mean: Option<f64>,
+    /// stale: the largest of those, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_lag_ms_max: Option<f64>,
+
     /// fill: znodes requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
@@ -243,6 +257,16 @@ impl Report {
         rows.push(("errors".into(), errors_text(&self.errors)));
         if let Some(s) = self.sessions_per_s {
             rows.push(("sessions/s".into(), format!("{s:.1}")));
+        }
+        if let (Some(stale), Some(of)) = (self.stale_reads, self.stale_rounds) {
+            rows.push((
+                "stale reads".into(),
+                format!(
+                    "{stale} of {of}; write seen by the other server after mean {} ms, max {} ms",
+                    opt_ms(self.stale_lag_ms_mean),
+                    opt_ms(self.stale_lag_ms_max)
+                ),
+            ));
         }
         if let Some(v) = &self.gone_ms_rounds {
             let how = if self.vanish == Some(true) {

@@ -143,3 +143,27 @@ fn get_and_create_against_one_zk_node() {
         check(workload, &out);
     }
 }
+
+/// `stale` with both sessions on one member: a member answers a write only once it applied
+/// it, so the read right after never sees the old value (the figure itself comes from two
+/// members of an ensemble: bench/compare.sh).
+#[test]
+fn stale_reads_through_the_writers_own_member_are_none() {
+    let node = ZkNode::start();
+    let servers = format!("{0},{0}", node.addr);
+    let out = zk_bench(&[
+        "--servers",
+        &servers,
+        "stale",
+        "--rounds",
+        "30",
+        "--json",
+        "--quiet",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(v["workload"], "stale", "{out}");
+    assert_eq!(v["stale_rounds"], 30, "every round completed: {out}");
+    assert_eq!(v["stale_reads"], 0, "{out}");
+    assert_eq!(v["ops"], 30, "{out}");
+    assert!(v["stale_lag_ms_max"].as_f64().is_some(), "{out}");
+}

@@ -23,6 +23,7 @@ pub mod mixed;
 pub mod pipelined;
 pub mod sessions;
 pub mod set;
+pub mod stale;
 pub mod timed;
 
 /// One request in flight.
@@ -43,6 +44,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         Workload::Ephemeral => ephemeral::run(&bench).await,
         Workload::Failover => failover::run(&bench).await,
         Workload::Fill => fill::run(&bench).await,
+        Workload::Stale => stale::run(&bench).await,
     };
     bench.window.abort();
     report
