@@ -429,6 +429,14 @@ where
                 // Nothing there to remove.
                 return Ok(());
             }
+            // Raft never truncates committed entries, and everything purged was committed:
+            // a request to cut into the purged part is a bug, refused before it could leave
+            // the log ending below its purge point.
+            if let Some(purged) = wal.state.purged.as_ref().filter(|p| from <= p.index) {
+                return Err(io::Error::other(format!(
+                    "refusing to truncate the raft log after {last:?}: it is purged through {purged}"
+                )));
+            }
             wal.truncate(from, last)
                 .map_err(|e| write_err(format_args!("a truncation from {from}"), &e))?;
             // Out of the tail under the log's lock: no reader sees the removed entries again.

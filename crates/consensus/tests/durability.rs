@@ -242,6 +242,28 @@ async fn purge_beyond_the_last_entry_leaves_an_empty_log_at_the_purge_point() {
     assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
 }
 
+/// A truncation into the purged part (only a bug could ask for one: purged entries were
+/// committed) is refused and changes nothing; one after the purge point goes through.
+#[tokio::test]
+async fn truncating_into_the_purged_part_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::<TC>::open(dir.path()).unwrap();
+    log.blocking_append(entries(1, 1..=10)).await.unwrap();
+    log.purge(log_id(1, 5)).await.unwrap();
+    for last in [None, Some(log_id(1, 3)), Some(log_id(1, 4))] {
+        let err = log.truncate_after(last).await.unwrap_err();
+        assert!(err.to_string().contains("purged through"), "{err}");
+    }
+    assert_eq!(
+        indexes(&log.try_get_log_entries(..).await.unwrap()),
+        (6..=10).collect::<Vec<_>>()
+    );
+    log.truncate_after(Some(log_id(1, 5))).await.unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_log_id, Some(log_id(1, 5)));
+    assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
+}
+
 /// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
     let db = zk_consensus::open_sled(dir).unwrap();
