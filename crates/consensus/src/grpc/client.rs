@@ -6,14 +6,29 @@
 //! outlives its deadline is `Timeout`. Every call has a deadline, and each target has its own
 //! replication task and connection, so a slow or dead peer never holds up the others.
 //!
+//! Replication is a pipelined stream (`AppendStream`): openraft's requests go out as it makes
+//! them and the results come back in order, so the leader never waits for one result before it
+//! sends the next entries or a new commit index. Before, one request at a time: a follower
+//! whose append was still being flushed learned of a commit only after it answered, while the
+//! other follower already applied it (a read through it right after an acknowledged write saw
+//! the old value 160 times in 200). Heartbeats, on openraft's heartbeat worker, stay single
+//! calls.
+//!
 //! Deadlines: openraft 0.10 offers every AppendEntries one heartbeat interval (`RPCOption`)
 //! and enforces nothing itself. A heartbeat keeps that deadline (openraft's heartbeat worker
-//! sends the next one anyway); a request carrying entries gets the longer RPC timeout, since
-//! moving and flushing a large batch to a busy follower can take longer than a heartbeat
-//! interval, and a replication stream cut at that length would resend the same batch forever.
+//! sends the next one anyway). A replication stream has none: moving and flushing a large
+//! batch to a busy follower can take longer than a heartbeat interval, and a stream cut at
+//! that length would resend the same batch forever; HTTP/2 keep-alives end the stream of a
+//! dead peer.
 
 use std::future::Future;
 use std::time::Duration;
+
+use futures_util::StreamExt;
+use openraft::base::BoxFuture;
+use openraft::base::BoxStream;
+use openraft::network::stream_append_sequential;
+use openraft::raft::StreamAppendResult;
 
 use openraft::entry::RaftEntry;
 use openraft::error::NetworkError;
@@ -75,17 +90,28 @@ impl GrpcNetwork {
     }
 }
 
-impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
-    type Network = RaftPeer;
-
-    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> RaftPeer {
+impl GrpcNetwork {
+    fn peer(&self, target: NodeId, node: &BasicNode, heartbeats: bool) -> RaftPeer {
         RaftPeer {
             target,
             addr: node.addr.clone(),
             channels: self.channels.clone(),
             identity: self.identity,
             timing: self.timing,
+            heartbeats,
         }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
+    type Network = RaftPeer;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> RaftPeer {
+        self.peer(target, node, false)
+    }
+
+    async fn new_heartbeat_client(&mut self, target: NodeId, node: &BasicNode) -> RaftPeer {
+        self.peer(target, node, true)
     }
 }
 
@@ -97,6 +123,8 @@ pub(crate) struct RaftPeer {
     channels: Channels,
     identity: Identity,
     timing: RaftTiming,
+    /// Made for openraft's heartbeat worker: its one-request streams go as single calls.
+    heartbeats: bool,
 }
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
@@ -334,6 +362,65 @@ impl RaftNetworkV2<TypeConfig> for RaftPeer {
             return Ok(AppendEntriesResponse::PartialSuccess(Some(sent)));
         }
         Ok(resp)
+    }
+
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, RpcResult<BoxStream<'s, RpcResult<StreamAppendResult<TypeConfig>>>>>
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        if self.heartbeats {
+            return stream_append_sequential(self, input, option);
+        }
+        Box::pin(async move {
+            let mut client = self.client(false)?;
+            let caller = self.identity.caller(self.target);
+            let target = self.target;
+            // A request over the byte budget travels cut to what fits and is the last of this
+            // stream: openraft starts the next one from where the target then matches.
+            let requests =
+                futures_util::stream::unfold((input, false), move |(mut input, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    let rpc = input.next().await?;
+                    match encode_append(&rpc, caller, APPEND_BUDGET) {
+                        Ok((msg, n)) => {
+                            let cut = n < rpc.entries.len();
+                            if cut {
+                                tracing::debug!(target, n, of = rpc.entries.len(), "append cut");
+                            }
+                            Some((msg, (input, cut)))
+                        }
+                        Err(e) => {
+                            tracing::error!(target, "cannot encode an append: {e}");
+                            None
+                        }
+                    }
+                });
+            let ttl = self.timing.rpc_timeout;
+            let opened =
+                tokio::time::timeout(ttl, client.append_stream(tonic::Request::new(requests)))
+                    .await;
+            let replies = match opened {
+                Err(_elapsed) => return Err(self.timeout(RPCTypes::AppendEntries, ttl)),
+                Ok(Err(status)) => {
+                    return Err(self.status_error(RPCTypes::AppendEntries, ttl, status))
+                }
+                Ok(Ok(replies)) => replies.into_inner(),
+            };
+            let peer = self.clone();
+            let results = replies.map(move |reply| match reply {
+                Ok(reply) => peer.parse::<StreamAppendResult<TypeConfig>>(reply),
+                Err(status) => Err(peer.status_error(RPCTypes::AppendEntries, ttl, status)),
+            });
+            let results: BoxStream<'s, RpcResult<StreamAppendResult<TypeConfig>>> =
+                Box::pin(results);
+            Ok(results)
+        })
     }
 
     async fn vote(

@@ -14,6 +14,7 @@ use openraft::ReadPolicy;
 use openraft::ServerState;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -48,6 +49,9 @@ use crate::types::ZkRaft;
 const MAX_SNAPSHOT_BYTES: u64 = 64 << 30;
 /// What is reserved up front for an incoming snapshot at most; the rest grows as it comes.
 const RESERVE_SNAPSHOT_BYTES: u64 = 64 << 20;
+
+/// Requests decoded ahead, and results waiting to go out, on one replication stream.
+const APPEND_STREAM_BUFFER: usize = 64;
 
 /// Acknowledgements buffered towards one follower.
 const ACK_BUFFER: usize = 64;
@@ -103,23 +107,69 @@ impl Peer for PeerService {
         // and appending done so far still count, and its retry finds the entries in place
         // instead of starting over (under heavy load, starting over could repeat forever).
         let work = tokio::spawn(async move {
-            let (vote, prev_log_id, leader_commit) =
-                wire::decode_request("append-entries header", &req.header)?;
-            let entries = req
-                .entries
-                .iter()
-                .map(|e| wire::decode_request("log entry", e))
-                .collect::<Result<Vec<_>, _>>()?;
-            let rpc = AppendEntriesRequest {
-                vote,
-                prev_log_id,
-                leader_commit,
-                entries,
-            };
+            let rpc = decode_append(&req)?;
             wire::reply(raft.append_entries(rpc).await)
         });
         let reply = work.await.map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(reply))
+    }
+
+    type AppendStreamStream = ReceiverStream<Result<pb::RaftReply, Status>>;
+
+    async fn append_stream(
+        &self,
+        req: Request<Streaming<pb::AppendRequest>>,
+    ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let mut input = req.into_inner();
+        let first = input
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty append stream"))?;
+        self.identity.check(first.caller.as_ref())?;
+        let (requests, requests_rx) = mpsc::channel(APPEND_STREAM_BUFFER);
+        let (replies, replies_rx) = mpsc::channel(APPEND_STREAM_BUFFER);
+        let (undecodable, undecodable_rx) = oneshot::channel::<Status>();
+        // Decoded in order until the stream ends; an item that does not decode ends the
+        // requests there, and its error goes out after the results of those before it.
+        tokio::spawn(async move {
+            let mut next = Some(first);
+            loop {
+                let msg = match next.take() {
+                    Some(m) => m,
+                    None => match input.message().await {
+                        Ok(Some(m)) => m,
+                        Ok(None) | Err(_) => return,
+                    },
+                };
+                match decode_append(&msg) {
+                    Ok(rpc) => {
+                        if requests.send(rpc).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(status) => {
+                        let _ = undecodable.send(status);
+                        return;
+                    }
+                }
+            }
+        });
+        let raft = self.raft.clone();
+        tokio::spawn(async move {
+            let results = raft.stream_append(ReceiverStream::new(requests_rx));
+            tokio::pin!(results);
+            while let Some(result) = results.next().await {
+                let last = !matches!(result, Ok(Ok(_)));
+                let reply = wire::reply(result.map_err(RaftError::<TypeConfig>::Fatal));
+                if replies.send(reply).await.is_err() || last {
+                    return;
+                }
+            }
+            if let Ok(status) = undecodable_rx.await {
+                let _ = replies.send(Err(status)).await;
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(replies_rx)))
     }
 
     async fn install_snapshot(
@@ -286,6 +336,23 @@ async fn hold_follow(
         _ = stop.wait_for(|&s| s) => {}
         _ = role.wait_for(|r| !leading(r)) => {}
     }
+}
+
+/// The AppendEntries request a message carries; garbage is INVALID_ARGUMENT.
+fn decode_append(req: &pb::AppendRequest) -> Result<AppendEntriesRequest<TypeConfig>, Status> {
+    let (vote, prev_log_id, leader_commit) =
+        wire::decode_request("append-entries header", &req.header)?;
+    let entries = req
+        .entries
+        .iter()
+        .map(|e| wire::decode_request("log entry", e))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AppendEntriesRequest {
+        vote,
+        prev_log_id,
+        leader_commit,
+        entries,
+    })
 }
 
 /// "Not the leader" is FAILED_PRECONDITION (the caller asks elsewhere); anything else means
