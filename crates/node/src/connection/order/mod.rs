@@ -1,0 +1,366 @@
+//! The order of one session's requests, replies and events, as a pure core: no tokio, no
+//! sockets, no state lock, no clock. The connection's driver (`pipeline.rs`) feeds it what
+//! happened (a request read, a write's applied outcome, a watch event pushed, a sync gate
+//! passed, the session ended) and performs the [`Step`]s it hands back (propose a write, run
+//! a read now, send an event or a reply, close), in the shape of the client crate's
+//! `machine::Core`.
+//!
+//! The rules (each has a unit test of its name in `tests.rs`):
+//! - **Replies leave in request order.**
+//! - **A read runs when every request before it is answered**: it sees exactly the session's
+//!   writes sent before it (they were applied here: their outcomes came in) ...
+//! - ... **and none sent after it: a write behind an unanswered read is held**, not proposed,
+//!   until that read has run. Writes with no unanswered read ahead of them are proposed at
+//!   once, in arrival order, so a run of writes is pipelined through the log.
+//! - **A write's outcome arrives in proposal order** (a session's writes enter the log in the
+//!   order they were proposed), on the same stream as the watch events, in apply order.
+//! - **Events and replies leave in zxid order**: before a reply showing the state at zxid Z,
+//!   every event pushed so far with a zxid at or below Z goes out, and none above it (a watch
+//!   set by that very reply must not fire before the reply reaches the client). While the
+//!   front waits on something outside (a write not applied yet, a sync gate, nothing queued),
+//!   every pushed event goes out: whatever is answered next shows a later state.
+//! - **A sync gate** holds everything behind it until it passes; a failed gate closes.
+//! - **The session ending** closes at once (an expired session's connection just closes, the
+//!   client learns "expired" when it reconnects), unless the connection is draining after a
+//!   closeSession: that gets its answer first. A pushed close closes at once; so does a write
+//!   that failed (its fate is unknown: the client gets ConnectionLoss).
+//! - **Draining** (after a closeSession, a failed auth, an unknown opcode): no request is
+//!   taken any more, and the connection closes once everything queued is answered.
+//!
+//! What the driver must do for these to hold: feed every push waiting on its channel before
+//! each [`Order::poll`], and run a [`Step::Run`] read on the applied state, then feed the
+//! pushes waiting, then [`Order::answered`] with the zxid the read saw (every event of a
+//! change up to that zxid is on the channel by then).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+/// The types a connection's requests carry through the core (the driver's own; the tests
+/// use strings).
+pub(crate) trait Carry {
+    /// A local request: run when its turn comes.
+    type Read;
+    /// What is proposed for a write.
+    type Proposal;
+    /// What the reply to a write needs besides its outcome (its xid, kind, arrival).
+    type WriteMeta;
+    /// A write's applied outcome.
+    type Outcome;
+    /// A reply, ready to send.
+    type Answer;
+    /// A watch event.
+    type Event;
+}
+
+/// Why the connection closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// Draining, and everything queued has been answered.
+    Drained,
+    /// The session expired or was closed (not by this connection's closeSession).
+    SessionEnded,
+    /// Told to stop: the session moved, the node shuts down or lost its quorum.
+    Told,
+    /// A write or a sync failed: what happened to it is unknown.
+    Failed(String),
+}
+
+/// What the driver must do, in this order.
+pub(crate) enum Step<K: Carry> {
+    /// Propose this write now; its outcome comes back through [`Order::applied`].
+    Propose(K::Proposal),
+    /// Run this local request now, on the state as it is, then feed the pushes waiting and
+    /// report [`Order::answered`].
+    Run(K::Read),
+    /// Send this watch event.
+    Event(K::Event),
+    /// Send this reply.
+    Reply(K::Answer),
+    /// Send the reply to a write applied at `zxid`.
+    Written {
+        /// What the reply needs.
+        meta: K::WriteMeta,
+        /// The write's zxid (the reply header's).
+        zxid: i64,
+        /// What applying it did.
+        outcome: K::Outcome,
+    },
+    /// Close the connection, after sending what the steps before asked for. Nothing follows.
+    Close(Close),
+}
+
+/// One request (or sync gate) waiting for its turn.
+enum Slot<K: Carry> {
+    /// A local request waiting for everything before it to be answered.
+    Read(K::Read),
+    /// Handed to the driver by [`Step::Run`]; its answer comes through [`Order::answered`].
+    Running,
+    /// A write not proposed yet: a read before it is unanswered and must not see it.
+    Held(K::Proposal, K::WriteMeta),
+    /// A proposed write, waiting for its outcome.
+    Proposed(K::WriteMeta),
+    /// A write applied at `zxid`, its reply due in turn.
+    Applied {
+        meta: K::WriteMeta,
+        zxid: i64,
+        outcome: K::Outcome,
+    },
+    /// An answer known, sent in turn; it shows the state at `zxid`.
+    Ready { zxid: i64, answer: K::Answer },
+    /// A sync gate not passed yet (not a request: it is never answered).
+    Gate,
+}
+
+impl<K: Carry> Slot<K> {
+    /// True for a read not answered yet (a write behind it is held).
+    fn unanswered_read(&self) -> bool {
+        matches!(self, Slot::Read(_) | Slot::Running)
+    }
+}
+
+/// Something pushed to the connection besides its writes' outcomes, kept in push order.
+enum Pushed<E> {
+    Event { zxid: i64, event: E },
+    SessionEnded,
+    Close,
+}
+
+/// See the module docs.
+pub(crate) struct Order<K: Carry> {
+    queue: VecDeque<Slot<K>>,
+    /// Pushes not handed out yet, in push order.
+    inbox: VecDeque<Pushed<K::Event>>,
+    /// Steps not handed out yet.
+    out: VecDeque<Step<K>>,
+    /// Requests in `queue` (every slot but gates).
+    requests: usize,
+    /// Answer what is queued, then close.
+    draining: bool,
+    /// A [`Step::Close`] was emitted: nothing more happens.
+    closed: bool,
+}
+
+impl<K: Carry> Default for Order<K> {
+    fn default() -> Self {
+        Order {
+            queue: VecDeque::new(),
+            inbox: VecDeque::new(),
+            out: VecDeque::new(),
+            requests: 0,
+            draining: false,
+            closed: false,
+        }
+    }
+}
+
+impl<K: Carry> Order<K> {
+    /// Requests taken and not answered yet (the connection's in-flight count).
+    pub(crate) fn outstanding(&self) -> usize {
+        self.requests
+    }
+
+    /// True while the connection may take another request: it is not draining or closed.
+    pub(crate) fn accepting(&self) -> bool {
+        !self.draining && !self.closed
+    }
+
+    /// A local request arrived.
+    pub(crate) fn read(&mut self, read: K::Read) {
+        self.push(Slot::Read(read));
+    }
+
+    /// A write arrived (closeSession included: follow it with [`Order::drain`]).
+    pub(crate) fn write(&mut self, proposal: K::Proposal, meta: K::WriteMeta) {
+        self.push(Slot::Held(proposal, meta));
+    }
+
+    /// A request answered at once (an error before the log, an auth packet), showing the
+    /// state at `zxid`; still sent in its turn.
+    pub(crate) fn ready(&mut self, zxid: i64, answer: K::Answer) {
+        self.push(Slot::Ready { zxid, answer });
+    }
+
+    /// A sync gate: what arrives after it waits until [`Order::gate_passed`].
+    pub(crate) fn gate(&mut self) {
+        if !self.closed {
+            self.queue.push_back(Slot::Gate);
+        }
+    }
+
+    /// Take no more requests; close once everything queued is answered.
+    pub(crate) fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    /// The oldest gate passed (gates pass in order).
+    pub(crate) fn gate_passed(&mut self) {
+        if let Some(i) = self.queue.iter().position(|s| matches!(s, Slot::Gate)) {
+            self.queue.remove(i);
+        }
+    }
+
+    /// A gate failed (this node could not catch up): close.
+    pub(crate) fn gate_failed(&mut self, why: String) {
+        self.close(Close::Failed(why));
+    }
+
+    /// The read handed out by [`Step::Run`] was answered, showing the state at `zxid`.
+    pub(crate) fn answered(&mut self, zxid: i64, answer: K::Answer) {
+        if let Some(slot) = self.queue.iter_mut().find(|s| matches!(s, Slot::Running)) {
+            *slot = Slot::Ready { zxid, answer };
+        }
+    }
+
+    /// The oldest proposed write was applied here at `zxid`.
+    pub(crate) fn applied(&mut self, zxid: i64, outcome: K::Outcome) {
+        let slot = self
+            .queue
+            .iter_mut()
+            .find(|s| matches!(s, Slot::Proposed(_)));
+        let Some(slot) = slot else {
+            self.close(Close::Failed(format!(
+                "an outcome at zxid {zxid} for no write"
+            )));
+            return;
+        };
+        let Slot::Proposed(meta) = std::mem::replace(slot, Slot::Gate) else {
+            return;
+        };
+        *slot = Slot::Applied {
+            meta,
+            zxid,
+            outcome,
+        };
+    }
+
+    /// A proposed write will not be applied (Raft refused it, or the leader changed and its
+    /// fate is unknown): close.
+    pub(crate) fn failed(&mut self, why: String) {
+        self.close(Close::Failed(why));
+    }
+
+    /// A watch fired for this connection at the change with `zxid`.
+    pub(crate) fn event(&mut self, zxid: i64, event: K::Event) {
+        self.inbox.push_back(Pushed::Event { zxid, event });
+    }
+
+    /// The session was closed or expired.
+    pub(crate) fn session_ended(&mut self) {
+        self.inbox.push_back(Pushed::SessionEnded);
+    }
+
+    /// This connection must stop serving.
+    pub(crate) fn told_to_close(&mut self) {
+        self.inbox.push_back(Pushed::Close);
+    }
+
+    /// The next step, if any.
+    pub(crate) fn poll(&mut self) -> Option<Step<K>> {
+        if self.out.is_empty() {
+            self.advance();
+        }
+        self.out.pop_front()
+    }
+
+    fn push(&mut self, slot: Slot<K>) {
+        if self.closed {
+            return;
+        }
+        self.requests += 1;
+        self.queue.push_back(slot);
+    }
+
+    fn close(&mut self, why: Close) {
+        if !self.closed {
+            self.closed = true;
+            self.out.push_back(Step::Close(why));
+        }
+    }
+
+    /// Hands out what is due: the front's answers in turn, each after the events up to the
+    /// state it shows; the front read to run; the writes no unanswered read is ahead of.
+    fn advance(&mut self) {
+        loop {
+            if self.closed {
+                return;
+            }
+            let zxid = match self.queue.front() {
+                Some(Slot::Ready { zxid, .. } | Slot::Applied { zxid, .. }) => *zxid,
+                Some(Slot::Read(_)) => {
+                    if let Some(Slot::Read(read)) = self
+                        .queue
+                        .front_mut()
+                        .map(|s| std::mem::replace(s, Slot::Running))
+                    {
+                        self.out.push_back(Step::Run(read));
+                    }
+                    break;
+                }
+                _ => break,
+            };
+            self.send_pushes(zxid);
+            if self.closed {
+                return;
+            }
+            self.requests = self.requests.saturating_sub(1);
+            match self.queue.pop_front() {
+                Some(Slot::Ready { answer, .. }) => self.out.push_back(Step::Reply(answer)),
+                Some(Slot::Applied {
+                    meta,
+                    zxid,
+                    outcome,
+                }) => self.out.push_back(Step::Written {
+                    meta,
+                    zxid,
+                    outcome,
+                }),
+                _ => {}
+            }
+        }
+        self.propose_held();
+        // The front waits on something outside (or nothing is queued): whatever is answered
+        // next shows a state later than every event pushed so far. A running read is the
+        // exception: its answer may show an earlier state than a push fed since it ran.
+        if !matches!(self.queue.front(), Some(Slot::Running)) {
+            self.send_pushes(i64::MAX);
+        }
+        if self.draining && self.queue.is_empty() {
+            self.close(Close::Drained);
+        }
+    }
+
+    /// Proposes, in order, the held writes no unanswered read is ahead of.
+    fn propose_held(&mut self) {
+        for slot in self.queue.iter_mut() {
+            if slot.unanswered_read() {
+                return;
+            }
+            if matches!(slot, Slot::Held(..)) {
+                if let Slot::Held(proposal, meta) = std::mem::replace(slot, Slot::Gate) {
+                    *slot = Slot::Proposed(meta);
+                    self.out.push_back(Step::Propose(proposal));
+                }
+            }
+        }
+    }
+
+    /// Hands out the pushes in order up to the first event fired after `zxid`.
+    fn send_pushes(&mut self, zxid: i64) {
+        while let Some(p) = self.inbox.front() {
+            if matches!(p, Pushed::Event { zxid: z, .. } if *z > zxid) {
+                return;
+            }
+            match self.inbox.pop_front() {
+                Some(Pushed::Event { event, .. }) => self.out.push_back(Step::Event(event)),
+                Some(Pushed::SessionEnded) if !self.draining => self.close(Close::SessionEnded),
+                Some(Pushed::SessionEnded) | None => {}
+                Some(Pushed::Close) => self.close(Close::Told),
+            }
+            if self.closed {
+                return;
+            }
+        }
+    }
+}
