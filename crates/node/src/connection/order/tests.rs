@@ -394,3 +394,204 @@ fn outstanding_counts_requests_until_their_reply_is_handed_out() {
     run_reads_at(&mut o, 5);
     assert_eq!(o.outstanding(), 0);
 }
+
+/// Every rule at once, over many random interleavings of a session's requests with the
+/// applying of its writes and of other sessions' changes (which fire this connection's
+/// watches), driven as the driver does: a seeded run of a simulated node.
+#[test]
+fn random_interleavings_keep_every_rule() {
+    for seed in 1..=3000 {
+        simulate(seed);
+    }
+}
+
+/// What the simulation's requests, replies and events are: numbers.
+struct S;
+
+impl Carry for S {
+    /// (request number, ...)
+    type Read = usize;
+    type Proposal = usize;
+    type WriteMeta = usize;
+    type Outcome = ();
+    /// (request number, the zxid a read showed and the own writes it saw; `None` for a
+    /// ready answer)
+    type Answer = (usize, Option<(i64, Vec<usize>)>);
+    type Event = i64;
+}
+
+/// A tiny deterministic generator (xorshift), so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What the simulated node pushes to the connection, in apply order.
+enum Sim {
+    Event(i64),
+    Applied(i64),
+}
+
+/// What went out on the simulated socket.
+#[derive(Debug)]
+enum Sent {
+    Event(i64),
+    /// (request number, zxid shown; `None` for a ready answer's, which only claims one)
+    Reply(usize, Option<i64>),
+}
+
+fn simulate(seed: u64) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let n = 1 + rng.below(40) as usize;
+    // Request i is a read (0), a write (1) or an answer known at once (2).
+    let kinds: Vec<u64> = (0..n).map(|_| rng.below(3)).collect();
+    let mut o: Order<S> = Order::default();
+    // The log: proposed and not yet applied (Some(request) for this session's writes).
+    let mut log: VecDeque<Option<usize>> = VecDeque::new();
+    let mut zxid = 0_i64;
+    // This session's writes applied so far, and at which zxid.
+    let mut applied: Vec<(usize, i64)> = Vec::new();
+    let mut channel: VecDeque<Sim> = VecDeque::new();
+    let mut proposed: Vec<usize> = Vec::new();
+    let mut sent: Vec<Sent> = Vec::new();
+    // A read handed out by `Step::Run` and not reported yet: (request, zxid, writes seen).
+    let mut running: Option<(usize, i64, Vec<usize>)> = None;
+    let mut next = 0;
+    let mut guard = 0;
+    loop {
+        guard += 1;
+        assert!(guard < 100_000, "seed {seed}: no progress");
+        let done = next == n && o.outstanding() == 0 && log.is_empty() && channel.is_empty();
+        if done {
+            break;
+        }
+        match rng.below(5) {
+            // A request arrives.
+            0 if next < n => {
+                match kinds[next] {
+                    0 => o.read(next),
+                    1 => o.write(next, next),
+                    _ => o.ready(zxid, (next, None)),
+                }
+                next += 1;
+            }
+            // Another session's change: it may fire a watch of this connection.
+            1 if rng.below(3) == 0 => log.push_back(None),
+            // The next entry is applied here.
+            2 if !log.is_empty() => {
+                apply_next(&mut rng, &mut log, &mut zxid, &mut applied, &mut channel);
+            }
+            // A read run earlier is reported now.
+            3 if running.is_some() => {
+                if let Some((r, at, saw)) = running.take() {
+                    feed(&mut o, &mut channel);
+                    o.answered(at, (r, Some((at, saw))));
+                }
+            }
+            // The driver's turn: feed the channel, carry out the steps.
+            _ => loop {
+                feed(&mut o, &mut channel);
+                let Some(step) = o.poll() else { break };
+                match step {
+                    Step::Propose(w) => {
+                        proposed.push(w);
+                        log.push_back(Some(w));
+                    }
+                    Step::Run(r) => {
+                        let saw = applied.iter().map(|&(w, _)| w).collect();
+                        running = Some((r, zxid, saw));
+                        // A driver may report the answer at once (as pipeline.rs does) or
+                        // after polling again in between; either way apply goes on once
+                        // the read let go of the lock, and the driver feeds the channel
+                        // before it reports.
+                        if rng.below(2) == 0 {
+                            break;
+                        }
+                        while !log.is_empty() && rng.below(2) == 0 {
+                            apply_next(&mut rng, &mut log, &mut zxid, &mut applied, &mut channel);
+                        }
+                        if let Some((r, at, saw)) = running.take() {
+                            feed(&mut o, &mut channel);
+                            o.answered(at, (r, Some((at, saw))));
+                        }
+                    }
+                    Step::Event(z) => sent.push(Sent::Event(z)),
+                    Step::Reply((i, None)) => sent.push(Sent::Reply(i, None)),
+                    Step::Reply((i, Some((at, saw)))) => {
+                        // FIFO: a read sees exactly the session's writes sent before it.
+                        let before: Vec<usize> = (0..i).filter(|&j| kinds[j] == 1).collect();
+                        assert_eq!(saw, before, "seed {seed}: read {i} saw other writes");
+                        sent.push(Sent::Reply(i, Some(at)));
+                    }
+                    Step::Written { meta, zxid: z, .. } => sent.push(Sent::Reply(meta, Some(z))),
+                    Step::Close(c) => panic!("seed {seed}: closed: {c:?}"),
+                }
+            },
+        }
+    }
+    // Writes were proposed in request order.
+    let writes: Vec<usize> = (0..n).filter(|&i| kinds[i] == 1).collect();
+    assert_eq!(proposed, writes, "seed {seed}");
+    // Replies left in request order, every request answered once.
+    let replies: Vec<usize> = sent
+        .iter()
+        .filter_map(|s| match s {
+            Sent::Reply(i, _) => Some(*i),
+            Sent::Event(_) => None,
+        })
+        .collect();
+    assert_eq!(replies, (0..n).collect::<Vec<_>>(), "seed {seed}");
+    // Events and replies in zxid order: an event at or before a reply's zxid goes first,
+    // one after it goes after.
+    for (a, s) in sent.iter().enumerate() {
+        let Sent::Event(z) = s else { continue };
+        for (b, r) in sent.iter().enumerate() {
+            let Sent::Reply(i, Some(at)) = r else {
+                continue;
+            };
+            assert_eq!(
+                z <= at,
+                a < b,
+                "seed {seed}: event {z} and the reply to {i} at {at}: {sent:?}"
+            );
+        }
+    }
+}
+
+/// Applies the log's next entry: it may fire a watch of this connection (an event pushed),
+/// and if it is this session's write, its outcome is pushed after that.
+fn apply_next(
+    rng: &mut Rng,
+    log: &mut VecDeque<Option<usize>>,
+    zxid: &mut i64,
+    applied: &mut Vec<(usize, i64)>,
+    channel: &mut VecDeque<Sim>,
+) {
+    let Some(own) = log.pop_front() else {
+        return;
+    };
+    *zxid += 1;
+    if rng.below(2) == 0 {
+        channel.push_back(Sim::Event(*zxid));
+    }
+    if let Some(w) = own {
+        applied.push((w, *zxid));
+        channel.push_back(Sim::Applied(*zxid));
+    }
+}
+
+/// Feeds the simulated channel to the core, as the driver's `pull`.
+fn feed(o: &mut Order<S>, channel: &mut VecDeque<Sim>) {
+    while let Some(p) = channel.pop_front() {
+        match p {
+            Sim::Event(z) => o.event(z, z),
+            Sim::Applied(z) => o.applied(z, ()),
+        }
+    }
+}
