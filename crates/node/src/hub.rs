@@ -4,9 +4,10 @@
 //! [`Hub::on_apply`] runs as the state machine's apply hook, under the state's write lock;
 //! reads register their watches under the state's read lock (see [`Hub::watches`]), so a
 //! watch is fired exactly for the changes after the read that set it. The hook's work is
-//! bounded by the change it is told of: it pushes the fired events, and a connection's write
-//! outcome, onto the connection's channel, and runs nothing of the connection's (its queued
-//! reads run on its own task, outside the lock).
+//! bounded: it pushes the fired events, and a connection's write outcome, onto the
+//! connection's channel; the only work of a connection it runs is the few cheap reads the
+//! connection attached to its write ([`Hub::after`], bounded by the session order's core:
+//! `connection/order`), right after that write.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,13 +65,17 @@ pub enum Push {
 /// A write's fate, delivered to the connection that proposed it.
 pub type Done = Result<(i64, Outcome), WriteFailed>;
 
+/// Reads a connection attached to one of its waiting writes: run by the apply hook right
+/// after that write is applied here, on the state as it is then (see [`Hub::after`]).
+pub type AfterApply = Box<dyn FnOnce(&State) + Send>;
+
 /// Who waits for a write to be applied here.
 enum Waiter {
     /// A task (a handshake's session create or claim).
     Task(oneshot::Sender<Done>),
     /// A connection: its outcome goes on the connection's push channel, in order with the
-    /// watch events ([`Push::Applied`]).
-    Conn(ConnId),
+    /// watch events ([`Push::Applied`]), after the reads it attached ran.
+    Conn(ConnId, Vec<AfterApply>),
 }
 
 /// A proposed write will not be answered from the log (Raft refused it or stopped).
@@ -276,7 +281,22 @@ impl Hub {
     /// write itself, on its own task, as ZooKeeper's CommitProcessor hands a session's
     /// committed write back to it.
     pub fn expect_for(&self, seq: u64, conn: ConnId) {
-        self.pending().insert(seq, Waiter::Conn(conn));
+        self.pending().insert(seq, Waiter::Conn(conn, Vec::new()));
+    }
+
+    /// Hands `work` (the reads connection `conn` attached to its waiting write `seq`) to that
+    /// write: it runs right after the write is applied here and before the next command, on
+    /// the state as it is then, before the write's [`Push::Applied`] is sent. Gives it back if
+    /// `seq` is not waiting any more (applied already: the caller runs it itself); dropped
+    /// unrun if the write fails.
+    pub fn after(&self, seq: u64, work: AfterApply) -> Result<(), AfterApply> {
+        match self.pending().get_mut(&seq) {
+            Some(Waiter::Conn(_, after)) => {
+                after.push(work);
+                Ok(())
+            }
+            _ => Err(work),
+        }
     }
 
     /// Tells the waiter of `w` what happened to its write.
@@ -285,7 +305,7 @@ impl Hub {
             Waiter::Task(tx) => {
                 let _ = tx.send(done);
             }
-            Waiter::Conn(conn) => {
+            Waiter::Conn(conn, _) => {
                 let push = match done {
                     Ok((zxid, outcome)) => Push::Applied { zxid, outcome },
                     Err(e) => Push::Failed(e),
@@ -314,11 +334,12 @@ impl Hub {
     }
 
     /// The apply hook: fires watches, ends the connections of closed sessions, keeps the
-    /// expiry tracker in step, then hands the outcome to the request waiting here for it, if
-    /// any (in that order, so a connection finds the events before the outcome of the change
-    /// that fired them). Its work is bounded by the change: it runs nothing of the
-    /// connections, which answer their queued reads on their own tasks.
-    pub fn on_apply(&self, ev: &ApplyEvent, _state: &State) {
+    /// expiry tracker in step, runs the reads a connection attached to this node's waiting
+    /// write, then hands the outcome to the request waiting here for it, if any (in that
+    /// order, so a connection finds the events and the reads' answers before the outcome of
+    /// the change). Its work is bounded: the attached reads are few and cheap (see
+    /// `connection/order`); every other read runs on its connection's task.
+    pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
         // A snapshot replacing the state is not a command.
         if !matches!(ev.outcome, Outcome::SnapshotInstalled) {
             self.applied
@@ -372,7 +393,19 @@ impl Hub {
         }
         if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {
             let waiter = self.pending().remove(&origin.seq);
-            if let Some(w) = waiter {
+            if let Some(mut w) = waiter {
+                if let Waiter::Conn(conn, after) = &mut w {
+                    let conn = *conn;
+                    for work in after.drain(..) {
+                        work(state);
+                    }
+                    // The connection may have gone while its reads ran (its watches were
+                    // removed with it): drop whatever they registered for it since.
+                    let mut t = self.tables();
+                    if !t.conns.contains_key(&conn) {
+                        t.watches.remove_watcher(conn);
+                    }
+                }
                 self.complete(w, Ok((ev.zxid, ev.outcome.clone())));
             }
         }

@@ -6,7 +6,9 @@
 //! - replies leave in request order; a local read is answered from the state right after the
 //!   session's last write before it and before its next one (FIFO client order): it runs on
 //!   the connection's task once every request before it is answered, and a later write is
-//!   not proposed before it has run;
+//!   not proposed before it has run; or, a few cheap ones between two writes, it is attached
+//!   to the earlier write and run by the apply hook right after it, so the later write is
+//!   proposed at once;
 //! - watch events and replies leave in zxid order: an event precedes the reply that shows its
 //!   change, and an event fired after a reply's state follows that reply (a watch set by a
 //!   read never fires before the read's answer reaches the client);

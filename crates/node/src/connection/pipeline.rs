@@ -41,6 +41,7 @@ use super::order::Step;
 use super::ConnError;
 use crate::auth;
 use crate::auth::AuthResult;
+use crate::hub::AfterApply;
 use crate::hub::ConnId;
 use crate::hub::ConnStats;
 use crate::hub::Push;
@@ -60,6 +61,35 @@ impl Carry for Io {
     type Outcome = Outcome;
     type Answer = Answer;
     type Event = WatcherEvent;
+
+    fn attach_cost(read: &LocalRead) -> Option<usize> {
+        read.cost
+    }
+}
+
+/// A read's estimated reply bytes besides what it reads (a stat, the header, the framing).
+const READ_OVERHEAD: usize = 128;
+
+/// A child's estimated reply bytes in a getChildren (its name and its length prefix): only
+/// the count is known without listing them.
+const CHILD_ESTIMATE: usize = 64;
+
+/// A proposed write of this connection, waiting for its outcome.
+struct Proposed {
+    /// Its request number (where reads behind it are attached, see [`Hub::after`]).
+    ///
+    /// [`Hub::after`]: crate::hub::Hub::after
+    seq: u64,
+    /// Batches of reads attached to it, in order.
+    attached: Vec<Attached>,
+}
+
+/// Reads attached to a write: the apply hook answers them right after it ([`Step::Attach`]).
+struct Attached {
+    /// (reply xid, arrival) of each read, in order.
+    reads: Vec<(i32, Instant)>,
+    /// Their answers, sent before the write's [`Push::Applied`].
+    rx: oneshot::Receiver<Vec<read::ReadAnswer>>,
 }
 
 /// A local request, answered from the applied state when its turn comes.
@@ -69,6 +99,8 @@ struct LocalRead {
     /// The connection's ids when it arrived (a later addAuth does not change them).
     auth: Arc<Vec<Id>>,
     at: Instant,
+    /// Its estimated reply bytes if it may be attached to a write ([`Carry::attach_cost`]).
+    cost: Option<usize>,
 }
 
 /// What a write's reply needs besides its outcome.
@@ -135,6 +167,8 @@ pub(super) struct Pipeline<'a> {
     order: Order<Io>,
     /// The sync gates' catch-ups, in the order the gates were queued (they pass in order).
     gates: VecDeque<oneshot::Receiver<Result<(), String>>>,
+    /// The proposed writes whose outcome has not come, in proposal order.
+    proposed: VecDeque<Proposed>,
     /// Encoded replies and events; `out[..sent]` has left already.
     out: Vec<u8>,
     sent: usize,
@@ -185,6 +219,7 @@ impl<'a> Pipeline<'a> {
             pushes,
             order: Order::default(),
             gates: VecDeque::new(),
+            proposed: VecDeque::new(),
             out,
             sent: 0,
             drained: false,
@@ -310,9 +345,43 @@ impl<'a> Pipeline<'a> {
             Push::Event { zxid, event } => self.order.event(zxid, event),
             Push::SessionEnded => self.order.session_ended(),
             Push::Close => self.order.told_to_close(),
-            Push::Applied { zxid, outcome } => self.order.applied(zxid, outcome),
+            Push::Applied { zxid, outcome } => self.on_applied(zxid, outcome),
             Push::Failed(e) => self.order.failed(e.to_string()),
         }
+    }
+
+    /// Feeds the outcome of the oldest proposed write to the core, with the answers of the
+    /// reads attached to it (the apply hook ran them before it pushed the outcome).
+    fn on_applied(&mut self, zxid: i64, outcome: Outcome) {
+        let mut answers = Vec::new();
+        for mut batch in self
+            .proposed
+            .pop_front()
+            .map(|p| p.attached)
+            .unwrap_or_default()
+        {
+            let Ok(got) = batch.rx.try_recv() else {
+                self.order.failed(format!(
+                    "the reads attached to the write at {zxid} did not run"
+                ));
+                return;
+            };
+            for ((xid, at), a) in batch.reads.into_iter().zip(got) {
+                let header = ReplyHeader {
+                    xid,
+                    zxid: a.zxid,
+                    err: a.err.code(),
+                };
+                let answer = Answer {
+                    header,
+                    body: a.body,
+                    events: a.events,
+                    at,
+                };
+                answers.push((a.zxid, answer));
+            }
+        }
+        self.order.applied(zxid, outcome, answers);
     }
 
     /// Feeds every push waiting on the channel to the core.
@@ -334,9 +403,14 @@ impl<'a> Pipeline<'a> {
             };
             match step {
                 Step::Propose(op) => {
-                    self.node.propose_for(self.conn, op);
+                    let origin = self.node.propose_for(self.conn, op);
+                    self.proposed.push_back(Proposed {
+                        seq: origin.seq,
+                        attached: Vec::new(),
+                    });
                 }
                 Step::Run(r) => self.run_read(r),
+                Step::Attach(reads) => self.attach(reads)?,
                 Step::Event(e) => self.event(&e),
                 Step::Reply(a) => self.answer(a),
                 Step::Written {
@@ -379,6 +453,75 @@ impl<'a> Pipeline<'a> {
                 at: r.at,
             },
         );
+    }
+
+    /// Hands `reads` to the write proposed last: the apply hook answers them right after it,
+    /// on the state as it is then (under the write lock; the core keeps them few and cheap),
+    /// so the write behind them is proposed at once. If that write was applied already, they
+    /// are answered now: the state holds it and none of the session's later writes.
+    fn attach(&mut self, reads: Vec<LocalRead>) -> Result<(), ConnError> {
+        let Some(last) = self.proposed.back_mut() else {
+            return Err(ConnError::WriteFailed(
+                "reads attached to no proposed write".into(),
+            ));
+        };
+        let mut meta = Vec::with_capacity(reads.len());
+        let mut requests = Vec::with_capacity(reads.len());
+        for r in reads {
+            meta.push((reply_xid(r.xid, &r.req), r.at));
+            requests.push((r.req, r.auth));
+        }
+        let (tx, rx) = oneshot::channel();
+        let hub = self.node.hub.clone();
+        let (conn, session) = (self.conn, self.session);
+        let work: AfterApply = Box::new(move |st| {
+            let answers = requests
+                .iter()
+                .map(|(req, auth)| {
+                    let who = read::Reader {
+                        conn,
+                        session,
+                        auth,
+                    };
+                    read::answer(st, &hub, who, req)
+                })
+                .collect();
+            let _ = tx.send(answers);
+        });
+        if let Err(work) = self.node.hub.after(last.seq, work) {
+            let st = self.node.state.read();
+            work(&st);
+        }
+        last.attached.push(Attached { reads: meta, rx });
+        Ok(())
+    }
+
+    /// What `req` would cost if attached to a write ([`Carry::attach_cost`]): getData,
+    /// exists and getChildren of one path may be, estimated from the node's stat; nothing
+    /// else is (a sync, a multi-path read, a watch change). Only looked up while a write of
+    /// this connection waits (a read may be attached only then).
+    fn attach_cost(&self, req: &Request) -> Option<usize> {
+        if !self.order.write_waiting() {
+            return None;
+        }
+        let stat = |path: &str| self.node.state.read().tree.stat(path);
+        let children = |s: Option<zk_wire::Stat>| {
+            s.map_or(0, |s| {
+                usize::try_from(s.num_children)
+                    .unwrap_or(0)
+                    .saturating_mul(CHILD_ESTIMATE)
+            })
+        };
+        let bytes = match req {
+            Request::Exists(_) => 0,
+            Request::GetData(r) => {
+                stat(&r.path).map_or(0, |s| usize::try_from(s.data_length).unwrap_or(0))
+            }
+            Request::GetChildren(r) => children(stat(&r.path)),
+            Request::GetChildren2(r) => children(stat(&r.path)),
+            _ => return None,
+        };
+        Some(bytes.saturating_add(READ_OVERHEAD))
     }
 
     /// Writes an answer's own events, then its reply.
@@ -574,11 +717,13 @@ impl<'a> Pipeline<'a> {
                         self.gates.push_back(rx);
                     }
                 }
+                let cost = self.attach_cost(&req);
                 self.order.read(LocalRead {
                     xid,
                     req,
                     auth: self.auth.clone(),
                     at,
+                    cost,
                 });
             }
             Plan::Write(txn, kind) => {

@@ -12,6 +12,15 @@
 //! - ... **and none sent after it: a write behind an unanswered read is held**, not proposed,
 //!   until that read has run. Writes with no unanswered read ahead of them are proposed at
 //!   once, in arrival order, so a run of writes is pipelined through the log.
+//! - **A read behind a write is attached, within bounds, so the next write goes at once**:
+//!   when the reads between the session's last proposed write W and a held write are all
+//!   cheap single-path reads ([`Carry::attach_cost`]), they are handed to W
+//!   ([`Step::Attach`]): the node runs them right after W is applied, before any later
+//!   change, exactly the state they must see, and their answers come back with W's outcome
+//!   ([`Order::applied`]); the held write is proposed at once. At most
+//!   [`MAX_ATTACHED_READS`] reads and [`MAX_ATTACHED_BYTES`] of estimated reply bytes are
+//!   attached to one write (they run inside apply, under the state's write lock, where every
+//!   other reader of the node waits); past that, the write is held as above.
 //! - **A write's outcome arrives in proposal order** (a session's writes enter the log in the
 //!   order they were proposed), on the same stream as the watch events, in apply order.
 //! - **Events and replies leave in zxid order**: before a reply showing the state at zxid Z,
@@ -30,12 +39,26 @@
 //! What the driver must do for these to hold: feed every push waiting on its channel before
 //! each [`Order::poll`], and run a [`Step::Run`] read on the applied state, then feed the
 //! pushes waiting, then [`Order::answered`] with the zxid the read saw (every event of a
-//! change up to that zxid is on the channel by then).
+//! change up to that zxid is on the channel by then); have [`Step::Attach`] reads run right
+//! after their write is applied, before the next change, and feed their answers with that
+//! write's outcome.
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
+
+/// Reads attached to one write at most ([`Step::Attach`]). They run inside apply, under the
+/// state's write lock, where every other reader and the next apply wait: a cheap read there
+/// takes a microsecond or two, so 16 of them keep the lock well under 50 µs per write. 16
+/// covers the runs of reads between two writes of a client that pipelines 16 requests (as
+/// zk-bench does by default); a longer run holds its write (one commit round more for it).
+pub(crate) const MAX_ATTACHED_READS: usize = 16;
+
+/// Estimated reply bytes attached to one write at most: what the attached reads copy under
+/// the write lock (a getData's data, the names of a getChildren) stays a small memcpy; a read
+/// of a large znode is not attached (its write is held instead).
+pub(crate) const MAX_ATTACHED_BYTES: usize = 64 << 10;
 
 /// The types a connection's requests carry through the core (the driver's own; the tests
 /// use strings).
@@ -52,6 +75,11 @@ pub(crate) trait Carry {
     type Answer;
     /// A watch event.
     type Event;
+
+    /// What answering `read` inside apply would cost, in estimated reply bytes, if it may be
+    /// attached to a write at all (a cheap single-path read: getData, exists, getChildren);
+    /// `None` for a read that must not run inside apply (a sync, a multi-path read, ...).
+    fn attach_cost(read: &Self::Read) -> Option<usize>;
 }
 
 /// Why the connection closes.
@@ -74,6 +102,12 @@ pub(crate) enum Step<K: Carry> {
     /// Run this local request now, on the state as it is, then feed the pushes waiting and
     /// report [`Order::answered`].
     Run(K::Read),
+    /// Hand these reads, in order, to the write proposed last (its outcome not fed yet): run
+    /// them on the state right after it is applied, before any later change, and pass their
+    /// answers with its outcome to [`Order::applied`]. If it was applied already, run them
+    /// now: the state then holds it and none of the session's later writes (the next one is
+    /// proposed only by a later step).
+    Attach(Vec<K::Read>),
     /// Send this watch event.
     Event(K::Event),
     /// Send this reply.
@@ -97,6 +131,9 @@ enum Slot<K: Carry> {
     Read(K::Read),
     /// Handed to the driver by [`Step::Run`]; its answer comes through [`Order::answered`].
     Running,
+    /// Handed to the proposed write before it by [`Step::Attach`]; its answer comes with that
+    /// write's outcome. `cost` counts against [`MAX_ATTACHED_BYTES`].
+    Attached { cost: usize },
     /// A write not proposed yet: a read before it is unanswered and must not see it.
     Held(K::Proposal, K::WriteMeta),
     /// A proposed write, waiting for its outcome.
@@ -111,13 +148,6 @@ enum Slot<K: Carry> {
     Ready { zxid: i64, answer: K::Answer },
     /// A sync gate not passed yet (not a request: it is never answered).
     Gate,
-}
-
-impl<K: Carry> Slot<K> {
-    /// True for a read not answered yet (a write behind it is held).
-    fn unanswered_read(&self) -> bool {
-        matches!(self, Slot::Read(_) | Slot::Running)
-    }
 }
 
 /// Something pushed to the connection besides its writes' outcomes, kept in push order.
@@ -213,13 +243,19 @@ impl<K: Carry> Order<K> {
         }
     }
 
-    /// The oldest proposed write was applied here at `zxid`.
-    pub(crate) fn applied(&mut self, zxid: i64, outcome: K::Outcome) {
-        let slot = self
+    /// The oldest proposed write was applied here at `zxid`; `answers` are those of the reads
+    /// attached to it ([`Step::Attach`]), in order, each with the zxid of the state it showed.
+    pub(crate) fn applied(
+        &mut self,
+        zxid: i64,
+        outcome: K::Outcome,
+        answers: Vec<(i64, K::Answer)>,
+    ) {
+        let at = self
             .queue
-            .iter_mut()
-            .find(|s| matches!(s, Slot::Proposed(_)));
-        let Some(slot) = slot else {
+            .iter()
+            .position(|s| matches!(s, Slot::Proposed(_)));
+        let Some(slot) = at.and_then(|i| self.queue.get_mut(i)) else {
             self.close(Close::Failed(format!(
                 "an outcome at zxid {zxid} for no write"
             )));
@@ -233,6 +269,34 @@ impl<K: Carry> Order<K> {
             zxid,
             outcome,
         };
+        // Its attached reads follow it in the queue.
+        let mut answers = answers.into_iter();
+        let after = at.map_or(self.queue.len(), |i| i + 1);
+        for slot in self.queue.range_mut(after..) {
+            if !matches!(slot, Slot::Attached { .. }) {
+                break;
+            }
+            let Some((zxid, answer)) = answers.next() else {
+                self.close(Close::Failed(format!(
+                    "the write at zxid {zxid} came without its attached reads' answers"
+                )));
+                return;
+            };
+            *slot = Slot::Ready { zxid, answer };
+        }
+        if answers.next().is_some() {
+            self.close(Close::Failed(format!(
+                "the write at zxid {zxid} came with answers to no attached read"
+            )));
+        }
+    }
+
+    /// True while a write of this connection waits ahead (proposed, or held): a read
+    /// arriving now may be attached to one ([`Carry::attach_cost`] need only be known then).
+    pub(crate) fn write_waiting(&self) -> bool {
+        self.queue
+            .iter()
+            .any(|s| matches!(s, Slot::Proposed(_) | Slot::Held(..)))
     }
 
     /// A proposed write will not be applied (Raft refused it, or the leader changed and its
@@ -331,19 +395,70 @@ impl<K: Carry> Order<K> {
         }
     }
 
-    /// Proposes, in order, the held writes no unanswered read is ahead of.
+    /// Proposes, in order, the held writes no unanswered read is ahead of, attaching the
+    /// reads ahead of a held write to the write before them when they may be.
     fn propose_held(&mut self) {
-        for slot in self.queue.iter_mut() {
-            if slot.unanswered_read() {
-                return;
-            }
-            if matches!(slot, Slot::Held(..)) {
-                if let Slot::Held(proposal, meta) = std::mem::replace(slot, Slot::Gate) {
-                    *slot = Slot::Proposed(meta);
-                    self.out.push_back(Step::Propose(proposal));
+        // The proposed write the slots walked last are (or may be) attached to, with the
+        // reads and the cost attached to it so far.
+        let mut anchor: Option<(usize, usize)> = None;
+        let mut i = 0;
+        while i < self.queue.len() {
+            match &self.queue[i] {
+                Slot::Read(_) => {
+                    let Some(end) = self.attachable(i, anchor) else {
+                        return;
+                    };
+                    let (mut n, mut bytes) = anchor.unwrap_or_default();
+                    let mut reads = Vec::with_capacity(end - i);
+                    for slot in self.queue.range_mut(i..end) {
+                        if let Slot::Read(read) = std::mem::replace(slot, Slot::Gate) {
+                            let cost = K::attach_cost(&read).unwrap_or_default();
+                            n += 1;
+                            bytes = bytes.saturating_add(cost);
+                            *slot = Slot::Attached { cost };
+                            reads.push(read);
+                        }
+                    }
+                    self.out.push_back(Step::Attach(reads));
+                    anchor = Some((n, bytes));
+                    i = end;
+                    continue;
                 }
+                Slot::Running => return,
+                Slot::Held(..) => {
+                    if let Slot::Held(proposal, meta) =
+                        std::mem::replace(&mut self.queue[i], Slot::Gate)
+                    {
+                        self.queue[i] = Slot::Proposed(meta);
+                        self.out.push_back(Step::Propose(proposal));
+                    }
+                    anchor = Some((0, 0));
+                }
+                Slot::Proposed(_) => anchor = Some((0, 0)),
+                Slot::Attached { cost } => {
+                    anchor = anchor.map(|(n, bytes)| (n + 1, bytes.saturating_add(*cost)));
+                }
+                Slot::Applied { .. } | Slot::Ready { .. } | Slot::Gate => anchor = None,
             }
+            i += 1;
         }
+    }
+
+    /// Where the run of reads starting at `i` ends, if it may be attached to the proposed
+    /// write before it (`anchor`: what that write has attached already): a held write follows
+    /// the run (attaching only frees a write; reads with nothing held behind them run on the
+    /// connection), every read of it may be attached, and the bounds hold with it.
+    fn attachable(&self, i: usize, anchor: Option<(usize, usize)>) -> Option<usize> {
+        let (mut n, mut bytes) = anchor?;
+        let mut end = i;
+        for slot in self.queue.range(i..) {
+            let Slot::Read(read) = slot else { break };
+            n += 1;
+            bytes = bytes.saturating_add(K::attach_cost(read)?);
+            end += 1;
+        }
+        let held_next = matches!(self.queue.get(end), Some(Slot::Held(..)));
+        (held_next && n <= MAX_ATTACHED_READS && bytes <= MAX_ATTACHED_BYTES).then_some(end)
     }
 
     /// Hands out the pushes in order up to the first event fired after `zxid`.

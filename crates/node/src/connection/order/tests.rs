@@ -3,8 +3,11 @@
 
 use super::*;
 
-/// Strings for every payload: a read `r1`, a write `w1` (proposed as `w1`, replied to with
-/// its meta `w1` and outcome), answers and events by name.
+/// Strings for every payload: a write `w1` (proposed as `w1`, replied to with its meta `w1`
+/// and outcome), answers and events by name. A read `r1` is one that may not be attached to
+/// a write (a sync, say), so it shows the rules that hold for every read; a read `g1` is a
+/// cheap one (a getData of a small znode: 100 bytes) and `big1` a getData of 40 KiB, both of
+/// which may be attached.
 struct T;
 
 impl Carry for T {
@@ -14,6 +17,16 @@ impl Carry for T {
     type Outcome = &'static str;
     type Answer = &'static str;
     type Event = &'static str;
+
+    fn attach_cost(read: &&'static str) -> Option<usize> {
+        if read.starts_with("big") {
+            Some(40 << 10)
+        } else if read.starts_with('g') {
+            Some(100)
+        } else {
+            None
+        }
+    }
 }
 
 type O = Order<T>;
@@ -22,6 +35,7 @@ fn show(step: Step<T>) -> String {
     match step {
         Step::Propose(w) => format!("propose {w}"),
         Step::Run(r) => format!("run {r}"),
+        Step::Attach(reads) => format!("attach {}", reads.join(" ")),
         Step::Event(e) => format!("event {e}"),
         Step::Reply(a) => format!("reply {a}"),
         Step::Written {
@@ -59,6 +73,8 @@ fn answer_of(read: &str) -> &'static str {
         "r2" => "a2",
         "r3" => "a3",
         "r4" => "a4",
+        "g1" => "a1",
+        "g2" => "a2",
         _ => "a?",
     }
 }
@@ -73,7 +89,7 @@ fn replies_leave_in_request_order() {
     assert_eq!(steps(&mut o), ["propose w1"]);
     // w1's outcome arrives: its reply, then the read, the ready answer and the next write,
     // in the order they were sent.
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(
         run_reads_at(&mut o, 5),
         [
@@ -84,7 +100,7 @@ fn replies_leave_in_request_order() {
             "propose w2"
         ]
     );
-    o.applied(6, "ok");
+    o.applied(6, "ok", vec![]);
     assert_eq!(steps(&mut o), ["written w2@6 ok"]);
     assert_eq!(o.outstanding(), 0);
 }
@@ -99,7 +115,7 @@ fn answer_known_at_once_still_waits_its_turn() {
         ["propose w1"],
         "the error answer waits for w1"
     );
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(steps(&mut o), ["written w1@5 ok", "reply fail1"]);
 }
 
@@ -117,7 +133,7 @@ fn read_behind_own_write_waits_for_its_zxid() {
     o.read("r1");
     assert_eq!(steps(&mut o), ["propose w1"], "no run before w1 is applied");
     assert_eq!(steps(&mut o), Vec::<String>::new());
-    o.applied(7, "ok");
+    o.applied(7, "ok", vec![]);
     assert_eq!(
         run_reads_at(&mut o, 7),
         ["written w1@7 ok", "run r1", "reply a1"]
@@ -136,6 +152,9 @@ fn writes_in_a_row_are_proposed_at_once() {
     assert_eq!(steps(&mut o), ["propose w4"]);
 }
 
+/// The hold now applies to the reads that may not be attached (here `r1`, a sync, say) and
+/// to those past the attachment bounds (see the tests below); a cheap read is attached
+/// instead.
 #[test]
 fn write_behind_an_unanswered_read_is_held_until_the_read_ran() {
     let mut o = O::default();
@@ -144,11 +163,201 @@ fn write_behind_an_unanswered_read_is_held_until_the_read_ran() {
     o.write("w2", "w2");
     // r1 must show w1 and not w2: w2 is not proposed before r1 has run.
     assert_eq!(steps(&mut o), ["propose w1"]);
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(steps(&mut o), ["written w1@5 ok", "run r1"]);
     assert_eq!(steps(&mut o), Vec::<String>::new(), "w2 held while r1 runs");
     o.answered(5, "a1");
     assert_eq!(steps(&mut o), ["reply a1", "propose w2"]);
+}
+
+/// The old behaviour, bounded: a cheap read between two writes rides on the first one (the
+/// node answers it right after that write is applied, before any later change), so the
+/// second write is proposed at once instead of waiting one more commit round.
+#[test]
+fn read_behind_a_write_is_attached_so_the_next_write_goes_at_once() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    assert_eq!(steps(&mut o), ["propose w1"], "nothing held: g1 just waits");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["attach g1", "propose w2"]);
+    // g1's answer comes with w1's outcome and shows w1's state; it is sent after w1's
+    // reply and before w2's.
+    o.applied(5, "ok", vec![(5, "a1")]);
+    assert_eq!(steps(&mut o), ["written w1@5 ok", "reply a1"]);
+    o.applied(6, "ok", vec![]);
+    assert_eq!(steps(&mut o), ["written w2@6 ok"]);
+    assert_eq!(o.outstanding(), 0);
+}
+
+/// Reads with no write held behind them are not attached: nothing would gain, and they run
+/// on the connection outside the write lock.
+#[test]
+fn reads_are_attached_only_to_free_a_held_write() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    o.read("g2");
+    assert_eq!(steps(&mut o), ["propose w1"]);
+    o.applied(5, "ok", vec![]);
+    assert_eq!(
+        run_reads_at(&mut o, 5),
+        [
+            "written w1@5 ok",
+            "run g1",
+            "reply a1",
+            "run g2",
+            "reply a2"
+        ]
+    );
+}
+
+/// The bound on reads: up to MAX_ATTACHED_READS ride on one write; one more and the write
+/// behind them is held until they ran (today's hold), so apply never runs more than that.
+#[test]
+fn attachments_are_bounded_then_the_next_write_is_held() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    for _ in 0..MAX_ATTACHED_READS {
+        o.read("g1");
+    }
+    o.write("w2", "w2");
+    let s = steps(&mut o);
+    assert_eq!(s.len(), 3, "{s:?}");
+    assert_eq!(s[1].matches("g1").count(), MAX_ATTACHED_READS);
+    assert_eq!(s[2], "propose w2");
+
+    let mut o = O::default();
+    o.write("w1", "w1");
+    for _ in 0..=MAX_ATTACHED_READS {
+        o.read("g1");
+    }
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1"], "one read too many: w2 held");
+}
+
+/// The bound on bytes: two reads of 40 KiB exceed MAX_ATTACHED_BYTES together, so the
+/// write behind them is held; one alone rides on its write.
+#[test]
+fn attached_bytes_are_bounded_then_the_next_write_is_held() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("big1");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1", "attach big1", "propose w2"]);
+
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("big1");
+    o.read("big2");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1"]);
+    o.applied(5, "ok", vec![]);
+    assert_eq!(
+        run_reads_at(&mut o, 5),
+        [
+            "written w1@5 ok",
+            "run big1",
+            "reply a?",
+            "run big2",
+            "reply a?",
+            "propose w2"
+        ]
+    );
+}
+
+/// A read that may not run inside apply (a sync, a multi-path read) is never attached, even
+/// among cheap ones: the whole run between the writes is then left to the connection.
+#[test]
+fn a_read_that_may_not_be_attached_holds_the_next_write() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    o.read("r2");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1"]);
+}
+
+/// Each write takes the reads right behind it: a chain of write, read, write, read, write
+/// proposes every write at once, and each read's answer comes with the write before it.
+#[test]
+fn each_write_takes_the_reads_right_behind_it() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    o.write("w2", "w2");
+    o.read("g2");
+    o.write("w3", "w3");
+    assert_eq!(
+        steps(&mut o),
+        [
+            "propose w1",
+            "attach g1",
+            "propose w2",
+            "attach g2",
+            "propose w3"
+        ]
+    );
+    o.applied(5, "ok", vec![(5, "a1")]);
+    o.applied(6, "ok", vec![(6, "a2")]);
+    o.applied(7, "ok", vec![]);
+    assert_eq!(
+        steps(&mut o),
+        [
+            "written w1@5 ok",
+            "reply a1",
+            "written w2@6 ok",
+            "reply a2",
+            "written w3@7 ok"
+        ]
+    );
+}
+
+/// Attached reads' answers come with their write's outcome: an outcome without them (or with
+/// answers to reads never attached) means the driver broke the contract, and the connection
+/// closes rather than answer out of order.
+#[test]
+fn an_outcome_without_its_attached_answers_closes() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1", "attach g1", "propose w2"]);
+    o.applied(5, "ok", vec![]);
+    let s = steps(&mut o);
+    assert!(
+        s.last().is_some_and(|l| l.starts_with("close Failed")),
+        "{s:?}"
+    );
+
+    let mut o = O::default();
+    o.write("w1", "w1");
+    assert_eq!(steps(&mut o), ["propose w1"]);
+    o.applied(5, "ok", vec![(5, "a1")]);
+    let s = steps(&mut o);
+    assert!(
+        s.last().is_some_and(|l| l.starts_with("close Failed")),
+        "{s:?}"
+    );
+}
+
+/// A watch event of a change after the attaching write but before the attached read's
+/// answer is sent goes after that answer (the read showed the state at the write's zxid);
+/// one fired by the write itself goes before.
+#[test]
+fn attached_answer_keeps_events_in_zxid_order() {
+    let mut o = O::default();
+    o.write("w1", "w1");
+    o.read("g1");
+    o.write("w2", "w2");
+    assert_eq!(steps(&mut o), ["propose w1", "attach g1", "propose w2"]);
+    o.event(5, "e5");
+    o.applied(5, "ok", vec![(5, "a1")]);
+    o.event(6, "e6");
+    assert_eq!(
+        steps(&mut o),
+        ["event e5", "written w1@5 ok", "reply a1", "event e6"]
+    );
 }
 
 #[test]
@@ -161,7 +370,7 @@ fn held_writes_are_proposed_in_arrival_order() {
     o.read("r2");
     o.write("w4", "w4");
     assert_eq!(steps(&mut o), ["propose w1"]);
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     // w2 and w3 go as soon as r1 ran; w4 waits for r2, which waits for w2 and w3.
     assert_eq!(
         run_reads_at(&mut o, 5),
@@ -173,8 +382,8 @@ fn held_writes_are_proposed_in_arrival_order() {
             "propose w3"
         ]
     );
-    o.applied(6, "ok");
-    o.applied(7, "ok");
+    o.applied(6, "ok", vec![]);
+    o.applied(7, "ok", vec![]);
     assert_eq!(
         run_reads_at(&mut o, 7),
         [
@@ -193,15 +402,15 @@ fn outcomes_answer_the_writes_in_proposal_order() {
     o.write("w1", "w1");
     o.write("w2", "w2");
     assert_eq!(steps(&mut o).len(), 2);
-    o.applied(5, "first");
-    o.applied(6, "second");
+    o.applied(5, "first", vec![]);
+    o.applied(6, "second", vec![]);
     assert_eq!(steps(&mut o), ["written w1@5 first", "written w2@6 second"]);
 }
 
 #[test]
 fn an_outcome_for_no_write_closes() {
     let mut o = O::default();
-    o.applied(5, "stray");
+    o.applied(5, "stray", vec![]);
     let s = steps(&mut o);
     assert_eq!(s.len(), 1);
     assert!(s[0].starts_with("close Failed"), "{s:?}");
@@ -214,7 +423,7 @@ fn event_precedes_reply_showing_its_zxid() {
     assert_eq!(steps(&mut o), ["propose w1"]);
     // w1 fired a watch of this connection: the event was pushed before w1's outcome.
     o.event(5, "e5");
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(steps(&mut o), ["event e5", "written w1@5 ok"]);
 }
 
@@ -224,7 +433,7 @@ fn event_fired_after_a_replys_state_follows_that_reply() {
     o.write("w1", "w1");
     o.read("r1");
     assert_eq!(steps(&mut o), ["propose w1"]);
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     // Another session's change at 6 fired a watch here before this connection got round to
     // w1's reply, and the read r1 (which may have set that watch) shows the state at 6.
     o.event(6, "e6");
@@ -294,7 +503,7 @@ fn sync_gate_behind_a_write_passes_in_its_place() {
     // The gate passes before w1 is applied: r1 still waits for w1.
     o.gate_passed();
     assert_eq!(steps(&mut o), Vec::<String>::new());
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(
         run_reads_at(&mut o, 5),
         ["written w1@5 ok", "run r1", "reply a1"]
@@ -318,7 +527,7 @@ fn failed_write_closes_at_once() {
     o.write("w2", "w2");
     assert_eq!(steps(&mut o).len(), 2);
     o.failed("leader changed".into());
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(steps(&mut o), ["close Failed(\"leader changed\")"]);
     assert_eq!(
         o.outstanding(),
@@ -352,7 +561,7 @@ fn queued_close_session_is_answered_then_the_connection_closes() {
     );
     // Applying the close ends the session (pushed before the write's outcome).
     o.session_ended();
-    o.applied(4, "closed");
+    o.applied(4, "closed", vec![]);
     assert_eq!(steps(&mut o), ["written close@4 closed", "close Drained"]);
 }
 
@@ -363,7 +572,7 @@ fn draining_closes_once_everything_queued_is_answered() {
     o.ready(0, "auth failed");
     o.drain();
     assert_eq!(steps(&mut o), ["propose w1"]);
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(
         steps(&mut o),
         ["written w1@5 ok", "reply auth failed", "close Drained"]
@@ -388,7 +597,7 @@ fn outstanding_counts_requests_until_their_reply_is_handed_out() {
     o.ready(0, "x");
     assert_eq!(o.outstanding(), 3);
     steps(&mut o);
-    o.applied(5, "ok");
+    o.applied(5, "ok", vec![]);
     assert_eq!(o.poll().map(show).as_deref(), Some("written w1@5 ok"));
     assert_eq!(o.outstanding(), 2);
     run_reads_at(&mut o, 5);
@@ -400,17 +609,23 @@ fn outstanding_counts_requests_until_their_reply_is_handed_out() {
 /// watches), driven as the driver does: a seeded run of a simulated node.
 #[test]
 fn random_interleavings_keep_every_rule() {
+    let (mut attached, mut early) = (0, 0);
     for seed in 1..=3000 {
-        simulate(seed);
+        let (a, e) = simulate(seed);
+        attached += a;
+        early += e;
     }
+    // Attachments were exercised, and so was the race of one with its write's apply.
+    assert!(attached > 500, "{attached} attachments");
+    assert!(early > 50, "{early} of {attached} attached after the write was applied");
 }
 
 /// What the simulation's requests, replies and events are: numbers.
 struct S;
 
 impl Carry for S {
-    /// (request number, ...)
-    type Read = usize;
+    /// (request number, its cost if it may be attached)
+    type Read = (usize, Option<usize>);
     type Proposal = usize;
     type WriteMeta = usize;
     type Outcome = ();
@@ -418,6 +633,10 @@ impl Carry for S {
     /// ready answer)
     type Answer = (usize, Option<(i64, Vec<usize>)>);
     type Event = i64;
+
+    fn attach_cost(read: &(usize, Option<usize>)) -> Option<usize> {
+        read.1
+    }
 }
 
 /// A tiny deterministic generator (xorshift), so a failing seed can be replayed.
@@ -432,10 +651,38 @@ impl Rng {
     }
 }
 
+/// An answer the simulation hands the core: (zxid shown, (request, (zxid, writes seen))).
+type SimAnswer = (i64, (usize, Option<(i64, Vec<usize>)>));
+
 /// What the simulated node pushes to the connection, in apply order.
 enum Sim {
     Event(i64),
-    Applied(i64),
+    /// A write applied at a zxid, with the answers of the reads attached to it.
+    Applied(i64, usize, Vec<SimAnswer>),
+}
+
+/// The simulated node: its log, this session's writes applied, the reads attached to its
+/// waiting writes, and the channel to the connection.
+#[derive(Default)]
+struct Node {
+    /// Proposed and not yet applied (Some(request) for this session's writes).
+    log: VecDeque<Option<usize>>,
+    zxid: i64,
+    /// This session's writes applied so far.
+    applied: Vec<usize>,
+    /// Reads attached to a waiting write, by write.
+    attached: std::collections::HashMap<usize, Vec<usize>>,
+    /// Answers of reads attached to a write applied already (the driver ran them at once),
+    /// by write: fed with its outcome, after the ones the node ran.
+    early: std::collections::HashMap<usize, Vec<SimAnswer>>,
+    channel: VecDeque<Sim>,
+}
+
+impl Node {
+    /// A read answered on the state as it is now.
+    fn answer(&self, r: usize) -> SimAnswer {
+        (self.zxid, (r, Some((self.zxid, self.applied.clone()))))
+    }
 }
 
 /// What went out on the simulated socket.
@@ -446,18 +693,24 @@ enum Sent {
     Reply(usize, Option<i64>),
 }
 
-fn simulate(seed: u64) {
+/// Runs one seeded simulation; returns how many batches of reads were attached, and how
+/// many of them after their write was applied already.
+fn simulate(seed: u64) -> (usize, usize) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let n = 1 + rng.below(40) as usize;
     // Request i is a read (0), a write (1) or an answer known at once (2).
     let kinds: Vec<u64> = (0..n).map(|_| rng.below(3)).collect();
+    // A read may not be attached (None), or is a small or a large (40 KiB) one.
+    let costs: Vec<Option<usize>> = (0..n)
+        .map(|_| match rng.below(4) {
+            0 => None,
+            3 => Some(40 << 10),
+            _ => Some(100),
+        })
+        .collect();
     let mut o: Order<S> = Order::default();
-    // The log: proposed and not yet applied (Some(request) for this session's writes).
-    let mut log: VecDeque<Option<usize>> = VecDeque::new();
-    let mut zxid = 0_i64;
-    // This session's writes applied so far, and at which zxid.
-    let mut applied: Vec<(usize, i64)> = Vec::new();
-    let mut channel: VecDeque<Sim> = VecDeque::new();
+    let mut node = Node::default();
+    let (mut attaches, mut early) = (0, 0);
     let mut proposed: Vec<usize> = Vec::new();
     let mut sent: Vec<Sent> = Vec::new();
     // A read handed out by `Step::Run` and not reported yet: (request, zxid, writes seen).
@@ -467,7 +720,8 @@ fn simulate(seed: u64) {
     loop {
         guard += 1;
         assert!(guard < 100_000, "seed {seed}: no progress");
-        let done = next == n && o.outstanding() == 0 && log.is_empty() && channel.is_empty();
+        let done =
+            next == n && o.outstanding() == 0 && node.log.is_empty() && node.channel.is_empty();
         if done {
             break;
         }
@@ -475,37 +729,57 @@ fn simulate(seed: u64) {
             // A request arrives.
             0 if next < n => {
                 match kinds[next] {
-                    0 => o.read(next),
+                    0 => o.read((next, costs[next])),
                     1 => o.write(next, next),
-                    _ => o.ready(zxid, (next, None)),
+                    _ => o.ready(node.zxid, (next, None)),
                 }
                 next += 1;
             }
             // Another session's change: it may fire a watch of this connection.
-            1 if rng.below(3) == 0 => log.push_back(None),
+            1 if rng.below(3) == 0 => node.log.push_back(None),
             // The next entry is applied here.
-            2 if !log.is_empty() => {
-                apply_next(&mut rng, &mut log, &mut zxid, &mut applied, &mut channel);
-            }
+            2 if !node.log.is_empty() => apply_next(&mut rng, &mut node),
             // A read run earlier is reported now.
             3 if running.is_some() => {
                 if let Some((r, at, saw)) = running.take() {
-                    feed(&mut o, &mut channel);
+                    feed(&mut o, &mut node);
                     o.answered(at, (r, Some((at, saw))));
                 }
             }
             // The driver's turn: feed the channel, carry out the steps.
             _ => loop {
-                feed(&mut o, &mut channel);
+                feed(&mut o, &mut node);
                 let Some(step) = o.poll() else { break };
                 match step {
                     Step::Propose(w) => {
                         proposed.push(w);
-                        log.push_back(Some(w));
+                        node.log.push_back(Some(w));
                     }
-                    Step::Run(r) => {
-                        let saw = applied.iter().map(|&(w, _)| w).collect();
-                        running = Some((r, zxid, saw));
+                    Step::Attach(reads) => {
+                        attaches += 1;
+                        // The bounds hold.
+                        assert!(reads.len() <= MAX_ATTACHED_READS, "seed {seed}");
+                        let bytes: usize = reads.iter().filter_map(|r| r.1).sum();
+                        assert!(bytes <= MAX_ATTACHED_BYTES, "seed {seed}");
+                        assert!(reads.iter().all(|r| r.1.is_some()), "seed {seed}");
+                        // Apply may have gone on since the poll, even past the write.
+                        while !node.log.is_empty() && rng.below(3) == 0 {
+                            apply_next(&mut rng, &mut node);
+                        }
+                        let w = *proposed.last().expect("attached to no write");
+                        if node.applied.contains(&w) {
+                            early += 1;
+                            let answers: Vec<SimAnswer> =
+                                reads.iter().map(|r| node.answer(r.0)).collect();
+                            node.early.entry(w).or_default().extend(answers);
+                        } else {
+                            let a = node.attached.entry(w).or_default();
+                            a.extend(reads.iter().map(|r| r.0));
+                        }
+                    }
+                    Step::Run((r, _)) => {
+                        let saw = node.applied.clone();
+                        running = Some((r, node.zxid, saw));
                         // A driver may report the answer at once (as pipeline.rs does) or
                         // after polling again in between; either way apply goes on once
                         // the read let go of the lock, and the driver feeds the channel
@@ -513,11 +787,11 @@ fn simulate(seed: u64) {
                         if rng.below(2) == 0 {
                             break;
                         }
-                        while !log.is_empty() && rng.below(2) == 0 {
-                            apply_next(&mut rng, &mut log, &mut zxid, &mut applied, &mut channel);
+                        while !node.log.is_empty() && rng.below(2) == 0 {
+                            apply_next(&mut rng, &mut node);
                         }
                         if let Some((r, at, saw)) = running.take() {
-                            feed(&mut o, &mut channel);
+                            feed(&mut o, &mut node);
                             o.answered(at, (r, Some((at, saw))));
                         }
                     }
@@ -562,36 +836,38 @@ fn simulate(seed: u64) {
             );
         }
     }
+    (attaches, early)
 }
 
 /// Applies the log's next entry: it may fire a watch of this connection (an event pushed),
-/// and if it is this session's write, its outcome is pushed after that.
-fn apply_next(
-    rng: &mut Rng,
-    log: &mut VecDeque<Option<usize>>,
-    zxid: &mut i64,
-    applied: &mut Vec<(usize, i64)>,
-    channel: &mut VecDeque<Sim>,
-) {
-    let Some(own) = log.pop_front() else {
+/// and if it is this session's write, the reads attached to it run on the state right after
+/// it and its outcome is pushed after that event, with their answers.
+fn apply_next(rng: &mut Rng, node: &mut Node) {
+    let Some(own) = node.log.pop_front() else {
         return;
     };
-    *zxid += 1;
+    node.zxid += 1;
     if rng.below(2) == 0 {
-        channel.push_back(Sim::Event(*zxid));
+        node.channel.push_back(Sim::Event(node.zxid));
     }
     if let Some(w) = own {
-        applied.push((w, *zxid));
-        channel.push_back(Sim::Applied(*zxid));
+        node.applied.push(w);
+        let reads = node.attached.remove(&w).unwrap_or_default();
+        let answers = reads.into_iter().map(|r| node.answer(r)).collect();
+        node.channel.push_back(Sim::Applied(node.zxid, w, answers));
     }
 }
 
-/// Feeds the simulated channel to the core, as the driver's `pull`.
-fn feed(o: &mut Order<S>, channel: &mut VecDeque<Sim>) {
-    while let Some(p) = channel.pop_front() {
+/// Feeds the simulated channel to the core, as the driver's `pull` (a write's outcome with
+/// the answers of the reads attached to it, those the driver ran at once last).
+fn feed(o: &mut Order<S>, node: &mut Node) {
+    while let Some(p) = node.channel.pop_front() {
         match p {
             Sim::Event(z) => o.event(z, z),
-            Sim::Applied(z) => o.applied(z, ()),
+            Sim::Applied(z, w, mut answers) => {
+                answers.extend(node.early.remove(&w).unwrap_or_default());
+                o.applied(z, (), answers);
+            }
         }
     }
 }
