@@ -617,7 +617,10 @@ fn random_interleavings_keep_every_rule() {
     }
     // Attachments were exercised, and so was the race of one with its write's apply.
     assert!(attached > 500, "{attached} attachments");
-    assert!(early > 50, "{early} of {attached} attached after the write was applied");
+    assert!(
+        early > 50,
+        "{early} of {attached} attached after the write was applied"
+    );
 }
 
 /// What the simulation's requests, replies and events are: numbers.
