@@ -49,10 +49,13 @@ mod tests;
 use std::collections::VecDeque;
 
 /// Reads attached to one write at most ([`Step::Attach`]). They run inside apply, under the
-/// state's write lock, where every other reader and the next apply wait: a cheap read there
-/// takes a microsecond or two, so 16 of them keep the lock well under 50 µs per write. 16
-/// covers the runs of reads between two writes of a client that pipelines 16 requests (as
-/// zk-bench does by default); a longer run holds its write (one commit round more for it).
+/// state's write lock, where every other reader and the next apply wait: each is one path
+/// lookup, an ACL check and a copy bounded by [`MAX_ATTACHED_BYTES`] in all, so 16 of them
+/// add about what 16 reads on the connection would take, once per write (not timed on its
+/// own; the mixed benchmark's server CPU per operation went down, not up). 16 covers the runs
+/// of reads between two writes of a client that pipelines 16 requests (as zk-bench does by
+/// default); a longer run holds its write (one commit round more for it), as does a run with
+/// more than 64 KiB to copy.
 pub(crate) const MAX_ATTACHED_READS: usize = 16;
 
 /// Estimated reply bytes attached to one write at most: what the attached reads copy under
