@@ -3,13 +3,16 @@
 # run (A B A B ...) so that the machine's drift hits both alike.
 #
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
+#                    [--figures "get set create create_8x1 mixed"]
 #
 # Each round starts a fresh three-node ensemble of one build exactly as bench/compare.sh does
 # (same ports, --tick-ms 2000, fsync on every write), runs get, set and create at 32 clients x
-# 16 in flight and create at 8 x 1 (100-byte values, clients spread over the nodes), each a timed
-# window with zk-bench reading the servers' CPU from /proc (--watch-pids), then stops it and
-# removes its data. Prints one line per window and, at the end, the medians per build and
-# figure with the ratio B/A. zk-bench: --bench, else <target>/release/zk-bench.
+# 16 in flight, create at 8 x 1 and mixed (90 % getData, 10 % setData) at 32 x 16 (100-byte
+# values, clients spread over the nodes), each a timed window with zk-bench reading the
+# servers' CPU from /proc (--watch-pids), then stops it and removes its data; --figures picks
+# which of these windows run (default: all five). Prints one line per window and, at the end,
+# the medians per build and figure with the ratio B/A. zk-bench: --bench, else
+# <target>/release/zk-bench.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +20,7 @@ COMPARE=$REPO/bench/compare.sh
 die() { echo "ab: $*" >&2; exit 1; }
 
 A="" B="" ROUNDS=3 SECS=8 BENCH=${CARGO_TARGET_DIR:-$REPO/target}/release/zk-bench
+FIGURES="get set create create_8x1 mixed"
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$2; shift ;;
@@ -24,7 +28,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --seconds) SECS=$2; shift ;;
     --bench) BENCH=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --figures) FIGURES=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
   shift
@@ -48,6 +53,7 @@ field() { sed -n "s/.*\"$2\":\([-0-9.e]*\).*/\1/p" <<<"$1" | head -1; }
 window() { # BUILD ROUND FIGURE ZK-BENCH-ARGS...
   local build=$1 round=$2 figure=$3 line
   shift 3
+  [[ " $FIGURES " == *" $figure "* ]] || return 0
   line=$(timeout 300 "$BENCH" --servers "$HOSTS" --json --quiet \
     --watch-pids "$(bash "$COMPARE" __pids-zknode "$CUR")" "$@" 2>>"$WORK/zk-bench.stderr")
   [ -n "$line" ] || { echo "ab: $build r$round $figure: no result" >&2; return 0; }
@@ -67,6 +73,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     window $build $r set set --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create create --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create_8x1 create --clients 8 --in-flight 1 "${common[@]}"
+    window $build $r mixed mixed --read-ratio 0.9 --clients 32 --in-flight 16 "${common[@]}"
     bash "$COMPARE" __stop-zknode "$CUR"
     rm -rf "$CUR"/n*/data
     CUR=""

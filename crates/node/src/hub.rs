@@ -3,7 +3,11 @@
 //!
 //! [`Hub::on_apply`] runs as the state machine's apply hook, under the state's write lock;
 //! reads register their watches under the state's read lock (see [`Hub::watches`]), so a
-//! watch is fired exactly for the changes after the read that set it.
+//! watch is fired exactly for the changes after the read that set it. The hook's work is
+//! bounded: it pushes the fired events, and a connection's write outcome, onto the
+//! connection's channel; the only work of a connection it runs is the few cheap reads the
+//! connection attached to its write ([`Hub::after`], bounded by the session order's core:
+//! `connection/order`), right after that write.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,20 +50,32 @@ pub enum Push {
     /// Stop serving this connection: its session moved to another connection, or the node
     /// is shutting down or cut off from the quorum.
     Close,
+    /// This connection's oldest waiting write was applied here at `zxid` (sent after the
+    /// events of that change and before those of any later one: see [`Hub::expect_for`]).
+    Applied {
+        /// The write's zxid.
+        zxid: i64,
+        /// What applying it did.
+        outcome: Outcome,
+    },
+    /// A write of this connection will not be applied here (Raft refused it or stopped).
+    Failed(WriteFailed),
 }
 
 /// A write's fate, delivered to the connection that proposed it.
 pub type Done = Result<(i64, Outcome), WriteFailed>;
 
-/// Work a connection hands to one of its waiting writes: run by the apply hook right after
-/// that write is applied here, on the state as it is then (see [`Hub::after`]).
+/// Reads a connection attached to one of its waiting writes: run by the apply hook right
+/// after that write is applied here, on the state as it is then (see [`Hub::after`]).
 pub type AfterApply = Box<dyn FnOnce(&State) + Send>;
 
-/// A write waiting to be applied here, and what must run right after it.
-struct Waiter {
-    tx: oneshot::Sender<Done>,
-    /// (connection, work), in the order they were handed over.
-    after: Vec<(ConnId, AfterApply)>,
+/// Who waits for a write to be applied here.
+enum Waiter {
+    /// A task (a handshake's session create or claim).
+    Task(oneshot::Sender<Done>),
+    /// A connection: its outcome goes on the connection's push channel, in order with the
+    /// watch events ([`Push::Applied`]), after the reads it attached ran.
+    Conn(ConnId, Vec<AfterApply>),
 }
 
 /// A proposed write will not be answered from the log (Raft refused it or stopped).
@@ -253,48 +269,76 @@ impl Hub {
     /// Reserves request number `seq` and returns where its outcome will arrive.
     pub fn expect(&self, seq: u64) -> oneshot::Receiver<Done> {
         let (tx, rx) = oneshot::channel();
-        self.pending().insert(
-            seq,
-            Waiter {
-                tx,
-                after: Vec::new(),
-            },
-        );
+        self.pending().insert(seq, Waiter::Task(tx));
         rx
     }
 
-    /// Hands `work` for connection `conn` to waiting request `seq`: it runs right after that
-    /// request's command is applied here and before the next command, on the state as it is
-    /// then, and before the request's [`Done`] is sent. Gives it back if `seq` is not waiting
-    /// any more (applied, or failed); dropped unrun if the request fails.
-    pub fn after(&self, seq: u64, conn: ConnId, work: AfterApply) -> Result<(), AfterApply> {
+    /// Reserves request number `seq` for connection `conn`: its outcome is pushed to the
+    /// connection ([`Push::Applied`], or [`Push::Failed`]) on the channel its watch events
+    /// take, by the apply hook right after the command is applied and its events were
+    /// pushed. So the connection sees events and its writes' outcomes in apply order, and
+    /// nothing of the connection runs inside apply: it answers the reads queued behind the
+    /// write itself, on its own task, as ZooKeeper's CommitProcessor hands a session's
+    /// committed write back to it.
+    pub fn expect_for(&self, seq: u64, conn: ConnId) {
+        self.pending().insert(seq, Waiter::Conn(conn, Vec::new()));
+    }
+
+    /// Hands `work` (the reads connection `conn` attached to its waiting write `seq`) to that
+    /// write: it runs right after the write is applied here and before the next command, on
+    /// the state as it is then, before the write's [`Push::Applied`] is sent. Gives it back if
+    /// `seq` is not waiting any more (applied already: the caller runs it itself); dropped
+    /// unrun if the write fails.
+    pub fn after(&self, seq: u64, work: AfterApply) -> Result<(), AfterApply> {
         match self.pending().get_mut(&seq) {
-            Some(w) => {
-                w.after.push((conn, work));
+            Some(Waiter::Conn(_, after)) => {
+                after.push(work);
                 Ok(())
             }
-            None => Err(work),
+            _ => Err(work),
+        }
+    }
+
+    /// Tells the waiter of `w` what happened to its write.
+    fn complete(&self, w: Waiter, done: Done) {
+        match w {
+            Waiter::Task(tx) => {
+                let _ = tx.send(done);
+            }
+            Waiter::Conn(conn, _) => {
+                let push = match done {
+                    Ok((zxid, outcome)) => Push::Applied { zxid, outcome },
+                    Err(e) => Push::Failed(e),
+                };
+                if let Some(r) = self.tables().conns.get(&conn) {
+                    let _ = r.tx.send(push);
+                }
+            }
         }
     }
 
     /// Answers request `seq` with a failure (its entry will never be applied here).
     pub fn fail(&self, seq: u64, why: WriteFailed) {
-        if let Some(w) = self.pending().remove(&seq) {
-            let _ = w.tx.send(Err(why));
+        let waiter = self.pending().remove(&seq);
+        if let Some(w) = waiter {
+            self.complete(w, Err(why));
         }
     }
 
     /// Fails every waiting write (Raft stopped).
     pub fn fail_all(&self, why: &str) {
-        for (_, w) in self.pending().drain() {
-            let _ = w.tx.send(Err(WriteFailed(why.to_string())));
+        let waiters: Vec<Waiter> = self.pending().drain().map(|(_, w)| w).collect();
+        for w in waiters {
+            self.complete(w, Err(WriteFailed(why.to_string())));
         }
     }
 
     /// The apply hook: fires watches, ends the connections of closed sessions, keeps the
-    /// expiry tracker in step, runs what connections handed to this node's waiting write,
-    /// then completes that write (in that order, so a connection finds the events and the
-    /// work's results before the reply that shows the change).
+    /// expiry tracker in step, runs the reads a connection attached to this node's waiting
+    /// write, then hands the outcome to the request waiting here for it, if any (in that
+    /// order, so a connection finds the events and the reads' answers before the outcome of
+    /// the change). Its work is bounded: the attached reads are few and cheap (see
+    /// `connection/order`); every other read runs on its connection's task.
     pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
         // A snapshot replacing the state is not a command.
         if !matches!(ev.outcome, Outcome::SnapshotInstalled) {
@@ -349,17 +393,20 @@ impl Hub {
         }
         if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {
             let waiter = self.pending().remove(&origin.seq);
-            if let Some(w) = waiter {
-                for (conn, work) in w.after {
-                    work(state);
-                    // The connection may have gone while its work ran (its watches were
-                    // removed with it): drop whatever the work registered for it since.
+            if let Some(mut w) = waiter {
+                if let Waiter::Conn(conn, after) = &mut w {
+                    let conn = *conn;
+                    for work in after.drain(..) {
+                        work(state);
+                    }
+                    // The connection may have gone while its reads ran (its watches were
+                    // removed with it): drop whatever they registered for it since.
                     let mut t = self.tables();
                     if !t.conns.contains_key(&conn) {
                         t.watches.remove_watcher(conn);
                     }
                 }
-                let _ = w.tx.send(Ok((ev.zxid, ev.outcome.clone())));
+                self.complete(w, Ok((ev.zxid, ev.outcome.clone())));
             }
         }
     }

@@ -91,11 +91,26 @@ impl Node {
     /// (a session's writes keep their order).
     pub fn propose(&self, op: CommandOp) -> Proposal {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let done = self.hub.expect(seq);
+        let origin = self.submit(seq, op);
+        Proposal { origin, done }
+    }
+
+    /// Proposes `op` for connection `conn`: its outcome is pushed to the connection in order
+    /// with its watch events ([`Hub::expect_for`]). A connection's proposals enter the log in
+    /// the order it made them.
+    pub fn propose_for(&self, conn: crate::hub::ConnId, op: CommandOp) -> Origin {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.hub.expect_for(seq, conn);
+        self.submit(seq, op)
+    }
+
+    /// Submits `op` as request `seq` (its waiter registered already).
+    fn submit(&self, seq: u64, op: CommandOp) -> Origin {
         let origin = Origin {
             node_id: self.id,
             seq,
         };
-        let rx = self.hub.expect(seq);
         let cmd = Command {
             time_ms: now_ms(),
             origin: Some(origin),
@@ -106,7 +121,7 @@ impl Node {
         let hub = self.hub.clone();
         self.backend
             .submit(cmd, move |why| hub.fail(seq, WriteFailed(why)));
-        Proposal { origin, done: rx }
+        origin
     }
 
     /// Activity on a session (S5.1): the leader's tracker hears of it now, a follower's

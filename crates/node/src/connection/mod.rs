@@ -1,12 +1,14 @@
 //! One client connection, one task: the four-letter word or handshake, then the request
-//! pipeline.
+//! pipeline: a driver (`pipeline.rs`: framing, socket I/O, stats, auth, memory bounds) around
+//! the pure core that orders the session's requests, replies and events (`order/`).
 //!
-//! Order rules (the client depends on them):
+//! Order rules (the client depends on them; `order/` states them and tests each):
 //! - replies leave in request order; a local read is answered from the state right after the
-//!   session's last write before it and before its next one (FIFO client order): at once if
-//!   no write is ahead of it, else by the apply hook when that write is applied (so the
-//!   session's later writes are proposed without waiting for it), else, in the rare case
-//!   neither fits, held writes wait for it;
+//!   session's last write before it and before its next one (FIFO client order): it runs on
+//!   the connection's task once every request before it is answered, and a later write is
+//!   not proposed before it has run; or, a few cheap ones between two writes, it is attached
+//!   to the earlier write and run by the apply hook right after it, so the later write is
+//!   proposed at once;
 //! - watch events and replies leave in zxid order: an event precedes the reply that shows its
 //!   change, and an event fired after a reply's state follows that reply (a watch set by a
 //!   read never fires before the read's answer reaches the client);
@@ -14,6 +16,7 @@
 //!   once: nothing of it is applied, and the node and its other clients carry on.
 
 mod handshake;
+mod order;
 mod pipeline;
 
 use std::io;

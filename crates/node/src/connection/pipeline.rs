@@ -1,5 +1,6 @@
-//! The request pipeline of one established session: frames in, replies and events out, in
-//! the order the module docs of `connection` promise.
+//! The driver of one established session's connection: framing, socket I/O, stats, auth
+//! and the memory bounds are here; the order of requests, replies and events is the pure
+//! core's ([`Order`], `order/`), whose steps this carries out.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
 use zk_consensus::CommandOp;
+use zk_consensus::Outcome;
 use zk_session::Owner;
 use zk_session::SessionId;
 use zk_wire::write_frame;
@@ -32,12 +34,16 @@ use zk_wire::RequestHeader;
 use zk_wire::Response;
 use zk_wire::WatcherEvent;
 
+use super::order::Carry;
+use super::order::Close;
+use super::order::Order;
+use super::order::Step;
 use super::ConnError;
 use crate::auth;
 use crate::auth::AuthResult;
+use crate::hub::AfterApply;
 use crate::hub::ConnId;
 use crate::hub::ConnStats;
-use crate::hub::Done;
 use crate::hub::Push;
 use crate::node::Node;
 use crate::request;
@@ -45,55 +51,72 @@ use crate::request::read;
 use crate::request::write::WriteKind;
 use crate::request::Plan;
 
-/// One request waiting for its turn to be answered.
-enum Slot {
-    /// A local request, answered when it reaches the front (after earlier writes).
-    Local {
-        xid: i32,
-        req: Request,
-        auth: Arc<Vec<Id>>,
-        at: Instant,
-    },
-    /// Reads handed to the write before them: the apply hook answers them right after that
-    /// write and before any later one (FIFO: a read sees exactly the session's writes sent
-    /// before it), so the writes behind them need not wait. Their answers arrive before the
-    /// write's own outcome.
-    Attached {
-        /// (reply xid, arrival) of each read, in order.
-        reads: Vec<(i32, Instant)>,
-        rx: oneshot::Receiver<Vec<read::ReadAnswer>>,
-    },
-    /// A write held back, not proposed yet: a local request before it still waits for an
-    /// earlier write and could not be handed to it, and must not see this one. Proposed once
-    /// no local request is ahead of it.
-    Held {
-        xid: i32,
-        op: CommandOp,
-        kind: WriteKind,
-        at: Instant,
-    },
-    /// A proposed write, answered once applied.
-    Write {
-        xid: i32,
-        /// Its request number (where reads behind it can be handed, see [`Hub::after`]).
-        ///
-        /// [`Hub::after`]: crate::hub::Hub::after
-        seq: u64,
-        kind: WriteKind,
-        rx: oneshot::Receiver<Done>,
-        at: Instant,
-    },
-    /// Holds back the slots behind it until this node has caught up with the leader's
-    /// commit point (a `sync` in an ensemble); sends nothing itself.
-    Gate {
-        rx: oneshot::Receiver<Result<(), String>>,
-    },
-    /// An answer known at once, still sent in order.
-    Ready {
-        header: ReplyHeader,
-        body: Option<Response>,
-        at: Instant,
-    },
+/// What this connection's requests carry through the [`Order`] core.
+struct Io;
+
+impl Carry for Io {
+    type Read = LocalRead;
+    type Proposal = CommandOp;
+    type WriteMeta = WriteMeta;
+    type Outcome = Outcome;
+    type Answer = Answer;
+    type Event = WatcherEvent;
+
+    fn attach_cost(read: &LocalRead) -> Option<usize> {
+        read.cost
+    }
+}
+
+/// A read's estimated reply bytes besides what it reads (a stat, the header, the framing).
+const READ_OVERHEAD: usize = 128;
+
+/// A child's estimated reply bytes in a getChildren (its name and its length prefix): only
+/// the count is known without listing them.
+const CHILD_ESTIMATE: usize = 64;
+
+/// A proposed write of this connection, waiting for its outcome.
+struct Proposed {
+    /// Its request number (where reads behind it are attached, see [`Hub::after`]).
+    ///
+    /// [`Hub::after`]: crate::hub::Hub::after
+    seq: u64,
+    /// Batches of reads attached to it, in order.
+    attached: Vec<Attached>,
+}
+
+/// Reads attached to a write: the apply hook answers them right after it ([`Step::Attach`]).
+struct Attached {
+    /// (reply xid, arrival) of each read, in order.
+    reads: Vec<(i32, Instant)>,
+    /// Their answers, sent before the write's [`Push::Applied`].
+    rx: oneshot::Receiver<Vec<read::ReadAnswer>>,
+}
+
+/// A local request, answered from the applied state when its turn comes.
+struct LocalRead {
+    xid: i32,
+    req: Request,
+    /// The connection's ids when it arrived (a later addAuth does not change them).
+    auth: Arc<Vec<Id>>,
+    at: Instant,
+    /// Its estimated reply bytes if it may be attached to a write ([`Carry::attach_cost`]).
+    cost: Option<usize>,
+}
+
+/// What a write's reply needs besides its outcome.
+struct WriteMeta {
+    xid: i32,
+    kind: WriteKind,
+    at: Instant,
+}
+
+/// A reply ready to send, with the events that go right before it (setWatches' events for
+/// changes the client missed).
+struct Answer {
+    header: ReplyHeader,
+    body: Option<Response>,
+    events: Vec<WatcherEvent>,
+    at: Instant,
 }
 
 /// Unsent reply bytes past which the connection stops taking requests (it reads no more of
@@ -129,15 +152,6 @@ const CLOSE_FLUSH: Duration = Duration::from_millis(200);
 /// A read buffer that grew past this for a large frame is given back afterwards.
 const KEEP_BUFFER: usize = 64 << 10;
 
-/// Why the pipeline stops reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    /// Serving normally.
-    No,
-    /// Answer what is queued, then close (closeSession, failed auth).
-    AfterQueue,
-}
-
 /// See the module docs.
 pub(super) struct Pipeline<'a> {
     node: &'a Node,
@@ -150,29 +164,24 @@ pub(super) struct Pipeline<'a> {
     decoder: FrameDecoder,
     auth: Arc<Vec<Id>>,
     pushes: mpsc::UnboundedReceiver<Push>,
-    /// Pushes taken off the channel and not written yet; events leave in zxid order with the
-    /// replies (see [`Pipeline::write_pushes`]).
-    inbox: VecDeque<Push>,
-    /// A push said this connection must stop.
-    stop: bool,
-    queue: VecDeque<Slot>,
-    /// `Local` slots in `queue` (a write behind any of them is held).
-    locals: usize,
-    /// `Held` slots in `queue`.
-    held: usize,
+    order: Order<Io>,
+    /// The sync gates' catch-ups, in the order the gates were queued (they pass in order).
+    gates: VecDeque<oneshot::Receiver<Result<(), String>>>,
+    /// The proposed writes whose outcome has not come, in proposal order.
+    proposed: VecDeque<Proposed>,
     /// Encoded replies and events; `out[..sent]` has left already.
     out: Vec<u8>,
     sent: usize,
-    ending: Ending,
-    /// Requests taken and not answered yet (this pipeline's own count: `stats.outstanding`
-    /// is for the words, and the node-wide count is shared).
-    in_flight: usize,
+    /// The core closed the connection once what is encoded has left.
+    drained: bool,
+    /// The core closed the connection at once (the session ended, told to stop).
+    stop: bool,
 }
 
 impl Drop for Pipeline<'_> {
     /// Requests never answered (the connection ended) leave the node-wide count.
     fn drop(&mut self) {
-        let n = u64::try_from(self.in_flight).unwrap_or(u64::MAX);
+        let n = u64::try_from(self.order.outstanding()).unwrap_or(u64::MAX);
         let _ =
             self.node
                 .stats
@@ -208,15 +217,13 @@ impl<'a> Pipeline<'a> {
             decoder,
             auth: Arc::new(vec![auth::ip_id(peer.ip())]),
             pushes,
-            inbox: VecDeque::new(),
-            stop: false,
-            queue: VecDeque::new(),
-            locals: 0,
-            held: 0,
+            order: Order::default(),
+            gates: VecDeque::new(),
+            proposed: VecDeque::new(),
             out,
             sent: 0,
-            ending: Ending::No,
-            in_flight: 0,
+            drained: false,
+            stop: false,
         }
     }
 
@@ -238,14 +245,13 @@ impl<'a> Pipeline<'a> {
             // Frames already read (behind the ConnectRequest, or held back while the
             // connection was saturated) are taken as soon as there is room.
             self.take_frames(&mut inbuf)?;
-            self.advance()?;
-            self.propose_held();
+            self.drive()?;
             self.tidy_buffers(&mut inbuf);
             if self.stop {
                 break;
             }
             let unsent = self.unsent();
-            if self.ending == Ending::AfterQueue && self.queue.is_empty() && unsent == 0 {
+            if self.drained && unsent == 0 {
                 break;
             }
             if unsent > MAX_UNSENT_HARD {
@@ -256,14 +262,14 @@ impl<'a> Pipeline<'a> {
             if let Ok(Some(n)) = self.decoder.body_len(&inbuf) {
                 inbuf.reserve((n + 4).saturating_sub(inbuf.len()));
             }
-            let reading = self.ending == Ending::No && !self.saturated();
+            let reading = self.order.accepting() && !self.saturated();
             let writing = unsent > 0;
             tokio::select! {
                 biased;
                 () = crate::shutdown::stopped(&mut shutdown) => break,
                 push = self.pushes.recv() => match push {
-                    // Written by `advance`, in order with the replies.
-                    Some(p) => self.inbox.push_back(p),
+                    // Handed out by `drive`, in order with the replies.
+                    Some(p) => self.on_push(p),
                     None => break,
                 },
                 n = wr.write(&self.out[self.sent..]), if writing => {
@@ -273,11 +279,14 @@ impl<'a> Pipeline<'a> {
                     }
                     self.sent += n;
                 }
-                waited = front_wait(&mut self.queue) => match waited {
-                    Waited::Write(done) => self.finish_write(done)?,
-                    Waited::Attached(answers) => self.finish_attached(answers)?,
-                    Waited::Gate(passed) => self.pass_gate(passed)?,
-                },
+                passed = front_gate(&mut self.gates) => {
+                    self.gates.pop_front();
+                    match passed {
+                        Ok(Ok(())) => self.order.gate_passed(),
+                        Ok(Err(e)) => self.order.gate_failed(format!("sync: {e}")),
+                        Err(_) => self.order.gate_failed("sync dropped".into()),
+                    }
+                }
                 n = rd.read_buf(&mut inbuf), if reading => {
                     let n = n?;
                     if n == 0 {
@@ -306,7 +315,7 @@ impl<'a> Pipeline<'a> {
     fn saturated(&self) -> bool {
         !may_take(
             self.unsent(),
-            self.in_flight,
+            self.order.outstanding(),
             self.node.stats.outstanding.load(Ordering::Relaxed),
             self.node.settings.global_outstanding_limit,
         )
@@ -330,186 +339,212 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// Takes every push waiting on the channel into the inbox.
+    /// Feeds one push to the core.
+    fn on_push(&mut self, p: Push) {
+        match p {
+            Push::Event { zxid, event } => self.order.event(zxid, event),
+            Push::SessionEnded => self.order.session_ended(),
+            Push::Close => self.order.told_to_close(),
+            Push::Applied { zxid, outcome } => self.on_applied(zxid, outcome),
+            Push::Failed(e) => self.order.failed(e.to_string()),
+        }
+    }
+
+    /// Feeds the outcome of the oldest proposed write to the core, with the answers of the
+    /// reads attached to it (the apply hook ran them before it pushed the outcome).
+    fn on_applied(&mut self, zxid: i64, outcome: Outcome) {
+        let mut answers = Vec::new();
+        for mut batch in self
+            .proposed
+            .pop_front()
+            .map(|p| p.attached)
+            .unwrap_or_default()
+        {
+            let Ok(got) = batch.rx.try_recv() else {
+                self.order.failed(format!(
+                    "the reads attached to the write at {zxid} did not run"
+                ));
+                return;
+            };
+            for ((xid, at), a) in batch.reads.into_iter().zip(got) {
+                let header = ReplyHeader {
+                    xid,
+                    zxid: a.zxid,
+                    err: a.err.code(),
+                };
+                let answer = Answer {
+                    header,
+                    body: a.body,
+                    events: a.events,
+                    at,
+                };
+                answers.push((a.zxid, answer));
+            }
+        }
+        self.order.applied(zxid, outcome, answers);
+    }
+
+    /// Feeds every push waiting on the channel to the core.
     fn pull(&mut self) {
         while let Ok(p) = self.pushes.try_recv() {
-            self.inbox.push_back(p);
+            self.on_push(p);
         }
     }
 
-    /// Writes the inbox's pushes in order up to the first event fired after `zxid`.
-    ///
-    /// Why by zxid: a reply shows the state at its zxid, so an event fired at or before it
-    /// goes first (the client sees the event before the change) and one fired after it goes
-    /// later (a watch set by that very reply must not fire before the reply arrives: the
-    /// client would not know the watch yet and would lose the event).
-    fn write_pushes(&mut self, zxid: i64) {
-        while let Some(p) = self.inbox.front() {
-            if matches!(p, Push::Event { zxid: z, .. } if *z > zxid) {
-                break;
-            }
-            let Some(p) = self.inbox.pop_front() else {
-                break;
-            };
-            match p {
-                Push::Event { event, .. } => self.event(&event),
-                // A queued closeSession still gets its answer; an expired session's
-                // connection just closes (the client learns "expired" when it reconnects,
-                // S6.4).
-                Push::SessionEnded => self.stop |= self.ending != Ending::AfterQueue,
-                Push::Close => self.stop = true,
-            }
-        }
-    }
-
-    /// Answers every slot at the front that can be answered now, each after the events
-    /// fired up to the state it shows.
-    fn advance(&mut self) -> Result<(), ConnError> {
+    /// Carries out the core's steps until it has none; a failed write or sync is an error
+    /// (the connection closes: the client cannot know the write's fate, S8.1).
+    fn drive(&mut self) -> Result<(), ConnError> {
         loop {
-            // Taken before looking at the front: a push fired after the front's write was
-            // applied is only on the channel once that write's outcome is.
+            // The core's contract: every push waiting is fed before it is polled (an answer
+            // showing zxid Z then finds every event up to Z).
             self.pull();
-            match self.queue.front_mut() {
-                None => break,
-                Some(Slot::Write { rx, .. }) => match rx.try_recv() {
-                    Ok(done) => self.finish_write(Ok(done))?,
-                    Err(oneshot::error::TryRecvError::Empty) => break,
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        return Err(ConnError::WriteFailed("write dropped".into()))
-                    }
-                },
-                Some(Slot::Attached { rx, .. }) => match rx.try_recv() {
-                    Ok(answers) => self.finish_attached(Ok(answers))?,
-                    Err(oneshot::error::TryRecvError::Empty) => break,
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        return Err(ConnError::WriteFailed("read dropped".into()))
-                    }
-                },
-                Some(Slot::Gate { rx }) => match rx.try_recv() {
-                    Ok(passed) => self.pass_gate(Ok(passed))?,
-                    Err(oneshot::error::TryRecvError::Empty) => break,
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        return Err(ConnError::WriteFailed("sync dropped".into()))
-                    }
-                },
-                Some(Slot::Held { .. }) => break,
-                Some(_) => {
-                    let Some(slot) = self.queue.pop_front() else {
-                        break;
-                    };
-                    self.answer_now(slot);
+            let Some(step) = self.order.poll() else {
+                return Ok(());
+            };
+            match step {
+                Step::Propose(op) => {
+                    let origin = self.node.propose_for(self.conn, op);
+                    self.proposed.push_back(Proposed {
+                        seq: origin.seq,
+                        attached: Vec::new(),
+                    });
                 }
+                Step::Run(r) => self.run_read(r),
+                Step::Attach(reads) => self.attach(reads)?,
+                Step::Event(e) => self.event(&e),
+                Step::Reply(a) => self.answer(a),
+                Step::Written {
+                    meta,
+                    zxid,
+                    outcome,
+                } => self.written(meta, zxid, &outcome),
+                Step::Close(Close::Drained) => self.drained = true,
+                Step::Close(Close::SessionEnded | Close::Told) => self.stop = true,
+                Step::Close(Close::Failed(why)) => return Err(ConnError::WriteFailed(why)),
             }
-        }
-        // What is still queued will show a later state than any event taken so far.
-        self.write_pushes(i64::MAX);
-        Ok(())
-    }
-
-    /// Answers a local or ready slot.
-    fn answer_now(&mut self, slot: Slot) {
-        match slot {
-            Slot::Local { xid, req, auth, at } => {
-                self.locals -= 1;
-                let answer = {
-                    let st = self.node.state.read();
-                    // Under the read lock every event fired up to this state is on the
-                    // channel, and none after it.
-                    self.pull();
-                    let who = read::Reader {
-                        conn: self.conn,
-                        session: self.session,
-                        auth: &auth,
-                    };
-                    read::answer(&st, &self.node.hub, who, &req)
-                };
-                self.answer_read(reply_xid(xid, &req), answer, at);
-            }
-            Slot::Ready { header, body, at } => {
-                self.write_pushes(header.zxid);
-                self.reply(header, body.as_ref(), at, false)
-            }
-            Slot::Held { .. } | Slot::Write { .. } | Slot::Gate { .. } | Slot::Attached { .. } => {}
         }
     }
 
-    /// Removes the front gate once it opened; a failed catch-up ends the connection (the
-    /// client reconnects, as after any connection loss).
-    fn pass_gate(
-        &mut self,
-        passed: Result<Result<(), String>, oneshot::error::RecvError>,
-    ) -> Result<(), ConnError> {
-        if matches!(self.queue.front(), Some(Slot::Gate { .. })) {
-            self.queue.pop_front();
-        }
-        match passed {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ConnError::WriteFailed(format!("sync: {e}"))),
-            Err(_) => Err(ConnError::WriteFailed("sync dropped".into())),
-        }
-    }
-
-    /// Writes a read's events and reply, after the events fired up to the state it shows.
-    fn answer_read(&mut self, xid: i32, answer: read::ReadAnswer, at: Instant) {
-        self.write_pushes(answer.zxid);
-        for e in &answer.events {
-            self.event(e);
-        }
+    /// Answers a local request from the applied state as it is now, outside apply: every
+    /// write of the session before it has been applied, none after it proposed.
+    fn run_read(&mut self, r: LocalRead) {
+        let answer = {
+            let st = self.node.state.read();
+            let who = read::Reader {
+                conn: self.conn,
+                session: self.session,
+                auth: &r.auth,
+            };
+            read::answer(&st, &self.node.hub, who, &r.req)
+        };
+        // Every event of a change up to the state the read saw is on the channel now.
+        self.pull();
         let header = ReplyHeader {
-            xid,
+            xid: reply_xid(r.xid, &r.req),
             zxid: answer.zxid,
             err: answer.err.code(),
         };
-        self.reply(header, answer.body.as_ref(), at, false);
+        self.order.answered(
+            answer.zxid,
+            Answer {
+                header,
+                body: answer.body,
+                events: answer.events,
+                at: r.at,
+            },
+        );
     }
 
-    /// Answers the front reads handed to the write before them.
-    fn finish_attached(
-        &mut self,
-        answers: Result<Vec<read::ReadAnswer>, oneshot::error::RecvError>,
-    ) -> Result<(), ConnError> {
-        let Some(Slot::Attached { reads, .. }) = self.queue.pop_front() else {
-            return Ok(());
+    /// Hands `reads` to the write proposed last: the apply hook answers them right after it,
+    /// on the state as it is then (under the write lock; the core keeps them few and cheap),
+    /// so the write behind them is proposed at once. If that write was applied already, they
+    /// are answered now: the state holds it and none of the session's later writes.
+    fn attach(&mut self, reads: Vec<LocalRead>) -> Result<(), ConnError> {
+        let Some(last) = self.proposed.back_mut() else {
+            return Err(ConnError::WriteFailed(
+                "reads attached to no proposed write".into(),
+            ));
         };
-        let answers = answers.map_err(|_| ConnError::WriteFailed("read dropped".into()))?;
-        if answers.len() != reads.len() {
-            return Err(ConnError::WriteFailed("reads answered in part".into()));
+        let mut meta = Vec::with_capacity(reads.len());
+        let mut requests = Vec::with_capacity(reads.len());
+        for r in reads {
+            meta.push((reply_xid(r.xid, &r.req), r.at));
+            requests.push((r.req, r.auth));
         }
-        self.pull();
-        for ((xid, at), answer) in reads.into_iter().zip(answers) {
-            self.answer_read(xid, answer, at);
+        let (tx, rx) = oneshot::channel();
+        let hub = self.node.hub.clone();
+        let (conn, session) = (self.conn, self.session);
+        let work: AfterApply = Box::new(move |st| {
+            let answers = requests
+                .iter()
+                .map(|(req, auth)| {
+                    let who = read::Reader {
+                        conn,
+                        session,
+                        auth,
+                    };
+                    read::answer(st, &hub, who, req)
+                })
+                .collect();
+            let _ = tx.send(answers);
+        });
+        if let Err(work) = self.node.hub.after(last.seq, work) {
+            let st = self.node.state.read();
+            work(&st);
         }
+        last.attached.push(Attached { reads: meta, rx });
         Ok(())
     }
 
-    /// Answers the front write with its fate.
-    fn finish_write(
-        &mut self,
-        done: Result<Done, oneshot::error::RecvError>,
-    ) -> Result<(), ConnError> {
-        let Some(Slot::Write { xid, kind, at, .. }) = self.queue.pop_front() else {
-            return Ok(());
+    /// What `req` would cost if attached to a write ([`Carry::attach_cost`]): getData,
+    /// exists and getChildren of one path may be, estimated from the node's stat; nothing
+    /// else is (a sync, a multi-path read, a watch change). Only looked up while a write of
+    /// this connection waits (a read may be attached only then).
+    fn attach_cost(&self, req: &Request) -> Option<usize> {
+        if !self.order.write_waiting() {
+            return None;
+        }
+        let stat = |path: &str| self.node.state.read().tree.stat(path);
+        let children = |s: Option<zk_wire::Stat>| {
+            s.map_or(0, |s| {
+                usize::try_from(s.num_children)
+                    .unwrap_or(0)
+                    .saturating_mul(CHILD_ESTIMATE)
+            })
         };
-        let (zxid, outcome) = match done {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => return Err(ConnError::WriteFailed(e.to_string())),
-            Err(_) => return Err(ConnError::WriteFailed("write dropped".into())),
+        let bytes = match req {
+            Request::Exists(_) => 0,
+            Request::GetData(r) => {
+                stat(&r.path).map_or(0, |s| usize::try_from(s.data_length).unwrap_or(0))
+            }
+            Request::GetChildren(r) => children(stat(&r.path)),
+            Request::GetChildren2(r) => children(stat(&r.path)),
+            _ => return None,
         };
-        // Every event fired up to this write was on the channel before its outcome was.
-        self.pull();
-        self.write_pushes(zxid);
-        let check_stat = match &kind {
+        Some(bytes.saturating_add(READ_OVERHEAD))
+    }
+
+    /// Writes an answer's own events, then its reply.
+    fn answer(&mut self, a: Answer) {
+        for e in &a.events {
+            self.event(e);
+        }
+        self.reply(a.header, a.body.as_ref(), a.at, false);
+    }
+
+    /// Writes the reply to a write applied at `zxid`.
+    fn written(&mut self, meta: WriteMeta, zxid: i64, outcome: &Outcome) {
+        let check_stat = match &meta.kind {
             WriteKind::Check { path } => self.node.state.read().tree.stat(path),
             _ => None,
         };
-        let (err, body) = request::write::reply(&kind, &outcome, check_stat);
+        let (err, body) = request::write::reply(&meta.kind, outcome, check_stat);
         let header = ReplyHeader {
-            xid,
+            xid: meta.xid,
             zxid,
             err: err.code(),
         };
-        self.reply(header, body.as_ref(), at, true);
-        Ok(())
+        self.reply(header, body.as_ref(), meta.at, true);
     }
 
     /// Writes a reply; `write` says whether it answers a replicated write (ZooKeeper's
@@ -533,10 +568,8 @@ impl<'a> Pipeline<'a> {
         self.stats.last_zxid.store(header.zxid, Ordering::Relaxed);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
-        if self.in_flight > 0 {
-            self.in_flight -= 1;
-            self.node.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
-        }
+        // Every reply answers one request counted in `count_request`.
+        self.node.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
         self.stats
             .last_response_ms
             .store(zk_consensus::now_ms(), Ordering::Relaxed);
@@ -566,7 +599,7 @@ impl<'a> Pipeline<'a> {
     /// cannot encode thousands of large replies at once); a bad frame is an error (close).
     fn take_frames(&mut self, inbuf: &mut Vec<u8>) -> Result<(), ConnError> {
         let mut start = 0;
-        while self.ending == Ending::No && !self.stop && !self.saturated() {
+        while self.order.accepting() && !self.saturated() {
             let Some(frame) = self.decoder.decode(&inbuf[start..])? else {
                 break;
             };
@@ -584,41 +617,48 @@ impl<'a> Pipeline<'a> {
                 Err(DecodeError::UnknownOpCode(op)) => {
                     tracing::info!(peer = %self.peer, op, "unknown opcode: closing");
                     self.count_request();
-                    self.queue.push_back(Slot::Ready {
-                        header: ReplyHeader {
-                            xid: header.xid,
-                            zxid: -1,
-                            err: ErrorCode::Unimplemented.code(),
-                        },
-                        body: None,
-                        at: Instant::now(),
-                    });
-                    self.ending = Ending::AfterQueue;
+                    self.ready(
+                        header.xid,
+                        -1,
+                        ErrorCode::Unimplemented,
+                        None,
+                        Instant::now(),
+                    );
+                    self.order.drain();
                 }
                 // A known opcode whose record does not decode (cut short, a bad length):
                 // MarshallingError, and the connection goes on.
                 Err(e) => {
                     tracing::info!(peer = %self.peer, op = header.op_type, "malformed request: {e}");
                     self.count_request();
-                    self.queue.push_back(Slot::Ready {
-                        header: ReplyHeader {
-                            xid: header.xid,
-                            zxid: self.node.state.applied_zxid(),
-                            err: ErrorCode::MarshallingError.code(),
-                        },
-                        body: None,
-                        at: Instant::now(),
-                    });
+                    let zxid = self.node.state.applied_zxid();
+                    let err = ErrorCode::MarshallingError;
+                    self.ready(header.xid, zxid, err, None, Instant::now());
                 }
             }
-            self.advance()?;
+            self.drive()?;
         }
         inbuf.drain(..start);
         Ok(())
     }
 
+    /// Queues an answer known at once, sent in its turn.
+    fn ready(&mut self, xid: i32, zxid: i64, err: ErrorCode, body: Option<Response>, at: Instant) {
+        let header = ReplyHeader {
+            xid,
+            zxid,
+            err: err.code(),
+        };
+        let answer = Answer {
+            header,
+            body,
+            events: Vec::new(),
+            at,
+        };
+        self.order.ready(zxid, answer);
+    }
+
     fn count_request(&mut self) {
-        self.in_flight += 1;
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         self.stats.outstanding.fetch_add(1, Ordering::Relaxed);
         self.node.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -656,115 +696,6 @@ impl<'a> Pipeline<'a> {
         Some(rx)
     }
 
-    /// Proposes a write now, or holds it while a local request is queued that could not be
-    /// handed to the write before it (that request must be answered from the state before
-    /// this write).
-    fn write(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
-        if self.held == 0 && (self.locals == 0 || self.attach_locals()) {
-            self.propose(xid, op, kind, at);
-        } else {
-            self.held += 1;
-            self.queue.push_back(Slot::Held { xid, op, kind, at });
-        }
-    }
-
-    fn propose(&mut self, xid: i32, op: CommandOp, kind: WriteKind, at: Instant) {
-        let proposal = self.node.propose(op);
-        self.queue.push_back(Slot::Write {
-            xid,
-            seq: proposal.origin.seq,
-            kind,
-            rx: proposal.done,
-            at,
-        });
-    }
-
-    /// Hands every queued local request to the write just before them, when they are all
-    /// that follows it: the apply hook answers them right after that write, so a later write
-    /// can be proposed now (ZooKeeper's commit processor likewise answers a session's reads
-    /// queued behind a write right after that write commits). False if the queue has
-    /// another shape (a sync gate, an answer in between); the caller then holds the write.
-    fn attach_locals(&mut self) -> bool {
-        let Some(w) = self.queue.len().checked_sub(self.locals + 1) else {
-            return false;
-        };
-        let Slot::Write { seq, .. } = self.queue[w] else {
-            return false;
-        };
-        if !self
-            .queue
-            .range(w + 1..)
-            .all(|s| matches!(s, Slot::Local { .. }))
-        {
-            return false;
-        }
-        let mut reads = Vec::with_capacity(self.locals);
-        let mut requests = Vec::with_capacity(self.locals);
-        for slot in self.queue.drain(w + 1..) {
-            if let Slot::Local { xid, req, auth, at } = slot {
-                reads.push((reply_xid(xid, &req), at));
-                requests.push((req, auth));
-            }
-        }
-        self.locals = 0;
-        let (tx, rx) = oneshot::channel();
-        let hub = self.node.hub.clone();
-        let (conn, session) = (self.conn, self.session);
-        let work: crate::hub::AfterApply = Box::new(move |st| {
-            let answers = requests
-                .iter()
-                .map(|(req, auth)| {
-                    let who = read::Reader {
-                        conn,
-                        session,
-                        auth,
-                    };
-                    read::answer(st, &hub, who, req)
-                })
-                .collect();
-            let _ = tx.send(answers);
-        });
-        if let Err(work) = self.node.hub.after(seq, self.conn, work) {
-            // Already applied here: the state holds that write and none of this session's
-            // later ones (the next is proposed only after this), which is what these reads
-            // must see.
-            let st = self.node.state.read();
-            work(&st);
-        }
-        self.queue.push_back(Slot::Attached { reads, rx });
-        true
-    }
-
-    /// Proposes, in order, the held writes no local request is ahead of any more.
-    fn propose_held(&mut self) {
-        if self.held == 0 {
-            return;
-        }
-        for i in 0..self.queue.len() {
-            match self.queue[i] {
-                Slot::Local { .. } => return,
-                Slot::Held { .. } => {
-                    let Some(Slot::Held { xid, op, kind, at }) = self.queue.remove(i) else {
-                        return;
-                    };
-                    self.held -= 1;
-                    let proposal = self.node.propose(op);
-                    self.queue.insert(
-                        i,
-                        Slot::Write {
-                            xid,
-                            seq: proposal.origin.seq,
-                            kind,
-                            rx: proposal.done,
-                            at,
-                        },
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-
     fn on_request(&mut self, xid: i32, req: Request) {
         let at = Instant::now();
         self.count_request();
@@ -782,16 +713,18 @@ impl<'a> Pipeline<'a> {
                 // point; everything behind it in the queue waits too.
                 if matches!(req, Request::Sync(_)) {
                     if let Some(rx) = self.sync_gate() {
-                        self.queue.push_back(Slot::Gate { rx });
+                        self.order.gate();
+                        self.gates.push_back(rx);
                     }
                 }
-                self.locals += 1;
-                self.queue.push_back(Slot::Local {
+                let cost = self.attach_cost(&req);
+                self.order.read(LocalRead {
                     xid,
                     req,
                     auth: self.auth.clone(),
                     at,
-                })
+                    cost,
+                });
             }
             Plan::Write(txn, kind) => {
                 let op = CommandOp::Write {
@@ -800,15 +733,16 @@ impl<'a> Pipeline<'a> {
                     auth: self.auth.to_vec(),
                     txn,
                 };
-                self.write(xid, op, kind, at);
+                self.order.write(op, WriteMeta { xid, kind, at });
             }
             Plan::CloseSession => {
                 let op = CommandOp::CloseSession {
                     session_id: self.session.get(),
                     owner: Some(self.owner),
                 };
-                self.write(xid, op, WriteKind::CloseSession, at);
-                self.ending = Ending::AfterQueue;
+                let kind = WriteKind::CloseSession;
+                self.order.write(op, WriteMeta { xid, kind, at });
+                self.order.drain();
             }
             Plan::Auth(packet) => {
                 let super_digest = self.node.settings.super_digest.as_ref();
@@ -826,30 +760,19 @@ impl<'a> Pipeline<'a> {
                     AuthResult::Failed => {
                         self.node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(peer = %self.peer, scheme = %packet.scheme, "auth failed");
-                        // R8: ZooKeeper answers AuthFailed and drops the connection.
-                        self.ending = Ending::AfterQueue;
                         ErrorCode::AuthFailed
                     }
                 };
-                self.queue.push_back(Slot::Ready {
-                    header: ReplyHeader {
-                        xid: xid::AUTH,
-                        zxid: 0,
-                        err: err.code(),
-                    },
-                    body: None,
-                    at,
-                });
+                self.ready(xid::AUTH, 0, err, None, at);
+                // R8: ZooKeeper answers AuthFailed and drops the connection.
+                if err == ErrorCode::AuthFailed {
+                    self.order.drain();
+                }
             }
-            Plan::Fail(err, body) => self.queue.push_back(Slot::Ready {
-                header: ReplyHeader {
-                    xid,
-                    zxid: self.node.state.applied_zxid(),
-                    err: err.code(),
-                },
-                body,
-                at,
-            }),
+            Plan::Fail(err, body) => {
+                let zxid = self.node.state.applied_zxid();
+                self.ready(xid, zxid, err, body, at);
+            }
         }
     }
 }
@@ -863,23 +786,13 @@ fn reply_xid(xid: i32, req: &Request) -> i32 {
     }
 }
 
-/// What the front slot was waiting for.
-enum Waited {
-    /// A write's fate.
-    Write(Result<Done, oneshot::error::RecvError>),
-    /// The answers of reads handed to a write.
-    Attached(Result<Vec<read::ReadAnswer>, oneshot::error::RecvError>),
-    /// A sync gate's catch-up.
-    Gate(Result<Result<(), String>, oneshot::error::RecvError>),
-}
-
-/// Resolves when the front slot is a write or gate whose wait is over; pends otherwise.
-async fn front_wait(queue: &mut VecDeque<Slot>) -> Waited {
-    match queue.front_mut() {
-        Some(Slot::Write { rx, .. }) => Waited::Write(rx.await),
-        Some(Slot::Attached { rx, .. }) => Waited::Attached(rx.await),
-        Some(Slot::Gate { rx }) => Waited::Gate(rx.await),
-        _ => std::future::pending().await,
+/// Resolves when the oldest sync gate's catch-up is over; pends while there is none.
+async fn front_gate(
+    gates: &mut VecDeque<oneshot::Receiver<Result<(), String>>>,
+) -> Result<Result<(), String>, oneshot::error::RecvError> {
+    match gates.front_mut() {
+        Some(rx) => rx.await,
+        None => std::future::pending().await,
     }
 }
 
