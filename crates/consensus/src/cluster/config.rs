@@ -192,6 +192,15 @@ impl ClusterConfig {
             // A follower whose disk was lost comes back with an empty log; without this the
             // leader treats that as a bug (a panic) instead of sending it a snapshot.
             allow_log_reversion: Some(true),
+            // A restarted leader must win an election again. openraft 0.10 otherwise lets one
+            // whose saved vote is its own committed one lead again at once, and says that is
+            // unsafe where the state machine is not durable on apply and the committed id may
+            // not be persisted: both hold here (the state is in memory, rebuilt from snapshot
+            // and log; the committed id rides on the next sync). Found by zk-chaos (seed 44,
+            // kill -9 of every member): a member restored as leader of its old term with a
+            // stale state served it for 2 s while another was elected, and acknowledged writes
+            // and ephemerals came out wrong.
+            enable_leader_restore: Some(false),
             ..Config::default()
         }
         .validate()
