@@ -65,10 +65,12 @@ pub struct ApplyEvent {
 /// registers its watch under the read lock, so "read, then register" and "apply, then fire"
 /// never interleave: a watch never misses a change made after its read, and never fires for
 /// a change its read already showed (ZooKeeper gets the same from triggering inside its
-/// DataTree). Why per command with the state: a read queued behind a session's write can be
-/// answered here, exactly after that write and before the session's next one, so the
-/// session's later writes need not wait for it. It must be quick and must not touch the
-/// state lock (it would deadlock): the state it may read is the one passed in.
+/// DataTree). Why per command with the state: a few reads queued behind a session's write can
+/// be answered here, exactly after that write and before the session's next one, so the
+/// session's later writes need not wait for them (the node bounds how many: its session-order
+/// core attaches at most a handful of cheap reads to a write; the rest it runs itself, off
+/// this lock). It must be quick and must not touch the state lock (it would deadlock): the
+/// state it may read is the one passed in.
 pub type ApplyHook = Arc<dyn Fn(&ApplyEvent, &State) + Send + Sync>;
 
 /// An apply hook was already installed.
