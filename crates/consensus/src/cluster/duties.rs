@@ -18,8 +18,9 @@ use crate::state_machine::SharedState;
 ///
 /// If the entry is refused (the lease of a new leader not yet acknowledged, or lost), it is
 /// proposed again a lease later while this node leads; if it is lost with this leadership,
-/// the next leader proposes again; if two get committed, applying the second is a no-op (the secret is set once), so
-/// a leader that has not applied an earlier one yet may safely propose another.
+/// the next leader proposes again; if two get committed, applying the second is a no-op (the
+/// secret is set once), so a leader that has not applied an earlier one yet may safely
+/// propose another.
 pub(crate) fn spawn_leader_duties(
     proposer: Proposer,
     state: SharedState,

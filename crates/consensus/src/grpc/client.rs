@@ -27,9 +27,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use openraft::base::BoxFuture;
 use openraft::base::BoxStream;
-use openraft::network::stream_append_sequential;
-use openraft::raft::StreamAppendResult;
-
 use openraft::entry::RaftEntry;
 use openraft::error::NetworkError;
 use openraft::error::RPCError;
@@ -37,6 +34,7 @@ use openraft::error::ReplicationClosed;
 use openraft::error::StreamingError;
 use openraft::error::Timeout;
 use openraft::error::Unreachable;
+use openraft::network::stream_append_sequential;
 use openraft::network::Backoff;
 use openraft::network::RPCOption;
 use openraft::network::RPCTypes;
@@ -44,6 +42,7 @@ use openraft::network::RaftNetworkFactory;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::AppendEntriesResponse;
 use openraft::raft::SnapshotResponse;
+use openraft::raft::StreamAppendResult;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
 use openraft::BasicNode;
@@ -162,7 +161,7 @@ impl RaftPeer {
     /// The answer in a reply; the remote Raft having stopped is `Unreachable` (nothing else
     /// refuses these RPCs).
     fn parse<T: DeserializeOwned>(&self, reply: pb::RaftReply) -> RpcResult<T> {
-        match wire::parse_reply::<T, openraft::error::Infallible>(reply) {
+        match wire::parse_reply::<T>(reply) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(refused)) => {
                 let e = std::io::Error::other(format!(
@@ -226,26 +225,22 @@ impl RaftPeer {
         let header = wire::encode(&(&vote, &snapshot.meta, bytes.len() as u64))
             .map_err(|e| streaming_network(&e))?;
         let caller = self.identity.caller(self.target);
-        let mut chunks: Vec<pb::SnapshotChunk> = bytes
-            .chunks(SNAPSHOT_CHUNK)
-            .map(|c| pb::SnapshotChunk {
-                caller: None,
-                header: Vec::new(),
-                data: c.to_vec(),
-            })
-            .collect();
-        drop(bytes);
-        if chunks.is_empty() {
-            chunks.push(pb::SnapshotChunk::default());
-        }
-        chunks[0].caller = Some(caller);
-        chunks[0].header = header;
-        let n = chunks.len();
+        // Each chunk is copied out as the transport takes it, so a transfer holds the
+        // snapshot and one chunk, not the snapshot twice. Chunk 0 carries caller and header
+        // (and is sent even for an empty snapshot).
+        let n = bytes.len().div_ceil(SNAPSHOT_CHUNK).max(1);
         // Counts the chunks the transport took; dropped with the stream after the last.
         let (taken, mut progress) = watch::channel(0usize);
-        let stream = tokio_stream::StreamExt::map(tokio_stream::iter(chunks), move |c| {
+        let mut header = Some(header);
+        let stream = tokio_stream::iter(0..n).map(move |i| {
             taken.send_modify(|t| *t += 1);
-            c
+            let at = (i * SNAPSHOT_CHUNK).min(bytes.len());
+            let end = (at + SNAPSHOT_CHUNK).min(bytes.len());
+            pb::SnapshotChunk {
+                caller: (i == 0).then_some(caller),
+                header: header.take().unwrap_or_default(),
+                data: bytes[at..end].to_vec(),
+            }
         });
         let mut client = self.client(true).map_err(streaming)?;
         let call = client.install_snapshot(tonic::Request::new(stream));

@@ -1,10 +1,9 @@
 //! The peer gRPC server: hands Raft's RPCs to the local Raft, serves forwarding streams,
 //! activity reports and the read index. Every request's caller is checked first.
 
+use std::io::Cursor;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-use std::io::Cursor;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::LinearizableReadError;
@@ -473,3 +472,6 @@ impl Drop for ServerHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

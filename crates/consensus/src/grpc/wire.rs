@@ -20,9 +20,10 @@ pub(crate) fn decode_request<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> R
         .map_err(|e| Status::invalid_argument(format!("undecodable {what}: {e}")))
 }
 
-/// The reply to a Raft RPC handled by the local Raft.
-pub(crate) fn reply<T: Serialize, E: Serialize>(
-    res: Result<T, RaftError<TypeConfig, E>>,
+/// The reply to a Raft RPC handled by the local Raft (openraft 0.10's RPCs refuse only by
+/// having stopped: no API error travels).
+pub(crate) fn reply<T: Serialize>(
+    res: Result<T, RaftError<TypeConfig>>,
 ) -> Result<pb::RaftReply, Status> {
     let result = match res {
         Ok(v) => ReplyResult::Ok(encode(&v).map_err(internal)?),
@@ -43,9 +44,9 @@ fn internal(e: postcard::Error) -> Status {
 pub(crate) struct BadReply(String);
 
 /// The client's view of a reply: the response, or the remote Raft's refusal.
-pub(crate) fn parse_reply<T: DeserializeOwned, E: DeserializeOwned>(
+pub(crate) fn parse_reply<T: DeserializeOwned>(
     reply: pb::RaftReply,
-) -> Result<Result<T, RaftError<TypeConfig, E>>, BadReply> {
+) -> Result<Result<T, RaftError<TypeConfig>>, BadReply> {
     let bad = |e: postcard::Error| BadReply(e.to_string());
     match reply.result {
         Some(ReplyResult::Ok(bytes)) => postcard::from_bytes(&bytes).map(Ok).map_err(bad),
@@ -57,7 +58,6 @@ pub(crate) fn parse_reply<T: DeserializeOwned, E: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use openraft::error::Fatal;
-    use openraft::error::Infallible;
 
     use super::*;
 
@@ -78,8 +78,8 @@ mod tests {
         let r = pb::RaftReply {
             result: Some(ReplyResult::Ok(vec![0xff; 3])),
         };
-        assert!(parse_reply::<String, Infallible>(r).is_err());
-        assert!(parse_reply::<u64, Infallible>(pb::RaftReply { result: None }).is_err());
+        assert!(parse_reply::<String>(r).is_err());
+        assert!(parse_reply::<u64>(pb::RaftReply { result: None }).is_err());
         assert_eq!(
             decode_request::<String>("x", &[0xff]).unwrap_err().code(),
             tonic::Code::InvalidArgument
