@@ -249,6 +249,9 @@ impl Options {
         if self.threads == Some(0) {
             return Err("--threads must be at least 1".into());
         }
+        if self.workload == Workload::Stale && self.server_list()?.len() < 2 {
+            return Err("stale needs two --servers: the writer's first, then the reader's".into());
+        }
         if self.vanish && self.workload != Workload::Ephemeral {
             return Err("--vanish only applies to the ephemeral workload".into());
         }
@@ -347,6 +350,22 @@ mod tests {
         assert_eq!(o.validate(), Ok(()));
         assert_eq!((o.clients, o.in_flight, o.value_size), (32, 16, 100));
         assert!(!o.spread);
+    }
+
+    #[test]
+    fn stale_needs_a_writer_and_a_reader_server() {
+        let err = parse(&["stale"])
+            .validate()
+            .expect_err("one server refused");
+        assert!(err.contains("two --servers"), "{err}");
+        let two = Options::try_parse_from([
+            "zk-bench",
+            "--servers",
+            "127.0.0.1:2181,127.0.0.1:2182",
+            "stale",
+        ])
+        .expect("parses");
+        assert_eq!(two.validate(), Ok(()));
     }
 
     #[test]

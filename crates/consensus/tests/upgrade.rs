@@ -105,13 +105,18 @@ async fn a_format_3_directory_is_upgraded_in_place_once() {
 
     // A second start finds format 4 and reads the new log as it is; new writes land there.
     check_upgraded(&dir).await;
+    takes_new_writes(&dir).await;
+}
+
+/// An entry appended to the opened log is there after a reopen.
+async fn takes_new_writes(dir: &Path) {
     {
-        let mut log = LogStore::<TC>::open(&dir).unwrap();
+        let mut log = LogStore::<TC>::open(dir).unwrap();
         openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries(3, 11..=11))
             .await
             .unwrap();
     }
-    let mut log = LogStore::<TC>::open(&dir).unwrap();
+    let mut log = LogStore::<TC>::open(dir).unwrap();
     assert_eq!(
         log.get_log_state().await.unwrap().last_log_id,
         Some(log_id(3, 11))
@@ -143,15 +148,5 @@ async fn a_format_4_directory_opens_unchanged() {
     let dir = tmp.path().join("data");
     copy_dir(Path::new(FIXTURE_4), &dir);
     check_upgraded(&dir).await;
-    {
-        let mut log = LogStore::<TC>::open(&dir).unwrap();
-        openraft::storage::RaftLogStorageExt::blocking_append(&mut log, entries(3, 11..=11))
-            .await
-            .unwrap();
-    }
-    let mut log = LogStore::<TC>::open(&dir).unwrap();
-    assert_eq!(
-        log.get_log_state().await.unwrap().last_log_id,
-        Some(log_id(3, 11))
-    );
+    takes_new_writes(&dir).await;
 }

@@ -35,6 +35,7 @@ struct Round {
 
 /// Runs the workload.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
+    // `Options::validate` made sure there are two.
     let [writer_at, reader_at, ..] = bench.servers.as_slice() else {
         anyhow::bail!("stale needs two servers: the writer's and the reader's");
     };

@@ -23,16 +23,19 @@ use crate::types::NodeId;
 /// 30 ms / 80–120 ms was tried and saw elections during snapshots of a large tree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RaftTiming {
-    /// Leader heartbeat interval; also openraft's timeout for one AppendEntries RPC.
+    /// Leader heartbeat interval; also the deadline of one heartbeat (replication streams
+    /// have none).
     pub heartbeat: Duration,
     /// Lower bound of the random election timeout; also the timeout of a RequestVote RPC.
     pub election_min: Duration,
     /// Upper bound (exclusive) of the random election timeout, and the leader lease.
     pub election_max: Duration,
     /// Timeout of the other peer RPCs (forwarding acknowledgements, activity reports, read
-    /// index) and of opening a connection.
+    /// index), of opening a connection or a replication stream, and how long a write waits
+    /// for a leader's lapsed lease to come back.
     pub rpc_timeout: Duration,
-    /// Timeout of sending one snapshot chunk (the last one includes installing it).
+    /// A snapshot transfer fails when no chunk was taken for this long, or no answer came
+    /// this long after the last chunk (the receiver installs it first).
     pub snapshot_timeout: Duration,
     /// Longest wait between retries to an unreachable peer (the back-off doubles up to it).
     pub max_backoff: Duration,
