@@ -269,7 +269,7 @@ run_bench() { # ROUND FIGURE ZK-BENCH-ARGS...
   case $figure in
     failover) extra=" gap $(field "$line" longest_gap_ms) ms, failed $(field "$line" failed), expired $(field "$line" expired)" ;;
     ephemeral) extra=" gone median $(field "$line" gone_ms_median) ms" ;;
-    stale) extra=" stale $(field "$line" stale_reads) of $(field "$line" stale_rounds), lag mean $(field "$line" stale_lag_ms_mean) ms" ;;
+    stale | stale_follower) extra=" stale $(field "$line" stale_reads) of $(field "$line" stale_rounds), lag mean $(field "$line" stale_lag_ms_mean) ms" ;;
     fill) extra=" rss $(grep -o '"rss_kib":[0-9]*' <<<"$line" | cut -d: -f2 | tr '\n' ' ')KiB" ;;
   esac
   log "   $CURRENT_SYS r$round $figure: $(field "$line" ops_per_s) ops/s, p99 $(field "$line" p99_us) us, errors $(field "$line" failed)$extra"
@@ -291,7 +291,8 @@ run_round() { # SYS ROUND KILLS
   run_bench "$r" create_p99 create --clients 8 --in-flight 1 "${common[@]}" "${timed[@]}"
   run_bench "$r" get_p99 get --clients 8 --in-flight 1 "${common[@]}" "${timed[@]}"
   run_bench "$r" ephemeral ephemeral --clients 32 --ephemerals 10 --rounds "$EPH_ROUNDS" "${common[@]}"
-  run_bench "$r" stale stale --rounds 200 --value-size 100
+  run_bench "$r" stale stale --rounds 200 --value-size 100 --writer-on leader
+  run_bench "$r" stale_follower stale --rounds 200 --value-size 100 --writer-on follower
   for ((k = 1; k <= kills; k++)); do
     run_bench "$r" failover failover --clients 8 --in-flight 1 "${common[@]}" \
       --duration "$FO_DUR" --warmup 1 --fault-at "$FO_AT" --fault-cmd "$(sys_fault_cmd)"

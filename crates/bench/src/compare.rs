@@ -309,6 +309,22 @@ pub const FIGURES: &[FigureSpec] = &[
         None,
     ),
     spec(
+        "stale_follower",
+        "reads through another member, right after an acknowledged write, that saw the old value",
+        "",
+        stale_reads,
+        Better::Lower,
+        None,
+    ),
+    spec(
+        "stale_follower",
+        "until another member showed an acknowledged write (mean)",
+        "ms",
+        stale_lag_ms,
+        Better::Lower,
+        None,
+    ),
+    spec(
         "fill",
         "fill (pipelined creates)",
         "ops/s",
@@ -439,7 +455,17 @@ fn shape(lines: &[&Line]) -> String {
             lines.len()
         ),
         "stale" => format!(
-            "writes through node 1, reads through node 2, of {} rounds",
+            "writes through {}, reads through {}, of {} rounds",
+            match r.stale_writer_on.as_deref() {
+                Some("leader") => "the leader",
+                Some("follower") => "a follower",
+                _ => "node 1",
+            },
+            match r.stale_writer_on.as_deref() {
+                Some("leader") => "a follower",
+                Some("follower") => "the other follower",
+                _ => "node 2",
+            },
             r.stale_rounds.unwrap_or(0)
         ),
         "fill" => format!(

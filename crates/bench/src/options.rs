@@ -34,6 +34,28 @@ pub enum Workload {
     Stale,
 }
 
+/// `stale`: where the writer's session is (`--writer-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WriterOn {
+    /// The first of `--servers`; the reader on the second.
+    First,
+    /// The member that leads; the reader on a follower.
+    Leader,
+    /// A follower; the reader on another follower.
+    Follower,
+}
+
+impl WriterOn {
+    /// The name used on the command line and in the JSON line.
+    pub fn name(self) -> &'static str {
+        match self {
+            WriterOn::First => "first",
+            WriterOn::Leader => "leader",
+            WriterOn::Follower => "follower",
+        }
+    }
+}
+
 impl Workload {
     /// The name used on the command line and in the JSON line.
     pub fn name(self) -> &'static str {
@@ -143,6 +165,12 @@ pub struct Options {
     /// `ephemeral`, `stale`: rounds (`ephemeral`'s figure is the median over them).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+
+    /// `stale`: which member the writer uses. `first`: the first of `--servers`, the reader
+    /// the second. `leader`: the one whose `srvr` says `Mode: leader`, the reader a follower.
+    /// `follower`: a follower, the reader the other follower (the leader if there is none).
+    #[arg(long, value_enum, default_value_t = WriterOn::First)]
+    pub writer_on: WriterOn,
 
     /// `ephemeral`: make the sessions vanish (their connections cut, no closeSession) instead
     /// of closing them; the ephemerals then go when the server expires the sessions.
@@ -366,6 +394,33 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(two.validate(), Ok(()));
+    }
+
+    #[test]
+    fn stale_writer_defaults_to_the_first_server_and_takes_leader_or_follower() {
+        let base = [
+            "zk-bench",
+            "--servers",
+            "127.0.0.1:2181,127.0.0.1:2182",
+            "stale",
+        ];
+        let default = Options::try_parse_from(base).expect("parses");
+        assert_eq!(default.writer_on, WriterOn::First);
+        for (arg, want) in [
+            ("leader", WriterOn::Leader),
+            ("follower", WriterOn::Follower),
+        ] {
+            let mut v = base.to_vec();
+            v.extend(["--writer-on", arg]);
+            let o = Options::try_parse_from(v).expect("parses");
+            assert_eq!((o.writer_on, o.validate()), (want, Ok(())));
+        }
+        let mut v = base.to_vec();
+        v.extend(["--writer-on", "observer"]);
+        assert!(
+            Options::try_parse_from(v).is_err(),
+            "an unknown member kind is refused"
+        );
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub struct Report {
     /// just acknowledged through the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_reads: Option<u64>,
+    /// stale: where the writer was (`first`, `leader`, `follower`: `--writer-on`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_writer_on: Option<String>,
+    /// stale: the writer's and the reader's server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_servers: Option<[String; 2]>,
     /// stale: rounds completed (the reads `stale_reads` is out of).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_rounds: Option<usize>,
@@ -262,9 +268,13 @@ impl Report {
             rows.push((
                 "stale reads".into(),
                 format!(
-                    "{stale} of {of}; write seen by the other server after mean {} ms, max {} ms",
+                    "{stale} of {of}; write seen by the other server after mean {} ms, max {} ms{}",
                     opt_ms(self.stale_lag_ms_mean),
-                    opt_ms(self.stale_lag_ms_max)
+                    opt_ms(self.stale_lag_ms_max),
+                    match (&self.stale_writer_on, &self.stale_servers) {
+                        (Some(on), Some([w, r])) => format!(" (writer on {on} {w}, reader {r})"),
+                        _ => String::new(),
+                    }
                 ),
             ));
         }

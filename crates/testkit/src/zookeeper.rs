@@ -392,6 +392,7 @@ impl ZooKeeper {
     /// Starts member `i` again (after [`ZooKeeper::kill`]) without waiting for anything.
     pub fn start_member(&mut self, i: usize) {
         if self.members[i].is_none() {
+            drop_empty_tail_txn_log(&self.node_dir(i).join("data/version-2"));
             self.launch(i);
         }
     }
@@ -450,6 +451,35 @@ impl Drop for ZooKeeper {
     fn drop(&mut self) {
         for i in 0..self.len() {
             self.kill(i);
+        }
+    }
+}
+
+/// A ZooKeeper 3.8 member killed between creating a new transaction log file and writing
+/// its header leaves an empty `log.<zxid>`, and then never starts again (EOFException in
+/// `FileTxnIterator.inStreamCreated`; CI met it once in a restart case). ZOOKEEPER-2332
+/// (fixed in 3.9.3) makes ZooKeeper delete that file itself, since an empty file holds no
+/// transaction; Debian's 3.8 lacks the fix, so the kit does what 3.9.3 does before a
+/// restart: the newest log file, and only when it is empty.
+fn drop_empty_tail_txn_log(version2: &Path) {
+    let Ok(entries) = std::fs::read_dir(version2) else {
+        return; // never started: nothing written yet
+    };
+    let newest = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let zxid = u64::from_str_radix(name.strip_prefix("log.")?, 16).ok()?;
+            Some((zxid, e.path()))
+        })
+        .max_by_key(|(zxid, _)| *zxid);
+    if let Some((_, path)) = newest {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+            eprintln!(
+                "zookeeper: removing the empty tail log {} (ZOOKEEPER-2332)",
+                path.display()
+            );
+            let _ = std::fs::remove_file(&path);
         }
     }
 }

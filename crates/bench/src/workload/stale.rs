@@ -7,6 +7,11 @@
 //! saw the new value (it reads again until it does). The latencies in the table are the
 //! writes'.
 //!
+//! `--writer-on leader` puts the writer on the member that leads and the reader on a
+//! follower; `--writer-on follower` puts both on followers. The two differ: through the
+//! leader, the reply races the commit's way to the followers; through a follower, both wait
+//! for the same commit message.
+//!
 //! What it shows: a client that fails over from one member to another (or two clients that
 //! talk to each other out of band) reading what was just written. ZooKeeper does not promise
 //! it without `sync`, but its followers learn a commit right away and almost never show it.
@@ -17,6 +22,7 @@ use anyhow::Context as _;
 use zk_client::Client;
 
 use crate::clients::{close_all, connect_options};
+use crate::options::WriterOn;
 use crate::report::{round1, Report};
 use crate::stats::{error_name, Tally};
 
@@ -35,13 +41,10 @@ struct Round {
 
 /// Runs the workload.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
-    // `Options::validate` made sure there are two.
-    let [writer_at, reader_at, ..] = bench.servers.as_slice() else {
-        anyhow::bail!("stale needs two servers: the writer's and the reader's");
-    };
+    let (writer_at, reader_at) = pick(bench).await?;
     let wait = Duration::from_secs_f64(bench.opts.connect_timeout);
     let mut clients = Vec::new();
-    for at in [writer_at, reader_at] {
+    for at in [&writer_at, &reader_at] {
         let (c, _events) = zk_client::connect(at, connect_options(bench.opts.session_timeout()))
             .with_context(|| format!("connect to {at}"))?;
         c.wait_connected(wait)
@@ -51,7 +54,61 @@ pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     }
     let result = rounds(bench, &clients[0], &clients[1]).await;
     close_all(&clients).await;
-    result
+    let mut report = result?;
+    report.stale_writer_on = Some(bench.opts.writer_on.name().into());
+    report.stale_servers = Some([writer_at, reader_at]);
+    Ok(report)
+}
+
+/// The writer's and the reader's server, per `--writer-on`.
+async fn pick(bench: &Bench) -> anyhow::Result<(String, String)> {
+    let servers = bench.servers.clone();
+    if servers.len() < 2 {
+        anyhow::bail!("stale needs two servers: the writer's and the reader's");
+    }
+    if bench.opts.writer_on == WriterOn::First {
+        return Ok((servers[0].clone(), servers[1].clone()));
+    }
+    // `srvr` on each (a blocking four-letter word with a one-second bound each).
+    let asked = servers.clone();
+    let modes = tokio::task::spawn_blocking(move || {
+        asked
+            .iter()
+            .map(|s| zk_chaos::fourlw::mode(s).map(|m| m.trim().to_string()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .context("asking the servers' modes")?;
+    choose(bench.opts.writer_on, &servers, &modes)
+}
+
+/// The choice itself, from each server's `Mode:` (`None`: it did not answer).
+fn choose(
+    on: WriterOn,
+    servers: &[String],
+    modes: &[Option<String>],
+) -> anyhow::Result<(String, String)> {
+    let with = |want: &str| -> Vec<usize> {
+        (0..servers.len())
+            .filter(|&i| modes.get(i).and_then(Option::as_deref) == Some(want))
+            .collect()
+    };
+    let (leaders, followers) = (with("leader"), with("follower"));
+    let seen = || format!("{servers:?} answered srvr with modes {modes:?}");
+    let [leader] = leaders.as_slice() else {
+        anyhow::bail!(
+            "--writer-on {} needs exactly one leader: {}",
+            on.name(),
+            seen()
+        );
+    };
+    let (w, r) = match (on, followers.as_slice()) {
+        (WriterOn::Leader, [f, ..]) => (*leader, *f),
+        (WriterOn::Follower, [f, g, ..]) => (*f, *g),
+        (WriterOn::Follower, [f]) => (*f, *leader),
+        _ => anyhow::bail!("--writer-on {} needs a follower: {}", on.name(), seen()),
+    };
+    Ok((servers[w].clone(), servers[r].clone()))
 }
 
 async fn rounds(bench: &Bench, writer: &Client, reader: &Client) -> anyhow::Result<Report> {
@@ -123,6 +180,59 @@ async fn round(
         }
         if acked.elapsed() > SEE_WITHIN {
             return Err("WriteNeverSeen".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn servers() -> Vec<String> {
+        (1..=3).map(|i| format!("127.0.0.1:2281{i}")).collect()
+    }
+
+    fn modes(m: [&str; 3]) -> Vec<Option<String>> {
+        m.iter()
+            .map(|s| (!s.is_empty()).then(|| s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_writer_goes_where_asked_and_the_reader_to_a_follower() {
+        let s = servers();
+        let m = modes(["follower", "follower", "leader"]);
+        let pick = |on| choose(on, &s, &m).expect("chosen");
+        assert_eq!(pick(WriterOn::Leader), (s[2].clone(), s[0].clone()));
+        assert_eq!(pick(WriterOn::Follower), (s[0].clone(), s[1].clone()));
+    }
+
+    #[test]
+    fn a_lone_follower_reads_from_the_leader_when_the_writer_is_on_it() {
+        let s = servers();
+        let m = modes(["leader", "follower", ""]);
+        let got = choose(WriterOn::Follower, &s, &m).expect("chosen");
+        assert_eq!(got, (s[1].clone(), s[0].clone()));
+    }
+
+    #[test]
+    fn no_leader_or_no_follower_is_a_clear_error() {
+        let s = servers();
+        for (on, m, says) in [
+            (
+                WriterOn::Leader,
+                ["follower", "follower", ""],
+                "exactly one leader",
+            ),
+            (
+                WriterOn::Leader,
+                ["standalone", "", ""],
+                "exactly one leader",
+            ),
+            (WriterOn::Follower, ["leader", "", ""], "needs a follower"),
+        ] {
+            let err = choose(on, &s, &modes(m)).expect_err("refused");
+            assert!(err.to_string().contains(says), "{err}");
         }
     }
 }
