@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::wrappers::TcpListenerStream;
+use futures_util::stream::BoxStream;
 use tokio_stream::StreamExt;
 use tonic::Request;
 use tonic::Response;
@@ -48,9 +49,6 @@ use crate::types::ZkRaft;
 const MAX_SNAPSHOT_BYTES: u64 = 64 << 30;
 /// What is reserved up front for an incoming snapshot at most; the rest grows as it comes.
 const RESERVE_SNAPSHOT_BYTES: u64 = 64 << 20;
-
-/// Requests decoded ahead, and results waiting to go out, on one replication stream.
-const APPEND_STREAM_BUFFER: usize = 64;
 
 /// Acknowledgements buffered towards one follower.
 const ACK_BUFFER: usize = 64;
@@ -113,7 +111,7 @@ impl Peer for PeerService {
         Ok(Response::new(reply))
     }
 
-    type AppendStreamStream = ReceiverStream<Result<pb::RaftReply, Status>>;
+    type AppendStreamStream = BoxStream<'static, Result<pb::RaftReply, Status>>;
 
     async fn append_stream(
         &self,
@@ -125,50 +123,52 @@ impl Peer for PeerService {
             .await?
             .ok_or_else(|| Status::invalid_argument("empty append stream"))?;
         self.identity.check(first.caller.as_ref())?;
-        let (requests, requests_rx) = mpsc::channel(APPEND_STREAM_BUFFER);
-        let (replies, replies_rx) = mpsc::channel(APPEND_STREAM_BUFFER);
+        // No task of ours between the socket and Raft, either way: openraft's stream task
+        // decodes each request as it pulls it, and tonic pulls each result as it sends it.
+        // Measured: a commit reached a follower about 0.5 ms after the leader had applied
+        // it in the rounds where a read through that follower saw the old value, and each
+        // task hand-off on the way is a wake-up that waits for a core under load.
         let (undecodable, undecodable_rx) = oneshot::channel::<Status>();
-        // Decoded in order until the stream ends; an item that does not decode ends the
-        // requests there, and its error goes out after the results of those before it.
-        tokio::spawn(async move {
-            let mut next = Some(first);
-            loop {
+        let requests = futures_util::stream::unfold(
+            (input, Some(first), Some(undecodable)),
+            |(mut input, mut next, mut undecodable)| async move {
                 let msg = match next.take() {
                     Some(m) => m,
-                    None => match input.message().await {
-                        Ok(Some(m)) => m,
-                        Ok(None) | Err(_) => return,
-                    },
+                    None => input.message().await.ok().flatten()?,
                 };
                 match decode_append(&msg) {
-                    Ok(rpc) => {
-                        if requests.send(rpc).await.is_err() {
-                            return;
-                        }
-                    }
+                    Ok(rpc) => Some((rpc, (input, None, undecodable))),
                     Err(status) => {
-                        let _ = undecodable.send(status);
-                        return;
+                        // Ends the requests here; the error goes out after the results of
+                        // those before it.
+                        if let Some(tx) = undecodable.take() {
+                            let _ = tx.send(status);
+                        }
+                        None
                     }
                 }
-            }
-        });
-        let raft = self.raft.clone();
-        tokio::spawn(async move {
-            let results = raft.stream_append(ReceiverStream::new(requests_rx));
-            tokio::pin!(results);
-            while let Some(result) = results.next().await {
-                let last = !matches!(result, Ok(Ok(_)));
-                let reply = wire::reply(result.map_err(RaftError::<TypeConfig>::Fatal));
-                if replies.send(reply).await.is_err() || last {
-                    return;
+            },
+        );
+        let results = Box::pin(self.raft.stream_append(requests));
+        let replies = futures_util::stream::unfold(
+            Some((results, undecodable_rx)),
+            |state| async move {
+                let (mut results, undecodable_rx) = state?;
+                match results.next().await {
+                    Some(result) => {
+                        // A refusal or a stopped Raft is the last result of the stream.
+                        let last = !matches!(result, Ok(Ok(_)));
+                        let reply = wire::reply(result.map_err(RaftError::<TypeConfig>::Fatal));
+                        Some((reply, (!last).then_some((results, undecodable_rx))))
+                    }
+                    None => {
+                        let status = undecodable_rx.await.ok()?;
+                        Some((Err(status), None))
+                    }
                 }
-            }
-            if let Ok(status) = undecodable_rx.await {
-                let _ = replies.send(Err(status)).await;
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(replies_rx)))
+            },
+        );
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn install_snapshot(
