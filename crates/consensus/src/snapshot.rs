@@ -5,7 +5,8 @@
 //! the small part (u32 BE), the small part (postcard: applied position, sessions, secret),
 //! then the tree to the end (`DataTree::encode_snapshot`, with its own length and crc32).
 //! The tree is not inside the postcard part: postcard writes and reads a byte vector one
-//! element at a time, and the tree is tens of MB, encoded while apply waits. Every field is
+//! element at a time, and the tree is tens of MB. The tree is encoded from a frozen copy
+//! ([`freeze_state`]) after the state's lock is released, so apply does not wait for it. Every field is
 //! written in a fixed order, so equal states give equal bytes on every replica.
 
 use crate::types::LogId;
@@ -15,6 +16,7 @@ use serde::Serialize;
 use zk_session::ClusterSecret;
 use zk_session::SessionTable;
 use zk_store::DataTree;
+use zk_store::FrozenTree;
 use zk_store::SnapshotError;
 use zk_store::TreeConfig;
 
@@ -79,6 +81,13 @@ struct Body {
 
 /// Encodes the whole state into snapshot bytes, in one buffer with no copy of the tree.
 pub fn encode_state(state: &State) -> Result<Vec<u8>, StateSnapshotError> {
+    Ok(freeze_state(state)?.encode())
+}
+
+/// The state as it is now, ready to encode without the state: the small part already
+/// encoded, the tree frozen ([`DataTree::freeze`]: a copy of its node map, each node shared).
+/// Only this needs the state's lock; [`FrozenState::encode`] runs after it is released.
+pub fn freeze_state(state: &State) -> Result<FrozenState, StateSnapshotError> {
     let small = postcard::to_stdvec(&BodyRef {
         last_applied: &state.last_applied,
         last_zxid: state.last_zxid,
@@ -86,14 +95,30 @@ pub fn encode_state(state: &State) -> Result<Vec<u8>, StateSnapshotError> {
         sessions: &state.sessions,
         secret: &state.secret,
     })?;
-    let mut out = Vec::new();
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
-    out.extend_from_slice(&(small.len() as u64).to_be_bytes());
-    out.extend_from_slice(&crc32fast::hash(&small).to_be_bytes());
-    out.extend_from_slice(&small);
-    state.tree.encode_snapshot_into(&mut out);
-    Ok(out)
+    Ok(FrozenState {
+        small,
+        tree: state.tree.freeze(),
+    })
+}
+
+/// A state frozen by [`freeze_state`].
+pub struct FrozenState {
+    small: Vec<u8>,
+    tree: FrozenTree,
+}
+
+impl FrozenState {
+    /// The snapshot bytes the state had at the freeze.
+    pub fn encode(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
+        out.extend_from_slice(&(self.small.len() as u64).to_be_bytes());
+        out.extend_from_slice(&crc32fast::hash(&self.small).to_be_bytes());
+        out.extend_from_slice(&self.small);
+        self.tree.encode_snapshot_into(&mut out);
+        out
+    }
 }
 
 /// Decodes snapshot bytes; any damage is an error, never a panic.

@@ -107,10 +107,10 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_GLOBAL_OUTSTANDING_LIMIT", default_value_t = 1000)]
     pub global_outstanding_limit: u64,
 
-    /// Take a state snapshot (and purge the Raft log before it) at most every this many
-    /// entries; in an ensemble each member at its own point between half and all of it, so
-    /// members do not all pause for a snapshot at once.
-    #[arg(long, env = "ZK_NODE_SNAPSHOT_EVERY", default_value_t = 10_000)]
+    /// Take a state snapshot (and purge the Raft log before it) every this many applied
+    /// commands (zoo.cfg's snapCount, ZooKeeper's default); in an ensemble each member at its
+    /// own point between half and all of it, so members do not all snapshot at once.
+    #[arg(long, env = "ZK_NODE_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
 
     /// In an ensemble, how many Raft log entries before each snapshot are kept, so a member a
@@ -290,7 +290,7 @@ pub struct Settings {
     pub max_connections_per_ip: u32,
     /// globalOutstandingLimit (0 = none).
     pub global_outstanding_limit: u64,
-    /// Snapshot interval in entries.
+    /// Snapshot interval in applied commands.
     pub snapshot_every: u64,
     /// Log entries kept before a snapshot (ensemble).
     pub log_keep: u64,
@@ -491,8 +491,8 @@ impl Config {
             self.four_letter_words = zoo.four_letter_words.clone().unwrap_or(AllowList::none());
         }
         if !given("snapshot_every") {
-            // Without snapCount zk-node keeps its own default (ZooKeeper's is 100000): a
-            // snapshot is also when the Raft log is purged, which ZooKeeper's autopurge does.
+            // snapCount counts transactions, as --snapshot-every counts commands; both
+            // default to 100000.
             if let Some(n) = zoo.snap_count {
                 self.snapshot_every = n;
             }
@@ -860,7 +860,10 @@ mod tests {
             "1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890"
         );
         assert_eq!(e.listen.to_string(), "127.0.0.1:2889");
-        assert_eq!(s.snapshot_every, 10_000, "no snapCount: zk-node's default");
+        assert_eq!(
+            s.snapshot_every, 100_000,
+            "no snapCount: ZooKeeper's default"
+        );
         // ZooKeeper's default allow-list: srvr only.
         assert_eq!(s.four_letter_words, AllowList::none());
         let (_dir, loaded) = with_file(&ENSEMBLE.replace("clientPort=2181\n", ""), Some("3"), &[]);

@@ -30,7 +30,7 @@ fn help_explains_every_flag_with_its_default() {
         ("--max-session-timeout-ms", "20 × tick-ms"),
         ("--max-frame-bytes", "1048575"),
         ("--max-connections-per-ip", "60"),
-        ("--snapshot-every", "10000"),
+        ("--snapshot-every", "100000"),
         ("--log-level", "info"),
         ("--4lw", "*"),
         ("--id", "1"),

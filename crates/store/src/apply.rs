@@ -277,7 +277,7 @@ impl DataTree {
         self.acls.release(node.acl);
         let parent_key = path::parent_of(p);
         let mut parent_stat = StoredStat::default();
-        if let Some(parent) = self.nodes.get_mut(parent_key) {
+        if let Some(parent) = self.cow_mut(parent_key) {
             parent_stat = parent.stat;
             if zxid > parent.stat.pzxid {
                 parent.stat.pzxid = zxid;
@@ -324,7 +324,7 @@ impl DataTree {
                     if let Some(node) = self.remove_node(&path) {
                         self.acls.release(node.acl);
                     }
-                    if let Some(parent) = self.nodes.get_mut(path::parent_of(&path)) {
+                    if let Some(parent) = self.cow_mut(path::parent_of(&path)) {
                         parent.stat = parent_stat;
                     }
                 }
@@ -337,19 +337,19 @@ impl DataTree {
                     // The old ACL slot may have been freed and reused meanwhile: intern again.
                     node.acl = self.acls.intern_arc(acl);
                     self.insert_node(&path, node);
-                    if let Some(parent) = self.nodes.get_mut(path::parent_of(&path)) {
+                    if let Some(parent) = self.cow_mut(path::parent_of(&path)) {
                         parent.stat = parent_stat;
                     }
                 }
                 Undo::DataSet { path, data, stat } => {
-                    if let Some(n) = self.nodes.get_mut(&*path) {
+                    if let Some(n) = self.cow_mut(&path) {
                         n.data = data;
                         n.stat = stat;
                     }
                 }
                 Undo::AclSet { path, acl, stat } => {
                     let id = self.acls.intern_arc(acl);
-                    if let Some(n) = self.nodes.get_mut(&*path) {
+                    if let Some(n) = self.cow_mut(&path) {
                         let cur = std::mem::replace(&mut n.acl, id);
                         n.stat = stat;
                         self.acls.release(cur);

@@ -23,6 +23,7 @@ pub mod watch;
 pub use apply::MAX_TTL_MS;
 pub use error::SnapshotError;
 pub use node::{NodeKind, StoredStat};
+pub use snapshot::FrozenTree;
 pub use tree::{DataTree, TreeConfig};
 pub use txn::{create_mode_for, Applied, OpResult, Trigger, Txn, TxnContext};
 pub use watch::{WatchMode, WatchRegistry, WatcherKind};

@@ -3,10 +3,12 @@
 //! depend only on the tree's logical content, so equal trees give equal snapshots.
 //! Decoding checks everything and never panics or over-allocates on hostile input.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use zk_wire::{Acl, Id};
 
+use crate::acl::AclCache;
 use crate::error::SnapshotError;
 use crate::node::{Node, NodeKind, StoredStat};
 use crate::path;
@@ -119,23 +121,61 @@ impl DataTree {
     }
 
     /// Appends the whole tree's snapshot to `out` (what [`DataTree::encode_snapshot`] returns).
-    ///
-    /// This runs while the state machine holds its lock (apply waits), so it is one pass over
-    /// the tree writing straight into `out`: no path strings built per node, the header filled
-    /// in place at the end, no copy of the body.
     pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
+        encode_into(&self.nodes, &self.acls, self.last_zxid, out);
+    }
+
+    /// The tree as it is now, to encode later without holding up changes to this one: the
+    /// node map is copied (each node shared, not copied: [`DataTree::cow_mut`] copies a node
+    /// only when it changes while a snapshot holds it) and so are the interned ACLs.
+    ///
+    /// Measured (`cargo bench -p zk-store --bench snapshot`, 500k nodes): the copy takes
+    /// milliseconds where the encoding takes about a second, and only the copy needs the
+    /// state's lock.
+    pub fn freeze(&self) -> FrozenTree {
+        FrozenTree {
+            nodes: self.nodes.clone(),
+            acls: self.acls.clone(),
+            last_zxid: self.last_zxid,
+        }
+    }
+}
+
+/// A tree as it was at [`DataTree::freeze`]: encodes to the same bytes the tree then would.
+#[derive(Debug, Clone)]
+pub struct FrozenTree {
+    nodes: HashMap<Arc<str>, Arc<Node>>,
+    acls: AclCache,
+    last_zxid: i64,
+}
+
+impl FrozenTree {
+    /// Appends the snapshot to `out` (what [`DataTree::encode_snapshot_into`] would have
+    /// appended at the freeze).
+    pub fn encode_snapshot_into(&self, out: &mut Vec<u8>) {
+        encode_into(&self.nodes, &self.acls, self.last_zxid, out);
+    }
+}
+
+/// One pass over the tree writing straight into `out`: no path strings built per node, the
+/// header filled in place at the end, no copy of the body.
+fn encode_into(
+    nodes: &HashMap<Arc<str>, Arc<Node>>,
+    acls: &AclCache,
+    last_zxid: i64,
+    out: &mut Vec<u8>,
+) {
+    {
         // ACL lists numbered by content, so the bytes do not depend on the cache's history.
         // One pass over the nodes also sizes the output.
         let mut used: std::collections::HashSet<u32> = Default::default();
         let mut size = 8 + 8;
-        for (p, n) in &self.nodes {
+        for (p, n) in nodes {
             used.insert(n.acl);
             size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + MIN_NODE + 8;
         }
-        let mut lists: Vec<(&[Acl], u32)> = used
-            .into_iter()
-            .map(|id| (&**self.acls.get(id), id))
-            .collect();
+        let mut lists: Vec<(&[Acl], u32)> =
+            used.into_iter().map(|id| (&**acls.get(id), id)).collect();
         lists.sort_unstable();
         let acl_index: std::collections::HashMap<u32, u32> = lists
             .iter()
@@ -147,7 +187,7 @@ impl DataTree {
         out.reserve(HEADER_LEN + size);
         out.resize(start + HEADER_LEN, 0);
         let mut b = W(std::mem::take(out));
-        b.i64(self.last_zxid);
+        b.i64(last_zxid);
         b.u64(lists.len() as u64);
         for (list, _) in &lists {
             b.u32(list.len() as u32);
@@ -163,7 +203,7 @@ impl DataTree {
         // of child iterators (no recursion: a deep tree must not overflow the stack).
         let mut count = 0u64;
         let mut path = String::from(path::ROOT);
-        if let Some(root) = self.nodes.get(path::ROOT) {
+        if let Some(root) = nodes.get(path::ROOT) {
             write_node(&mut b, &path, root, &acl_index);
             count += 1;
             let mut stack = vec![(root.children.iter(), path.len())];
@@ -178,7 +218,7 @@ impl DataTree {
                     path.push('/');
                 }
                 path.push_str(child);
-                if let Some(n) = self.nodes.get(path.as_str()) {
+                if let Some(n) = nodes.get(path.as_str()) {
                     write_node(&mut b, &path, n, &acl_index);
                     count += 1;
                     if !n.children.is_empty() {
@@ -198,7 +238,9 @@ impl DataTree {
         header[16..20].copy_from_slice(&crc.to_be_bytes());
         *out = buf;
     }
+}
 
+impl DataTree {
     /// Decodes a snapshot made by [`DataTree::encode_snapshot`].
     pub fn decode_snapshot(bytes: &[u8], config: TreeConfig) -> Result<DataTree, SnapshotError> {
         let mut h = R { buf: bytes, pos: 0 };
@@ -352,7 +394,7 @@ fn decode_body(body: &[u8], config: TreeConfig) -> Result<DataTree, SnapshotErro
             children: BTreeSet::new(),
         };
         if i == 0 {
-            t.nodes.insert(path::ROOT.into(), node);
+            t.nodes.insert(path::ROOT.into(), Arc::new(node));
         } else {
             t.insert_node(p, node);
         }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use zk_wire::{perms, Acl, ErrorCode, Id, Stat};
 
@@ -21,7 +22,10 @@ pub struct TreeConfig {
 /// The replicated data tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    pub(crate) nodes: HashMap<Box<str>, Node>,
+    /// Shared, copied on write: a snapshot takes a copy of the map (no node copied) and
+    /// encodes it without the state's lock, while apply goes on and copies only the nodes it
+    /// changes meanwhile ([`Arc::make_mut`]).
+    pub(crate) nodes: HashMap<Arc<str>, Arc<Node>>,
     pub(crate) acls: AclCache,
     pub(crate) ephemerals: BTreeMap<i64, BTreeSet<Box<str>>>,
     pub(crate) containers: BTreeSet<Box<str>>,
@@ -52,7 +56,7 @@ impl DataTree {
             kind: NodeKind::Persistent,
             children: BTreeSet::new(),
         };
-        t.nodes.insert(ROOT.into(), mk(open));
+        t.nodes.insert(ROOT.into(), Arc::new(mk(open)));
         t.insert_node(ZOOKEEPER, mk(open2));
         t.insert_node(QUOTA, mk(open3));
         let mut config_node = mk(read);
@@ -96,12 +100,18 @@ impl DataTree {
 
     /// A node by path; `""` is the root's other name, as in ZooKeeper's node map.
     pub(crate) fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(if path.is_empty() { ROOT } else { path })
+        self.nodes
+            .get(if path.is_empty() { ROOT } else { path })
+            .map(Arc::as_ref)
     }
 
     pub(crate) fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
-        self.nodes
-            .get_mut(if path.is_empty() { ROOT } else { path })
+        self.cow_mut(if path.is_empty() { ROOT } else { path })
+    }
+
+    /// The node at `key` to change: copied first if a snapshot still holds it.
+    pub(crate) fn cow_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(key).map(Arc::make_mut)
     }
 
     /// The ACL list of a node.
@@ -219,16 +229,16 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        if let Some(parent) = self.nodes.get_mut(path::parent_of(p)) {
+        if let Some(parent) = self.cow_mut(path::parent_of(p)) {
             parent.children.insert(path::name_of(p).into());
         }
-        self.nodes.insert(key, node);
+        self.nodes.insert(p.into(), Arc::new(node));
     }
 
     /// Removes a node from the map, its parent's children and the kind indexes. The ACL
     /// reference is still counted: the caller releases it.
     pub(crate) fn remove_node(&mut self, p: &str) -> Option<Node> {
-        let node = self.nodes.remove(p)?;
+        let node = Arc::unwrap_or_clone(self.nodes.remove(p)?);
         match node.kind {
             NodeKind::Ephemeral(s) => {
                 if let Some(set) = self.ephemerals.get_mut(&s) {
@@ -246,7 +256,7 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        if let Some(parent) = self.nodes.get_mut(path::parent_of(p)) {
+        if let Some(parent) = self.cow_mut(path::parent_of(p)) {
             parent.children.remove(path::name_of(p));
         }
         Some(node)

@@ -290,6 +290,37 @@ proptest! {
         }
     }
 
+    /// A snapshot is encoded from a frozen copy while apply goes on: the copy encodes the
+    /// tree as it was at the freeze, and the changes made meanwhile (each copying the nodes
+    /// it touches) leave the live tree exactly as if no snapshot had been taken.
+    #[test]
+    fn a_frozen_tree_encodes_the_tree_as_it_was_and_changes_after_it_are_whole(
+        txns in prop::collection::vec((0..4i64, arb_txn()), 0..40),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let k = at.index(txns.len() + 1);
+        let (mut live, _) = run(&txns[..k]);
+        let expected = live.encode_snapshot();
+        let frozen = live.freeze();
+        let ids = [Id::new("digest", "u:h")];
+        for (i, (session, txn)) in txns.iter().enumerate().skip(k) {
+            let ctx = TxnContext {
+                zxid: i as i64 + 1,
+                time_ms: (i as i64) * 700,
+                session_id: *session,
+                auth: &ids,
+            };
+            live.apply(&ctx, txn);
+        }
+        let mut got = Vec::new();
+        frozen.encode_snapshot_into(&mut got);
+        prop_assert_eq!(&got, &expected);
+        let (unfrozen, _) = run(&txns);
+        prop_assert_eq!(&live, &unfrozen);
+        prop_assert_eq!(live.encode_snapshot(), unfrozen.encode_snapshot());
+        prop_assert_eq!(live.digest(), unfrozen.digest());
+    }
+
     #[test]
     fn failed_multi_changes_nothing(txns in prop::collection::vec((0..4i64, arb_txn()), 0..20),
                                     ops in prop::collection::vec(arb_txn(), 1..5)) {

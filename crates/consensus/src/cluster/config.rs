@@ -68,9 +68,9 @@ pub struct ClusterConfig {
     /// between). It changes only where this node connects, never the identity every member
     /// checks, so tests can route one link through a fault-injecting proxy.
     pub dial: BTreeMap<NodeId, String>,
-    /// Take a snapshot at most every this many applied entries (the log before it is then
-    /// purged); each member at its own point between half and all of it (see
-    /// [`staggered_snapshot_threshold`]).
+    /// Take a snapshot every this many applied commands, as ZooKeeper's `snapCount` counts
+    /// transactions (the log before it is then purged); each member at its own point between
+    /// half and all of it (see [`staggered_snapshot_threshold`]).
     pub snapshot_every: u64,
     /// How many entries before a snapshot to keep in the log, so a follower slightly behind
     /// catches up from the log instead of a whole snapshot.
@@ -130,7 +130,7 @@ impl ClusterConfig {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
             dial: BTreeMap::new(),
             peers,
-            snapshot_every: 10_000,
+            snapshot_every: 100_000,
             keep_log: 1_000,
             tree_config: TreeConfig::default(),
             secret: None,
@@ -179,10 +179,8 @@ impl ClusterConfig {
             election_timeout_min: ms(t.election_min),
             election_timeout_max: ms(t.election_max),
             install_snapshot_timeout: ms(t.snapshot_timeout),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(staggered_snapshot_threshold(
-                self.snapshot_every,
-                self.node_id,
-            )),
+            // Counted in commands by `cluster::snapshots`, not in entries by openraft.
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.keep_log,
             purge_batch_size: 1,
             // Elections start only after a pre-vote round (cluster::prevote).

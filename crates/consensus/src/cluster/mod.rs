@@ -9,6 +9,7 @@ mod leader_link;
 mod node;
 pub(crate) mod prevote;
 mod role;
+mod snapshots;
 mod standing;
 mod start;
 

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::cluster::bootstrap;
+use crate::cluster::config::staggered_snapshot_threshold;
 use crate::cluster::duties::spawn_leader_duties;
 use crate::cluster::leader_link::spawn_leader_link;
 use crate::cluster::node::Tasks;
 use crate::cluster::prevote::spawn_election_driver;
 use crate::cluster::role::spawn_role_watch;
+use crate::cluster::snapshots::spawn_snapshot_trigger;
 use crate::cluster::ClusterConfig;
 use crate::cluster::ClusterError;
 use crate::cluster::ClusterNode;
@@ -151,6 +153,11 @@ pub async fn start_cluster(
         config.timing,
         link,
     );
+    let snapshots = spawn_snapshot_trigger(
+        raft.clone(),
+        state.subscribe_applied(),
+        staggered_snapshot_threshold(config.snapshot_every, id),
+    );
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);
     let node = ClusterNode {
         raft,
@@ -166,7 +173,7 @@ pub async fn start_cluster(
         activity,
         server,
         tasks: Tasks(vec![
-            role_task, duties, keeper, link_task, elections, submitting,
+            role_task, duties, keeper, link_task, elections, submitting, snapshots,
         ]),
         released,
     };

@@ -5,6 +5,7 @@ use std::io::Cursor;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::LinearizableReadError;
 use openraft::error::RaftError;
@@ -18,7 +19,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::wrappers::TcpListenerStream;
-use futures_util::stream::BoxStream;
 use tokio_stream::StreamExt;
 use tonic::Request;
 use tonic::Response;
@@ -150,9 +150,8 @@ impl Peer for PeerService {
             },
         );
         let results = Box::pin(self.raft.stream_append(requests));
-        let replies = futures_util::stream::unfold(
-            Some((results, undecodable_rx)),
-            |state| async move {
+        let replies =
+            futures_util::stream::unfold(Some((results, undecodable_rx)), |state| async move {
                 let (mut results, undecodable_rx) = state?;
                 match results.next().await {
                     Some(result) => {
@@ -166,8 +165,7 @@ impl Peer for PeerService {
                         Some((Err(status), None))
                     }
                 }
-            },
-        );
+            });
         Ok(Response::new(Box::pin(replies)))
     }
 
