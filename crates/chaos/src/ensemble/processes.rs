@@ -11,6 +11,11 @@ use std::time::Duration;
 use super::{Ensemble, EnsembleError};
 use crate::proxy::LinkProxy;
 
+/// Commands between snapshots: far below the default (100 000, as ZooKeeper's snapCount), so
+/// that snapshots, the log purges after them and the installs on a member that fell behind
+/// happen many times in every run, under the faults.
+const SNAPSHOT_EVERY: u64 = 2_000;
+
 /// How to run the processes.
 #[derive(Clone, Debug)]
 pub struct ProcessesConfig {
@@ -193,6 +198,7 @@ impl Ensemble for Processes {
             .arg("--data-dir")
             .arg(&m.data)
             .args(["--tick-ms", &self.cfg.tick_ms.to_string()])
+            .args(["--snapshot-every", &SNAPSHOT_EVERY.to_string()])
             .args(["--log-level", "info,openraft=error"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
