@@ -1,6 +1,8 @@
-//! addAuth: ZooKeeper's stock authentication providers, `digest` and `ip`. Any other scheme
-//! fails, and ZooKeeper then closes the connection (R8). A digest equal to the configured
-//! superDigest also gets the `super` id, which every ACL check lets through.
+//! addAuth: ZooKeeper's stock authentication providers, `digest` and `ip`, and `x509` on the
+//! secure port (the client certificate's id, which the connection has from its TLS
+//! handshake on; see `tls`). Any other scheme fails, and ZooKeeper then closes the
+//! connection (R8). A digest equal to the configured superDigest also gets the `super` id,
+//! which every ACL check lets through.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -93,12 +95,13 @@ pub fn super_id() -> Id {
 }
 
 /// Handles one addAuth packet from a client at `peer`; `super_digest` is the configured
-/// superDigest, if any.
+/// superDigest, if any; `x509` the id of the connection's client certificate, if any.
 pub fn authenticate(
     scheme: &str,
     data: &[u8],
     peer: IpAddr,
     super_digest: Option<&SuperDigest>,
+    x509: Option<&Id>,
 ) -> AuthResult {
     match scheme {
         "digest" => {
@@ -118,6 +121,12 @@ pub fn authenticate(
             AuthResult::Added(ids)
         }
         "ip" => AuthResult::Added(vec![ip_id(peer)]),
+        // X509AuthenticationProvider: the certificate is the credential, the data is not
+        // read; without a certificate (plain port, none given) it fails.
+        "x509" => match x509 {
+            Some(id) => AuthResult::Added(vec![id.clone()]),
+            None => AuthResult::Failed,
+        },
         _ => AuthResult::Failed,
     }
 }
@@ -140,21 +149,42 @@ mod tests {
     #[test]
     fn schemes() {
         let peer: IpAddr = [127, 0, 0, 1].into();
-        assert_eq!(authenticate("nosuch", b"x", peer, None), AuthResult::Failed);
         assert_eq!(
-            authenticate("world", b"anyone", peer, None),
+            authenticate("nosuch", b"x", peer, None, None),
+            AuthResult::Failed
+        );
+        assert_eq!(
+            authenticate("world", b"anyone", peer, None, None),
             AuthResult::Failed
         );
         assert!(matches!(
-            authenticate("digest", b"u:p", peer, None),
+            authenticate("digest", b"u:p", peer, None, None),
             AuthResult::Added(_)
         ));
         assert_eq!(
-            authenticate("ip", b"", peer, None),
+            authenticate("ip", b"", peer, None, None),
             AuthResult::Added(vec![Id {
                 scheme: "ip".into(),
                 id: "127.0.0.1".into()
             }])
+        );
+    }
+
+    /// addAuth x509 adds the certificate's id, and fails on a connection without one.
+    #[test]
+    fn x509_needs_a_certificate() {
+        let peer: IpAddr = [127, 0, 0, 1].into();
+        assert_eq!(
+            authenticate("x509", b"", peer, None, None),
+            AuthResult::Failed
+        );
+        let id = Id {
+            scheme: "x509".into(),
+            id: "CN=client,O=Example".into(),
+        };
+        assert_eq!(
+            authenticate("x509", b"ignored", peer, None, Some(&id)),
+            AuthResult::Added(vec![id.clone()])
         );
     }
 
@@ -163,7 +193,7 @@ mod tests {
     fn digest_of_bad_utf8() {
         let peer: IpAddr = [127, 0, 0, 1].into();
         assert!(matches!(
-            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None),
+            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None, None),
             AuthResult::Added(_)
         ));
     }
@@ -181,20 +211,21 @@ mod tests {
             id: id.into(),
         };
         assert_eq!(
-            authenticate("digest", b"super:test", peer, Some(&sd)),
+            authenticate("digest", b"super:test", peer, Some(&sd), None),
             AuthResult::Added(vec![
                 super_id(),
                 digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
             ])
         );
-        let AuthResult::Added(wrong) = authenticate("digest", b"super:wrong", peer, Some(&sd))
+        let AuthResult::Added(wrong) =
+            authenticate("digest", b"super:wrong", peer, Some(&sd), None)
         else {
             panic!("digest auth always adds an id")
         };
         assert_eq!(wrong.len(), 1);
         assert_eq!(wrong[0].scheme, "digest");
         assert_eq!(
-            authenticate("digest", b"super:test", peer, None),
+            authenticate("digest", b"super:test", peer, None, None),
             AuthResult::Added(vec![digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")])
         );
     }

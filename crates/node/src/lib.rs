@@ -40,6 +40,7 @@ pub(crate) mod serving;
 mod shutdown;
 pub(crate) mod stats;
 mod tasks;
+pub(crate) mod tls;
 mod zoocfg;
 
 pub use config::Config;
