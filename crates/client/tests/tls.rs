@@ -22,18 +22,24 @@ struct SecureNode {
     child: Option<Child>,
     plain: String,
     secure: String,
+    admin: String,
     dir: tempfile::TempDir,
     log: PathBuf,
 }
 
 impl SecureNode {
     fn start(pki: &Pki, client_auth: &str) -> SecureNode {
+        SecureNode::start_with(pki, client_auth, &[])
+    }
+
+    fn start_with(pki: &Pki, client_auth: &str, extra: &[&str]) -> SecureNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let (key_store, ca) = pki.write_server(dir.path());
         let log = dir.path().join("node.log");
         let port = zk_chaos::ports::free_port;
         let plain = format!("127.0.0.1:{}", port());
         let secure = format!("127.0.0.1:{}", port());
+        let admin_port = port();
         let child = Command::new(zk_testkit::zk_node::binary())
             .args(["--client-addr", &plain, "--secure-client-addr", &secure])
             .arg("--ssl-keystore")
@@ -43,8 +49,10 @@ impl SecureNode {
             .args(["--ssl-client-auth", client_auth, "--ssl-reload-ms", "100"])
             .arg("--data-dir")
             .arg(dir.path().join("data"))
-            .args(["--tick-ms", "200", "--admin-enable", "false"])
+            .args(["--tick-ms", "200", "--admin-addr", "127.0.0.1"])
+            .args(["--admin-port", &admin_port.to_string()])
             .args(["--log-level", "info,openraft=warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -54,6 +62,7 @@ impl SecureNode {
             child: Some(child),
             plain,
             secure,
+            admin: format!("127.0.0.1:{admin_port}"),
             dir,
             log,
         };
@@ -67,6 +76,23 @@ impl SecureNode {
             std::thread::sleep(Duration::from_millis(20)); // polling a process
         }
         node
+    }
+
+    /// The body of the admin API's `/commands/<name>`.
+    fn admin_command(&self, name: &str) -> String {
+        let mut s = TcpStream::connect(&self.admin).expect("admin port");
+        let _ = s.set_read_timeout(Some(DEADLINE));
+        write!(
+            s,
+            "GET /commands/{name} HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.admin
+        )
+        .expect("GET");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
     }
 
     fn log(&self) -> String {
@@ -150,6 +176,18 @@ async fn tls_client_creates_and_reads_and_a_client_without_the_ca_is_refused() {
         .await
         .expect("plain session");
     assert_eq!(plain.get_data("/tls").await.expect("get").0, b"over TLS");
+    // The admin API lists each port's connections apart, as ZooKeeper's; conf shows the port.
+    let conns = node.admin_command("connections");
+    let (plain_part, secure_part) = conns
+        .split_once("\"secure_connections\"")
+        .unwrap_or_default();
+    let session_id = |zk: &Client| format!("\"session_id\": {},", zk.session().id);
+    assert!(secure_part.contains(&session_id(&zk)), "{conns}");
+    assert!(plain_part.contains(&session_id(&plain)), "{conns}");
+    assert!(!secure_part.contains(&session_id(&plain)), "{conns}");
+    let port = node.secure.rsplit(':').next().unwrap_or_default();
+    let conf = zk_testkit::four_letter(&node.plain, "conf").unwrap_or_default();
+    assert!(conf.contains(&format!("secureClientPort={port}")), "{conf}");
 
     let stranger = Pki::new("stranger");
     let refused = session(
@@ -210,13 +248,13 @@ async fn client_auth_need_refuses_a_client_without_a_certificate() {
 }
 
 /// Mutual TLS: the session has the x509 id of its certificate's subject (Java's RFC 2253
-/// form) from the start; an ACL naming that id admits it and refuses another certificate's
-/// client and a plain client; `auth` ACLs expand to it; addAuth x509 works on the secure
-/// port only.
+/// form) from the start; an ACL naming that id admits it (and the x509 superuser) and
+/// refuses another certificate's client and a plain client; `auth` ACLs expand to it;
+/// addAuth x509 works on the secure port only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_gives_the_x509_id_and_x509_acls_admit_only_that_client() {
     let pki = Pki::new("main");
-    let node = SecureNode::start(&pki, "need");
+    let node = SecureNode::start_with(&pki, "need", &["--x509-super-user", "CN=root,O=Example"]);
     let dir = node.dir.path();
     let alice = session(
         &node.secure,
@@ -258,6 +296,25 @@ async fn mutual_tls_gives_the_x509_id_and_x509_acls_admit_only_that_client() {
     );
     assert_eq!(bob.get_data("/secret").await.err(), Some(Error::NoAuth));
     assert_eq!(plain.get_data("/secret").await.err(), Some(Error::NoAuth));
+    let root = session(
+        &node.secure,
+        Some(tls(dir, &pki, Some(("root", "Example")))),
+        DEADLINE,
+    )
+    .await
+    .expect("root");
+    assert_eq!(
+        root.get_data("/secret")
+            .await
+            .expect("the superuser reads")
+            .0,
+        b"alice's"
+    );
+    let root_ids = root.whoami().await.expect("whoami");
+    assert!(
+        root_ids.iter().any(|i| i.auth_scheme == "super"),
+        "{root_ids:?}"
+    );
 
     let auth_acl = vec![Acl {
         perms: perms::ALL,
@@ -286,7 +343,7 @@ async fn mutual_tls_gives_the_x509_id_and_x509_acls_admit_only_that_client() {
         plain.add_auth("x509", b"").await.err(),
         Some(Error::AuthFailed)
     );
-    for zk in [alice, bob] {
+    for zk in [alice, bob, root] {
         let _ = zk.close().await;
     }
 }

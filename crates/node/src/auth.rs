@@ -86,6 +86,23 @@ impl fmt::Display for SuperDigest {
     }
 }
 
+/// The ids a client certificate with the subject `subject` gives (X509AuthenticationProvider):
+/// its `x509` id, and before it `super` if it is the configured superuser.
+pub fn x509_ids(subject: &str, super_user: Option<&str>) -> Vec<Id> {
+    let mut ids = Vec::with_capacity(2);
+    if super_user == Some(subject) {
+        ids.push(Id {
+            scheme: "super".to_string(),
+            id: subject.to_string(),
+        });
+    }
+    ids.push(Id {
+        scheme: crate::tls::X509_SCHEME.to_string(),
+        id: subject.to_string(),
+    });
+    ids
+}
+
 /// The id ZooKeeper gives the superuser: any ACL check passes.
 pub fn super_id() -> Id {
     Id {
@@ -95,13 +112,14 @@ pub fn super_id() -> Id {
 }
 
 /// Handles one addAuth packet from a client at `peer`; `super_digest` is the configured
-/// superDigest, if any; `x509` the id of the connection's client certificate, if any.
+/// superDigest, if any; `x509` the ids the connection's client certificate gave (none
+/// without one; see [`x509_ids`]).
 pub fn authenticate(
     scheme: &str,
     data: &[u8],
     peer: IpAddr,
     super_digest: Option<&SuperDigest>,
-    x509: Option<&Id>,
+    x509: &[Id],
 ) -> AuthResult {
     match scheme {
         "digest" => {
@@ -123,10 +141,8 @@ pub fn authenticate(
         "ip" => AuthResult::Added(vec![ip_id(peer)]),
         // X509AuthenticationProvider: the certificate is the credential, the data is not
         // read; without a certificate (plain port, none given) it fails.
-        "x509" => match x509 {
-            Some(id) => AuthResult::Added(vec![id.clone()]),
-            None => AuthResult::Failed,
-        },
+        "x509" if x509.is_empty() => AuthResult::Failed,
+        "x509" => AuthResult::Added(x509.to_vec()),
         _ => AuthResult::Failed,
     }
 }
@@ -150,19 +166,19 @@ mod tests {
     fn schemes() {
         let peer: IpAddr = [127, 0, 0, 1].into();
         assert_eq!(
-            authenticate("nosuch", b"x", peer, None, None),
+            authenticate("nosuch", b"x", peer, None, &[]),
             AuthResult::Failed
         );
         assert_eq!(
-            authenticate("world", b"anyone", peer, None, None),
+            authenticate("world", b"anyone", peer, None, &[]),
             AuthResult::Failed
         );
         assert!(matches!(
-            authenticate("digest", b"u:p", peer, None, None),
+            authenticate("digest", b"u:p", peer, None, &[]),
             AuthResult::Added(_)
         ));
         assert_eq!(
-            authenticate("ip", b"", peer, None, None),
+            authenticate("ip", b"", peer, None, &[]),
             AuthResult::Added(vec![Id {
                 scheme: "ip".into(),
                 id: "127.0.0.1".into()
@@ -175,17 +191,26 @@ mod tests {
     fn x509_needs_a_certificate() {
         let peer: IpAddr = [127, 0, 0, 1].into();
         assert_eq!(
-            authenticate("x509", b"", peer, None, None),
+            authenticate("x509", b"", peer, None, &[]),
             AuthResult::Failed
         );
-        let id = Id {
-            scheme: "x509".into(),
-            id: "CN=client,O=Example".into(),
-        };
+        let ids = x509_ids("CN=client,O=Example", None);
         assert_eq!(
-            authenticate("x509", b"ignored", peer, None, Some(&id)),
-            AuthResult::Added(vec![id.clone()])
+            ids,
+            vec![Id {
+                scheme: "x509".into(),
+                id: "CN=client,O=Example".into(),
+            }]
         );
+        assert_eq!(
+            authenticate("x509", b"ignored", peer, None, &ids),
+            AuthResult::Added(ids.clone())
+        );
+        // The configured superuser's certificate also gives `super`.
+        let admin = x509_ids("CN=admin", Some("CN=admin"));
+        assert_eq!(admin.len(), 2);
+        assert_eq!(admin[0].scheme, "super");
+        assert_eq!(x509_ids("CN=other", Some("CN=admin")).len(), 1);
     }
 
     /// Bytes that are not UTF-8 are still an id, never a panic.
@@ -193,7 +218,7 @@ mod tests {
     fn digest_of_bad_utf8() {
         let peer: IpAddr = [127, 0, 0, 1].into();
         assert!(matches!(
-            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None, None),
+            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None, &[]),
             AuthResult::Added(_)
         ));
     }
@@ -211,21 +236,20 @@ mod tests {
             id: id.into(),
         };
         assert_eq!(
-            authenticate("digest", b"super:test", peer, Some(&sd), None),
+            authenticate("digest", b"super:test", peer, Some(&sd), &[]),
             AuthResult::Added(vec![
                 super_id(),
                 digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
             ])
         );
-        let AuthResult::Added(wrong) =
-            authenticate("digest", b"super:wrong", peer, Some(&sd), None)
+        let AuthResult::Added(wrong) = authenticate("digest", b"super:wrong", peer, Some(&sd), &[])
         else {
             panic!("digest auth always adds an id")
         };
         assert_eq!(wrong.len(), 1);
         assert_eq!(wrong[0].scheme, "digest");
         assert_eq!(
-            authenticate("digest", b"super:test", peer, None, None),
+            authenticate("digest", b"super:test", peer, None, &[]),
             AuthResult::Added(vec![digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")])
         );
     }

@@ -100,6 +100,12 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_SSL_CLIENT_AUTH", default_value_t = ClientAuth::Need, value_parser = parse_client_auth)]
     pub ssl_client_auth: ClientAuth,
 
+    /// The x509 id (a client certificate's subject, e.g. `CN=admin,O=Example`) that is the
+    /// superuser, passing every ACL check (ZooKeeper's
+    /// zookeeper.X509AuthenticationProvider.superUser).
+    #[arg(long, env = "ZK_NODE_X509_SUPER_USER", value_name = "SUBJECT")]
+    pub x509_super_user: Option<String>,
+
     /// How often the key store and trust store are checked for changes, in ms; a changed
     /// file is loaded again and new secure connections use it.
     #[arg(long, env = "ZK_NODE_SSL_RELOAD_MS", default_value_t = 5000)]
@@ -344,6 +350,8 @@ pub struct Settings {
     pub ttl_nodes: bool,
     /// The superuser's digest, if any.
     pub super_digest: Option<SuperDigest>,
+    /// The x509 id that is the superuser, if any.
+    pub x509_super_user: Option<String>,
     /// Where the admin HTTP server listens; `None` when disabled.
     pub admin_addr: Option<SocketAddr>,
     /// A second listener for `/metrics` only (ZooKeeper's Prometheus provider port).
@@ -437,6 +445,7 @@ impl Config {
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,
             super_digest: self.super_digest.clone(),
+            x509_super_user: self.x509_super_user.clone(),
             admin_addr: self
                 .admin_enable
                 .then(|| SocketAddr::new(self.admin_addr, self.admin_port)),
@@ -628,6 +637,9 @@ impl Config {
         }
         if !given("ssl_client_auth") {
             self.ssl_client_auth = ssl.client_auth.unwrap_or_default();
+        }
+        if !given("x509_super_user") && zoo.x509_super_user.is_some() {
+            self.x509_super_user = zoo.x509_super_user.clone();
         }
         Ok(())
     }

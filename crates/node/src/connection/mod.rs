@@ -75,7 +75,7 @@ pub async fn serve(
     node: Arc<Node>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let stats = Arc::new(ConnStats::new(peer));
+    let stats = Arc::new(ConnStats::new(peer, false));
     let _ = stream.set_nodelay(true);
     // The socket's own halves: no lock between reading and writing.
     let (rd, wr) = stream.into_split();
@@ -89,8 +89,9 @@ pub async fn serve(
 }
 
 /// Serves one accepted connection of the secure client port: the TLS handshake (bounded
-/// like a first frame, and ended by a shutdown), then the same as [`serve`], with the
-/// `x509` id of the client's certificate, if it gave one, among the connection's ids.
+/// like a first frame, and ended by a shutdown), then the same as [`serve`], with the ids
+/// of the client's certificate, if it gave one, among the connection's ids (`x509`, and
+/// `super` for the configured x509 superuser).
 pub async fn serve_tls(
     stream: TcpStream,
     peer: SocketAddr,
@@ -104,7 +105,7 @@ pub async fn serve_tls(
         () = crate::shutdown::stopped(&mut stop) => return,
         a = tokio::time::timeout(FIRST_FRAME_WITHIN, tls.accept(stream)) => a,
     };
-    let (stream, x509) = match accepted {
+    let (stream, subject) = match accepted {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(e)) => {
             // A plain-text client, a client that does not trust this server's certificate,
@@ -118,25 +119,22 @@ pub async fn serve_tls(
             return;
         }
     };
-    if let Some(id) = &x509 {
-        tracing::info!(%peer, id = %id.id, "authenticated id for scheme x509");
-    }
-    let stats = Arc::new(ConnStats::new(peer));
+    let super_user = node.settings.x509_super_user.as_deref();
+    let certified = match &subject {
+        Some(subject) => {
+            tracing::info!(%peer, id = %subject, "authenticated id for scheme x509");
+            crate::auth::x509_ids(subject, super_user)
+        }
+        None => Vec::new(),
+    };
+    let stats = Arc::new(ConnStats::new(peer, true));
     let (rd, wr) = tokio::io::split(stream);
     let ends = Ends {
         rd,
         wr,
         buffered: true,
     };
-    let ended = run(
-        ends,
-        peer,
-        &node,
-        shutdown,
-        stats,
-        x509.into_iter().collect(),
-    )
-    .await;
+    let ended = run(ends, peer, &node, shutdown, stats, certified).await;
     log_end(peer, ended);
 }
 

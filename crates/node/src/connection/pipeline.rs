@@ -164,8 +164,8 @@ pub(super) struct Pipeline<'a> {
     stats: Arc<ConnStats>,
     decoder: FrameDecoder,
     auth: Arc<Vec<Id>>,
-    /// The `x509` id of the client's certificate (secure port), for an addAuth `x509`.
-    x509: Option<Id>,
+    /// The ids the client's certificate gave (secure port), for an addAuth `x509`.
+    x509: Vec<Id>,
     pushes: mpsc::UnboundedReceiver<Push>,
     order: Order<Io>,
     /// The sync gates' catch-ups, in the order the gates were queued (they pass in order).
@@ -210,10 +210,10 @@ impl<'a> Pipeline<'a> {
         pushes: mpsc::UnboundedReceiver<Push>,
         certified: Vec<Id>,
     ) -> Self {
-        // As ZooKeeper: the client address, and the certificate's id added on connect.
-        let x509 = certified.first().cloned();
+        // As ZooKeeper: the client address, and the certificate's ids added on connect.
         let mut ids = vec![auth::ip_id(peer.ip())];
-        ids.extend(certified);
+        ids.extend(certified.iter().cloned());
+        let x509 = certified;
         Pipeline {
             node,
             conn,
@@ -782,7 +782,7 @@ impl<'a> Pipeline<'a> {
                     &packet.auth,
                     self.peer.ip(),
                     super_digest,
-                    self.x509.as_ref(),
+                    &self.x509,
                 );
                 let err = match added {
                     AuthResult::Added(ids) => {

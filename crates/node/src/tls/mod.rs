@@ -17,7 +17,6 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
-use zk_wire::Id;
 
 use self::config::TlsError;
 use self::reload::Current;
@@ -48,11 +47,11 @@ impl Tls {
     }
 
     /// The TLS handshake with a new client, with the configuration loaded last; the stream
-    /// and the `x509` id of the client's certificate, if it gave one.
+    /// and the subject of the client's certificate (its `x509` id), if it gave one.
     pub(crate) async fn accept(
         &self,
         tcp: TcpStream,
-    ) -> io::Result<(TlsStream<TcpStream>, Option<Id>)> {
+    ) -> io::Result<(TlsStream<TcpStream>, Option<String>)> {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.current.get());
         let stream = acceptor.accept(tcp).await?;
         let id = match stream
@@ -65,10 +64,7 @@ impl Tls {
             Some(cert) => {
                 let subject = x509::subject_id(cert)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                Some(Id {
-                    scheme: X509_SCHEME.to_string(),
-                    id: subject,
-                })
+                Some(subject)
             }
         };
         Ok((stream, id))

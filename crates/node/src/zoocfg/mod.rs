@@ -80,6 +80,8 @@ pub struct ZooCfg {
     pub admin: AdminKeys,
     /// The secure client port's `ssl.*` keys.
     pub ssl: SslKeys,
+    /// X509AuthenticationProvider.superUser: the x509 id that is the superuser.
+    pub x509_super_user: Option<String>,
     /// metricsProvider.httpHost and httpPort (ZooKeeper's defaults 0.0.0.0 and 7000) when
     /// metricsProvider.className names ZooKeeper's PrometheusMetricsProvider.
     pub prometheus: Option<(String, u16)>,
@@ -423,6 +425,11 @@ impl Reader {
             "ssl.trustStore.password" | "ssl.trustStore.passwordPath" => {
                 self.ssl_key(e, |_, _| Ok(()))?;
                 self.info(e, "accepted, not used: a PEM trust store has no password");
+            }
+            // ZooKeeper reads it as the system property of that name with `zookeeper.`.
+            "X509AuthenticationProvider.superUser"
+            | "zookeeper.X509AuthenticationProvider.superUser" => {
+                self.cfg.x509_super_user = Some(v.to_string());
             }
             "ssl.authProvider" => {
                 if v != "x509" {

@@ -400,6 +400,7 @@ fn ssl_keys() {
          ssl.quorum.keyStore.location=/q.pem\n\
          sslQuorum=true\n\
          client.certReload=true\n\
+         X509AuthenticationProvider.superUser=CN=root,O=Example\n\
          authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n");
     assert_eq!(
         cfg.ssl,
@@ -421,6 +422,7 @@ fn ssl_keys() {
     assert_eq!(quorum.len(), 1);
     assert_eq!(quorum[0].level, NoteLevel::Warn);
     assert_eq!(notes_about(&cfg, "client.certReload").len(), 1);
+    assert_eq!(cfg.x509_super_user.as_deref(), Some("CN=root,O=Example"));
     assert!(notes_about(&cfg, "authProvider.x509").is_empty());
     let e = err("ssl.keyStore.type=JKS\n");
     assert!(e.reason.contains("PEM files only"), "{}", e.reason);
