@@ -84,8 +84,9 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_SSL_KEYSTORE", value_name = "PEM")]
     pub ssl_keystore: Option<PathBuf>,
 
-    /// ssl.keyStore.password: only an encrypted key needs one, and encrypted keys are not
-    /// read yet (the error says how to decrypt one).
+    /// ssl.keyStore.password: the password of an encrypted key (`ENCRYPTED PRIVATE KEY`,
+    /// PKCS#8 with PBES2: `openssl pkcs8 -topk8 -v2 aes-256-cbc`); an unencrypted key needs
+    /// none.
     #[arg(long, env = "ZK_NODE_SSL_KEYSTORE_PASSWORD", value_name = "PASSWORD")]
     pub ssl_keystore_password: Option<String>,
 

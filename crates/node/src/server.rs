@@ -65,8 +65,9 @@ pub enum ServerError {
     #[error(transparent)]
     Raft(#[from] StartError),
     /// The secure client port's certificate files do not make a TLS configuration.
+    // The cause is part of the message, not a `source`, so it is printed once.
     #[error("secure client port: {0}")]
-    Tls(#[from] crate::tls::config::TlsError),
+    Tls(crate::tls::config::TlsError),
 }
 
 /// A running server.
@@ -100,7 +101,7 @@ impl Server {
         let secure = match &settings.secure_client {
             None => None,
             Some((addr, tls)) => {
-                let (tls, reloader) = Tls::load(tls)?;
+                let (tls, reloader) = Tls::load(tls).map_err(ServerError::Tls)?;
                 let (listener, addr) = bind(*addr).await?;
                 Some((listener, addr, tls, reloader))
             }

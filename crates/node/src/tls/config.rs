@@ -64,7 +64,7 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 
 /// Loads the files of `s` into a server configuration.
 pub(crate) fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
-    let (chain, key) = key_store(&s.key_store)?;
+    let (chain, key) = key_store(&s.key_store, s.key_store_password.as_deref())?;
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -121,24 +121,83 @@ fn certificates(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>,
         .map_err(|e| content(path, format!("bad PEM: {e}")))
 }
 
+/// The label of an encrypted PKCS#8 key (what `openssl pkcs8 -topk8` writes, and the one
+/// encrypted form ZooKeeper's PEM key store reads).
+const ENCRYPTED_KEY: &str = "ENCRYPTED PRIVATE KEY";
+
+/// The DER of the first PEM section labelled `label` in `text`, if there is one.
+fn pem_section(text: &str, label: &str) -> Option<Result<Vec<u8>, String>> {
+    use base64::Engine;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let Some(len) = text[start..].find(&end) else {
+        return Some(Err(format!("no {end} line")));
+    };
+    let body: String = text[start..start + len].split_whitespace().collect();
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| format!("bad base64 in the {label}: {e}")),
+    )
+}
+
+/// Decrypts an encrypted PKCS#8 key (PBES2: PBKDF2 or scrypt with AES, or 3DES).
+fn decrypt_key(
+    path: &Path,
+    der: &[u8],
+    password: Option<&str>,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let Some(password) = password else {
+        return Err(content(
+            path,
+            "the private key is encrypted and no password is set (ssl.keyStore.password, \
+             --ssl-keystore-password)",
+        ));
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
+        content(
+            path,
+            format!(
+                "the {ENCRYPTED_KEY} cannot be read ({e}); PBES2 with AES or 3DES is read: \
+                     re-encrypt it (openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+            ),
+        )
+    })?;
+    let plain = info.decrypt(password).map_err(|e| {
+        content(
+            path,
+            format!(
+                "the private key cannot be decrypted with ssl.keyStore.password ({e}): a wrong \
+                 password, or a cipher zk-node does not read (PBES2 with AES or 3DES is read)"
+            ),
+        )
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(plain.as_bytes().to_vec().into()))
+}
+
 /// The key store: the private key and the certificate chain (the server's own first),
-/// from one PEM file as ZooKeeper's PEM key store has them.
+/// from one PEM file as ZooKeeper's PEM key store has them; an encrypted PKCS#8 key is
+/// decrypted with `password`.
 pub(crate) fn key_store(
     path: &Path,
+    password: Option<&str>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let pem = read(path)?;
     let text = String::from_utf8_lossy(&pem);
-    // rustls reads unencrypted keys only; an encrypted one would otherwise be "no key".
-    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || text.contains("Proc-Type: 4,ENCRYPTED")
-    {
+    // OpenSSL's old per-file encryption: ZooKeeper does not read it either.
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(content(
             path,
-            "the private key is encrypted (ssl.keyStore.password); zk-node reads unencrypted \
-             keys only: decrypt it (openssl pkey -in key.pem -out plain.pem) and keep the file \
-             readable by zk-node's user only",
+            "the private key is encrypted in OpenSSL's legacy form; convert it to an encrypted \
+             PKCS#8 key (openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key8.pem)",
         ));
     }
+    let encrypted = match pem_section(&text, ENCRYPTED_KEY) {
+        None => None,
+        Some(Ok(der)) => Some(decrypt_key(path, &der, password)?),
+        Some(Err(e)) => return Err(content(path, e)),
+    };
     let chain = certificates(path, &pem)?;
     if chain.is_empty() {
         return Err(content(
@@ -146,6 +205,9 @@ pub(crate) fn key_store(
             "no CERTIFICATE in the key store (it needs the server's certificate chain beside \
              its private key)",
         ));
+    }
+    if let Some(key) = encrypted {
+        return Ok((chain, key));
     }
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => content(
@@ -206,6 +268,53 @@ mod tests {
         assert!(e.unwrap_or_default().contains("ssl.trustStore.location"));
     }
 
+    /// `key` (a PKCS#8 PEM) encrypted with `password` as `openssl pkcs8 -topk8 -v2
+    /// aes-256-cbc` does (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC), in PEM.
+    fn encrypt(key: &str, password: &str) -> String {
+        use base64::Engine;
+        let der = pem_section(key, "PRIVATE KEY")
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("a PKCS#8 key"));
+        let info =
+            pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap_or_else(|e| panic!("{e}"));
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(
+            2048,
+            b"saltsaltsaltsalt",
+            &[7u8; 16],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let enc = info
+            .encrypt_with_params(params, password)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(enc.as_bytes());
+        format!("-----BEGIN {ENCRYPTED_KEY}-----\n{b64}\n-----END {ENCRYPTED_KEY}-----\n")
+    }
+
+    /// An encrypted PKCS#8 key is read with ssl.keyStore.password; without it, or with a
+    /// wrong one, the error says so.
+    #[test]
+    fn encrypted_keys_need_their_password() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pki = Pki::new("ca");
+        pki.write_server(dir.path());
+        let store = format!(
+            "{}{}",
+            encrypt(pki.server_key_pem(), "s3cret"),
+            pki.server_cert_pem()
+        );
+        std::fs::write(dir.path().join("server.pem"), store).unwrap_or_else(|e| panic!("{e}"));
+        let mut s = settings(dir.path(), ClientAuth::None, false);
+        let msg = |s: &TlsSettings| server_config(s).err().map(|e| e.to_string());
+        assert!(msg(&s).unwrap_or_default().contains("no password is set"));
+        s.key_store_password = Some("wrong".into());
+        assert!(msg(&s).unwrap_or_default().contains("cannot be decrypted"));
+        s.key_store_password = Some("s3cret".into());
+        assert_eq!(msg(&s), None);
+        // A password beside an unencrypted key is not needed, and does no harm.
+        pki.write_server(dir.path());
+        assert_eq!(msg(&s), None);
+    }
+
     /// Each broken file is refused with what is wrong with it.
     #[test]
     fn broken_files_say_what_is_wrong() {
@@ -225,7 +334,11 @@ mod tests {
             pki.server_cert_pem()
         );
         std::fs::write(&server, encrypted).unwrap_or_else(|e| panic!("{e}"));
-        assert!(msg(&s).unwrap_or_default().contains("encrypted"));
+        assert!(msg(&s).unwrap_or_default().contains("no password is set"));
+        let legacy = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+            DEK-Info: AES-256-CBC,00\n\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        std::fs::write(&server, legacy).unwrap_or_else(|e| panic!("{e}"));
+        assert!(msg(&s).unwrap_or_default().contains("legacy form"));
         // Another key than the certificate's.
         let other = Pki::new("other");
         let mismatched = format!("{}{}", pki.server_cert_pem(), other.server_key_pem());

@@ -50,8 +50,8 @@ pub struct TlsSettings {
     /// ssl.keyStore.location: one PEM file with the server's private key and its
     /// certificate chain (ZooKeeper's PEM key store).
     pub key_store: PathBuf,
-    /// ssl.keyStore.password: only for an encrypted key, which is refused with a clear
-    /// error (an unencrypted key needs none).
+    /// ssl.keyStore.password: decrypts an encrypted PKCS#8 key (an unencrypted key needs
+    /// none).
     pub key_store_password: Option<String>,
     /// ssl.trustStore.location: PEM file of the CA certificates client certificates must
     /// chain to; needed unless clientAuth is none.
