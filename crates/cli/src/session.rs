@@ -50,6 +50,7 @@ pub async fn wait_connected(zk: &Client, s: &Settings) -> Result<(), CliError> {
         Err(zk_client::Error::ConnectionLoss) => Err(CliError::ConnectTimeout {
             server: s.server.clone(),
             timeout: s.connect_timeout,
+            tls: s.tls.is_some(),
         }),
         Err(error) => Err(CliError::Keeper { error, path: None }),
     }
