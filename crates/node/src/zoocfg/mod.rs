@@ -426,9 +426,9 @@ impl Reader {
                 self.ssl_key(e, |_, _| Ok(()))?;
                 self.info(e, "accepted, not used: a PEM trust store has no password");
             }
-            // ZooKeeper reads it as the system property of that name with `zookeeper.`.
-            "X509AuthenticationProvider.superUser"
-            | "zookeeper.X509AuthenticationProvider.superUser" => {
+            // ZooKeeper sets the system property zookeeper.<key> from it, which its x509
+            // provider reads.
+            "X509AuthenticationProvider.superUser" => {
                 self.cfg.x509_super_user = Some(v.to_string());
             }
             "ssl.authProvider" => {
