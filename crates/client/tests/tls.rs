@@ -430,8 +430,9 @@ fn closed_by_peer(mut s: TcpStream) -> bool {
 }
 
 /// The wrong protocol on either port: plain text on the secure port and garbage TLS records
-/// are closed by the TLS layer; a TLS client on the plain port is closed with a message
-/// saying so; the node and its other clients carry on.
+/// are closed by the TLS layer, a socket that never starts its handshake after 10 s; a TLS
+/// client on the plain port is closed with a message saying so; the node and its other
+/// clients carry on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_protocol_on_either_port_is_closed_and_nothing_else_is_affected() {
     let pki = Pki::new("main");
@@ -443,6 +444,9 @@ async fn wrong_protocol_on_either_port_is_closed_and_nothing_else_is_affected() 
     zk.create("/alive", b"", &CreateOptions::persistent())
         .await
         .expect("create");
+    // A socket that never starts its TLS handshake, checked at the end (closed after 10 s).
+    let silent = TcpStream::connect(&node.secure).expect("connect");
+    let opened = Instant::now();
 
     // A plain ZooKeeper ConnectRequest on the secure port.
     let mut s = TcpStream::connect(&node.secure).expect("connect");
@@ -482,6 +486,13 @@ async fn wrong_protocol_on_either_port_is_closed_and_nothing_else_is_affected() 
         zk_testkit::four_letter(&node.plain, "ruok").as_deref(),
         Some("imok")
     );
+    assert!(closed_by_peer(silent), "a silent socket was never closed");
+    let after = opened.elapsed();
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(19)).contains(&after),
+        "a socket without a TLS handshake closed after {after:?}, not ~10 s"
+    );
+    node.wait_log("no TLS handshake within 10s");
     for zk in [zk, again, plain] {
         let _ = zk.close().await;
     }
