@@ -185,6 +185,9 @@ class ZkServer:
             for j in jars:
                 if not j.exists():
                     raise RuntimeError(f"{j} missing (apt-get install zookeeper zookeeper-bin)")
+            # The Netty connection factory (the secure port, test_tls.py) needs two jars that
+            # Debian's zookeeper.jar manifest does not name.
+            jars += [j for j in (java_dir / "netty-resolver.jar", java_dir / "netty-codec.jar") if j.exists()]
             cfg = self.base / "zoo.cfg"
             lines = [
                 f"tickTime={self.tick_ms}",

@@ -73,6 +73,10 @@ impl ParseError {
 }
 
 /// A command that was sent and failed, or could not be sent.
+/// Said after a connect timeout over TLS, where the cause is most often the certificates.
+const TLS_HINT: &str = " over TLS (is it a secure client port, does --tls-ca hold the CA that \
+                        signed its certificate, and does it want a client certificate?)";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CliError {
     /// ZooKeeper (or the client library) refused an operation on `path`.
@@ -84,12 +88,18 @@ pub enum CliError {
         path: Option<String>,
     },
     /// No server accepted a session within the connect timeout.
-    #[error("no connection to {server} within {} ms", .timeout.as_millis())]
+    #[error(
+        "no connection to {server} within {} ms{}",
+        .timeout.as_millis(),
+        if *.tls { TLS_HINT } else { "" }
+    )]
     ConnectTimeout {
         /// The connect string.
         server: String,
         /// How long was waited.
         timeout: Duration,
+        /// TLS was asked for (a failed handshake looks the same as no server from here).
+        tls: bool,
     },
     /// The shell has no live session (closed, expired or auth failed).
     #[error("Not connected ({0}); `connect host:port` opens a new session")]
@@ -216,6 +226,7 @@ mod tests {
         let timeout = CliError::ConnectTimeout {
             server: "h:1".into(),
             timeout: Duration::from_millis(500),
+            tls: false,
         };
         assert_eq!(
             timeout.oneshot_line(),

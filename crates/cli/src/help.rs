@@ -57,6 +57,8 @@ Environment:
   ZK_CLI_TIMEOUT_MS          default for --timeout-ms
   ZK_CLI_SESSION_TIMEOUT_MS  default for --session-timeout-ms
   ZK_CLI_WAIT_MS             default for --wait-ms
+  ZK_CLI_TLS_CA, ZK_CLI_TLS_CERT, ZK_CLI_TLS_KEY, ZK_CLI_TLS_SERVER_NAME
+                             defaults for --tls-ca, --tls-cert, --tls-key, --tls-server-name
   HOME                       where the history file lives\n";
     s
 }

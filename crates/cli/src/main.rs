@@ -12,6 +12,7 @@ use zk_cli::error::EXIT_USAGE;
 use zk_cli::session::Settings;
 use zk_cli::stdio::print_err;
 use zk_cli::{help, oneshot, session, shell};
+use zk_client::TlsOptions;
 
 /// A zkCli.sh-style client for ZooKeeper and zk-node.
 #[derive(Debug, Parser)]
@@ -37,6 +38,36 @@ struct Args {
     /// status 3 [default: no limit]
     #[arg(long, env = "ZK_CLI_WAIT_MS")]
     wait_ms: Option<u64>,
+
+    /// Connect with TLS, trusting the CA certificates of this PEM file (the servers' secure
+    /// client ports; zkCli's zookeeper.client.secure with zookeeper.ssl.trustStore.location)
+    #[arg(long, env = "ZK_CLI_TLS_CA", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+
+    /// With --tls-ca: present this client certificate (PEM; the chain, the client's first),
+    /// which gives the session the certificate subject's x509 id
+    #[arg(long, env = "ZK_CLI_TLS_CERT", value_name = "PEM", requires = "tls_ca")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM, unencrypted) [default: the --tls-cert file, which
+    /// may hold both, as ZooKeeper's PEM key store]
+    #[arg(
+        long,
+        env = "ZK_CLI_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+
+    /// With --tls-ca: check the server's certificate for this name instead of the host in
+    /// --server
+    #[arg(
+        long,
+        env = "ZK_CLI_TLS_SERVER_NAME",
+        value_name = "NAME",
+        requires = "tls_ca"
+    )]
+    tls_server_name: Option<String>,
 
     /// Do not read or write ~/.zk-cli_history
     #[arg(long)]
@@ -67,10 +98,18 @@ fn run() -> anyhow::Result<i32> {
         print_err(&format!("BadArguments: --server: {reason}\n"));
         return Ok(EXIT_USAGE);
     }
+    let tls = match tls_options(&args) {
+        Ok(tls) => tls,
+        Err(e) => {
+            print_err(&format!("BadArguments: {e}\n"));
+            return Ok(EXIT_USAGE);
+        }
+    };
     let settings = Settings {
         server: args.server.clone(),
         connect_timeout: Duration::from_millis(args.timeout_ms),
         session_timeout: Duration::from_millis(args.session_timeout_ms),
+        tls,
     };
     // One worker is plenty for one session; the main thread reads lines and blocks on
     // commands, so the connection task must live on its own thread.
@@ -103,6 +142,23 @@ fn run() -> anyhow::Result<i32> {
     // The runtime may hold a connection task blocked on a dead server: do not wait for it.
     rt.shutdown_background();
     Ok(code)
+}
+
+/// The TLS options of --tls-ca and its companions, the files read now so a bad one is said
+/// before anything connects.
+fn tls_options(args: &Args) -> Result<Option<TlsOptions>, zk_client::Error> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let client = args.tls_cert.as_deref().map(|cert| {
+        let key = args.tls_key.as_deref().unwrap_or(cert);
+        (cert, key)
+    });
+    let mut tls = TlsOptions::from_pem_files(ca, client)?;
+    if let Some(name) = &args.tls_server_name {
+        tls = tls.server_name(name.clone());
+    }
+    Ok(Some(tls))
 }
 
 /// Clap's parse with the long help attached, and zkCli's `-server` spelling accepted.

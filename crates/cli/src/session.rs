@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zk_client::{Client, ConnectOptions, ConnectString, State, WatchStream};
+use zk_client::{Client, ConnectOptions, ConnectString, State, TlsOptions, WatchStream};
 
 use crate::error::CliError;
 
@@ -11,7 +11,7 @@ use crate::error::CliError;
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Connection settings from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The connect string, `host:port[,host:port...][/chroot]`.
     pub server: String,
@@ -19,6 +19,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// The session timeout asked for (the server may grant another).
     pub session_timeout: Duration,
+    /// TLS to the servers' secure client ports, if asked for.
+    pub tls: Option<TlsOptions>,
 }
 
 /// Checks a connect string without connecting; the reason if it is malformed.
@@ -34,11 +36,11 @@ pub fn check_server(server: &str) -> Result<(), String> {
 /// Starts a session to `server` (the client keeps trying in the background); the handle and
 /// its default watcher. Must run inside the tokio runtime.
 pub fn open(server: &str, s: &Settings) -> Result<(Client, WatchStream), CliError> {
-    zk_client::connect(
-        server,
-        ConnectOptions::new().session_timeout(s.session_timeout),
-    )
-    .map_err(|error| CliError::Keeper { error, path: None })
+    let mut options = ConnectOptions::new().session_timeout(s.session_timeout);
+    if let Some(tls) = &s.tls {
+        options = options.tls(tls.clone());
+    }
+    zk_client::connect(server, options).map_err(|error| CliError::Keeper { error, path: None })
 }
 
 /// Waits up to the connect timeout for CONNECTED.
@@ -48,6 +50,7 @@ pub async fn wait_connected(zk: &Client, s: &Settings) -> Result<(), CliError> {
         Err(zk_client::Error::ConnectionLoss) => Err(CliError::ConnectTimeout {
             server: s.server.clone(),
             timeout: s.connect_timeout,
+            tls: s.tls.is_some(),
         }),
         Err(error) => Err(CliError::Keeper { error, path: None }),
     }

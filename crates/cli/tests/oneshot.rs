@@ -468,3 +468,66 @@ fn help_documents_commands_exit_statuses_and_environment() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("\tdeleteall path\n"), "{r:?}");
 }
+
+/// The TLS flags: a client certificate's session on a secure port has its x509 id; without
+/// the certificate the server needs, the connect timeout says TLS may be why; a CA file that
+/// is not one is a usage error before anything connects.
+#[test]
+fn tls_flags_reach_a_secure_port_with_a_client_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("cli");
+    let (store, ca) = pki.write_server(dir.path());
+    let (cert, key) = pki.write_client(dir.path(), "cli-user", "Example");
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let (store, ca, cert, key) = (path(&store), path(&ca), path(&cert), path(&key));
+    let secure = format!("127.0.0.1:{}", free_port());
+    let _node = ZkNode::start_with(&[
+        "--secure-client-addr",
+        &secure,
+        "--ssl-keystore",
+        &store,
+        "--ssl-truststore",
+        &ca,
+    ]);
+    let tls = [
+        "--tls-ca",
+        ca.as_str(),
+        "--tls-cert",
+        cert.as_str(),
+        "--tls-key",
+        key.as_str(),
+    ];
+    let mut args = vec!["--server", secure.as_str()];
+    args.extend_from_slice(&tls);
+    args.push("whoami");
+    let run = zk_cli(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("x509: CN=cli-user,O=Example"),
+        "{run:?}"
+    );
+
+    let run = zk_cli(&[
+        "--server",
+        &secure,
+        "--timeout-ms",
+        "1500",
+        "--tls-ca",
+        &ca,
+        "whoami",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("over TLS"), "{run:?}");
+
+    let run = zk_cli(&[
+        "--server",
+        &secure,
+        "--tls-ca",
+        &cert,
+        "--tls-cert",
+        &key,
+        "whoami",
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("BadArguments: "), "{run:?}");
+}

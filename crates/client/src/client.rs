@@ -24,6 +24,7 @@ use crate::multi::{self, Multi, MultiRead, OpResult, ReadResult};
 use crate::ops::{check_path, create_request, version, CreateOptions};
 use crate::path::validate_path;
 use crate::state::{SessionInfo, State, WatchedEvent};
+use crate::tls::TlsOptions;
 
 /// Settings of a handle; `Default` gives a 10 s session timeout.
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub struct ConnectOptions {
     pub session: Option<(i64, Vec<u8>)>,
     /// Try servers in a random order (S2.2); off only for tests that need a fixed order.
     pub shuffle: bool,
+    /// Connect with TLS (to servers' secure client ports).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ConnectOptions {
@@ -51,6 +54,7 @@ impl Default for ConnectOptions {
             max_frame: zk_wire::DEFAULT_MAX_FRAME,
             session: None,
             shuffle: true,
+            tls: None,
         }
     }
 }
@@ -77,6 +81,13 @@ impl ConnectOptions {
     pub fn backoff(mut self, initial: Duration, max: Duration) -> ConnectOptions {
         self.backoff_initial = initial;
         self.backoff_max = max;
+        self
+    }
+
+    /// Connects with TLS: every server of the connect string must be a secure client port
+    /// (ZooKeeper's `zookeeper.client.secure=true`).
+    pub fn tls(mut self, tls: TlsOptions) -> ConnectOptions {
+        self.tls = Some(tls);
         self
     }
 
@@ -182,6 +193,7 @@ pub fn connect(connect_string: &str, options: ConnectOptions) -> Result<(Client,
             session: session_tx,
             last_zxid: last_zxid.clone(),
         },
+        options.tls,
     ));
     let client = Client {
         shared: Arc::new(Shared {

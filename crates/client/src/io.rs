@@ -2,7 +2,7 @@
 //! (connect, write, drop, deliver, complete) and feeds it what happens (connected, bytes,
 //! EOF, time). It holds no session logic. Writes go through a per-connection writer task and
 //! events through unbounded channels, so neither a slow socket nor a slow event consumer
-//! stalls reading (S7.2).
+//! stalls reading (S7.2). With TLS (`tls.rs`) the handshake is part of connecting.
 
 use std::fmt;
 use std::future::Future;
@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 use tracing::debug;
 use zk_wire::Response;
 
@@ -25,6 +26,7 @@ use crate::connect_string::HostPort;
 use crate::error::Result;
 use crate::machine::{ConnId, Core, Output, Submit};
 use crate::state::{SessionInfo, State, WatchedEvent};
+use crate::tls::TlsOptions;
 
 /// Completes one request.
 pub(crate) type Tag = oneshot::Sender<Result<Response>>;
@@ -95,9 +97,22 @@ pub(crate) struct Reports {
     pub last_zxid: Arc<AtomicI64>,
 }
 
+/// A connection's reading side: the socket's own half, or TLS's (which shares the stream
+/// with the writer task through tokio's split).
+enum Reader {
+    Plain(OwnedReadHalf),
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// A connected stream.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
 struct Conn {
     id: ConnId,
-    rd: OwnedReadHalf,
+    rd: Reader,
     wr: mpsc::UnboundedSender<Vec<u8>>,
     writer: JoinHandle<()>,
 }
@@ -110,12 +125,12 @@ impl Drop for Conn {
     }
 }
 
-type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
 
 enum Wake {
     Command(Option<Command>),
     Read(io::Result<usize>),
-    Connected(io::Result<TcpStream>),
+    Connected(io::Result<Stream>),
     Tick,
 }
 
@@ -128,6 +143,7 @@ pub(crate) async fn run(
     mut core: Core<Tag, Watcher>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     reports: Reports,
+    tls: Option<TlsOptions>,
 ) {
     let mut conn: Option<Conn> = None;
     let mut connecting: Option<(ConnId, ConnectFuture)> = None;
@@ -141,7 +157,7 @@ pub(crate) async fn run(
         while let Some(out) = core.poll_output() {
             match out {
                 Output::Connect { conn: id, server } => {
-                    connecting = Some((id, Box::pin(connect_to(server))));
+                    connecting = Some((id, Box::pin(connect_to(server, tls.clone()))));
                 }
                 Output::Send { conn: id, bytes } => {
                     if let Some(c) = conn.as_ref().filter(|c| c.id == id) {
@@ -207,10 +223,17 @@ pub(crate) async fn run(
                 };
                 match r {
                     Ok(stream) => {
-                        let _ = stream.set_nodelay(true);
-                        let (rd, wr) = stream.into_split();
                         let (tx, rx) = mpsc::unbounded_channel();
-                        let writer = tokio::spawn(write_loop(wr, rx));
+                        let (rd, writer) = match stream {
+                            Stream::Plain(s) => {
+                                let (rd, wr) = s.into_split();
+                                (Reader::Plain(rd), tokio::spawn(write_loop(wr, rx)))
+                            }
+                            Stream::Tls(s) => {
+                                let (rd, wr) = tokio::io::split(*s);
+                                (Reader::Tls(rd), tokio::spawn(write_loop(wr, rx)))
+                            }
+                        };
                         conn = Some(Conn {
                             id,
                             rd,
@@ -260,13 +283,14 @@ pub(crate) async fn run(
 }
 
 async fn read(conn: Option<&mut Conn>, buf: &mut [u8]) -> io::Result<usize> {
-    match conn {
-        Some(c) => c.rd.read(buf).await,
+    match conn.map(|c| &mut c.rd) {
+        Some(Reader::Plain(rd)) => rd.read(buf).await,
+        Some(Reader::Tls(rd)) => rd.read(buf).await,
         None => std::future::pending().await,
     }
 }
 
-async fn connect(c: Option<&mut (ConnId, ConnectFuture)>) -> io::Result<TcpStream> {
+async fn connect(c: Option<&mut (ConnId, ConnectFuture)>) -> io::Result<Stream> {
     match c {
         Some((_, fut)) => fut.as_mut().await,
         None => std::future::pending().await,
@@ -281,21 +305,42 @@ async fn sleep(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Resolves `server` and tries its addresses in turn (a name may resolve to ::1 and
-/// 127.0.0.1 with the server listening on one of them only).
-async fn connect_to(server: HostPort) -> io::Result<TcpStream> {
+/// 127.0.0.1 with the server listening on one of them only); with `tls`, the handshake
+/// follows (a server whose certificate is not trusted is a failed connect).
+async fn connect_to(server: HostPort, tls: Option<TlsOptions>) -> io::Result<Stream> {
     let addrs = tokio::net::lookup_host((server.host.as_str(), server.port)).await?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    let mut connected = None;
     for a in addrs {
         match TcpStream::connect(a).await {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
             Err(e) => last = e,
         }
     }
-    Err(last)
+    let Some(tcp) = connected else {
+        return Err(last);
+    };
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(Stream::Plain(tcp)),
+        Some(tls) => match tls.connect(&server.host, tcp).await {
+            Ok(s) => Ok(Stream::Tls(Box::new(s))),
+            Err(e) => {
+                // Said once per failed server, where the application's logs can show why a
+                // handle never connects (an untrusted certificate, a plain port).
+                tracing::warn!(server = %server, "TLS handshake failed: {e}");
+                Err(e)
+            }
+        },
+    }
 }
 
-/// Writes frames in order, coalescing whatever is queued into one write.
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+/// Writes frames in order, coalescing whatever is queued into one write, then flushes (a TLS
+/// writer holds records until flushed).
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
     while let Some(mut buf) = rx.recv().await {
         while buf.len() < 64 * 1024 {
             match rx.try_recv() {
@@ -303,7 +348,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<
                 Err(_) => break,
             }
         }
-        if wr.write_all(&buf).await.is_err() {
+        if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
             return;
         }
     }

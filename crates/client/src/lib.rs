@@ -10,7 +10,8 @@
 //! consumer stall the connection (S7.2).
 //!
 //! The session logic is a pure state machine ([`machine::Core`]) driven by a thin tokio task;
-//! [`Client`] is the handle applications use.
+//! [`Client`] is the handle applications use. TLS to a secure client port ([`TlsOptions`])
+//! lives in that task only: the machine never sees it.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -52,6 +53,7 @@ mod multi;
 mod ops;
 mod path;
 mod state;
+mod tls;
 mod watches;
 
 pub use chroot::Chroot;
@@ -62,5 +64,6 @@ pub use multi::{Multi, MultiRead, OpResult, ReadResult};
 pub use ops::CreateOptions;
 pub use path::validate_path;
 pub use state::{CloseReason, EventType, KeeperState, SessionInfo, State, WatchedEvent};
+pub use tls::TlsOptions;
 pub use watches::{WatchKind, WatchLists, WatchRegistry};
 pub use zk_wire::{perms, Acl, AddWatchMode, ClientInfo, CreateMode, Id, Stat, WatcherType};

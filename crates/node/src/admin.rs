@@ -279,6 +279,7 @@ pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats
                     avg_latency_ms: ms_floor(l.avg_ms),
                     max_latency_ms: ms_floor(l.max_ms),
                 }),
+                secure: c.secure,
             });
         }
         // ZooKeeper lists the asking connection too.
@@ -290,6 +291,7 @@ pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats
                 received: 1,
                 sent: 0,
                 session: None,
+                secure: false,
             });
         }
     }
@@ -340,7 +342,7 @@ pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats
         metrics: Some(metric_stats(node)),
         config: ConfStats {
             client_port: s.client_addr.port(),
-            secure_client_port: None,
+            secure_client_port: s.secure_client.as_ref().map(|(addr, _)| addr.port()),
             data_dir: data_dir.display().to_string(),
             data_dir_size,
             // The Raft log (its write-ahead log, segments preallocated as ZooKeeper's txn logs

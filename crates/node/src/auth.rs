@@ -1,6 +1,8 @@
-//! addAuth: ZooKeeper's stock authentication providers, `digest` and `ip`. Any other scheme
-//! fails, and ZooKeeper then closes the connection (R8). A digest equal to the configured
-//! superDigest also gets the `super` id, which every ACL check lets through.
+//! addAuth: ZooKeeper's stock authentication providers, `digest` and `ip`, and `x509` on the
+//! secure port (the client certificate's id, which the connection has from its TLS
+//! handshake on; see `tls`). Any other scheme fails, and ZooKeeper then closes the
+//! connection (R8). A digest equal to the configured superDigest also gets the `super` id,
+//! which every ACL check lets through.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -84,6 +86,23 @@ impl fmt::Display for SuperDigest {
     }
 }
 
+/// The ids a client certificate with the subject `subject` gives (X509AuthenticationProvider):
+/// its `x509` id, and before it `super` if it is the configured superuser.
+pub fn x509_ids(subject: &str, super_user: Option<&str>) -> Vec<Id> {
+    let mut ids = Vec::with_capacity(2);
+    if super_user == Some(subject) {
+        ids.push(Id {
+            scheme: "super".to_string(),
+            id: subject.to_string(),
+        });
+    }
+    ids.push(Id {
+        scheme: crate::tls::X509_SCHEME.to_string(),
+        id: subject.to_string(),
+    });
+    ids
+}
+
 /// The id ZooKeeper gives the superuser: any ACL check passes.
 pub fn super_id() -> Id {
     Id {
@@ -93,12 +112,14 @@ pub fn super_id() -> Id {
 }
 
 /// Handles one addAuth packet from a client at `peer`; `super_digest` is the configured
-/// superDigest, if any.
+/// superDigest, if any; `x509` the ids the connection's client certificate gave (none
+/// without one; see [`x509_ids`]).
 pub fn authenticate(
     scheme: &str,
     data: &[u8],
     peer: IpAddr,
     super_digest: Option<&SuperDigest>,
+    x509: &[Id],
 ) -> AuthResult {
     match scheme {
         "digest" => {
@@ -118,6 +139,10 @@ pub fn authenticate(
             AuthResult::Added(ids)
         }
         "ip" => AuthResult::Added(vec![ip_id(peer)]),
+        // X509AuthenticationProvider: the certificate is the credential, the data is not
+        // read; without a certificate (plain port, none given) it fails.
+        "x509" if x509.is_empty() => AuthResult::Failed,
+        "x509" => AuthResult::Added(x509.to_vec()),
         _ => AuthResult::Failed,
     }
 }
@@ -140,17 +165,20 @@ mod tests {
     #[test]
     fn schemes() {
         let peer: IpAddr = [127, 0, 0, 1].into();
-        assert_eq!(authenticate("nosuch", b"x", peer, None), AuthResult::Failed);
         assert_eq!(
-            authenticate("world", b"anyone", peer, None),
+            authenticate("nosuch", b"x", peer, None, &[]),
+            AuthResult::Failed
+        );
+        assert_eq!(
+            authenticate("world", b"anyone", peer, None, &[]),
             AuthResult::Failed
         );
         assert!(matches!(
-            authenticate("digest", b"u:p", peer, None),
+            authenticate("digest", b"u:p", peer, None, &[]),
             AuthResult::Added(_)
         ));
         assert_eq!(
-            authenticate("ip", b"", peer, None),
+            authenticate("ip", b"", peer, None, &[]),
             AuthResult::Added(vec![Id {
                 scheme: "ip".into(),
                 id: "127.0.0.1".into()
@@ -158,12 +186,39 @@ mod tests {
         );
     }
 
+    /// addAuth x509 adds the certificate's id, and fails on a connection without one.
+    #[test]
+    fn x509_needs_a_certificate() {
+        let peer: IpAddr = [127, 0, 0, 1].into();
+        assert_eq!(
+            authenticate("x509", b"", peer, None, &[]),
+            AuthResult::Failed
+        );
+        let ids = x509_ids("CN=client,O=Example", None);
+        assert_eq!(
+            ids,
+            vec![Id {
+                scheme: "x509".into(),
+                id: "CN=client,O=Example".into(),
+            }]
+        );
+        assert_eq!(
+            authenticate("x509", b"ignored", peer, None, &ids),
+            AuthResult::Added(ids.clone())
+        );
+        // The configured superuser's certificate also gives `super`.
+        let admin = x509_ids("CN=admin", Some("CN=admin"));
+        assert_eq!(admin.len(), 2);
+        assert_eq!(admin[0].scheme, "super");
+        assert_eq!(x509_ids("CN=other", Some("CN=admin")).len(), 1);
+    }
+
     /// Bytes that are not UTF-8 are still an id, never a panic.
     #[test]
     fn digest_of_bad_utf8() {
         let peer: IpAddr = [127, 0, 0, 1].into();
         assert!(matches!(
-            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None),
+            authenticate("digest", &[0xff, 0xfe, b':', 0x80], peer, None, &[]),
             AuthResult::Added(_)
         ));
     }
@@ -181,20 +236,20 @@ mod tests {
             id: id.into(),
         };
         assert_eq!(
-            authenticate("digest", b"super:test", peer, Some(&sd)),
+            authenticate("digest", b"super:test", peer, Some(&sd), &[]),
             AuthResult::Added(vec![
                 super_id(),
                 digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
             ])
         );
-        let AuthResult::Added(wrong) = authenticate("digest", b"super:wrong", peer, Some(&sd))
+        let AuthResult::Added(wrong) = authenticate("digest", b"super:wrong", peer, Some(&sd), &[])
         else {
             panic!("digest auth always adds an id")
         };
         assert_eq!(wrong.len(), 1);
         assert_eq!(wrong[0].scheme, "digest");
         assert_eq!(
-            authenticate("digest", b"super:test", peer, None),
+            authenticate("digest", b"super:test", peer, None, &[]),
             AuthResult::Added(vec![digest("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")])
         );
     }

@@ -29,6 +29,8 @@ use crate::peers::Peers;
 use crate::zoocfg;
 use crate::zoocfg::ZooCfg;
 
+pub use crate::tls::settings::ClientAuth;
+pub use crate::tls::settings::TlsSettings;
 pub use crate::zoocfg::Note;
 pub use crate::zoocfg::NoteLevel;
 pub use crate::zoocfg::ZooCfgError;
@@ -71,6 +73,44 @@ pub struct Config {
     /// Address the ZooKeeper client port listens on.
     #[arg(long, env = "ZK_NODE_CLIENT_ADDR", default_value = "127.0.0.1:2181")]
     pub client_addr: SocketAddr,
+
+    /// Also serve clients over TLS on this address (ZooKeeper's secureClientPort and
+    /// secureClientPortAddress); needs --ssl-keystore.
+    #[arg(long, env = "ZK_NODE_SECURE_CLIENT_ADDR", value_name = "ADDR")]
+    pub secure_client_addr: Option<SocketAddr>,
+
+    /// The secure port's private key and certificate chain, both in this one PEM file
+    /// (ZooKeeper's ssl.keyStore.location with ssl.keyStore.type=PEM).
+    #[arg(long, env = "ZK_NODE_SSL_KEYSTORE", value_name = "PEM")]
+    pub ssl_keystore: Option<PathBuf>,
+
+    /// ssl.keyStore.password: the password of an encrypted key (`ENCRYPTED PRIVATE KEY`,
+    /// PKCS#8 with PBES2: `openssl pkcs8 -topk8 -v2 aes-256-cbc`); an unencrypted key needs
+    /// none.
+    #[arg(long, env = "ZK_NODE_SSL_KEYSTORE_PASSWORD", value_name = "PASSWORD")]
+    pub ssl_keystore_password: Option<String>,
+
+    /// The CA certificates (PEM) client certificates must chain to (ZooKeeper's
+    /// ssl.trustStore.location); needed unless --ssl-client-auth none.
+    #[arg(long, env = "ZK_NODE_SSL_TRUSTSTORE", value_name = "PEM")]
+    pub ssl_truststore: Option<PathBuf>,
+
+    /// Client certificates on the secure port (ZooKeeper's ssl.clientAuth): `need` refuses a
+    /// client without a trusted one, `want` asks for one, `none` never asks. A client's
+    /// certificate gives it the `x509` id of its subject.
+    #[arg(long, env = "ZK_NODE_SSL_CLIENT_AUTH", default_value_t = ClientAuth::Need, value_parser = parse_client_auth)]
+    pub ssl_client_auth: ClientAuth,
+
+    /// The x509 id (a client certificate's subject, e.g. `CN=admin,O=Example`) that is the
+    /// superuser, passing every ACL check (ZooKeeper's
+    /// zookeeper.X509AuthenticationProvider.superUser).
+    #[arg(long, env = "ZK_NODE_X509_SUPER_USER", value_name = "SUBJECT")]
+    pub x509_super_user: Option<String>,
+
+    /// How often the key store and trust store are checked for changes, in ms; a changed
+    /// file is loaded again and new secure connections use it.
+    #[arg(long, env = "ZK_NODE_SSL_RELOAD_MS", default_value_t = 5000)]
+    pub ssl_reload_ms: u64,
 
     /// Directory holding the Raft log, vote and snapshots (created if missing).
     #[arg(long, env = "ZK_NODE_DATA_DIR", default_value = "./zk-data")]
@@ -189,6 +229,10 @@ pub struct Config {
     pub health_check: Option<SocketAddr>,
 }
 
+fn parse_client_auth(s: &str) -> Result<ClientAuth, String> {
+    s.parse()
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -226,6 +270,9 @@ pub enum ConfigError {
         /// Why (ZooKeeper's wording where it has one).
         reason: String,
     },
+    /// The secure port's settings do not go together.
+    #[error("{0}")]
+    Tls(String),
     /// The session-timeout bounds are inconsistent.
     #[error("session timeout bounds: {0}")]
     Timeouts(#[from] zk_session::TimeoutError),
@@ -278,6 +325,8 @@ pub struct Settings {
     pub ensemble: Option<Ensemble>,
     /// The client port's address.
     pub client_addr: SocketAddr,
+    /// The secure (TLS) client port's address and its certificates, if it is served.
+    pub secure_client: Option<(SocketAddr, TlsSettings)>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// tickTime.
@@ -302,6 +351,8 @@ pub struct Settings {
     pub ttl_nodes: bool,
     /// The superuser's digest, if any.
     pub super_digest: Option<SuperDigest>,
+    /// The x509 id that is the superuser, if any.
+    pub x509_super_user: Option<String>,
     /// Where the admin HTTP server listens; `None` when disabled.
     pub admin_addr: Option<SocketAddr>,
     /// A second listener for `/metrics` only (ZooKeeper's Prometheus provider port).
@@ -370,6 +421,7 @@ impl Config {
                 })
             }
         };
+        let secure_client = self.secure_client()?;
         let max_frame = i32::MAX as usize;
         if !(64..=max_frame).contains(&self.max_frame_bytes) {
             return Err(ConfigError::FrameLimit {
@@ -381,6 +433,7 @@ impl Config {
             id: self.id,
             ensemble,
             client_addr: self.client_addr,
+            secure_client,
             data_dir: self.data_dir.clone(),
             tick: Duration::from_millis(u64::from(tick)),
             timeouts,
@@ -393,6 +446,7 @@ impl Config {
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,
             super_digest: self.super_digest.clone(),
+            x509_super_user: self.x509_super_user.clone(),
             admin_addr: self
                 .admin_enable
                 .then(|| SocketAddr::new(self.admin_addr, self.admin_port)),
@@ -403,6 +457,42 @@ impl Config {
                 election_ports: self.election_ports.clone(),
             },
         })
+    }
+
+    /// The secure port, if one was asked for, with its files (checked when the server
+    /// starts, where they are loaded).
+    fn secure_client(&self) -> Result<Option<(SocketAddr, TlsSettings)>, ConfigError> {
+        let Some(addr) = self.secure_client_addr else {
+            return Ok(None);
+        };
+        let Some(key_store) = self.ssl_keystore.clone() else {
+            return Err(ConfigError::Tls(
+                "--secure-client-addr (secureClientPort) needs --ssl-keystore \
+                 (ssl.keyStore.location): a PEM file with the server's key and certificate"
+                    .into(),
+            ));
+        };
+        if self.ssl_client_auth != ClientAuth::None && self.ssl_truststore.is_none() {
+            return Err(ConfigError::Tls(format!(
+                "--ssl-client-auth {} (ssl.clientAuth) checks client certificates against \
+                 --ssl-truststore (ssl.trustStore.location), which is not set; give the CA \
+                 file, or --ssl-client-auth none",
+                self.ssl_client_auth
+            )));
+        }
+        if self.ssl_reload_ms == 0 {
+            return Err(ConfigError::Zero("ssl-reload-ms"));
+        }
+        Ok(Some((
+            addr,
+            TlsSettings {
+                key_store,
+                key_store_password: self.ssl_keystore_password.clone(),
+                trust_store: self.ssl_truststore.clone(),
+                client_auth: self.ssl_client_auth,
+                reload_every: Duration::from_millis(self.ssl_reload_ms),
+            },
+        )))
     }
 
     /// Parses `args` (the program name first) and the `ZK_NODE_*` variables, then reads the
@@ -511,6 +601,46 @@ impl Config {
         self.merge_members(zoo, path, given, notes)?;
         if !given("client_addr") {
             self.client_addr = client_addr(zoo, zoo.servers.get(&self.id), self.id, path)?;
+        }
+        self.merge_ssl(zoo, path, given)
+    }
+
+    /// secureClientPort and the `ssl.*` keys, where their flags were not given.
+    fn merge_ssl(
+        &mut self,
+        zoo: &ZooCfg,
+        path: &Path,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Result<(), ConfigError> {
+        if !given("secure_client_addr") {
+            if let Some(port) = zoo.secure_client_port {
+                // ZooKeeper's secure port listens on all interfaces unless told otherwise.
+                let host = zoo.secure_client_port_address.clone();
+                let host = host.unwrap_or_else(|| "0.0.0.0".into());
+                self.secure_client_addr = Some(resolve(&(host, port), path)?);
+            }
+        }
+        let ssl = &zoo.ssl;
+        if !given("ssl_keystore") && ssl.key_store.is_some() {
+            self.ssl_keystore = ssl.key_store.clone();
+        }
+        if !given("ssl_keystore_password") {
+            if let Some(p) = &ssl.key_store_password {
+                self.ssl_keystore_password = Some(p.clone());
+            } else if let Some(file) = &ssl.key_store_password_path {
+                // ZooKeeper reads the whole file as the password.
+                let text = read(file)?;
+                self.ssl_keystore_password = Some(text.trim_end_matches(['\r', '\n']).into());
+            }
+        }
+        if !given("ssl_truststore") && ssl.trust_store.is_some() {
+            self.ssl_truststore = ssl.trust_store.clone();
+        }
+        if !given("ssl_client_auth") {
+            self.ssl_client_auth = ssl.client_auth.unwrap_or_default();
+        }
+        if !given("x509_super_user") && zoo.x509_super_user.is_some() {
+            self.x509_super_user = zoo.x509_super_user.clone();
         }
         Ok(())
     }
@@ -671,7 +801,9 @@ fn client_addr(
         (Some(addr), None) | (None, Some(addr)) => resolve(&addr, path),
         (None, None) if zoo.secure_client_port.is_some() => Err(file_error(
             path,
-            "only secureClientPort is set, and zk-node serves no TLS yet: set clientPort".into(),
+            "only secureClientPort is set: zk-node also needs the plain clientPort (bind it \
+             to 127.0.0.1 with clientPortAddress to keep it local)"
+                .into(),
         )),
         (None, None) => Err(file_error(path, "clientPort is not set".into())),
     }
@@ -922,7 +1054,7 @@ mod tests {
         assert!(msg(ENSEMBLE, Some("4")).contains("myid 4 is not one of the server.N"));
         assert!(msg("clientPort=2181\n", None).contains("dataDir is not set"));
         assert!(msg("dataDir={dir}\n", None).contains("clientPort is not set"));
-        assert!(msg("dataDir={dir}\nsecureClientPort=2281\n", None).contains("no TLS"));
+        assert!(msg("dataDir={dir}\nsecureClientPort=2281\n", None).contains("plain clientPort"));
         let clash = "dataDir={dir}\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
             server.1=127.0.0.1:2888:3888;127.0.0.1:2182\nserver.2=127.0.0.1:2889:3889\n";
         assert!(msg(clash, Some("1")).contains(
@@ -1015,6 +1147,66 @@ mod tests {
             .and_then(|(_, m)| m)
             .map(|a| a.to_string());
         assert_eq!(m.as_deref(), Some("127.0.0.1:7000"));
+    }
+
+    /// The secure port: its flags, and zoo.cfg's secureClientPort and ssl.* keys (flags
+    /// win); the key store is needed, and a trust store unless clientAuth is none.
+    #[test]
+    fn secure_client_port_settings() {
+        let secure = |args: &[&str]| {
+            parse(args)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.settings().map_err(|e| e.to_string()))
+                .map(|s| s.secure_client)
+        };
+        assert!(matches!(secure(&[]), Ok(None)));
+        let addr = ["--secure-client-addr", "127.0.0.1:2281"];
+        let e = secure(&addr).err().unwrap_or_default();
+        assert!(e.contains("needs --ssl-keystore"), "{e}");
+        let with_key = [&addr[..], &["--ssl-keystore", "/k.pem"]].concat();
+        let e = secure(&with_key).err().unwrap_or_default();
+        assert!(e.contains("--ssl-truststore"), "{e}");
+        let none = [&with_key[..], &["--ssl-client-auth", "none"]].concat();
+        let Ok(Some((a, tls))) = secure(&none) else {
+            panic!("a secure port")
+        };
+        assert_eq!(a.to_string(), "127.0.0.1:2281");
+        assert_eq!(tls.client_auth, ClientAuth::None);
+        assert_eq!(tls.reload_every, Duration::from_secs(5));
+        assert!(parse(&["--ssl-client-auth", "sometimes"]).is_err());
+
+        let file = "dataDir={dir}\nclientPort=2181\nsecureClientPort=2281\n\
+            secureClientPortAddress=127.0.0.1\nssl.keyStore.location=/k.pem\n\
+            ssl.keyStore.type=PEM\nssl.trustStore.location=/ca.pem\n\
+            ssl.keyStore.passwordPath={dir}/pw\n";
+        let (dir, _) = with_file(file, None, &[]);
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
+        let cfg = dir.path().join("zoo.cfg").display().to_string();
+        let loaded = Config::load_from(["zk-node", "--config", cfg.as_str()]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        let Some(Some((a, tls))) = s.map(|s| s.secure_client) else {
+            panic!("a secure port from the file")
+        };
+        assert_eq!(a.to_string(), "127.0.0.1:2281");
+        assert_eq!(tls.key_store, PathBuf::from("/k.pem"));
+        assert_eq!(tls.trust_store, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(tls.client_auth, ClientAuth::Need, "ZooKeeper's default");
+        assert_eq!(tls.key_store_password.as_deref(), Some("s3cret"));
+        let loaded = Config::load_from([
+            "zk-node",
+            "--config",
+            cfg.as_str(),
+            "--ssl-client-auth",
+            "want",
+            "--secure-client-addr",
+            "127.0.0.1:3281",
+        ]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        let secure = s.and_then(|s| s.secure_client);
+        assert_eq!(
+            secure.map(|(a, t)| (a.to_string(), t.client_auth)),
+            Some(("127.0.0.1:3281".to_string(), ClientAuth::Want))
+        );
     }
 
     /// --super-digest is checked like the zoo.cfg key.

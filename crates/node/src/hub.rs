@@ -110,6 +110,8 @@ pub struct ConnStats {
     pub last_response_ms: AtomicI64,
     /// Per-connection request latency.
     pub latency: crate::stats::LatencyStats,
+    /// Accepted on the secure (TLS) client port.
+    pub secure: bool,
 }
 
 impl ConnStats {
@@ -120,8 +122,8 @@ impl ConnStats {
         self.latency.reset();
     }
 
-    /// Fresh numbers for a connection from `peer`.
-    pub fn new(peer: SocketAddr) -> Self {
+    /// Fresh numbers for a connection from `peer` (on the secure port if `secure`).
+    pub fn new(peer: SocketAddr, secure: bool) -> Self {
         ConnStats {
             peer,
             received: AtomicU64::new(0),
@@ -135,6 +137,7 @@ impl ConnStats {
             established_ms: AtomicI64::new(0),
             last_response_ms: AtomicI64::new(0),
             latency: crate::stats::LatencyStats::default(),
+            secure,
         }
     }
 }

@@ -10,7 +10,8 @@
 //! modules; every loop and connection ends on one shutdown signal (`shutdown`), so no module
 //! imports the server that starts it and the crate's modules form no import circle. An
 //! operator's ZooKeeper zoo.cfg is read by `zoocfg` and merged with the flags in [`config`];
-//! [`logging`] writes text or JSON lines.
+//! [`logging`] writes text or JSON lines. `tls` serves the secure client port: rustls over the
+//! same connection driver, the `x509` ids of client certificates, and certificate reload.
 //!
 //! It must never reach into storage: state comes from `zk-consensus` (the applied state and
 //! its apply hook) and changes only through proposed commands.
@@ -40,6 +41,7 @@ pub(crate) mod serving;
 mod shutdown;
 pub(crate) mod stats;
 mod tasks;
+pub(crate) mod tls;
 mod zoocfg;
 
 pub use config::Config;

@@ -29,6 +29,7 @@ use crate::expiry::Expiry;
 use crate::hub::Hub;
 use crate::limit::PerIpLimit;
 use crate::node::Node;
+use crate::tls::Tls;
 
 /// The membership address of a node with no peers. Nothing listens on it; it is recorded in
 /// the data dir, so it must not change with the client port.
@@ -63,14 +64,20 @@ pub enum ServerError {
     /// Raft did not start (or stop).
     #[error(transparent)]
     Raft(#[from] StartError),
+    /// The secure client port's certificate files do not make a TLS configuration.
+    // The cause is part of the message, not a `source`, so it is printed once.
+    #[error("secure client port: {0}")]
+    Tls(crate::tls::config::TlsError),
 }
 
 /// A running server.
 pub struct Server {
     node: Arc<Node>,
     local_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
+    secure_accept: Option<JoinHandle<()>>,
     background: JoinSet<()>,
     /// This node's member of the ensemble (owned here so shutdown can stop it).
     member: Arc<ClusterNode>,
@@ -88,16 +95,17 @@ impl Server {
     /// Binds the client port, opens the data dir and starts serving as a member of the
     /// ensemble `--peers` names (of one, without it).
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
-        let listener = TcpListener::bind(settings.client_addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: settings.client_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: settings.client_addr,
-            source,
-        })?;
+        let (listener, local_addr) = bind(settings.client_addr).await?;
+        // The certificates are checked before anything else starts: a bad file stops the
+        // start with what is wrong with it.
+        let secure = match &settings.secure_client {
+            None => None,
+            Some((addr, tls)) => {
+                let (tls, reloader) = Tls::load(tls).map_err(ServerError::Tls)?;
+                let (listener, addr) = bind(*addr).await?;
+                Some((listener, addr, tls, reloader))
+            }
+        };
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
             dir: settings.data_dir.display().to_string(),
             source,
@@ -178,7 +186,16 @@ impl Server {
             member.role(),
             shutdown_rx.clone(),
         ));
-        let accept = tokio::spawn(accept_loop(listener, node.clone(), shutdown_rx));
+        let (secure_accept, secure_addr) = match secure {
+            None => (None, None),
+            Some((listener, addr, tls, reloader)) => {
+                background.spawn(Tls::watch(reloader, shutdown_rx.clone()));
+                let accept = accept_loop(listener, Some(tls), node.clone(), shutdown_rx.clone());
+                tracing::info!(%addr, "serving ZooKeeper clients over TLS");
+                (Some(tokio::spawn(accept)), Some(addr))
+            }
+        };
+        let accept = tokio::spawn(accept_loop(listener, None, node.clone(), shutdown_rx));
         match member.peer_addr() {
             Some(peer) => tracing::info!(
                 addr = %local_addr,
@@ -190,8 +207,10 @@ impl Server {
         Ok(Server {
             node,
             local_addr,
+            secure_addr,
             shutdown,
             accept,
+            secure_accept,
             background,
             member,
         })
@@ -202,6 +221,11 @@ impl Server {
         self.local_addr
     }
 
+    /// The bound secure (TLS) client address, if one is served.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
+    }
+
     /// Stops accepting, closes client connections, stops Raft (its log is flushed on every
     /// append, so nothing acknowledged is lost) and releases the data dir.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
@@ -209,6 +233,12 @@ impl Server {
         self.shutdown.send_replace(true);
         if let Err(e) = self.accept.await {
             tracing::warn!("accept loop ended badly: {e}");
+        }
+        if let Some(Err(e)) = match self.secure_accept {
+            Some(accept) => Some(accept.await),
+            None => None,
+        } {
+            tracing::warn!("secure accept loop ended badly: {e}");
         }
         while self.background.join_next().await.is_some() {}
         self.node.hub.fail_all("node shutting down");
@@ -252,7 +282,22 @@ async fn start_admin_http(
     }
 }
 
-async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Receiver<bool>) {
+/// Binds a client port; the listener and the address it is bound to.
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Accepts the clients of one client port: the plain one, or the secure one with `tls`.
+/// maxClientCnxns counts each port's connections on its own.
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    node: Arc<Node>,
+    shutdown: watch::Receiver<bool>,
+) {
     let limit = PerIpLimit::new(node.settings.max_connections_per_ip);
     let mut conns = JoinSet::new();
     let mut stop = shutdown.clone();
@@ -276,8 +321,14 @@ async fn accept_loop(listener: TcpListener, node: Arc<Node>, shutdown: watch::Re
                     };
                     let node = node.clone();
                     let shutdown = shutdown.clone();
+                    let tls = tls.clone();
                     conns.spawn(async move {
-                        connection::serve(stream, peer, node, shutdown).await;
+                        match tls {
+                            None => connection::serve(stream, peer, node, shutdown).await,
+                            Some(tls) => {
+                                connection::serve_tls(stream, peer, node, tls, shutdown).await
+                            }
+                        }
                         drop(permit);
                     });
                 }

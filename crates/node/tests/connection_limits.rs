@@ -119,6 +119,117 @@ fn a_client_that_never_reads_cannot_pin_memory() {
     );
 }
 
+/// The same over TLS: a client on the secure port that pipelines 3,000 getData of a
+/// 100 KiB znode and never reads is held to the same bound (rustls buffers at most 64 KiB
+/// more), and is closed once its session ends.
+#[test]
+fn a_tls_client_that_never_reads_cannot_pin_memory() {
+    use std::io::Read;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("limits");
+    let (store, ca) = pki.write_server(dir.path());
+    let secure = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let flags = [
+        "--secure-client-addr".to_string(),
+        secure.to_string(),
+        "--ssl-keystore".into(),
+        store.display().to_string(),
+        "--ssl-client-auth".into(),
+        "none".into(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let n = ZkNode::start_in(&dir.path().join("data"), &flags);
+    let (mut setup, _) = Raw::new_session(n.addr, 4000);
+    let created = setup.call(&Request::Create(CreateRequest {
+        path: "/big".into(),
+        data: Some(vec![7u8; 100 << 10]),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    }));
+    assert_eq!(created.0.err, 0);
+    let before = connections(&n).expect("srvr");
+    let base = rss_kib(n.pid());
+
+    let mut roots = rustls::RootCertStore::empty();
+    let ca_pem = std::fs::read(&ca).expect("CA file");
+    for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(&ca_pem) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    #[allow(deprecated)] // ring, as zk-node itself uses
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS client");
+    let tcp = std::net::TcpStream::connect(secure).expect("connect");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut hello = Vec::new();
+    zk_wire::encode_frame(
+        &common::connect_request(0, vec![0; 16], 2000, 0),
+        &mut hello,
+    );
+    tls.write_all(&hello).expect("ConnectRequest");
+    let mut len = [0u8; 4];
+    tls.read_exact(&mut len).expect("ConnectResponse length");
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    tls.read_exact(&mut body).expect("ConnectResponse");
+    let started = Instant::now();
+    // The connection stays open (unread) until the test is done with it.
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let get = Request::GetData(GetDataRequest {
+            path: "/big".into(),
+            watch: false,
+        });
+        let mut frames = Vec::new();
+        for xid in 1..=3000 {
+            zk_wire::write_frame(&mut frames, |o| get.encode_with_header(xid, o));
+        }
+        // Blocks once the node stops reading; fails when it closes the connection.
+        let _ = tls.write_all(&frames);
+        let _ = wait.recv();
+        drop(tls);
+    });
+    let timeout = Duration::from_millis(2000);
+    let close_by = started + timeout + Duration::from_millis(200 + 1500);
+    let mut peak = base;
+    let closed_at = loop {
+        peak = peak.max(rss_kib(n.pid()));
+        if connections(&n).is_some_and(|c| c <= before) {
+            break Instant::now();
+        }
+        assert!(
+            Instant::now() < close_by,
+            "the TLS connection of a client that does not read was still open {:?} after it \
+             went silent with a {timeout:?} session",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20)); // sampling a process's memory
+    };
+    let grew_mib = peak.saturating_sub(base) / 1024;
+    eprintln!(
+        "non-reading TLS client: RSS {base} -> peak {peak} KiB (+{grew_mib} MiB), closed {:?} \
+         after it went silent",
+        closed_at - started
+    );
+    assert!(
+        closed_at - started >= timeout,
+        "closed before the session could expire:\n{}",
+        n.log_tail()
+    );
+    assert!(
+        grew_mib <= 32,
+        "the node grew by {grew_mib} MiB for one TLS client that does not read"
+    );
+    let _ = done.send(());
+    writer.join().expect("writer thread");
+    assert_eq!(setup.call(&common::req::exists("/big", false)).0.err, 0);
+}
+
 /// A socket that never completes its first frame (sends nothing, or a length prefix and no
 /// body) is closed after ZooKeeper's 10 s (`zookeeper.nio.sessionlessCnxnTimeout`), not
 /// held for the largest session timeout (40 s by default).

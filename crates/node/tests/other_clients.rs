@@ -114,6 +114,71 @@ fn zkcli_sh_crud() {
     assert!(!all.contains("Exception"), "{all}");
 }
 
+/// Apache ZooKeeper's zkCli.sh over TLS, as ZooKeeper 3.8 documents it: the Netty client
+/// socket, `zookeeper.client.secure`, PEM key and trust stores; mutual TLS gives the session
+/// the x509 id of its certificate. Debian's zookeeper.jar manifest leaves out two jars the
+/// Netty socket needs (netty-resolver, netty-codec), so the class path is given again in
+/// CLIENT_JVMFLAGS (a later -cp wins over zkEnv.sh's).
+#[test]
+fn zkcli_sh_over_tls_with_a_client_certificate() {
+    if !Path::new(ZKCLI).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{ZKCLI} missing on CI: apt-get install zookeeper"
+        );
+        eprintln!("skipping: {ZKCLI} not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("zkcli");
+    let (key_store, ca) = pki.write_server(dir.path());
+    let (cert, key) = pki.client("zkcli", "Example");
+    let client_store = dir.path().join("client.pem");
+    zk_testkit::tls::write(&client_store, &format!("{key}{cert}"));
+    let secure = format!("127.0.0.1:{}", common::free_port());
+    let flags = [
+        "--secure-client-addr",
+        secure.as_str(),
+        "--ssl-keystore",
+        key_store.to_str().expect("utf-8 path"),
+        "--ssl-truststore",
+        ca.to_str().expect("utf-8 path"),
+    ];
+    let _n = ZkNode::start_in(&dir.path().join("data"), &flags);
+    let jvm = format!(
+        "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:\
+         /usr/share/java/netty-resolver.jar:/usr/share/java/netty-codec.jar \
+         -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+         -Dzookeeper.client.secure=true \
+         -Dzookeeper.ssl.keyStore.location={} -Dzookeeper.ssl.keyStore.type=PEM \
+         -Dzookeeper.ssl.trustStore.location={} -Dzookeeper.ssl.trustStore.type=PEM",
+        client_store.display(),
+        ca.display()
+    );
+    let server = secure.replace("127.0.0.1", "localhost");
+    let mut child = Command::new("timeout")
+        .args(["60", ZKCLI, "-server", &server])
+        .env("CLIENT_JVMFLAGS", jvm)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run zkCli.sh");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        let script = "create /tls hello\nget /tls\nwhoami\nquit\n";
+        stdin.write_all(script.as_bytes()).expect("script");
+    }
+    let out = child.wait_with_output().expect("zkCli.sh output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("Created /tls"), "{all}");
+    assert!(stdout.contains("hello"), "{all}");
+    assert!(stdout.contains("x509: CN=zkcli,O=Example"), "{all}");
+    assert!(!all.contains("Exception"), "{all}");
+}
+
 const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
 
 /// Apache ZooKeeper's C client (`cli_mt` from Debian's zookeeper-bin): create, set, get, ls,

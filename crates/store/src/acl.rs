@@ -132,8 +132,57 @@ pub fn is_valid_id(id: &Id) -> bool {
     match id.scheme.as_str() {
         "digest" => java_split_count(&id.id, ':') == 2,
         "ip" => parse_ip_expr(&id.id).is_some(),
+        "x509" => is_distinguished_name(&id.id),
         _ => false,
     }
+}
+
+/// X509AuthenticationProvider's `isValid` (a `new X500Principal(id)` that parses), in the
+/// shape that matters for an ACL: comma- or semicolon-separated RDNs, each one or more
+/// `type=value` joined by `+`, a backslash escaping the next character and quotes enclosing
+/// a value; the type a keyword or a dotted OID. The empty name is valid, as in Java.
+fn is_distinguished_name(dn: &str) -> bool {
+    if dn.trim().is_empty() {
+        return true;
+    }
+    let mut pairs = vec![String::new()];
+    let mut chars = dn.chars();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) => {
+                    let last = pairs.last_mut();
+                    last.into_iter().for_each(|p| p.extend(['\\', e]));
+                }
+                None => return false,
+            },
+            '"' => {
+                quoted = !quoted;
+                pairs.last_mut().into_iter().for_each(|p| p.push(c));
+            }
+            ',' | ';' | '+' if !quoted => pairs.push(String::new()),
+            _ => pairs.last_mut().into_iter().for_each(|p| p.push(c)),
+        }
+    }
+    !quoted
+        && pairs.iter().all(|pair| {
+            let Some((kind, _value)) = pair.split_once('=') else {
+                return false;
+            };
+            let kind = kind.trim();
+            let kind = kind
+                .strip_prefix("OID.")
+                .or_else(|| kind.strip_prefix("oid."))
+                .unwrap_or(kind);
+            let keyword = kind.starts_with(|c: char| c.is_ascii_alphabetic())
+                && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let oid = kind.contains('.')
+                && kind
+                    .split('.')
+                    .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            keyword || oid
+        })
 }
 
 /// `String.split(sep).length` in Java: trailing empty strings are dropped.
@@ -255,6 +304,20 @@ pub const GET_ACL_PERMS: i32 = perms::READ | perms::ADMIN;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// x509 ids are distinguished names, as X500Principal parses them.
+    #[test]
+    fn x509_validity() {
+        let x509 = |s: &str| is_valid_id(&Id::new("x509", s));
+        assert!(x509("CN=client,O=Example"));
+        assert!(x509("CN=a\\,b+OU=x; O=\"Acme, Inc.\""));
+        assert!(x509("1.2.840.113549.1.9.1=#1603614062,CN=c"));
+        assert!(x509(""));
+        assert!(!x509("client"));
+        assert!(!x509("CN=a,,O=b"));
+        assert!(!x509("CN=\"open"));
+        assert!(!x509("=x"));
+    }
 
     #[test]
     fn digest_validity_follows_java_split() {

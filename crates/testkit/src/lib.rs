@@ -2,7 +2,8 @@
 //! starting real servers (Apache ZooKeeper 3.8 from Debian's package, in [`zookeeper`]; the
 //! workspace's own zk-node binary, found or built by [`zk_node`]) on their ports, waiting
 //! until they serve, driving them (kill, restart, signals) and reporting their logs when a
-//! test fails; each crate keeps only its thin glue.
+//! test fails; each crate keeps only its thin glue. [`tls`] makes the certificates TLS tests
+//! need (a CA, a server's, clients') when they run.
 //!
 //! What it must never do:
 //! - be a dependency of non-test code: it is a dev-dependency only (`publish = false`), and
@@ -11,6 +12,7 @@
 //!   process's exit) under a deadline, and a sleep is only the pause between two polls;
 //! - leave processes behind: everything it starts is killed and reaped on Drop.
 
+pub mod tls;
 pub mod zk_node;
 pub mod zookeeper;
 

@@ -65,6 +65,10 @@ pub fn zk_cli(args: &[&str]) -> Run {
         "ZK_CLI_TIMEOUT_MS",
         "ZK_CLI_SESSION_TIMEOUT_MS",
         "ZK_CLI_WAIT_MS",
+        "ZK_CLI_TLS_CA",
+        "ZK_CLI_TLS_CERT",
+        "ZK_CLI_TLS_KEY",
+        "ZK_CLI_TLS_SERVER_NAME",
     ] {
         cmd.env_remove(var);
     }

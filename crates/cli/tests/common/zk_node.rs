@@ -20,6 +20,11 @@ pub struct ZkNode {
 impl ZkNode {
     /// Starts one node and waits until it serves.
     pub fn start() -> ZkNode {
+        ZkNode::start_with(&[])
+    }
+
+    /// Starts one node with `extra` flags and waits until it serves.
+    pub fn start_with(extra: &[&str]) -> ZkNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let addr = format!("127.0.0.1:{}", free_port());
         let log = dir.path().join("zk-node.log");
@@ -30,6 +35,7 @@ impl ZkNode {
             .arg(dir.path().join("data"))
             .args(["--tick-ms", "200", "--ttl-nodes"])
             .args(["--log-level", "info,openraft=warn"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -102,8 +102,14 @@ pub fn run(name: &str, node: &Node) -> Value {
         "server_stats" => server_stats(&s),
         "stats" => {
             let mut m = server_stats(&s);
-            m.insert("connections".into(), brief_connections(&s.connections));
-            m.insert("secure_connections".into(), json!([]));
+            m.insert(
+                "connections".into(),
+                brief_connections(&s.connections, false),
+            );
+            m.insert(
+                "secure_connections".into(),
+                brief_connections(&s.connections, true),
+            );
             m
         }
         "voting_view" => voting_view(node, &facts),
@@ -155,10 +161,15 @@ fn remote(c: &ConnectionStats) -> String {
         .to_string()
 }
 
-fn brief_connections(conns: &[ConnectionStats]) -> Value {
+/// The connections of one port (plain, or secure when `secure`), as ZooKeeper's admin API
+/// lists each connection factory's apart.
+fn of_port(conns: &[ConnectionStats], secure: bool) -> impl Iterator<Item = &ConnectionStats> {
+    conns.iter().filter(move |c| c.secure == secure)
+}
+
+fn brief_connections(conns: &[ConnectionStats], secure: bool) -> Value {
     Value::Array(
-        conns
-            .iter()
+        of_port(conns, secure)
             .map(|c| {
                 Value::Object(obj([
                     ("remote_socket_address", json!(remote(c))),
@@ -172,10 +183,8 @@ fn brief_connections(conns: &[ConnectionStats]) -> Value {
     )
 }
 
-fn connections_only(s: &ServerStats) -> Map<String, Value> {
-    let full = s
-        .connections
-        .iter()
+fn full_connections(conns: &[ConnectionStats], secure: bool) -> Value {
+    let full = of_port(conns, secure)
         .map(|c| {
             let mut m = obj([
                 ("remote_socket_address", json!(remote(c))),
@@ -202,9 +211,13 @@ fn connections_only(s: &ServerStats) -> Map<String, Value> {
             Value::Object(m)
         })
         .collect();
+    Value::Array(full)
+}
+
+fn connections_only(s: &ServerStats) -> Map<String, Value> {
     obj([
-        ("connections", Value::Array(full)),
-        ("secure_connections", json!([])),
+        ("connections", full_connections(&s.connections, false)),
+        ("secure_connections", full_connections(&s.connections, true)),
     ])
 }
 

@@ -25,9 +25,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncRead;
 use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
@@ -35,11 +36,13 @@ use zk_wire::encode_frame;
 use zk_wire::ConnectRequest;
 use zk_wire::DecodeError;
 use zk_wire::FrameDecoder;
+use zk_wire::Id;
 use zk_wire::Record;
 
 use crate::fourlw::Word;
 use crate::hub::ConnStats;
 use crate::node::Node;
+use crate::tls::Tls;
 
 pub use self::handshake::Handshake;
 use self::pipeline::Pipeline;
@@ -64,15 +67,88 @@ pub enum ConnError {
     WriteFailed(String),
 }
 
-/// Serves one accepted connection until it ends; never panics on what the client sends.
+/// Serves one accepted connection of the plain client port until it ends; never panics on
+/// what the client sends.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     node: Arc<Node>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let stats = Arc::new(ConnStats::new(peer));
-    match run(stream, peer, &node, shutdown, stats).await {
+    let stats = Arc::new(ConnStats::new(peer, false));
+    let _ = stream.set_nodelay(true);
+    // The socket's own halves: no lock between reading and writing.
+    let (rd, wr) = stream.into_split();
+    let ends = Ends {
+        rd,
+        wr,
+        buffered: false,
+    };
+    let ended = run(ends, peer, &node, shutdown, stats, Vec::new()).await;
+    log_end(peer, ended);
+}
+
+/// Serves one accepted connection of the secure client port: the TLS handshake (bounded
+/// like a first frame, and ended by a shutdown), then the same as [`serve`], with the ids
+/// of the client's certificate, if it gave one, among the connection's ids (`x509`, and
+/// `super` for the configured x509 superuser).
+pub async fn serve_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: Arc<Node>,
+    tls: Tls,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut stop = shutdown.clone();
+    let accepted = tokio::select! {
+        () = crate::shutdown::stopped(&mut stop) => return,
+        a = tokio::time::timeout(FIRST_FRAME_WITHIN, tls.accept(stream)) => a,
+    };
+    let (stream, subject) = match accepted {
+        Ok(Ok(accepted)) => accepted,
+        Ok(Err(e)) => {
+            // A plain-text client, a client that does not trust this server's certificate,
+            // one without a certificate the policy needs, garbage: closed, nothing else.
+            node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, "TLS handshake failed, closing: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "no TLS handshake within {FIRST_FRAME_WITHIN:?}, closing");
+            return;
+        }
+    };
+    let super_user = node.settings.x509_super_user.as_deref();
+    let certified = match &subject {
+        Some(subject) => {
+            tracing::info!(%peer, id = %subject, "authenticated id for scheme x509");
+            crate::auth::x509_ids(subject, super_user)
+        }
+        None => Vec::new(),
+    };
+    let stats = Arc::new(ConnStats::new(peer, true));
+    let (rd, wr) = tokio::io::split(stream);
+    let ends = Ends {
+        rd,
+        wr,
+        buffered: true,
+    };
+    let ended = run(ends, peer, &node, shutdown, stats, certified).await;
+    log_end(peer, ended);
+}
+
+/// The two halves of a connection's stream.
+pub(crate) struct Ends<R, W> {
+    pub(crate) rd: R,
+    pub(crate) wr: W,
+    /// The writer buffers what it took (TLS records): it must be flushed once everything is
+    /// written, or the last replies wait in it. A socket's own half writes through.
+    pub(crate) buffered: bool,
+}
+
+fn log_end(peer: SocketAddr, ended: Result<(), ConnError>) {
+    match ended {
         Ok(()) => tracing::debug!(%peer, "connection closed"),
         Err(ConnError::Io(e)) if is_disconnect(&e) => {
             tracing::debug!(%peer, "client went away: {e}")
@@ -92,7 +168,7 @@ fn is_disconnect(e: &io::Error) -> bool {
 }
 
 /// Reads until `buf` holds at least `n` bytes; EOF before that is an error.
-async fn fill(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+async fn fill<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
     while buf.len() < n {
         buf.reserve(n - buf.len());
         if rd.read_buf(buf).await? == 0 {
@@ -102,15 +178,40 @@ async fn fill(rd: &mut OwnedReadHalf, buf: &mut Vec<u8>, n: usize) -> io::Result
     Ok(())
 }
 
-async fn run(
-    stream: TcpStream,
+/// Writes `bytes` and closes the writing side (a TLS close_notify included), within
+/// [`FIRST_FRAME_WITHIN`]: a client that does not read must not hold the connection open.
+async fn answer_and_close<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    bytes: &[u8],
+) -> Result<(), ConnError> {
+    let done = tokio::time::timeout(FIRST_FRAME_WITHIN, async {
+        wr.write_all(bytes).await?;
+        wr.shutdown().await
+    })
+    .await;
+    match done {
+        Ok(r) => Ok(r?),
+        Err(_) => Ok(()),
+    }
+}
+
+async fn run<R, W>(
+    ends: Ends<R, W>,
     peer: SocketAddr,
     node: &Arc<Node>,
     shutdown: watch::Receiver<bool>,
     stats: Arc<ConnStats>,
-) -> Result<(), ConnError> {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    certified: Vec<Id>,
+) -> Result<(), ConnError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let Ends {
+        mut rd,
+        mut wr,
+        buffered,
+    } = ends;
     let mut inbuf = Vec::with_capacity(4096);
     // S9.7: a connection that has not finished its handshake is closed when the node shuts
     // down, as every established one is (a member took 5 s to stop while a ConnectRequest
@@ -121,11 +222,7 @@ async fn run(
         opened = open(&mut rd, &mut inbuf, node, peer) => opened?,
     };
     let (connect, decoder) = match opened {
-        Opened::Word(text) => {
-            wr.write_all(text.as_bytes()).await?;
-            wr.shutdown().await?;
-            return Ok(());
-        }
+        Opened::Word(text) => return answer_and_close(&mut wr, text.as_bytes()).await,
         Opened::Connect(connect, decoder) => (connect, decoder),
     };
     node.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -149,9 +246,7 @@ async fn run(
             tracing::info!(%peer, session = format!("0x{:x}", connect.session_id), "invalid session or password");
             let mut out = Vec::new();
             encode_frame(&response, &mut out);
-            wr.write_all(&out).await?;
-            wr.shutdown().await?;
-            return Ok(());
+            return answer_and_close(&mut wr, &out).await;
         }
         Handshake::Refuse(why) => return Err(ConnError::Refused(why)),
     };
@@ -173,9 +268,10 @@ async fn run(
     encode_frame(&response, &mut out);
     node.stats.sent.fetch_add(1, Ordering::Relaxed);
     let mut pipeline = Pipeline::new(
-        node, conn, session, owner, timeout_ms, peer, stats, decoder, out, pushes,
+        node, conn, session, owner, timeout_ms, peer, stats, decoder, out, pushes, certified,
     );
-    let result = pipeline.run(rd, wr, inbuf, shutdown).await;
+    let ends = Ends { rd, wr, buffered };
+    let result = pipeline.run(ends, inbuf, shutdown).await;
     node.hub.unregister(conn);
     result
 }
@@ -193,10 +289,13 @@ enum Opened {
 /// the largest session timeout (40 s by default), long enough for idle sockets to pile up.
 const FIRST_FRAME_WITHIN: Duration = Duration::from_secs(10);
 
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
 /// Reads the first frame: a four-letter word or a ConnectRequest, within
 /// [`FIRST_FRAME_WITHIN`].
-async fn open(
-    rd: &mut OwnedReadHalf,
+async fn open<R: AsyncRead + Unpin>(
+    rd: &mut R,
     inbuf: &mut Vec<u8>,
     node: &Arc<Node>,
     peer: SocketAddr,
@@ -209,6 +308,14 @@ async fn open(
     let first: [u8; 4] = [inbuf[0], inbuf[1], inbuf[2], inbuf[3]];
     if let Some(word) = Word::parse(first) {
         return Ok(Opened::Word(crate::admin::answer(word, node, peer)));
+    }
+    // A TLS record header (handshake, TLS 1.x) would read as a length of some 370 MB.
+    if first[0] == TLS_HANDSHAKE_RECORD && first[1] == 3 {
+        return Err(ConnError::Refused(
+            "a TLS handshake on the plain client port: TLS clients connect to the secure \
+             client port (secureClientPort, --secure-client-addr)"
+                .to_string(),
+        ));
     }
     let decoder = FrameDecoder::new(node.settings.max_frame_bytes);
     let len = decoder.body_len(inbuf)?.unwrap_or(0);

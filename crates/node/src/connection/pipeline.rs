@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use tokio::io::AsyncRead;
 use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
@@ -39,6 +39,7 @@ use super::order::Close;
 use super::order::Order;
 use super::order::Step;
 use super::ConnError;
+use super::Ends;
 use crate::auth;
 use crate::auth::AuthResult;
 use crate::hub::AfterApply;
@@ -163,6 +164,8 @@ pub(super) struct Pipeline<'a> {
     stats: Arc<ConnStats>,
     decoder: FrameDecoder,
     auth: Arc<Vec<Id>>,
+    /// The ids the client's certificate gave (secure port), for an addAuth `x509`.
+    x509: Vec<Id>,
     pushes: mpsc::UnboundedReceiver<Push>,
     order: Order<Io>,
     /// The sync gates' catch-ups, in the order the gates were queued (they pass in order).
@@ -205,7 +208,12 @@ impl<'a> Pipeline<'a> {
         decoder: FrameDecoder,
         out: Vec<u8>,
         pushes: mpsc::UnboundedReceiver<Push>,
+        certified: Vec<Id>,
     ) -> Self {
+        // As ZooKeeper: the client address, and the certificate's ids added on connect.
+        let mut ids = vec![auth::ip_id(peer.ip())];
+        ids.extend(certified.iter().cloned());
+        let x509 = certified;
         Pipeline {
             node,
             conn,
@@ -215,7 +223,8 @@ impl<'a> Pipeline<'a> {
             peer,
             stats,
             decoder,
-            auth: Arc::new(vec![auth::ip_id(peer.ip())]),
+            auth: Arc::new(ids),
+            x509,
             pushes,
             order: Order::default(),
             gates: VecDeque::new(),
@@ -234,13 +243,25 @@ impl<'a> Pipeline<'a> {
     /// requests are taken only while less than [`MAX_UNSENT`] bytes wait to be sent and
     /// fewer than [`MAX_OUTSTANDING`] requests are in the pipeline, and a buffer that grew
     /// for one large frame is given back.
-    pub(super) async fn run(
+    ///
+    /// A buffering writer (TLS) is flushed whenever everything encoded has been written, so
+    /// no reply waits in it while the client waits for it.
+    pub(super) async fn run<R, W>(
         &mut self,
-        mut rd: OwnedReadHalf,
-        mut wr: OwnedWriteHalf,
+        ends: Ends<R, W>,
         mut inbuf: Vec<u8>,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), ConnError> {
+    ) -> Result<(), ConnError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let Ends {
+            mut rd,
+            mut wr,
+            buffered,
+        } = ends;
+        let mut unflushed = false;
         loop {
             // Frames already read (behind the ConnectRequest, or held back while the
             // connection was saturated) are taken as soon as there is room.
@@ -264,6 +285,7 @@ impl<'a> Pipeline<'a> {
             }
             let reading = self.order.accepting() && !self.saturated();
             let writing = unsent > 0;
+            let flushing = unflushed && !writing;
             tokio::select! {
                 biased;
                 () = crate::shutdown::stopped(&mut shutdown) => break,
@@ -272,12 +294,17 @@ impl<'a> Pipeline<'a> {
                     Some(p) => self.on_push(p),
                     None => break,
                 },
-                n = wr.write(&self.out[self.sent..]), if writing => {
-                    let n = n?;
-                    if n == 0 {
-                        return Err(ConnError::Io(std::io::ErrorKind::WriteZero.into()));
+                n = write_or_flush(&mut wr, &self.out[self.sent..], writing), if writing || flushing => {
+                    match n? {
+                        Some(0) => {
+                            return Err(ConnError::Io(std::io::ErrorKind::WriteZero.into()));
+                        }
+                        Some(n) => {
+                            self.sent += n;
+                            unflushed = buffered;
+                        }
+                        None => unflushed = false,
                     }
-                    self.sent += n;
                 }
                 passed = front_gate(&mut self.gates) => {
                     self.gates.pop_front();
@@ -299,10 +326,14 @@ impl<'a> Pipeline<'a> {
         // What is answered goes out if the client takes it promptly (a closeSession's reply,
         // the replies before an expiry); a client that does not read is not waited for.
         let rest = &self.out[self.sent.min(self.out.len())..];
-        if !rest.is_empty() {
-            let _ = tokio::time::timeout(CLOSE_FLUSH, wr.write_all(rest)).await;
-        }
-        let _ = wr.shutdown().await;
+        // Within the same bound: the TLS close_notify (and what a buffering writer holds).
+        let _ = tokio::time::timeout(CLOSE_FLUSH, async {
+            if !rest.is_empty() {
+                wr.write_all(rest).await?;
+            }
+            wr.shutdown().await
+        })
+        .await;
         Ok(())
     }
 
@@ -746,8 +777,13 @@ impl<'a> Pipeline<'a> {
             }
             Plan::Auth(packet) => {
                 let super_digest = self.node.settings.super_digest.as_ref();
-                let added =
-                    auth::authenticate(&packet.scheme, &packet.auth, self.peer.ip(), super_digest);
+                let added = auth::authenticate(
+                    &packet.scheme,
+                    &packet.auth,
+                    self.peer.ip(),
+                    super_digest,
+                    &self.x509,
+                );
                 let err = match added {
                     AuthResult::Added(ids) => {
                         for id in ids {
@@ -783,6 +819,20 @@ fn reply_xid(xid: i32, req: &Request) -> i32 {
         xid::PING
     } else {
         xid
+    }
+}
+
+/// Writes what it can of `bytes` (`Some(n)`), or, if `write` is false, flushes what the
+/// writer buffered (`None`): one future, as both need the writer.
+async fn write_or_flush<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    bytes: &[u8],
+    write: bool,
+) -> std::io::Result<Option<usize>> {
+    if write {
+        wr.write(bytes).await.map(Some)
+    } else {
+        wr.flush().await.map(|()| None)
     }
 }
 

@@ -313,6 +313,9 @@ pub struct ConnectionStats {
     pub sent: u64,
     /// The session, once one is established on this connection.
     pub session: Option<ConnectionSession>,
+    /// Accepted on the secure client port (the admin API lists these apart, as ZooKeeper's
+    /// two connection factories; `cons` lists both).
+    pub secure: bool,
 }
 
 /// The session part of a `cons` line.

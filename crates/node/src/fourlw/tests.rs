@@ -28,6 +28,7 @@ fn bare(remote: &str, interest_ops: u32, received: u64, sent: u64) -> Connection
         received,
         sent,
         session: None,
+        secure: false,
     }
 }
 

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 use crate::auth::SuperDigest;
 use crate::fourlw::AllowList;
 use crate::fourlw::Word;
+use crate::tls::settings::check_store_type;
+use crate::tls::settings::ClientAuth;
 
 pub use server::ServerLine;
 
@@ -42,7 +44,7 @@ pub struct ZooCfg {
     pub client_port: Option<u16>,
     /// clientPortAddress (a host name or address).
     pub client_port_address: Option<String>,
-    /// secureClientPort: parsed, not served (no TLS yet).
+    /// secureClientPort: the TLS client port.
     pub secure_client_port: Option<u16>,
     /// secureClientPortAddress.
     pub secure_client_port_address: Option<String>,
@@ -76,6 +78,10 @@ pub struct ZooCfg {
     pub dynamic_config_file: Option<PathBuf>,
     /// admin.enableServer, admin.serverAddress, admin.serverPort.
     pub admin: AdminKeys,
+    /// The secure client port's `ssl.*` keys.
+    pub ssl: SslKeys,
+    /// X509AuthenticationProvider.superUser: the x509 id that is the superuser.
+    pub x509_super_user: Option<String>,
     /// metricsProvider.httpHost and httpPort (ZooKeeper's defaults 0.0.0.0 and 7000) when
     /// metricsProvider.className names ZooKeeper's PrometheusMetricsProvider.
     pub prometheus: Option<(String, u16)>,
@@ -93,6 +99,21 @@ pub struct AdminKeys {
     pub server_address: Option<String>,
     /// admin.serverPort.
     pub server_port: Option<u16>,
+}
+
+/// The secure client port's keys (ZooKeeper's `ssl.*` without the `quorum` ones).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SslKeys {
+    /// ssl.keyStore.location.
+    pub key_store: Option<PathBuf>,
+    /// ssl.keyStore.password.
+    pub key_store_password: Option<String>,
+    /// ssl.keyStore.passwordPath: a file holding the password.
+    pub key_store_password_path: Option<PathBuf>,
+    /// ssl.trustStore.location.
+    pub trust_store: Option<PathBuf>,
+    /// ssl.clientAuth.
+    pub client_auth: Option<ClientAuth>,
 }
 
 /// The class ZooKeeper 3.6+ serves `/metrics` for Prometheus with.
@@ -145,9 +166,10 @@ pub struct ZooCfgError {
 }
 
 /// The class names of the authentication providers zk-node has (`authProvider.N=`).
-const BUILT_IN_PROVIDERS: [&str; 2] = [
+const BUILT_IN_PROVIDERS: [&str; 3] = [
     "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
     "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+    "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
 ];
 
 /// Reads zoo.cfg text. The first bad value is the error, as ZooKeeper stops at the first.
@@ -212,9 +234,9 @@ pub fn parse_myid(text: &str) -> Result<u64, String> {
 struct Seen {
     client_port_address: Option<properties::Entry>,
     secure_client_port_address: Option<properties::Entry>,
-    secure_client_port: usize,
     dynamic_config_file: Option<properties::Entry>,
     first_server: Option<properties::Entry>,
+    /// The first secure-port `ssl.*` key, for a note if there is no secure port.
     ssl: Option<usize>,
     metrics_class: Option<properties::Entry>,
     metrics_host: Option<String>,
@@ -258,10 +280,7 @@ impl Reader {
                 self.cfg.client_port_address = Some(host(e)?);
                 self.seen.client_port_address = Some(e.clone());
             }
-            "secureClientPort" => {
-                self.cfg.secure_client_port = Some(port(e, 0)?);
-                self.seen.secure_client_port = e.line;
-            }
+            "secureClientPort" => self.cfg.secure_client_port = Some(port(e, 0)?),
             "secureClientPortAddress" => {
                 self.cfg.secure_client_port_address = Some(host(e)?);
                 self.seen.secure_client_port_address = Some(e.clone());
@@ -354,9 +373,71 @@ impl Reader {
                      (--snapshot-every)",
                 );
             }
-            "sslQuorum" | "portUnification" | "sslQuorumReloadCertFiles" => {
+            "sslQuorum" | "portUnification" | "client.portUnification" => {
+                if boolean(e)? {
+                    let what = if e.key == "sslQuorum" {
+                        "not followed: the links between members do not use TLS"
+                    } else {
+                        "not followed: the plain client port takes no TLS; TLS clients use \
+                         secureClientPort"
+                    };
+                    self.warn(e, what);
+                }
+            }
+            "sslQuorumReloadCertFiles" => {
                 boolean(e)?;
-                self.seen.ssl.get_or_insert(e.line);
+                self.info(
+                    e,
+                    "accepted, not used: the links between members do not use TLS",
+                );
+            }
+            "client.certReload" => {
+                boolean(e)?;
+                self.info(
+                    e,
+                    "zk-node always reloads the secure port's certificate files when they change",
+                );
+            }
+            "ssl.keyStore.location" => self.ssl_key(e, |c, e| {
+                c.ssl.key_store = Some(path(e)?);
+                Ok(())
+            })?,
+            "ssl.keyStore.password" => self.ssl_key(e, |c, e| {
+                c.ssl.key_store_password = Some(e.value.clone());
+                Ok(())
+            })?,
+            "ssl.keyStore.passwordPath" => self.ssl_key(e, |c, e| {
+                c.ssl.key_store_password_path = Some(path(e)?);
+                Ok(())
+            })?,
+            "ssl.trustStore.location" => self.ssl_key(e, |c, e| {
+                c.ssl.trust_store = Some(path(e)?);
+                Ok(())
+            })?,
+            "ssl.keyStore.type" | "ssl.trustStore.type" => {
+                self.ssl_key(e, |_, e| check_store_type(&e.value).map_err(|r| bad(e, r)))?
+            }
+            "ssl.clientAuth" => self.ssl_key(e, |c, e| {
+                c.ssl.client_auth = Some(e.value.parse().map_err(|r: String| bad(e, r))?);
+                Ok(())
+            })?,
+            // A PEM trust store has no password.
+            "ssl.trustStore.password" | "ssl.trustStore.passwordPath" => {
+                self.ssl_key(e, |_, _| Ok(()))?;
+                self.info(e, "accepted, not used: a PEM trust store has no password");
+            }
+            // ZooKeeper sets the system property zookeeper.<key> from it, which its x509
+            // provider reads.
+            "X509AuthenticationProvider.superUser" => {
+                self.cfg.x509_super_user = Some(v.to_string());
+            }
+            "ssl.authProvider" => {
+                if v != "x509" {
+                    self.warn(
+                        e,
+                        "not followed: client certificates give ids of the x509 scheme",
+                    );
+                }
             }
             // A system property ZooKeeper reads from zoo.cfg: "no" skips its fsyncs.
             "forceSync" => {
@@ -381,9 +462,19 @@ impl Reader {
                 self.cfg.servers.insert(id, line);
                 self.seen.first_server.get_or_insert_with(|| e.clone());
             }
-            key if key.starts_with("ssl.") => {
-                self.seen.ssl.get_or_insert(e.line);
+            key if key.starts_with("ssl.quorum.") => {
+                self.info(
+                    e,
+                    "accepted, not used: the links between members do not use TLS",
+                );
             }
+            // ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, ssl.hostnameVerification,
+            // ssl.crl, ssl.ocsp, ssl.handshakeDetectionTimeoutMillis, ...
+            key if key.starts_with("ssl.") => self.info(
+                e,
+                "accepted, not used: the secure port offers TLS 1.2 and 1.3 with rustls' safe \
+                 cipher suites, checks no revocation lists, and gives a TLS handshake 10 s",
+            ),
             key if key.starts_with("admin.") => self.warn(e, "unknown admin key, ignored"),
             key if key.starts_with("autopurge.") => self.info(e, "accepted, not used"),
             key if key.starts_with("authProvider.") => {
@@ -391,8 +482,8 @@ impl Reader {
                     self.warn(
                         e,
                         format!(
-                            "{v} is not available: zk-node authenticates the digest and ip \
-                             schemes only; addauth with another scheme gets AuthFailed"
+                            "{v} is not available: zk-node authenticates the digest, ip and \
+                             x509 schemes only; addauth with another scheme gets AuthFailed"
                         ),
                     );
                 }
@@ -401,6 +492,16 @@ impl Reader {
             _ => self.warn(e, "unknown key, ignored"),
         }
         Ok(())
+    }
+
+    /// Reads one of the secure port's `ssl.*` keys with `read`.
+    fn ssl_key(
+        &mut self,
+        e: &properties::Entry,
+        read: impl FnOnce(&mut ZooCfg, &properties::Entry) -> Result<(), ZooCfgError>,
+    ) -> Result<(), ZooCfgError> {
+        self.seen.ssl.get_or_insert(e.line);
+        read(&mut self.cfg, e)
     }
 
     fn allow_list(&mut self, e: &properties::Entry) -> Result<AllowList, ZooCfgError> {
@@ -449,20 +550,12 @@ impl Reader {
                 ),
             ));
         }
-        if let Some(line) = self.seen.ssl {
+        if let (Some(line), None) = (self.seen.ssl, cfg.secure_client_port) {
             cfg.notes.push(Note {
-                level: NoteLevel::Warn,
+                level: NoteLevel::Info,
                 line,
                 key: "ssl.*".to_string(),
-                text: "accepted, not used: zk-node serves no TLS yet".to_string(),
-            });
-        }
-        if cfg.secure_client_port.is_some() {
-            cfg.notes.push(Note {
-                level: NoteLevel::Warn,
-                line: self.seen.secure_client_port,
-                key: "secureClientPort".to_string(),
-                text: "not served: zk-node has no TLS yet; clients must use clientPort".to_string(),
+                text: "not used: there is no secureClientPort".to_string(),
             });
         }
         if let Some(e) = self.seen.metrics_class.take() {

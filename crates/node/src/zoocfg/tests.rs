@@ -117,15 +117,11 @@ fn client_and_secure_addresses() {
     assert_eq!(e.line, 1);
     let e = err("clientPort=2181\nsecureClientPortAddress=127.0.0.1\n");
     assert_eq!(e.key, "secureClientPortAddress");
-    // The secure port is read and a warning says it is not served.
+    // The secure port is served: read, nothing to remark on.
     let cfg = ok("secureClientPort=2281\nsecureClientPortAddress=::1\n");
     assert_eq!(cfg.secure_client_port, Some(2281));
     assert_eq!(cfg.secure_client_port_address.as_deref(), Some("::1"));
-    let notes = notes_about(&cfg, "secureClientPort");
-    assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].level, NoteLevel::Warn);
-    assert!(notes[0].text.contains("no TLS"), "{}", notes[0].text);
-    assert_eq!(notes[0].line, 1);
+    assert!(notes_about(&cfg, "secureClientPort").is_empty());
     assert_eq!(
         err("clientPortAddress=a b\nclientPort=1").key,
         "clientPortAddress"
@@ -271,7 +267,9 @@ fn accepted_and_unknown_keys() {
             server_port: Some(8080),
         }
     );
-    assert_eq!(warned("ssl.*"), 1);
+    // ssl.* without a secureClientPort: said once, nothing lost.
+    assert_eq!(warned("ssl.*"), 0);
+    assert_eq!(notes_about(&cfg, "ssl.*").len(), 1);
     assert_eq!(notes_about(&cfg, "autopurge.snapRetainCount").len(), 1);
     assert_eq!(notes_about(&cfg, "autopurge.purgeInterval").len(), 1);
     assert_eq!(notes_about(&cfg, "authProvider.1").len(), 0);
@@ -385,4 +383,58 @@ fn myid() {
     );
     assert_eq!(parse_myid(""), Err("serverid  is not a number".to_string()));
     assert!(parse_myid("0").is_err());
+}
+
+/// The secure port's ssl.* keys: PEM stores only, ZooKeeper's clientAuth values; keys of
+/// TLS features zk-node does not have are said (loudly where something is not followed).
+#[test]
+fn ssl_keys() {
+    let cfg = ok("secureClientPort=2281\n\
+         ssl.keyStore.location=/etc/zk/server.pem\n\
+         ssl.keyStore.type=PEM\n\
+         ssl.keyStore.password=secret\n\
+         ssl.trustStore.location=/etc/zk/ca.pem\n\
+         ssl.trustStore.type=pem\n\
+         ssl.clientAuth=want\n\
+         ssl.protocol=TLSv1.3\n\
+         ssl.quorum.keyStore.location=/q.pem\n\
+         sslQuorum=true\n\
+         client.certReload=true\n\
+         X509AuthenticationProvider.superUser=CN=root,O=Example\n\
+         authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n");
+    assert_eq!(
+        cfg.ssl,
+        SslKeys {
+            key_store: Some("/etc/zk/server.pem".into()),
+            key_store_password: Some("secret".into()),
+            key_store_password_path: None,
+            trust_store: Some("/etc/zk/ca.pem".into()),
+            client_auth: Some(ClientAuth::Want),
+        }
+    );
+    assert!(
+        notes_about(&cfg, "ssl.*").is_empty(),
+        "a secure port is set"
+    );
+    assert_eq!(notes_about(&cfg, "ssl.protocol").len(), 1);
+    assert_eq!(notes_about(&cfg, "ssl.quorum.keyStore.location").len(), 1);
+    let quorum = notes_about(&cfg, "sslQuorum");
+    assert_eq!(quorum.len(), 1);
+    assert_eq!(quorum[0].level, NoteLevel::Warn);
+    assert_eq!(notes_about(&cfg, "client.certReload").len(), 1);
+    assert_eq!(cfg.x509_super_user.as_deref(), Some("CN=root,O=Example"));
+    assert!(notes_about(&cfg, "authProvider.x509").is_empty());
+    let e = err("ssl.keyStore.type=JKS\n");
+    assert!(e.reason.contains("PEM files only"), "{}", e.reason);
+    let e = err("ssl.trustStore.type=PKCS12\n");
+    assert_eq!(e.key, "ssl.trustStore.type");
+    let e = err("ssl.clientAuth=sometimes\n");
+    assert!(e.reason.contains("none, want or need"), "{}", e.reason);
+    assert!(ok("sslQuorum=false\nportUnification=false\n")
+        .notes
+        .is_empty());
+    assert_eq!(
+        notes_about(&ok("portUnification=true"), "portUnification").len(),
+        1
+    );
 }
