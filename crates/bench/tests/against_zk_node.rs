@@ -1,70 +1,27 @@
 //! Runs the `zk-bench` binary for ~2 s per workload against a one-node zk-node it starts on
 //! a free loopback port (killed on drop), and checks the JSON line: requests done, none failed.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use zk_testkit::zk_node::Single;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-use zk_testkit::zk_node::binary as zk_node_binary;
-
-use zk_chaos::ports::free_port;
-
-fn srvr_mode(addr: &str) -> Option<String> {
-    let addr: SocketAddr = addr.parse().ok()?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"srvr").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.lines()
-        .find_map(|l| l.strip_prefix("Mode: "))
-        .map(str::to_string)
-}
-
-/// One zk-node, killed on drop.
+/// One zk-node (the shared test kit's), killed on drop; no per-address connection limit, as
+/// a benchmark's clients all come from one address.
 struct ZkNode {
-    child: Child,
+    node: Single,
     addr: String,
-    _dir: tempfile::TempDir,
 }
 
 impl ZkNode {
     fn start() -> ZkNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(zk_node_binary())
-            .args(["--client-addr", &addr, "--max-connections-per-ip", "0"])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn zk-node");
-        let node = ZkNode {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + DEADLINE;
-        while srvr_mode(&node.addr).as_deref() != Some("standalone")
-            && srvr_mode(&node.addr).as_deref() != Some("leader")
-        {
-            assert!(Instant::now() < deadline, "zk-node did not start");
-            std::thread::sleep(Duration::from_millis(50)); // polling a process
+        let node = Single::start_with(&["--max-connections-per-ip", "0", "--log-level", "warn"]);
+        ZkNode {
+            addr: node.addr.to_string(),
+            node,
         }
-        node
-    }
-}
-
-impl Drop for ZkNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -117,7 +74,7 @@ fn check(workload: &str, json: &str) {
 #[test]
 fn get_and_create_against_one_zk_node() {
     let node = ZkNode::start();
-    let pid = node.child.id().to_string();
+    let pid = node.node.pid().to_string();
     for workload in ["get", "create"] {
         let out = zk_bench(&[
             "--servers",

@@ -6,25 +6,24 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use zk_client::{
     connect, perms, Acl, Client, ConnectOptions, CreateOptions, Error, Id, TlsOptions,
 };
 use zk_testkit::tls::Pki;
+use zk_testkit::zk_node::Single;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A zk-node with a secure port, its certificates from `pki` in its own directory.
+/// A zk-node (the test kit's) with a secure port, its certificates from `pki` in its own
+/// directory.
 struct SecureNode {
-    child: Option<Child>,
+    node: Single,
     plain: String,
     secure: String,
-    admin: String,
     dir: tempfile::TempDir,
-    log: PathBuf,
 }
 
 impl SecureNode {
@@ -35,90 +34,46 @@ impl SecureNode {
     fn start_with(pki: &Pki, client_auth: &str, extra: &[&str]) -> SecureNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let (key_store, ca) = pki.write_server(dir.path());
-        let log = dir.path().join("node.log");
-        let port = zk_chaos::ports::free_port;
-        let plain = format!("127.0.0.1:{}", port());
-        let secure = format!("127.0.0.1:{}", port());
-        let admin_port = port();
-        let child = Command::new(zk_testkit::zk_node::binary())
-            .args(["--client-addr", &plain, "--secure-client-addr", &secure])
-            .arg("--ssl-keystore")
-            .arg(&key_store)
-            .arg("--ssl-truststore")
-            .arg(&ca)
-            .args(["--ssl-client-auth", client_auth, "--ssl-reload-ms", "100"])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--tick-ms", "200", "--admin-addr", "127.0.0.1"])
-            .args(["--admin-port", &admin_port.to_string()])
-            .args(["--log-level", "info,openraft=warn"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn zk-node");
-        let node = SecureNode {
-            child: Some(child),
-            plain,
+        let secure = format!("127.0.0.1:{}", zk_chaos::ports::free_port());
+        let (key_store, ca) = (key_store.display().to_string(), ca.display().to_string());
+        let mut flags = vec![
+            "--secure-client-addr",
+            &secure,
+            "--ssl-keystore",
+            &key_store,
+            "--ssl-truststore",
+            &ca,
+            "--ssl-client-auth",
+            client_auth,
+            "--ssl-reload-ms",
+            "100",
+            "--log-level",
+            "info,openraft=warn",
+        ];
+        flags.extend_from_slice(extra);
+        let node = Single::start_in(&dir.path().join("data"), &flags);
+        SecureNode {
+            plain: node.addr.to_string(),
+            node,
             secure,
-            admin: format!("127.0.0.1:{admin_port}"),
             dir,
-            log,
-        };
-        let deadline = Instant::now() + DEADLINE;
-        while !zk_testkit::four_letter(&node.plain, "srvr").is_some_and(|s| s.contains("Mode: ")) {
-            assert!(
-                Instant::now() < deadline,
-                "zk-node did not start:\n{}",
-                node.log()
-            );
-            std::thread::sleep(Duration::from_millis(20)); // polling a process
         }
-        node
     }
 
     /// The body of the admin API's `/commands/<name>`.
     fn admin_command(&self, name: &str) -> String {
-        let mut s = TcpStream::connect(&self.admin).expect("admin port");
-        let _ = s.set_read_timeout(Some(DEADLINE));
-        write!(
-            s,
-            "GET /commands/{name} HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.admin
-        )
-        .expect("GET");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
+        zk_testkit::http_get(self.node.admin, &format!("/commands/{name}"))
+            .map(|(_, body)| body)
             .unwrap_or_default()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.node.log()
     }
 
     /// Waits (bounded) until the node's log has `needle`.
     fn wait_log(&self, needle: &str) {
-        let deadline = Instant::now() + DEADLINE;
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20)); // polling a file
-        }
-    }
-}
-
-impl Drop for SecureNode {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.node.wait_log(needle);
     }
 }
 

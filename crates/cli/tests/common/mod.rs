@@ -2,7 +2,8 @@
 //! zk-cli binary run with a deadline, tmux-driven terminals, and bounded polling. Everything
 //! started here is killed by a Drop guard.
 
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
 pub mod tmux;
 pub mod zk_node;
@@ -21,8 +22,6 @@ pub fn zk_cli_bin() -> &'static str {
 }
 
 pub use zk_chaos::ports::free_port;
-
-pub use zk_testkit::four_letter;
 
 /// Polls `f` until it returns Some, failing the test after [`DEADLINE`] with `what` and the
 /// last value seen (`describe`).

@@ -1,11 +1,11 @@
 //! Test support: real servers behind one trait (zk-node processes, Apache ZooKeeper via
-//! common::zookeeper), a TCP proxy that can cut or silence a client's connection, and bounded waits.
+//! common::zookeeper, both the shared test kit's) and bounded waits; the link proxy that cuts
+//! or refuses a client's connection is the kit's too (`zk_testkit::proxy`).
 
 #![allow(dead_code)]
 
 pub mod edges;
 pub mod judged;
-pub mod proxy;
 pub mod suite;
 pub mod zk_node;
 pub mod zookeeper;

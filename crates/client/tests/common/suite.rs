@@ -11,8 +11,8 @@ use zk_client::{
     KeeperState, Multi, MultiRead, OpResult, ReadResult, State, WatchedEvent, WatcherType,
 };
 
-use super::proxy::{Mode, Proxy};
 use super::{connected, join_in_order, unique, wait_event, wait_state, BoxFut, Servers, DEADLINE};
+use zk_testkit::proxy::LinkProxy;
 
 /// One case of the suite.
 pub type Case = for<'a> fn(&'a mut dyn Servers) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -264,7 +264,7 @@ pub async fn s2_2_s3_3_s6_1_failover_keeps_the_session(s: &mut dyn Servers) {
 /// (it does not know the session) and the handle would be CLOSED.
 pub async fn s3_4_behind_server_is_skipped(s: &mut dyn Servers) {
     let behind = block_in_place(super::zk_node::ZkNodes::single);
-    let proxy = Proxy::start(&s.addrs()[0]).await;
+    let proxy = proxy_to(&s.addrs()[0]);
     let cs = format!("{},{}", proxy.addr, behind.addrs()[0]);
     let (c, mut ev) = connected(&cs, opts(s).in_order()).await;
     let id = c.session().id;
@@ -277,7 +277,7 @@ pub async fn s3_4_behind_server_is_skipped(s: &mut dyn Servers) {
             .await
             .expect("write");
     }
-    proxy.set(Mode::Refuse);
+    proxy.refuse();
     wait_event(&mut ev, "Disconnected", |e| {
         e.state == KeeperState::Disconnected
     })
@@ -289,7 +289,7 @@ pub async fn s3_4_behind_server_is_skipped(s: &mut dyn Servers) {
         State::Connecting,
         "S3.4 the behind server did not take the client"
     );
-    proxy.set(Mode::Forward);
+    proxy.heal();
     let (e, skipped) = wait_event(&mut ev, "SyncConnected", |e| {
         e.state == KeeperState::SyncConnected
     })
@@ -332,7 +332,7 @@ pub async fn s5_1_s5_2_idle_session_kept_alive_by_pings(s: &mut dyn Servers) {
 pub async fn s5_3_silent_server_dropped_and_next_tried(s: &mut dyn Servers) {
     let t = s.test_timeout();
     let addrs = s.addrs();
-    let proxy = Proxy::start(&addrs[0]).await;
+    let proxy = proxy_to(&addrs[0]);
     let cs = format!("{},{}", proxy.addr, addrs[addrs.len() - 1]);
     let (c, mut ev) = connected(&cs, opts(s).in_order()).await;
     let id = c.session().id;
@@ -341,7 +341,7 @@ pub async fn s5_3_silent_server_dropped_and_next_tried(s: &mut dyn Servers) {
         .await
         .expect("ephemeral");
     let silent_at = Instant::now();
-    proxy.set(Mode::Silence);
+    proxy.cut();
     let (d, _) = wait_event(&mut ev, "Disconnected", |e| {
         e.state == KeeperState::Disconnected
     })
@@ -373,8 +373,8 @@ pub async fn s5_3_silent_server_dropped_and_next_tried(s: &mut dyn Servers) {
 /// a server again: Expired, CLOSED, every call SessionExpired at once.
 pub async fn s6_2_s6_3_s6_4_expiry_learned_only_on_reconnect(s: &mut dyn Servers) {
     let addrs = s.addrs();
-    let proxy = Proxy::start(&addrs[addrs.len() - 1]).await;
-    let (a, mut ev) = connected(&proxy.addr, opts(s)).await;
+    let proxy = proxy_to(&addrs[addrs.len() - 1]);
+    let (a, mut ev) = connected(&proxy.addr.to_string(), opts(s)).await;
     let (b, _) = connected(&s.connect_string(), opts(s)).await;
     let parent = unique("expiry");
     b.create(&parent, b"", &CreateOptions::persistent())
@@ -388,7 +388,7 @@ pub async fn s6_2_s6_3_s6_4_expiry_learned_only_on_reconnect(s: &mut dyn Servers
     let (_, mut node_w) = b.exists_watch(&e).await.expect("watch");
     let (_, mut kids_w) = b.get_children_watch(&parent).await.expect("child watch");
 
-    proxy.set(Mode::Refuse);
+    proxy.refuse();
     let cut = Instant::now();
     wait_event(&mut ev, "Disconnected", |e| {
         e.state == KeeperState::Disconnected
@@ -435,7 +435,7 @@ pub async fn s6_2_s6_3_s6_4_expiry_learned_only_on_reconnect(s: &mut dyn Servers
         "S6.4 no event before reaching a server"
     );
 
-    proxy.set(Mode::Forward);
+    proxy.heal();
     let (x, _) = wait_event(&mut ev, "Expired", |e| e.state == KeeperState::Expired).await;
     assert_eq!(x, WatchedEvent::state(KeeperState::Expired));
     wait_state(&a, State::Closed(CloseReason::SessionExpired)).await;
@@ -457,8 +457,8 @@ pub async fn s6_2_s6_3_s6_4_expiry_learned_only_on_reconnect(s: &mut dyn Servers
 /// S8.1, S6.5: requests pending when the connection drops fail with ConnectionLoss (saying a
 /// write may or may not have been applied); after a short cut the session comes back intact.
 pub async fn s8_1_s6_5_pending_ops_get_connection_loss(s: &mut dyn Servers) {
-    let proxy = Proxy::start(&s.addrs()[0]).await;
-    let (c, mut ev) = connected(&proxy.addr, opts(s)).await;
+    let proxy = proxy_to(&s.addrs()[0]);
+    let (c, mut ev) = connected(&proxy.addr.to_string(), opts(s)).await;
     let id = c.session().id;
     let n = unique("pending");
     c.create(&n, b"0", &CreateOptions::persistent())
@@ -468,7 +468,7 @@ pub async fn s8_1_s6_5_pending_ops_get_connection_loss(s: &mut dyn Servers) {
     c.create(&e, b"", &CreateOptions::ephemeral())
         .await
         .expect("ephemeral");
-    proxy.set(Mode::Silence);
+    proxy.cut();
     let mut futs: Vec<BoxFut<'_, zk_client::Result<()>>> = Vec::new();
     for i in 0..10 {
         let c = &c;
@@ -482,7 +482,7 @@ pub async fn s8_1_s6_5_pending_ops_get_connection_loss(s: &mut dyn Servers) {
     }
     let cut = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        proxy.set(Mode::Refuse);
+        proxy.refuse();
     };
     let (results, ()) = tokio::join!(join_in_order(futs), cut);
     assert_eq!(results.len(), 20);
@@ -495,7 +495,7 @@ pub async fn s8_1_s6_5_pending_ops_get_connection_loss(s: &mut dyn Servers) {
         e.state == KeeperState::Disconnected
     })
     .await;
-    proxy.set(Mode::Forward);
+    proxy.heal();
     wait_event(&mut ev, "SyncConnected", |e| {
         e.state == KeeperState::SyncConnected
     })
@@ -990,4 +990,15 @@ pub async fn r8_s1_4_auth_failed_closes(s: &mut dyn Servers) {
     assert_eq!(e, WatchedEvent::state(KeeperState::AuthFailed));
     assert_eq!(c.state(), State::Closed(CloseReason::AuthFailed));
     assert_eq!(c.exists("/").await, Err(Error::AuthFailed));
+}
+
+/// A link proxy to the server at `addr` (`host:port`): forward, cut (a black hole: the
+/// connection stays open, nothing passes), refuse (closed, new connections closed at once),
+/// heal (new connections forward again).
+fn proxy_to(addr: &str) -> LinkProxy {
+    let target = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .ok()
+        .and_then(|mut a| a.next())
+        .expect("a server address");
+    LinkProxy::start(target).expect("start a link proxy")
 }

@@ -1,7 +1,9 @@
-//! Test support: run the real `zk-node` binary on a free loopback port, and a raw protocol
-//! client (blocking sockets, zk-wire records) to check exactly what goes over the wire.
+//! Test support: the real `zk-node` binary on free loopback ports (the shared test kit's
+//! launchers, `zk_testkit::zk_node`), and a raw protocol client (blocking sockets, zk-wire
+//! records) to check exactly what goes over the wire.
 
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
 pub mod cluster;
 pub mod req;
@@ -11,12 +13,6 @@ use std::io::Read;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::net::TcpStream;
-use std::path::Path;
-use std::path::PathBuf;
-use std::process::Child;
-use std::process::Command;
-use std::process::ExitStatus;
-use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -32,162 +28,11 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 
 pub use zk_chaos::ports::free_port;
 
-/// A running `zk-node` process with its own data dir.
-pub struct ZkNode {
-    child: Option<Child>,
-    /// Client address.
-    pub addr: SocketAddr,
-    /// Data directory (kept across restarts).
-    pub data_dir: PathBuf,
-    /// The admin HTTP server's address (a free port, so parallel tests never share one).
-    pub admin: SocketAddr,
-    log: PathBuf,
-    extra: Vec<String>,
-}
-
-impl ZkNode {
-    /// Starts a node in `data_dir` with `--tick-ms 200` plus `extra` flags, waiting until it
-    /// answers `ruok`.
-    pub fn start_in(data_dir: &Path, extra: &[&str]) -> ZkNode {
-        let mut node = ZkNode {
-            child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data_dir.to_path_buf(),
-            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log: data_dir.with_extension("log"),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        node.spawn();
-        node
-    }
-
-    fn spawn(&mut self) {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let port = free_port();
-            self.addr = SocketAddr::from(([127, 0, 0, 1], port));
-            self.admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .expect("open node log");
-            let child = Command::new(env!("CARGO_BIN_EXE_zk-node"))
-                .arg("--client-addr")
-                .arg(self.addr.to_string())
-                .arg("--data-dir")
-                .arg(&self.data_dir)
-                .args(["--admin-port", &self.admin.port().to_string()])
-                .args([
-                    "--tick-ms",
-                    "200",
-                    "--log-level",
-                    "info,openraft=warn,zk_node=debug",
-                ])
-                .args(&self.extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn zk-node");
-            self.child = Some(child);
-            if self.wait_ready(deadline) {
-                return;
-            }
-            // The port was taken between our probe and its bind: try another.
-            self.kill9();
-            assert!(
-                Instant::now() < deadline,
-                "zk-node did not start:\n{}",
-                self.log_tail()
-            );
-        }
-    }
-
-    fn wait_ready(&mut self, deadline: Instant) -> bool {
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return false;
-                }
-            }
-            // Up (ruok) is not serving yet: a node serves once caught up (S9.6), and says so in
-            // srvr's Mode line.
-            if four_letter(self.addr, "srvr").is_some_and(|s| s.contains("Mode: ")) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
-        }
-        false
-    }
-
-    /// Starts the same node again on the same data dir (a new port).
-    pub fn restart(&mut self) {
-        self.spawn();
-    }
-
-    /// SIGTERM, then waits (bounded) for the exit status.
-    pub fn terminate(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "zk-node ignored SIGTERM:\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGKILL and reap.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// The end of the node's log, for assertion messages.
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for ZkNode {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// `GET path` over HTTP/1.0 (the server closes after answering); the status and body, or
-/// None if nothing answers.
-pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let (head, body) = out.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
+/// One zk-node process on its own (the kit's, shared by every crate's tests).
+pub use zk_testkit::zk_node::Single as ZkNode;
 
 pub use zk_testkit::four_letter;
+pub use zk_testkit::http_get;
 
 /// A raw ZooKeeper protocol connection.
 pub struct Raw {
