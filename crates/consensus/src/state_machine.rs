@@ -7,6 +7,8 @@
 
 use std::io;
 use std::io::Cursor;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
@@ -84,6 +86,7 @@ pub struct SharedState {
     state: Arc<RwLock<State>>,
     applied: watch::Receiver<AppliedPoint>,
     hook: Arc<OnceLock<ApplyHook>>,
+    installs: Arc<AtomicU64>,
 }
 
 /// The state machine is gone (Raft shut down) while waiting for a zxid.
@@ -92,6 +95,13 @@ pub struct SharedState {
 pub struct StateMachineGone;
 
 impl SharedState {
+    /// How many snapshots from the leader this member has installed since it opened. It is
+    /// raised before the applied point of the installed state is published, so a watcher of
+    /// [`SharedState::subscribe_applied`] that sees a jump can tell a snapshot made it.
+    pub fn snapshot_installs(&self) -> u64 {
+        self.installs.load(Ordering::SeqCst)
+    }
+
     /// A read guard on the applied state; hold it briefly (apply waits for it).
     ///
     /// Recursive: a read goes ahead while another read holds the lock even if apply waits
@@ -156,6 +166,9 @@ pub struct ZkStateMachine {
     state: Arc<RwLock<State>>,
     applied: watch::Sender<AppliedPoint>,
     hook: Arc<OnceLock<ApplyHook>>,
+    /// Snapshots installed from the leader since the member opened; raised before the
+    /// applied point that shows the installed state is published.
+    installs: Arc<AtomicU64>,
     snapshots: SnapshotStore<TypeConfig>,
     tree_config: TreeConfig,
     /// True while a snapshot is being encoded (its builder holds a read guard meanwhile).
@@ -179,15 +192,18 @@ impl ZkStateMachine {
         let (applied, applied_rx) = watch::channel(state.applied_point());
         let state = Arc::new(RwLock::new(state));
         let hook = Arc::new(OnceLock::new());
+        let installs = Arc::new(AtomicU64::new(0));
         let shared = SharedState {
             state: state.clone(),
             applied: applied_rx,
             hook: hook.clone(),
+            installs: installs.clone(),
         };
         let sm = ZkStateMachine {
             state,
             applied,
             hook,
+            installs,
             snapshots,
             tree_config,
             building: Arc::new(watch::channel(false).0),
@@ -201,6 +217,7 @@ impl ZkStateMachine {
             state: self.state.clone(),
             applied: self.applied.subscribe(),
             hook: self.hook.clone(),
+            installs: self.installs.clone(),
         }
     }
 
@@ -434,6 +451,8 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         let point = st.applied_point();
         drop(st);
         if log_id.is_some() {
+            // Before the point: whoever sees the jump can tell it came from a snapshot.
+            self.installs.fetch_add(1, Ordering::SeqCst);
             self.applied.send_replace(point);
         }
         // Freeing the old tree is work too; not under the lock, not on a runtime worker.

@@ -155,7 +155,7 @@ pub async fn start_cluster(
     );
     let snapshots = spawn_snapshot_trigger(
         raft.clone(),
-        state.subscribe_applied(),
+        &state,
         staggered_snapshot_threshold(config.snapshot_every, id),
     );
     let forwarder = Forwarder::new(identity, channels.clone(), role.clone(), config.timing);

@@ -150,6 +150,9 @@ pub(crate) fn may_take(unsent: usize, in_flight: usize, global: u64, global_limi
 /// or moved, the node stops): a client that does not read must not hold the socket open.
 const CLOSE_FLUSH: Duration = Duration::from_millis(200);
 
+/// The pause before a sync asks the leader's commit point again after a failed ask.
+const SYNC_RETRY: Duration = Duration::from_millis(20);
+
 /// A read buffer that grew past this for a large frame is given back afterwards.
 const KEEP_BUFFER: usize = 64 << 10;
 
@@ -698,7 +701,10 @@ impl<'a> Pipeline<'a> {
 
     /// A task that asks the leader for its commit point (read index) and waits until this
     /// node has applied it, bounded by the largest session timeout. None on a lone voter,
-    /// whose applied state is the commit point.
+    /// whose applied state is the commit point. A failed ask (no leader known for a moment,
+    /// the read-index call timing out on a loaded machine) is tried again within the bound,
+    /// as ZooKeeper's follower holds a sync until its leader answers: failing the gate closes
+    /// the client's connection.
     fn sync_gate(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
         if self.node.backend.standing().voters() <= 1 {
             return None;
@@ -711,8 +717,19 @@ impl<'a> Pipeline<'a> {
         let pending = Arc::clone(&self.node.stats.pending_syncs);
         pending.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
+            let mut last = String::new();
             let caught_up = tokio::time::timeout(bound, async {
-                let point = backend.commit_point().await?;
+                let point = loop {
+                    match backend.commit_point().await {
+                        Ok(point) => break point,
+                        Err(e) => {
+                            tracing::debug!("sync: asking the commit point again: {e}");
+                            last = e;
+                            // A retry's pause, not a wait for an event.
+                            tokio::time::sleep(SYNC_RETRY).await;
+                        }
+                    }
+                };
                 state
                     .wait_applied_index(point)
                     .await
@@ -720,7 +737,7 @@ impl<'a> Pipeline<'a> {
                     .map_err(|e| e.to_string())
             })
             .await
-            .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")));
+            .unwrap_or_else(|_| Err(format!("not caught up within {bound:?} ({last})")));
             pending.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(caught_up);
         });
