@@ -284,6 +284,16 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
     /// checks the data table, then the child table without repeating a watcher). Within a
     /// trigger, watchers come in `W` order.
     pub fn trigger(&mut self, triggers: &[Trigger]) -> Vec<(W, WatcherEvent)> {
+        self.trigger_counting(triggers, |_, _| {})
+    }
+
+    /// [`WatchRegistry::trigger`], telling `fired` how many watchers each trigger fired
+    /// (ZooKeeper's metrics count watchers per event).
+    pub fn trigger_counting(
+        &mut self,
+        triggers: &[Trigger],
+        mut fired: impl FnMut(EventType, usize),
+    ) -> Vec<(W, WatcherEvent)> {
         let mut out = Vec::new();
         for t in triggers {
             let ws = match t.event {
@@ -299,6 +309,7 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
                 }
                 _ => BTreeSet::new(),
             };
+            fired(t.event, ws.len());
             out.extend(ws.into_iter().map(|w| (w, event(t.event, &t.path))));
         }
         out

@@ -312,6 +312,18 @@ fn server_stats(s: &ServerStats) -> Map<String, Value> {
         ("last_processed_zxid", json!(s.last_zxid)),
         ("num_alive_client_connections", json!(s.alive_connections)),
         ("auth_failed_count", json!(s.auth_failed_count.unwrap_or(0))),
+        (
+            "fsync_threshold_exceed_count",
+            json!(s.fsync_threshold_exceed_count.unwrap_or(0)),
+        ),
+        (
+            "non_mtlsremote_conn_count",
+            json!(s.tls.map_or(0, |t| t.non_mtls_remote)),
+        ),
+        (
+            "non_mtlslocal_conn_count",
+            json!(s.tls.map_or(0, |t| t.non_mtls_local)),
+        ),
         ("uptime", json!(s.uptime_ms)),
     ]);
     let mut m = obj([
