@@ -817,3 +817,61 @@ fn fsyncs_snapshots_start_up_namespaces_and_watches_are_counted() {
     assert_eq!(value("zk_cnt_dbinittime"), Some(1));
     assert_eq!(json(lone.admin, "last_snapshot")["timestamp"], -1);
 }
+
+/// The secure port's counters: a handshake under way is `outstanding_tls_handshake` until
+/// its socket goes; one that fails (a plain-text client) is `unsuccessful_handshake`; plain
+/// connections from loopback are `non_mtls_local_conn_count`, as ZooKeeper counts them.
+#[test]
+fn tls_handshakes_and_plain_connections_are_counted() {
+    use std::io::Read;
+    use std::io::Write;
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("monitoring");
+    let (store, _ca) = pki.write_server(dir.path());
+    let secure = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let flags = [
+        "--secure-client-addr".to_string(),
+        secure.to_string(),
+        "--ssl-keystore".into(),
+        store.display().to_string(),
+        "--ssl-client-auth".into(),
+        "none".into(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let node = common::ZkNode::start_in(&dir.path().join("data"), &flags);
+    let value = |key: &str| mntr_value(&four_letter(node.addr, "mntr").unwrap_or_default(), key);
+    let wait_for = |key: &str, want: i64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while value(key) != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "{key} never {want}: {:?}",
+                value(key)
+            );
+            std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+        }
+    };
+    assert_eq!(value("zk_outstanding_tls_handshake"), Some(0));
+    assert_eq!(value("zk_unsuccessful_handshake"), Some(0));
+    let plain_before = value("zk_non_mtls_local_conn_count").unwrap_or(0);
+    assert!(plain_before >= 1, "the readiness probes and this mntr");
+
+    // Connected and silent: its handshake is under way until the socket closes.
+    let silent = TcpStream::connect(secure).expect("connect to the secure port");
+    wait_for("zk_outstanding_tls_handshake", 1);
+    drop(silent);
+    wait_for("zk_outstanding_tls_handshake", 0);
+    // Closed before finishing it: a failed handshake, as Netty fails ZooKeeper's.
+    wait_for("zk_unsuccessful_handshake", 1);
+    // So is plain text where a ClientHello belongs.
+    let mut plain = TcpStream::connect(secure).expect("connect to the secure port");
+    plain.write_all(b"ruokruokruokruok").expect("write");
+    let mut buf = [0u8; 64];
+    let _ = plain.read(&mut buf); // the server's alert, or the close
+    wait_for("zk_unsuccessful_handshake", 2);
+    // Four mntr connections since: all plain, all from loopback, none remote.
+    assert!(value("zk_non_mtls_local_conn_count") > Some(plain_before));
+    assert_eq!(value("zk_non_mtls_remote_conn_count"), Some(0));
+    assert_eq!(value("zk_outstanding_tls_handshake"), Some(0));
+}
