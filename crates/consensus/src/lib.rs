@@ -14,7 +14,9 @@
 //! the [`Origin`] of the request, results and watch triggers) through the [`ApplyHook`] on
 //! every node, read access to the applied [`State`] through [`SharedState`], with the applied
 //! zxid and log index to wait on, and how the member stands in Raft ([`Standing`]) without
-//! openraft's types. Proposals go in without waiting ([`ClusterNode::submit`],
+//! openraft's types, and what this crate measures for monitoring ([`ConsensusMetrics`]: log
+//! syncs, snapshots, the start's load), read when the node renders its metrics. Proposals go
+//! in without waiting ([`ClusterNode::submit`],
 //! [`Submitter`]); a log entry carries a [`Batch`] of commands, so one fsync covers everything
 //! queued meanwhile.
 //!
