@@ -288,7 +288,9 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
     }
 
     /// [`WatchRegistry::trigger`], telling `fired` how many watchers each trigger fired
-    /// (ZooKeeper's metrics count watchers per event).
+    /// (ZooKeeper's metrics count watchers per event): per table, as ZooKeeper's two watch
+    /// managers each count theirs, so a NodeDeleted that fired watches in both is told twice
+    /// (the child table's count includes watchers the data table already told).
     pub fn trigger_counting(
         &mut self,
         triggers: &[Trigger],
@@ -303,9 +305,13 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
                 EventType::NodeChildrenChanged => self.child.trigger(&t.path, t.event),
                 EventType::NodeDeleted => {
                     let mut ws = self.data.trigger(&t.path, t.event);
+                    fired(t.event, ws.len());
                     // The child table's one-shot watches are consumed even for suppressed ones.
-                    ws.extend(self.child.trigger(&t.path, t.event));
-                    ws
+                    let child = self.child.trigger(&t.path, t.event);
+                    fired(t.event, child.len());
+                    ws.extend(child);
+                    out.extend(ws.into_iter().map(|w| (w, event(t.event, &t.path))));
+                    continue;
                 }
                 _ => BTreeSet::new(),
             };
