@@ -14,7 +14,9 @@
 //! the [`Origin`] of the request, results and watch triggers) through the [`ApplyHook`] on
 //! every node, read access to the applied [`State`] through [`SharedState`], with the applied
 //! zxid and log index to wait on, and how the member stands in Raft ([`Standing`]) without
-//! openraft's types. Proposals go in without waiting ([`ClusterNode::submit`],
+//! openraft's types, and what this crate measures for monitoring ([`ConsensusMetrics`]: log
+//! syncs, snapshots, the start's load), read when the node renders its metrics. Proposals go
+//! in without waiting ([`ClusterNode::submit`],
 //! [`Submitter`]); a log entry carries a [`Batch`] of commands, so one fsync covers everything
 //! queued meanwhile.
 //!
@@ -42,6 +44,7 @@ mod error;
 mod flusher;
 mod grpc;
 mod log_store;
+pub mod metrics;
 mod recent;
 mod snapshot;
 mod snapshot_store;
@@ -82,6 +85,7 @@ pub use grpc::activity::{ActivityHandler, Touch};
 pub use log_store::LogReader;
 pub use log_store::LogStore;
 pub use log_store::StoredEntry;
+pub use metrics::ConsensusMetrics;
 pub use snapshot::decode_state;
 pub use snapshot::encode_state;
 pub use snapshot::StateSnapshotError;

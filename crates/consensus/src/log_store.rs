@@ -35,6 +35,7 @@ use crate::error::io_err;
 use crate::error::Corruption;
 use crate::error::OpenError;
 use crate::flusher::Flusher;
+use crate::metrics::ConsensusMetrics;
 use crate::recent::RecentEntries;
 use crate::storage::SledStorage;
 use crate::wal;
@@ -105,12 +106,17 @@ where
 fn sync_wal<C>(
     wal: &Mutex<Wal<C>>,
     recent: &Mutex<RecentEntries<C::Entry>>,
+    metrics: &ConsensusMetrics,
 ) -> io::Result<wal::Synced>
 where
     C: RaftTypeConfig,
     C::Entry: StoredEntry,
 {
     let synced = wal::sync(wal)?;
+    // A sync with nothing pending does no fsync: nothing to time.
+    if let Some((segment, _)) = synced.end {
+        metrics.record_fsync(synced.fsync, segment);
+    }
     let written = wal.lock().written_upto();
     recent.lock().written_upto(written);
     Ok(synced)
@@ -148,13 +154,14 @@ where
         let flusher = {
             let wal = wal.clone();
             let recent = recent.clone();
+            let metrics = storage.metrics().clone();
             if cfg!(feature = "unsafe-ack-before-flush") {
                 let data_dir = storage.path().to_path_buf();
                 Flusher::start(
                     "raft-log-sync",
                     move || {
                         crate::broken::sync_and_mark(&data_dir, || {
-                            sync_wal(&wal, &recent).map(|s| s.end)
+                            sync_wal(&wal, &recent, &metrics).map(|s| s.end)
                         })
                     },
                     Some(crate::broken::FLUSH_EVERY),
@@ -162,7 +169,7 @@ where
             } else {
                 Flusher::start(
                     "raft-log-sync",
-                    move || sync_wal(&wal, &recent).map(|_| ()),
+                    move || sync_wal(&wal, &recent, &metrics).map(|_| ()),
                     None,
                 )
             }

@@ -78,6 +78,16 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
     /// Why the check: a snapshot built from an older state can finish after a newer one was
     /// installed; replacing the newer one would lose the entries its install let be purged.
     pub async fn save(&self, meta: &SnapshotMetaOf<C>, data: Vec<u8>) -> std::io::Result<Vec<u8>> {
+        self.save_if_newer(meta, data).await.map(|(data, _)| data)
+    }
+
+    /// [`SnapshotStore::save`], also saying whether it was stored (false: the stored one is
+    /// newer and was kept).
+    pub(crate) async fn save_if_newer(
+        &self,
+        meta: &SnapshotMetaOf<C>,
+        data: Vec<u8>,
+    ) -> std::io::Result<(Vec<u8>, bool)> {
         let write_err =
             |e: &dyn std::error::Error| io_err(format_args!("storing snapshot {meta}"), e);
         // Held across the whole save (saves are rare): the newer-or-not check and the
@@ -89,7 +99,7 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
             .is_some_and(|(stored, _)| stored.last_log_id > meta.last_log_id)
         {
             tracing::info!(snapshot = %meta, "not storing a snapshot older than the stored one");
-            return Ok(data);
+            return Ok((data, false));
         }
         let name = file_name::<C>(meta);
         let file = SnapshotFile {
@@ -120,7 +130,16 @@ impl<C: RaftTypeConfig> SnapshotStore<C> {
                 tracing::warn!(file = %old.name, error = %e, "could not remove the replaced snapshot file");
             }
         }
-        Ok(data)
+        Ok((data, true))
+    }
+
+    /// When the stored snapshot's file was last modified (ZooKeeper's `last_snapshot`
+    /// answers a snapshot file's time until the server saves one), if there is one.
+    pub(crate) fn file_modified(&self) -> Option<std::time::SystemTime> {
+        let (_, file) = self.load_record().ok()??;
+        std::fs::metadata(self.dir.join(&file.name))
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// The stored record: metadata and where the bytes are.

@@ -31,6 +31,7 @@ use crate::command::CommandResponse;
 use crate::command::Origin;
 use crate::command::Outcome;
 use crate::error::io_err;
+use crate::metrics::ConsensusMetrics;
 use crate::snapshot::decode_state;
 use crate::snapshot::freeze_state;
 use crate::snapshot_store::SnapshotStore;
@@ -173,6 +174,7 @@ pub struct ZkStateMachine {
     tree_config: TreeConfig,
     /// True while a snapshot is being encoded (its builder holds a read guard meanwhile).
     building: Arc<watch::Sender<bool>>,
+    metrics: Arc<ConsensusMetrics>,
 }
 
 impl ZkStateMachine {
@@ -180,11 +182,20 @@ impl ZkStateMachine {
     /// openraft then re-applies the committed log after it.
     pub fn open(storage: &SledStorage, tree_config: TreeConfig) -> io::Result<(Self, SharedState)> {
         let snapshots = storage.snapshot_store::<TypeConfig>();
+        let metrics = storage.metrics().clone();
         let state = match snapshots.load()? {
             Some((meta, bytes)) => {
                 let state = decode_state(&bytes, tree_config)
                     .map_err(|e| io_err(format_args!("decoding snapshot {meta}"), &e))?;
                 check_meta(&meta, &state)?;
+                // Until this node saves one, `last_snapshot` names the one it started from,
+                // with its file's time, as ZooKeeper's does.
+                if let Some(modified) = snapshots.file_modified() {
+                    let ms = modified
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    metrics.snapshot_saved(state.last_zxid, ms);
+                }
                 state
             }
             None => State::new(tree_config),
@@ -207,6 +218,7 @@ impl ZkStateMachine {
             snapshots,
             tree_config,
             building: Arc::new(watch::channel(false).0),
+            metrics,
         };
         Ok((sm, shared))
     }
@@ -336,6 +348,7 @@ pub struct ZkSnapshotBuilder {
     state: Arc<RwLock<State>>,
     snapshots: SnapshotStore<TypeConfig>,
     building: Arc<watch::Sender<bool>>,
+    metrics: Arc<ConsensusMetrics>,
 }
 
 /// Marks a snapshot build for [`ZkStateMachine::write`] while it lives.
@@ -364,10 +377,11 @@ impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
         // `cargo bench -p zk-store --bench snapshot`). On a blocking thread: on a runtime
         // worker a long encoding left the other worker as the only one (found by
         // bench/compare.sh: elections nobody asked for during snapshots).
+        let started = std::time::Instant::now();
         let state = self.state.clone();
         let building = Building::start(&self.building);
         let encoded = tokio::task::spawn_blocking(move || {
-            let (meta, frozen) = {
+            let frozen = {
                 // Declared before the guard, so dropped after it: apply waits (without
                 // blocking a worker) only while the mark and the guard last, the freeze.
                 let _building = building;
@@ -377,14 +391,23 @@ impl RaftSnapshotBuilder<TypeConfig> for ZkSnapshotBuilder {
                     last_log_id: st.last_applied,
                     last_membership: st.last_membership.clone(),
                 };
-                (meta, freeze_state(&st)?)
+                (meta, st.last_zxid, freeze_state(&st)?)
             };
-            Ok::<_, crate::snapshot::StateSnapshotError>((meta, frozen.encode()))
+            let (meta, zxid, frozen) = frozen;
+            Ok::<_, crate::snapshot::StateSnapshotError>((meta, zxid, frozen.encode()))
         })
         .await
         .map_err(|e| io_err(format_args!("encoding a snapshot"), &e))?;
-        let (meta, bytes) = encoded.map_err(|e| io_err(format_args!("encoding a snapshot"), &e))?;
-        let bytes = self.snapshots.save(&meta, bytes).await?;
+        let (meta, zxid, bytes) =
+            encoded.map_err(|e| io_err(format_args!("encoding a snapshot"), &e))?;
+        let (bytes, stored) = self.snapshots.save_if_newer(&meta, bytes).await?;
+        // ZooKeeper's `snapshottime` times a snapshot from its start to its file written. A
+        // build the store did not keep (a newer snapshot was installed meanwhile) was still
+        // taken, so it is timed too; it is not the last snapshot, though.
+        self.metrics.snapshot_time.record(started.elapsed());
+        if stored {
+            self.metrics.snapshot_saved(zxid, crate::now_ms());
+        }
         Ok(Snapshot {
             meta,
             snapshot: Cursor::new(bytes),
@@ -420,6 +443,7 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
             state: self.state.clone(),
             snapshots: self.snapshots.clone(),
             building: self.building.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -440,7 +464,12 @@ impl RaftStateMachine<TypeConfig> for ZkStateMachine {
         let state = state.map_err(|e| io_err(format_args!("decoding snapshot {meta}"), &e))?;
         check_meta(meta, &state)?;
         // Stored before it replaces the state: a crash in between restarts from it.
-        let len = self.snapshots.save(meta, bytes).await?.len();
+        let (bytes, stored) = self.snapshots.save_if_newer(meta, bytes).await?;
+        let len = bytes.len();
+        if stored {
+            self.metrics
+                .snapshot_saved(state.last_zxid, crate::now_ms());
+        }
         let log_id = state.last_applied;
         tracing::info!(last = ?log_id, bytes = len, "installed a snapshot from the leader");
         let mut st = self.write().await;

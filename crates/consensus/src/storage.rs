@@ -20,6 +20,7 @@ use crate::error::OpenError;
 use crate::flusher::Flusher;
 use crate::log_store::LogStore;
 use crate::log_store::StoredEntry;
+use crate::metrics::ConsensusMetrics;
 use crate::snapshot_store::remove_strays;
 use crate::snapshot_store::SnapshotStore;
 
@@ -52,6 +53,8 @@ pub struct SledStorage {
     /// and holds this across its file write and flush.
     pub(crate) snapshot_lock: Arc<tokio::sync::Mutex<()>>,
     path: PathBuf,
+    /// What the stores on this directory measure for monitoring.
+    pub(crate) metrics: Arc<ConsensusMetrics>,
     /// Declared last so it drops after every sled handle of the last clone (see `Released`).
     pub(crate) release: Arc<ReleaseSignal>,
 }
@@ -160,6 +163,7 @@ impl SledStorage {
             flusher: Arc::new(flusher),
             snapshot_lock: Arc::new(tokio::sync::Mutex::new(())),
             path,
+            metrics: Arc::default(),
             release: Arc::new(ReleaseSignal(watch::channel(false).0)),
         })
     }
@@ -173,6 +177,11 @@ impl SledStorage {
     /// The directory this database lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the stores opened on this directory measure (log syncs, snapshots, start-up).
+    pub fn metrics(&self) -> &Arc<ConsensusMetrics> {
+        &self.metrics
     }
 
     /// Opens the Raft log and vote store of this data directory (once per process: it locks

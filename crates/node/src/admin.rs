@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
+use zk_consensus::metrics::Startup;
 use zk_consensus::now_ms;
 
 use crate::fourlw;
@@ -94,7 +97,31 @@ fn leader_stats(node: &Node, facts: &RaftFacts) -> LeaderStats {
 /// ZooKeeper's counters and summaries that zk-node keeps.
 fn metric_stats(node: &Node) -> MetricStats {
     let st = &node.stats;
+    let cm = node.backend.consensus_metrics();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let basic = |h: &metrics::Histogram| metrics::summary(&h.snapshot(), false);
+    let values = |h: &metrics::Histogram| metrics::value_summary(&h.snapshot());
+    let fired = &node.hub.watches_fired;
+    let mut summaries = vec![
+        (
+            "leader_unavailable_time",
+            basic(&st.raft.leader_unavailable_time),
+        ),
+        ("node_created_watch_count", values(&fired.created)),
+        ("node_deleted_watch_count", values(&fired.deleted)),
+        ("fsynctime", basic(&cm.fsync_time)),
+        ("snapshottime", basic(&cm.snapshot_time)),
+        ("unavailable_time", basic(&st.raft.unavailable_time)),
+        ("node_children_watch_count", values(&fired.children)),
+        ("node_changed_watch_count", values(&fired.changed)),
+    ];
+    summaries.extend(startup_summaries(cm.startup()));
+    let set = |s: &metrics::NamespaceSet| -> Vec<(String, fourlw::SummaryStats)> {
+        s.snapshot()
+            .into_iter()
+            .map(|(ns, snap)| (ns, metrics::value_summary(&snap)))
+            .collect()
+    };
     MetricStats {
         local_sessions: 0,
         synced_observers: 0,
@@ -104,23 +131,64 @@ fn metric_stats(node: &Node) -> MetricStats {
             ("bytes_received_count", load(&st.bytes_received)),
             ("connection_request_count", load(&st.connection_requests)),
             ("response_bytes", load(&st.response_bytes)),
+            ("snap_count", load(&cm.snapshots_sent)),
+            (
+                "unsuccessful_handshake",
+                load(&st.tls.unsuccessful_handshakes),
+            ),
             ("commit_count", load(&node.hub.applied)),
+            ("stale_sessions_expired", load(&st.stale_sessions_expired)),
         ],
-        summaries: vec![
-            (
-                "election_time",
-                metrics::summary(&st.raft.election_time.snapshot(), false),
-            ),
-            (
-                "updatelatency",
-                metrics::summary(&st.update_latency.snapshot(), true),
-            ),
-            (
-                "readlatency",
-                metrics::summary(&st.read_latency.snapshot(), true),
-            ),
+        summary_sets: vec![
+            ("read_per_namespace", set(&node.hub.namespaces.read)),
+            ("write_per_namespace", set(&node.hub.namespaces.write)),
         ],
+        summaries: summaries
+            .into_iter()
+            .chain([
+                (
+                    "election_time",
+                    metrics::summary(&st.raft.election_time.snapshot(), false),
+                ),
+                (
+                    "updatelatency",
+                    metrics::summary(&st.update_latency.snapshot(), true),
+                ),
+                (
+                    "readlatency",
+                    metrics::summary(&st.read_latency.snapshot(), true),
+                ),
+            ])
+            .collect(),
     }
+}
+
+/// ZooKeeper's start-up summaries, one value each: the database's load (`dbinittime`), its
+/// snapshot part, and the transactions replayed after it (left empty when there were none,
+/// as ZooKeeper leaves them).
+fn startup_summaries(s: Option<Startup>) -> Vec<(&'static str, fourlw::SummaryStats)> {
+    let once = |d: Duration| {
+        let h = metrics::Histogram::default();
+        h.record(d);
+        metrics::summary(&h.snapshot(), false)
+    };
+    let empty = || metrics::summary(&metrics::Histogram::default().snapshot(), false);
+    let Some(s) = s else {
+        return Vec::new();
+    };
+    let (txns_time, txns) = if s.txns_loaded > 0 {
+        let count = metrics::Histogram::default();
+        count.record_value(s.txns_loaded);
+        (once(s.txns_load), metrics::value_summary(&count.snapshot()))
+    } else {
+        (empty(), empty())
+    };
+    vec![
+        ("startup_txns_load_time", txns_time),
+        ("startup_txns_loaded", txns),
+        ("dbinittime", once(s.db_init())),
+        ("startup_snap_load_time", once(s.snap_load)),
+    ]
 }
 
 /// `conf`'s ensemble part: the members Raft has, with zoo.cfg's keys where it gave them
@@ -333,6 +401,21 @@ pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats
         open_file_descriptors: open_fds,
         max_file_descriptors: max_fds,
         auth_failed_count: Some(node.stats.auth_failed.load(Ordering::Relaxed)),
+        fsync_threshold_exceed_count: Some(
+            node.backend
+                .consensus_metrics()
+                .fsync_threshold_exceeded
+                .load(Ordering::Relaxed),
+        ),
+        tls: Some(fourlw::TlsStats {
+            non_mtls_remote: node.stats.tls.non_mtls_remote.load(Ordering::Relaxed),
+            non_mtls_local: node.stats.tls.non_mtls_local.load(Ordering::Relaxed),
+            outstanding_handshakes: node
+                .stats
+                .tls
+                .outstanding_handshakes
+                .load(Ordering::Relaxed),
+        }),
         client_response_sizes: Some(node.stats.response_sizes.get()),
         quorum: (mode != Mode::Standalone).then(|| QuorumStats {
             quorum_size: facts.quorum_size(),

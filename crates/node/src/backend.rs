@@ -38,6 +38,11 @@ impl Backend {
         self.0.is_leader()
     }
 
+    /// What the member's storage and network measure (log syncs, snapshots, start-up).
+    pub fn consensus_metrics(&self) -> &Arc<zk_consensus::ConsensusMetrics> {
+        self.0.metrics()
+    }
+
     /// How this member stands in Raft now.
     pub fn standing(&self) -> Standing {
         self.0.standing()

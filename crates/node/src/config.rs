@@ -158,6 +158,16 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_LOG_KEEP", default_value_t = 1000)]
     pub log_keep: u64,
 
+    /// A sync of the Raft log slower than this many ms is counted
+    /// (`fsync_threshold_exceed_count`) and logged as a warning (zoo.cfg's
+    /// fsync.warningthresholdms, ZooKeeper's default).
+    #[arg(
+        long,
+        env = "ZK_NODE_FSYNC_WARNING_THRESHOLD_MS",
+        default_value_t = 1000
+    )]
+    pub fsync_warning_threshold_ms: u64,
+
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// `info,zk_node=debug` (the default keeps openraft's own chatter at warn).
     #[arg(long, env = "ZK_NODE_LOG_LEVEL", default_value = "info,openraft=warn")]
@@ -343,6 +353,8 @@ pub struct Settings {
     pub snapshot_every: u64,
     /// Log entries kept before a snapshot (ensemble).
     pub log_keep: u64,
+    /// Log syncs slower than this are counted and logged.
+    pub fsync_warning_threshold: Duration,
     /// Enabled four-letter words.
     pub four_letter_words: AllowList,
     /// Container/TTL cleaner interval.
@@ -442,6 +454,7 @@ impl Config {
             global_outstanding_limit: self.global_outstanding_limit,
             snapshot_every: self.snapshot_every,
             log_keep: self.log_keep,
+            fsync_warning_threshold: Duration::from_millis(self.fsync_warning_threshold_ms),
             four_letter_words: self.four_letter_words.clone(),
             container_check: Duration::from_millis(self.container_check_ms),
             ttl_nodes: self.ttl_nodes,
@@ -585,6 +598,11 @@ impl Config {
             // default to 100000.
             if let Some(n) = zoo.snap_count {
                 self.snapshot_every = n;
+            }
+        }
+        if !given("fsync_warning_threshold_ms") {
+            if let Some(ms) = zoo.fsync_warning_threshold_ms {
+                self.fsync_warning_threshold_ms = ms;
             }
         }
         if !given("super_digest") && zoo.super_digest.is_some() {
@@ -1036,6 +1054,20 @@ mod tests {
         let (_dir, loaded) = with_file(&text, Some("2"), &["--snapshot-every", "70"]);
         let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
         assert_eq!(s.map(|s| s.snapshot_every), Some(70));
+        let text = format!("{ENSEMBLE}fsync.warningthresholdms=20\n");
+        let (_dir, loaded) = with_file(&text, Some("2"), &[]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(
+            s.map(|s| s.fsync_warning_threshold),
+            Some(Duration::from_millis(20))
+        );
+        let (_dir, loaded) = with_file(ENSEMBLE, Some("2"), &[]);
+        let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(
+            s.map(|s| s.fsync_warning_threshold),
+            Some(Duration::from_secs(1)),
+            "ZooKeeper's default"
+        );
         let (_dir, loaded) = with_file(ENSEMBLE, None, &["--peers", "1=h:1,2=h:2", "--id", "2"]);
         let s = loaded.ok().and_then(|(c, _)| c.settings().ok());
         let peers = s.and_then(|s| s.ensemble).map(|e| e.peers.to_string());

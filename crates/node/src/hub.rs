@@ -27,6 +27,7 @@ use zk_consensus::State;
 use zk_session::Owner;
 use zk_session::SessionId;
 use zk_store::WatchRegistry;
+use zk_wire::EventType;
 use zk_wire::WatcherEvent;
 
 use crate::expiry::Expiry;
@@ -165,6 +166,11 @@ pub struct Hub {
     expiry: Arc<Expiry>,
     /// Commands applied here since start (ZooKeeper's `commit_count`).
     pub applied: AtomicU64,
+    /// Watches each event fired, by its type (ZooKeeper's `node_*_watch_count`).
+    pub watches_fired: crate::metrics::WatchesFired,
+    /// Bytes read and written per top-level znode (ZooKeeper's `read_per_namespace`,
+    /// `write_per_namespace`).
+    pub namespaces: crate::metrics::Namespaces,
 }
 
 impl Hub {
@@ -177,6 +183,8 @@ impl Hub {
             pending: Mutex::new(HashMap::new()),
             expiry,
             applied: AtomicU64::new(0),
+            watches_fired: Default::default(),
+            namespaces: Default::default(),
         }
     }
 
@@ -349,6 +357,18 @@ impl Hub {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let triggers = ev.outcome.triggers();
+        // ZooKeeper's DataTree counts each create, setData and delete it applies: path
+        // length plus the data written (none for a delete). Every write leaves its trigger.
+        for t in triggers {
+            let data = match t.event {
+                EventType::NodeCreated | EventType::NodeDataChanged => {
+                    state.tree.data_len(&t.path).unwrap_or(0)
+                }
+                EventType::NodeDeleted => 0,
+                _ => continue,
+            };
+            self.namespaces.write.record(&t.path, data);
+        }
         let ended: &[SessionId] = match &ev.outcome {
             Outcome::SessionsClosed { ids, .. } => ids,
             _ => &[],
@@ -365,7 +385,11 @@ impl Hub {
         }
         if !triggers.is_empty() || !ended.is_empty() {
             let mut t = self.tables();
-            for (conn, event) in t.watches.trigger(triggers) {
+            let fired = &self.watches_fired;
+            for (conn, event) in t
+                .watches
+                .trigger_counting(triggers, |event, n| fired.record(event, n))
+            {
                 if let Some(r) = t.conns.get(&conn) {
                     let _ = r.tx.send(Push::Event {
                         zxid: ev.zxid,

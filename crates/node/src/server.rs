@@ -140,6 +140,7 @@ impl Server {
         config.dial = dial;
         config.snapshot_every = settings.snapshot_every;
         config.keep_log = settings.log_keep;
+        config.fsync_warning_threshold = settings.fsync_warning_threshold;
         config.tree_config = tree_config;
         // Installed before Raft starts: entries a leader replicates right away must fire
         // their watches and complete their requests too.

@@ -38,6 +38,11 @@ pub struct Stats {
     pub pending_syncs: std::sync::Arc<AtomicU64>,
     /// Raft's history on this node.
     pub raft: crate::metrics::RaftCounters,
+    /// Sessions this node expired while leading (ZooKeeper's `stale_sessions_expired`: the
+    /// leader's session tracker counts each session it expires).
+    pub stale_sessions_expired: AtomicU64,
+    /// The secure port's TLS handshakes and the plain port's connections.
+    pub tls: crate::metrics::TlsCounters,
 }
 
 impl Stats {

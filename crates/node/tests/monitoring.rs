@@ -307,12 +307,7 @@ const DATA_MAPS: [&str; 5] = [
 ];
 
 /// ZooKeeper's fields zk-node leaves out (docs/operations.md says why), by path.
-const LEFT_OUT_FIELDS: [&str; 4] = [
-    "server_stats.fsync_threshold_exceed_count",
-    "server_stats.provider_null",
-    "server_stats.non_mtlsremote_conn_count",
-    "server_stats.non_mtlslocal_conn_count",
-];
+const LEFT_OUT_FIELDS: [&str; 1] = ["server_stats.provider_null"];
 
 /// Compares field by field: every ZooKeeper field is ours (or left out on purpose) with a
 /// value of the same kind, and we have no field ZooKeeper lacks.
@@ -354,12 +349,11 @@ fn same_fields(at: &str, theirs: &Value, ours: &Value, problems: &mut Vec<String
 }
 
 /// ZooKeeper 3.8's admin commands zk-node does not serve (docs/operations.md says why).
-const LEFT_OUT_COMMANDS: [&str; 9] = [
+const LEFT_OUT_COMMANDS: [&str; 8] = [
     "get_trace_mask",
     "set_trace_mask",
     "hash",
     "initial_configuration",
-    "last_snapshot",
     "observer_connection_stat_reset",
     "observers",
     "system_properties",
@@ -369,20 +363,10 @@ const LEFT_OUT_COMMANDS: [&str; 9] = [
 /// ZooKeeper 3.8 leader's mntr keys zk-node leaves out (summaries by their base name, with
 /// a per-follower `N_` prefix dropped); docs/operations.md gives the reasons.
 const LEFT_OUT_MNTR: &[&str] = &[
-    // TLS (issue 19 item 2).
-    "non_mtls_remote_conn_count",
-    "non_mtls_local_conn_count",
-    "outstanding_tls_handshake",
+    // TLS: no handshake throttling; no HTTPS on the admin port.
     "tls_handshake_exceeded",
-    "unsuccessful_handshake",
     "insecure_admin_count",
-    // Inside zk-consensus (its log, snapshots and replication), not published to the node.
-    "fsynctime",
-    "snapshottime",
-    "dbinittime",
-    "startup_txns_loaded",
-    "startup_txns_load_time",
-    "startup_snap_load_time",
+    // Replication inside openraft, which has no counterpart of Zab's packets and phases.
     "quorum_ack_latency",
     "proposal_latency",
     "proposal_ack_creation_latency",
@@ -392,7 +376,6 @@ const LEFT_OUT_MNTR: &[&str] = &[
     "learner_commit_received_count",
     "follower_sync_time",
     "diff_count",
-    "snap_count",
     "inflight_diff_count",
     "inflight_snap_count",
     "learner_handler_qp_size",
@@ -475,17 +458,12 @@ const LEFT_OUT_MNTR: &[&str] = &[
     "revalidate_count",
     "connection_revalidate_count",
     "sessionless_connections_expired",
-    // Meaningful here, not counted yet.
-    "stale_sessions_expired",
-    "node_created_watch_count",
-    "node_deleted_watch_count",
-    "node_changed_watch_count",
-    "node_children_watch_count",
-    "write_per_namespace",
-    "read_per_namespace",
-    "unavailable_time",
-    "leader_unavailable_time",
 ];
+
+/// Namespaces only ZooKeeper's leader writes to: it stores its dynamic configuration in
+/// `/zookeeper/config` when it starts leading (zk-node has no dynamic configuration), so its
+/// mntr has `zookeeper_write_per_namespace` keys zk-node's has not.
+const ZOOKEEPER_ONLY_NAMESPACES: [&str; 1] = ["zookeeper_write_per_namespace"];
 
 /// A ZooKeeper mntr key's base name: without `zk_`, a summary's prefix and the key of a
 /// labelled summary (a follower's id, `1_learner_handler_qp_size`; a namespace,
@@ -508,6 +486,21 @@ fn base(key: &str) -> &str {
         }
     }
     key
+}
+
+/// A key of ZooKeeper's that only its own writes produce (see [`ZOOKEEPER_ONLY_NAMESPACES`]).
+fn zookeeper_only(key: &str) -> bool {
+    ZOOKEEPER_ONLY_NAMESPACES
+        .iter()
+        .any(|set| key.ends_with(&format!("_{set}")))
+}
+
+/// The number `mntr` prints for `key`.
+fn mntr_value(text: &str, key: &str) -> Option<i64> {
+    text.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.trim().parse().ok())
 }
 
 fn mntr_keys(text: &str) -> BTreeSet<String> {
@@ -596,11 +589,40 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
     assert!(theirs.len() > 400, "{theirs:?}");
     let missing: Vec<&String> = theirs
         .iter()
-        .filter(|k| !ours.contains(*k) && !LEFT_OUT_MNTR.contains(&base(k)))
+        .filter(|k| !ours.contains(*k) && !LEFT_OUT_MNTR.contains(&base(k)) && !zookeeper_only(k))
         .collect();
     assert!(missing.is_empty(), "not in zk-node's mntr: {missing:?}");
     let invented: Vec<&String> = ours.iter().filter(|k| !theirs.contains(*k)).collect();
     assert!(invented.is_empty(), "not ZooKeeper's: {invented:?}");
+    // The workload's keys that only exist once counted: the namespace its writes and reads
+    // went to, on both sides.
+    for key in [
+        "zk_cnt_app_write_per_namespace",
+        "zk_cnt_app_read_per_namespace",
+        "zk_cnt_fsynctime",
+        "zk_cnt_dbinittime",
+        "zk_non_mtls_local_conn_count",
+        "zk_stale_sessions_expired",
+    ] {
+        assert!(theirs.contains(key), "ZooKeeper's mntr has no {key}");
+        assert!(ours.contains(key), "zk-node's mntr has no {key}");
+    }
+    let ours_value = |key: &str| mntr_value(&ours_text, key);
+    assert_eq!(
+        ours_value("zk_cnt_app_write_per_namespace"),
+        Some(3),
+        "/app, /app/e1, /app/e2"
+    );
+    assert!(ours_value("zk_cnt_fsynctime") >= Some(3), "{ours_text}");
+    assert!(
+        ours_value("zk_non_mtls_local_conn_count") >= Some(2),
+        "the workload's two plain connections from loopback"
+    );
+    // last_snapshot: field by field above; no snapshot yet on either side here, or one
+    // ZooKeeper took at start: the zxid is hex and the time is seconds.
+    let ls = json(c.members[nl].admin, "last_snapshot");
+    assert_eq!(ls["zxid"], "ffffffffffffffff", "no snapshot yet: {ls}");
+    assert_eq!(ls["timestamp"], -1, "{ls}");
     for key in [
         "zk_peer_state\tleading - broadcast",
         "zk_synced_followers\t2",
@@ -630,4 +652,226 @@ fn apache_zookeeper_admin_commands_and_mntr_keys() {
             "docs/operations.md does not name `{name}`"
         );
     }
+}
+
+/// What zk-consensus measures reaches mntr, the admin API and /metrics: every write's log
+/// sync (`fsynctime`), a snapshot (`snapshottime`, `last_snapshot`), the next start's load
+/// (`dbinittime`, `startup_*`); and what the node counts per namespace and per watch event.
+#[test]
+fn fsyncs_snapshots_start_up_namespaces_and_watches_are_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut node = common::ZkNode::start_in(&dir.path().join("data"), &["--snapshot-every", "20"]);
+    let mntr = |node: &common::ZkNode| four_letter(node.addr, "mntr").unwrap_or_default();
+    let before = mntr(&node);
+    assert_eq!(
+        mntr_value(&before, "zk_cnt_snapshottime"),
+        Some(0),
+        "{before}"
+    );
+    let ls = json(node.admin, "last_snapshot");
+    assert_eq!(ls["zxid"], "ffffffffffffffff", "{ls}");
+
+    let (mut client, _) = Raw::new_session_retrying(node.addr, 10_000);
+    // An exists watch on a node the writes then create: one NodeCreated event, one watch.
+    client.call(&exists("/ns/w", true));
+    let mut written = Vec::new();
+    let mut create_all = |client: &mut Raw, paths: Vec<String>| {
+        for path in paths {
+            assert_eq!(client.call(&create(&path, 0)).0.err, 0, "{path}");
+            written.push(path);
+        }
+    };
+    let mut paths = vec!["/ns".to_string()];
+    paths.extend((0..24).map(|i| format!("/ns/n{i}")));
+    create_all(&mut client, paths);
+    // A snapshot is due after 10 to 20 commands: one has been taken, or is being taken.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = mntr(&node);
+        if mntr_value(&text, "zk_cnt_snapshottime") >= Some(1) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no snapshot counted:\n{text}");
+        std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+    };
+    // From another session: the watcher's event then cannot come before a reply it waits for.
+    let (mut other, _) = Raw::new_session_retrying(node.addr, 10_000);
+    create_all(&mut other, vec!["/ns/w".to_string()]);
+    let reply = other.call(&Request::GetData(GetDataRequest {
+        path: "/ns/n0".into(),
+        watch: false,
+    }));
+    assert_eq!(reply.0.err, 0);
+    let text_after = mntr(&node);
+    let value = |key: &str| mntr_value(&text_after, key);
+
+    // Each acknowledged create waited for a sync of its own: at least one fsync each.
+    assert!(
+        value("zk_cnt_fsynctime") >= Some(written.len() as i64),
+        "{text_after}"
+    );
+    assert!(value("zk_max_fsynctime") >= value("zk_min_fsynctime"));
+    assert_eq!(value("zk_cnt_startup_snap_load_time"), Some(1), "{text}");
+    assert_eq!(value("zk_cnt_dbinittime"), Some(1));
+    // ZooKeeper's sizes: path plus data for a create (the test's data is the path again),
+    // path plus data for a getData.
+    let sum: usize = written.iter().map(|p| 2 * p.len()).sum();
+    assert_eq!(
+        value("zk_cnt_ns_write_per_namespace"),
+        Some(written.len() as i64),
+        "{text_after}"
+    );
+    assert_eq!(value("zk_sum_ns_write_per_namespace"), Some(sum as i64));
+    assert_eq!(value("zk_cnt_ns_read_per_namespace"), Some(1));
+    assert_eq!(
+        value("zk_sum_ns_read_per_namespace"),
+        Some(2 * "/ns/n0".len() as i64)
+    );
+    assert_eq!(
+        value("zk_cnt_node_created_watch_count"),
+        Some(1),
+        "{text_after}"
+    );
+    assert_eq!(value("zk_sum_node_created_watch_count"), Some(1));
+    // The parent's children changed 25 times; nobody watched them.
+    assert_eq!(value("zk_cnt_node_children_watch_count"), Some(0));
+    assert_eq!(
+        value("zk_cnt_unavailable_time"),
+        Some(1),
+        "it serves since its start"
+    );
+
+    let ls = json(node.admin, "last_snapshot");
+    let zxid = ls["zxid"].as_str().unwrap_or_default();
+    let zxid = i64::from_str_radix(zxid, 16).unwrap_or_else(|e| panic!("{ls}: {e}"));
+    assert!(zxid > 0, "{ls}");
+    let at = ls["timestamp"].as_i64().unwrap_or(-1);
+    assert!(at >= started_secs - 1 && at <= started_secs + 120, "{ls}");
+    let ss = json(node.admin, "server_stats");
+    assert_eq!(
+        ss["server_stats"]["fsync_threshold_exceed_count"], 0,
+        "{ss}"
+    );
+    assert!(
+        ss["server_stats"]["non_mtlslocal_conn_count"].as_i64() >= Some(1),
+        "{ss}"
+    );
+
+    let page = http_get(node.admin, "/metrics");
+    let Some((200, metrics)) = page else {
+        panic!("{page:?}")
+    };
+    for line in [
+        "# TYPE fsynctime summary".to_string(),
+        "# TYPE snapshottime summary".to_string(),
+        format!("write_per_namespace_count{{key=\"ns\"}} {}", written.len()),
+        "node_created_watch_count_count 1".to_string(),
+        "# TYPE stale_sessions_expired counter".to_string(),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+
+    // A clean stop and a start: the snapshot is loaded; it is still the last one.
+    drop(client);
+    assert!(node.terminate().success(), "{}", node.log_tail());
+    node.restart();
+    let text = mntr(&node);
+    let value = |key: &str| mntr_value(&text, key);
+    assert_eq!(value("zk_cnt_dbinittime"), Some(1), "{text}");
+    assert_eq!(value("zk_cnt_startup_snap_load_time"), Some(1));
+    assert_eq!(
+        value("zk_cnt_startup_txns_loaded"),
+        value("zk_cnt_startup_txns_load_time")
+    );
+    let again = json(node.admin, "last_snapshot");
+    let again_zxid = again["zxid"]
+        .as_str()
+        .and_then(|z| i64::from_str_radix(z, 16).ok());
+    assert!(again_zxid >= Some(zxid), "{again} after {ls}");
+    assert!(
+        again["timestamp"].as_i64() >= Some(started_secs - 1),
+        "{again}"
+    );
+
+    // Without a snapshot, a start replays the whole log: the transactions loaded.
+    let mut lone = common::ZkNode::start_in(&dir.path().join("lone"), &[]);
+    let (mut client, _) = Raw::new_session_retrying(lone.addr, 10_000);
+    for i in 0..3 {
+        assert_eq!(client.call(&create(&format!("/t{i}"), 0)).0.err, 0);
+    }
+    drop(client);
+    assert!(lone.terminate().success(), "{}", lone.log_tail());
+    lone.restart();
+    let text = mntr(&lone);
+    let value = |key: &str| mntr_value(&text, key);
+    assert_eq!(value("zk_cnt_startup_txns_loaded"), Some(1), "{text}");
+    // The session and the three creates, at least (blank and membership entries too).
+    assert!(value("zk_sum_startup_txns_loaded") >= Some(4), "{text}");
+    assert_eq!(value("zk_cnt_startup_txns_load_time"), Some(1));
+    assert_eq!(value("zk_cnt_dbinittime"), Some(1));
+    assert_eq!(json(lone.admin, "last_snapshot")["timestamp"], -1);
+}
+
+/// The secure port's counters: a handshake under way is `outstanding_tls_handshake` until
+/// its socket goes; one that fails (a plain-text client) is `unsuccessful_handshake`; plain
+/// connections from loopback are `non_mtls_local_conn_count`, as ZooKeeper counts them.
+#[test]
+fn tls_handshakes_and_plain_connections_are_counted() {
+    use std::io::Read;
+    use std::io::Write;
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("monitoring");
+    let (store, _ca) = pki.write_server(dir.path());
+    let secure = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let flags = [
+        "--secure-client-addr".to_string(),
+        secure.to_string(),
+        "--ssl-keystore".into(),
+        store.display().to_string(),
+        "--ssl-client-auth".into(),
+        "none".into(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let node = common::ZkNode::start_in(&dir.path().join("data"), &flags);
+    let value = |key: &str| mntr_value(&four_letter(node.addr, "mntr").unwrap_or_default(), key);
+    let wait_for = |key: &str, want: i64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while value(key) != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "{key} never {want}: {:?}",
+                value(key)
+            );
+            std::thread::sleep(Duration::from_millis(20)); // polling a process, not syncing
+        }
+    };
+    assert_eq!(value("zk_outstanding_tls_handshake"), Some(0));
+    assert_eq!(value("zk_unsuccessful_handshake"), Some(0));
+    let plain_before = value("zk_non_mtls_local_conn_count").unwrap_or(0);
+    assert!(plain_before >= 1, "the readiness probes and this mntr");
+
+    // Connected and silent: its handshake is under way until the socket closes.
+    let silent = TcpStream::connect(secure).expect("connect to the secure port");
+    wait_for("zk_outstanding_tls_handshake", 1);
+    drop(silent);
+    wait_for("zk_outstanding_tls_handshake", 0);
+    // Closed before finishing it: a failed handshake, as Netty fails ZooKeeper's.
+    wait_for("zk_unsuccessful_handshake", 1);
+    // So is plain text where a ClientHello belongs.
+    let mut plain = TcpStream::connect(secure).expect("connect to the secure port");
+    plain.write_all(b"ruokruokruokruok").expect("write");
+    let mut buf = [0u8; 64];
+    let _ = plain.read(&mut buf); // the server's alert, or the close
+    wait_for("zk_unsuccessful_handshake", 2);
+    // Four mntr connections since: all plain, all from loopback, none remote.
+    assert!(value("zk_non_mtls_local_conn_count") > Some(plain_before));
+    assert_eq!(value("zk_non_mtls_remote_conn_count"), Some(0));
+    assert_eq!(value("zk_outstanding_tls_handshake"), Some(0));
 }

@@ -153,6 +153,11 @@ impl DataTree {
         Ok(self.stat(path))
     }
 
+    /// The length of a node's data (0 for null), with no checks; None without the node.
+    pub fn data_len(&self, path: &str) -> Option<usize> {
+        self.node(path).map(|n| n.data().map_or(0, <[u8]>::len))
+    }
+
     /// A node's stat, with no checks.
     pub fn stat(&self, path: &str) -> Option<Stat> {
         self.node(path).map(Node::stat)

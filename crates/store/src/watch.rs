@@ -284,6 +284,18 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
     /// checks the data table, then the child table without repeating a watcher). Within a
     /// trigger, watchers come in `W` order.
     pub fn trigger(&mut self, triggers: &[Trigger]) -> Vec<(W, WatcherEvent)> {
+        self.trigger_counting(triggers, |_, _| {})
+    }
+
+    /// [`WatchRegistry::trigger`], telling `fired` how many watchers each trigger fired
+    /// (ZooKeeper's metrics count watchers per event): per table, as ZooKeeper's two watch
+    /// managers each count theirs, so a NodeDeleted that fired watches in both is told twice
+    /// (the child table's count includes watchers the data table already told).
+    pub fn trigger_counting(
+        &mut self,
+        triggers: &[Trigger],
+        mut fired: impl FnMut(EventType, usize),
+    ) -> Vec<(W, WatcherEvent)> {
         let mut out = Vec::new();
         for t in triggers {
             let ws = match t.event {
@@ -293,12 +305,17 @@ impl<W: Copy + Eq + Hash + Ord> WatchRegistry<W> {
                 EventType::NodeChildrenChanged => self.child.trigger(&t.path, t.event),
                 EventType::NodeDeleted => {
                     let mut ws = self.data.trigger(&t.path, t.event);
+                    fired(t.event, ws.len());
                     // The child table's one-shot watches are consumed even for suppressed ones.
-                    ws.extend(self.child.trigger(&t.path, t.event));
-                    ws
+                    let child = self.child.trigger(&t.path, t.event);
+                    fired(t.event, child.len());
+                    ws.extend(child);
+                    out.extend(ws.into_iter().map(|w| (w, event(t.event, &t.path))));
+                    continue;
                 }
                 _ => BTreeSet::new(),
             };
+            fired(t.event, ws.len());
             out.extend(ws.into_iter().map(|w| (w, event(t.event, &t.path))));
         }
         out

@@ -97,6 +97,45 @@ fn node_deleted_reaches_a_watcher_once() {
     assert!(w.is_empty());
 }
 
+/// What each trigger fired, per table, for ZooKeeper's `node_*_watch_count`: the NodeDeleted
+/// above fires one data watch and two child watches (one of them the same watcher), as
+/// ZooKeeper's data and child watch managers each count theirs; the events are the same.
+#[test]
+fn watches_fired_are_told_per_trigger_and_table() {
+    let mut t = T::new();
+    let mut w = WatchRegistry::new();
+    t.create("/w").unwrap();
+    t.create("/w/x").unwrap();
+    w.add_data_watch("/w/x", 1);
+    w.add_child_watch("/w/x", 1);
+    w.add_child_watch("/w/x", 2);
+    w.add_child_watch("/w", 1);
+    let tr = t
+        .apply(zk_store::Txn::Delete {
+            path: "/w/x".into(),
+            version: -1,
+        })
+        .triggers;
+    let mut told = Vec::new();
+    let events = w.trigger_counting(&tr, |e, n| told.push((e, n)));
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        told,
+        vec![(NodeDeleted, 1), (NodeDeleted, 2), (NodeChildrenChanged, 1)]
+    );
+    // Nothing left to fire: every trigger is told, with 0.
+    let tr = t
+        .apply(zk_store::Txn::SetData {
+            path: "/w".into(),
+            data: None,
+            version: -1,
+        })
+        .triggers;
+    let mut told = Vec::new();
+    assert!(w.trigger_counting(&tr, |e, n| told.push((e, n))).is_empty());
+    assert_eq!(told, vec![(NodeDataChanged, 0)]);
+}
+
 #[test]
 fn persistent_watch_sees_own_path_only() {
     // Measured: persistent /w; create /w/y, set /w, create /w/y/z, set /w/y, delete /w/y/z,

@@ -85,6 +85,9 @@ pub struct ClusterConfig {
     /// How long `start_cluster` waits to see a leader before returning the node anyway (an
     /// ensemble whose other members start later is not an error); zero: do not wait.
     pub start_timeout: Duration,
+    /// A sync of the Raft log slower than this is counted and logged as a warning
+    /// (ZooKeeper's `fsync.warningthresholdms`, default 1000 ms).
+    pub fsync_warning_threshold: Duration,
     /// An apply hook installed before Raft starts, so it sees every entry from the first
     /// (a hook set later with `SharedState::set_apply_hook` misses whatever a leader
     /// replicated to this node in between).
@@ -104,6 +107,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("secret", &self.secret)
             .field("timing", &self.timing)
             .field("start_timeout", &self.start_timeout)
+            .field("fsync_warning_threshold", &self.fsync_warning_threshold)
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
             .finish()
     }
@@ -136,6 +140,7 @@ impl ClusterConfig {
             secret: None,
             timing: RaftTiming::default(),
             start_timeout: Duration::from_secs(3),
+            fsync_warning_threshold: crate::metrics::DEFAULT_FSYNC_WARNING_THRESHOLD,
             apply_hook: None,
         })
     }

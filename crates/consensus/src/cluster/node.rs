@@ -2,6 +2,7 @@
 //! report session activity, learn the role, find the commit point for `sync`, shut down.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
@@ -24,6 +25,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
+use crate::metrics::ConsensusMetrics;
 use crate::state_machine::SharedState;
 use crate::storage::Released;
 use crate::submitter::OnRefused;
@@ -62,6 +64,7 @@ pub struct ClusterNode {
     pub(crate) server: Option<ServerHandle>,
     pub(crate) tasks: Tasks,
     pub(crate) released: Released,
+    pub(crate) metrics: Arc<ConsensusMetrics>,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -91,6 +94,12 @@ impl ClusterNode {
     pub fn is_leader(&self) -> bool {
         let r = self.role.borrow();
         r.is_leader && r.leader == Some(self.id)
+    }
+
+    /// What this member's storage measures for monitoring (log syncs, snapshots, start-up,
+    /// snapshots sent).
+    pub fn metrics(&self) -> &Arc<ConsensusMetrics> {
+        &self.metrics
     }
 
     /// How this member stands in Raft now (role, leader, quorum, log and applied indexes).

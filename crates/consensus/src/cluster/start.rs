@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 
@@ -30,6 +31,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
+use crate::metrics::Startup;
 use crate::state_machine::ZkStateMachine;
 use crate::storage::SledStorage;
 use crate::submitter::Submitter;
@@ -54,6 +56,7 @@ pub async fn start_cluster(
     dir: impl AsRef<Path>,
     config: ClusterConfig,
 ) -> Result<ClusterNode, ClusterError> {
+    let began = Instant::now();
     config.validate()?;
     let raft_config = Arc::new(config.raft_config()?);
     let id = config.node_id;
@@ -66,11 +69,19 @@ pub async fn start_cluster(
             peers: config.peers.clone(),
         })
         .map_err(StartError::from)?;
+    let metrics = storage.metrics().clone();
+    metrics.set_fsync_warning_threshold(config.fsync_warning_threshold);
     let log_store = storage
         .log_store::<TypeConfig>()
         .map_err(StartError::from)?;
+    // Loading the state is timed in two parts, as ZooKeeper times its database's load: the
+    // snapshot (read and decoded here) and the committed log after it (re-applied by
+    // openraft while Raft starts, below).
+    let snap_started = Instant::now();
     let (sm, state) =
         ZkStateMachine::open(&storage, config.tree_config).map_err(StartError::Storage)?;
+    let snap_load = snap_started.elapsed();
+    let applied_before = state.read().applied_point().index;
     if let Some(hook) = config.apply_hook.clone() {
         // A fresh state machine has none yet, so this cannot fail.
         let _ = state.set_apply_hook(hook);
@@ -100,7 +111,8 @@ pub async fn start_cluster(
 
     let identity = Identity::new(id, &config.peers);
     let channels = Channels::new(&config.peers, &config.dial, id, &config.timing)?;
-    let network = GrpcNetwork::new(identity, channels.clone(), config.timing);
+    let network = GrpcNetwork::new(identity, channels.clone(), config.timing, metrics.clone());
+    let txns_started = Instant::now();
     let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
         .await
         .map_err(|e| match e {
@@ -109,6 +121,16 @@ pub async fn start_cluster(
             }
             other => StartError::Fatal(other),
         })?;
+    metrics.started(Startup {
+        began,
+        snap_load,
+        txns_load: txns_started.elapsed(),
+        txns_loaded: state
+            .read()
+            .applied_point()
+            .index
+            .saturating_sub(applied_before),
+    });
 
     let activity = ActivitySlot::default();
     let (proposer, keeper) = Proposer::spawn(
@@ -176,6 +198,7 @@ pub async fn start_cluster(
             role_task, duties, keeper, link_task, elections, submitting, snapshots,
         ]),
         released,
+        metrics,
     };
 
     if let Err(e) = bootstrap::form_if_new(&node, &config.peers).await {

@@ -22,6 +22,7 @@
 //! dead peer.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -61,6 +62,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::pb::peer_client::PeerClient;
 use crate::grpc::wire;
+use crate::metrics::ConsensusMetrics;
 use crate::types::NodeId;
 use crate::types::Snapshot;
 use crate::types::SnapshotData;
@@ -77,14 +79,21 @@ pub(crate) struct GrpcNetwork {
     identity: Identity,
     channels: Channels,
     timing: RaftTiming,
+    metrics: Arc<ConsensusMetrics>,
 }
 
 impl GrpcNetwork {
-    pub(crate) fn new(identity: Identity, channels: Channels, timing: RaftTiming) -> Self {
+    pub(crate) fn new(
+        identity: Identity,
+        channels: Channels,
+        timing: RaftTiming,
+        metrics: Arc<ConsensusMetrics>,
+    ) -> Self {
         GrpcNetwork {
             identity,
             channels,
             timing,
+            metrics,
         }
     }
 }
@@ -98,6 +107,7 @@ impl GrpcNetwork {
             identity: self.identity,
             timing: self.timing,
             heartbeats,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -124,6 +134,7 @@ pub(crate) struct RaftPeer {
     timing: RaftTiming,
     /// Made for openraft's heartbeat worker: its one-request streams go as single calls.
     heartbeats: bool,
+    metrics: Arc<ConsensusMetrics>,
 }
 
 type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
@@ -444,10 +455,18 @@ impl RaftNetworkV2<TypeConfig> for RaftPeer {
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let ttl = self.timing.snapshot_timeout;
-        tokio::select! {
+        let sent = tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
             sent = self.send_snapshot(vote, snapshot, ttl) => sent,
+        };
+        // A follower brought up to date by a whole snapshot (ZooKeeper's `snap_count`
+        // counts each SNAP sync of a learner).
+        if sent.is_ok() {
+            self.metrics
+                .snapshots_sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        sent
     }
 
     /// Exponential from [`FIRST_BACKOFF`] to `max_backoff`: a restarted peer is found again

@@ -22,6 +22,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
 
 use openraft::type_config::alias::LogIdOf;
 use openraft::type_config::alias::VoteOf;
@@ -606,6 +608,9 @@ pub(crate) enum ReadError {
 pub(crate) struct Synced {
     /// The end of the last frame written: (segment, offset).
     pub(crate) end: Option<(u64, u64)>,
+    /// Time spent in `fdatasync`/`fsync` of segment files (not the `pwrite`s, not the
+    /// directory's): ZooKeeper's `fsynctime` times its log's `force` alone.
+    pub(crate) fsync: Duration,
 }
 
 /// Writes every pending frame of `wal` and makes it durable: one `pwrite` per frame (one
@@ -630,7 +635,10 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
         if w.pending.is_empty() {
             // Everything written is synced: each sync ends with its `fdatasync`, and syncs
             // run one at a time.
-            return Ok(Synced { end: None });
+            return Ok(Synced {
+                end: None,
+                fsync: Duration::ZERO,
+            });
         }
         let file = w.segments.get(&w.current).and_then(|s| s.file.clone());
         let frames = std::mem::take(&mut w.pending);
@@ -657,11 +665,18 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
     }
     let mut end = None;
     let mut last_segment = None;
+    let mut fsync = Duration::ZERO;
+    let mut timed = |sync: &dyn Fn() -> io::Result<()>| {
+        let started = Instant::now();
+        let res = sync();
+        fsync += started.elapsed();
+        res
+    };
     for mut frame in frames {
         if frame.new_segment {
             zeroed = 0;
             if let Some(f) = &file {
-                f.sync_data()?;
+                timed(&|| f.sync_data())?;
             }
             let path = dir.join(segment_name(frame.seq));
             let f = OpenOptions::new()
@@ -691,14 +706,14 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
         }
         f.write_all_at(&frame.buf, frame.at)?;
         if frame.new_segment {
-            f.sync_all()?;
+            timed(&|| f.sync_all())?;
             sync_dir(&dir)?;
         }
         end = Some((frame.segment, frame_end));
         last_segment = Some(frame.segment);
     }
     if let Some(f) = &file {
-        f.sync_data()?;
+        timed(&|| f.sync_data())?;
     }
     let removable = {
         let mut w = wal.lock();
@@ -738,7 +753,7 @@ fn write_and_sync<C: RaftTypeConfig>(wal: &Mutex<Wal<C>>) -> io::Result<Synced> 
             "raft log: purged segments deleted"
         );
     }
-    Ok(Synced { end })
+    Ok(Synced { end, fsync })
 }
 
 #[cfg(test)]

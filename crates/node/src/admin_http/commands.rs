@@ -4,7 +4,7 @@
 //! Every answer carries `command` (the command's primary name) and `error` (null, or why it
 //! failed), as ZooKeeper's `CommandResponse` does. ZooKeeper's commands left out here
 //! (trace masks, `hash`, `observers`, `system_properties`, `zabstate`,
-//! `initial_configuration`, `last_snapshot`) are listed with why in docs/operations.md.
+//! `initial_configuration`) are listed with why in docs/operations.md.
 
 use serde_json::json;
 use serde_json::Map;
@@ -40,7 +40,7 @@ const fn cmd(name: &'static str, aliases: &'static [&'static str], word: Word) -
 }
 
 /// Every command served, in ZooKeeper's `/commands` order.
-pub const COMMANDS: [Command; 17] = [
+pub const COMMANDS: [Command; 18] = [
     cmd("configuration", &["conf", "config"], Word::Conf),
     cmd("connection_stat_reset", &["crst"], Word::Crst),
     cmd("connections", &["cons"], Word::Cons),
@@ -48,6 +48,8 @@ pub const COMMANDS: [Command; 17] = [
     cmd("dump", &[], Word::Dump),
     cmd("environment", &["env", "envi"], Word::Envi),
     cmd("is_read_only", &["isro"], Word::Isro),
+    // Reads no word's numbers: the snapshot's are zk-consensus's.
+    cmd("last_snapshot", &["lsnp"], Word::Ruok),
     cmd("leader", &["lead"], Word::Srvr),
     cmd("monitor", &["mntr"], Word::Mntr),
     cmd("ruok", &[], Word::Ruok),
@@ -97,6 +99,7 @@ pub fn run(name: &str, node: &Node) -> Value {
         "dump" => dump(&s),
         "environment" => environment(&s),
         "is_read_only" => obj([("read_only", json!(false))]),
+        "last_snapshot" => last_snapshot(node.backend.consensus_metrics().last_snapshot()),
         "leader" => return leader(node, &facts),
         "monitor" => monitor(&s),
         "server_stats" => server_stats(&s),
@@ -288,6 +291,15 @@ fn monitor(s: &ServerStats) -> Map<String, Value> {
         .collect()
 }
 
+/// ZooKeeper's LastSnapshotCommand: the zxid in hex (as Java's `Long.toHexString`, so -1 is
+/// `ffffffffffffffff`) and the time in seconds, -1 for both before any snapshot.
+fn last_snapshot(s: Option<zk_consensus::metrics::LastSnapshot>) -> Map<String, Value> {
+    obj([
+        ("zxid", json!(format!("{:x}", s.map_or(-1, |s| s.zxid)))),
+        ("timestamp", json!(s.map_or(-1, |s| s.timestamp_secs))),
+    ])
+}
+
 fn buffer(b: BufferStats) -> Value {
     Value::Object(obj([
         ("last_buffer_size", json!(b.last)),
@@ -312,6 +324,18 @@ fn server_stats(s: &ServerStats) -> Map<String, Value> {
         ("last_processed_zxid", json!(s.last_zxid)),
         ("num_alive_client_connections", json!(s.alive_connections)),
         ("auth_failed_count", json!(s.auth_failed_count.unwrap_or(0))),
+        (
+            "fsync_threshold_exceed_count",
+            json!(s.fsync_threshold_exceed_count.unwrap_or(0)),
+        ),
+        (
+            "non_mtlsremote_conn_count",
+            json!(s.tls.map_or(0, |t| t.non_mtls_remote)),
+        ),
+        (
+            "non_mtlslocal_conn_count",
+            json!(s.tls.map_or(0, |t| t.non_mtls_local)),
+        ),
         ("uptime", json!(s.uptime_ms)),
     ]);
     let mut m = obj([
@@ -428,5 +452,22 @@ mod tests {
         let w = watch_summary(&s);
         assert_eq!(w["num_connections"], json!(2));
         assert_eq!(w["num_total_watches"], json!(6));
+    }
+
+    #[test]
+    fn last_snapshot_as_zookeeper_prints_it() {
+        assert_eq!(
+            Value::Object(last_snapshot(None)),
+            json!({"zxid": "ffffffffffffffff", "timestamp": -1})
+        );
+        let s = zk_consensus::metrics::LastSnapshot {
+            zxid: 0x1_0000_002a,
+            timestamp_secs: 1_765_000_000,
+        };
+        assert_eq!(
+            Value::Object(last_snapshot(Some(s))),
+            json!({"zxid": "10000002a", "timestamp": 1_765_000_000})
+        );
+        assert_eq!(find("lsnp").map(|c| c.name), Some("last_snapshot"));
     }
 }

@@ -76,6 +76,7 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let stats = Arc::new(ConnStats::new(peer, false));
+    node.stats.tls.plain_connection(peer.ip());
     let _ = stream.set_nodelay(true);
     // The socket's own halves: no lock between reading and writing.
     let (rd, wr) = stream.into_split();
@@ -101,20 +102,31 @@ pub async fn serve_tls(
 ) {
     let _ = stream.set_nodelay(true);
     let mut stop = shutdown.clone();
+    let handshake = node.stats.tls.handshake();
     let accepted = tokio::select! {
         () = crate::shutdown::stopped(&mut stop) => return,
         a = tokio::time::timeout(FIRST_FRAME_WITHIN, tls.accept(stream)) => a,
     };
+    drop(handshake);
     let (stream, subject) = match accepted {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(e)) => {
             // A plain-text client, a client that does not trust this server's certificate,
             // one without a certificate the policy needs, garbage: closed, nothing else.
             node.stats.auth_failed.fetch_add(1, Ordering::Relaxed);
+            node.stats
+                .tls
+                .unsuccessful_handshakes
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "TLS handshake failed, closing: {e}");
             return;
         }
         Err(_) => {
+            // ZooKeeper's handshake timeout fails the handshake the same way.
+            node.stats
+                .tls
+                .unsuccessful_handshakes
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "no TLS handshake within {FIRST_FRAME_WITHIN:?}, closing");
             return;
         }

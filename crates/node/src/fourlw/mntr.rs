@@ -38,17 +38,36 @@ impl std::fmt::Display for Value {
 
 /// ZooKeeper 3.8's counters and summaries in the order its leader prints them (the names
 /// zk-node keeps; the rest are left out, see docs/operations.md).
-pub(crate) const METRICS_ORDER: [&str; 9] = [
+pub(crate) const METRICS_ORDER: [&str; 24] = [
     "proposal_count",
     "looking_count",
     "bytes_received_count",
     "connection_request_count",
     "response_bytes",
+    "snap_count",
+    "unsuccessful_handshake",
     "commit_count",
+    "stale_sessions_expired",
+    "leader_unavailable_time",
+    "node_created_watch_count",
+    "node_deleted_watch_count",
+    "startup_txns_load_time",
+    "fsynctime",
+    "snapshottime",
+    "unavailable_time",
+    "startup_txns_loaded",
+    "dbinittime",
     "election_time",
+    "node_children_watch_count",
+    "node_changed_watch_count",
+    "startup_snap_load_time",
     "updatelatency",
     "readlatency",
 ];
+
+/// The summary sets, after everything else as ZooKeeper prints them: `avg_<key>_<name>`,
+/// `min_<key>_<name>`, ... for each key.
+const SETS_ORDER: [&str; 2] = ["read_per_namespace", "write_per_namespace"];
 
 /// `mntr`.
 pub(crate) fn mntr(s: &ServerStats) -> String {
@@ -74,6 +93,7 @@ pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
     let int = |v: i64| Some(Value::Int(v));
     let sizes = s.client_response_sizes;
     let proposals = leader.map(|l| l.proposal_sizes);
+    let tls = s.tls;
 
     let gauges: Vec<(&str, Option<Value>)> = vec![
         ("version", Some(Value::Text(s.version.clone()))),
@@ -92,6 +112,10 @@ pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
         ("outstanding_requests", num(s.outstanding_requests)),
         ("znode_count", num(s.node_count)),
         ("global_sessions", num(s.global_sessions)),
+        (
+            "non_mtls_remote_conn_count",
+            tls.and_then(|t| num(t.non_mtls_remote)),
+        ),
         ("last_client_response_size", sizes.and_then(|b| int(b.last))),
         ("packets_sent", num(s.packets_sent)),
         ("packets_received", num(s.packets_received)),
@@ -136,8 +160,16 @@ pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
         ),
         ("uptime", num(s.uptime_ms)),
         ("max_latency", num(s.latency.max_ms)),
+        (
+            "outstanding_tls_handshake",
+            tls.and_then(|t| num(t.outstanding_handshakes)),
+        ),
         ("learners", leader.and_then(|l| num(l.learners))),
         ("min_client_response_size", sizes.and_then(|b| int(b.min))),
+        (
+            "non_mtls_local_conn_count",
+            tls.and_then(|t| num(t.non_mtls_local)),
+        ),
         ("quorum_size", quorum.and_then(|q| num(q.quorum_size))),
     ];
     let mut out: Vec<(String, Value)> = gauges
@@ -154,6 +186,13 @@ pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
             }
             if let Some((_, v)) = m.summaries.iter().find(|(n, _)| *n == name) {
                 summary(&mut out, name, v);
+            }
+        }
+        for name in SETS_ORDER {
+            if let Some((_, set)) = m.summary_sets.iter().find(|(n, _)| *n == name) {
+                for (key, v) in set {
+                    summary(&mut out, &format!("{key}_{name}"), v);
+                }
             }
         }
     }

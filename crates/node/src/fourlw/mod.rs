@@ -40,6 +40,7 @@ pub use stats::SessionEphemerals;
 pub use stats::SessionInfo;
 pub use stats::SessionWatches;
 pub use stats::SummaryStats;
+pub use stats::TlsStats;
 pub use word::AllowList;
 pub use word::AllowListError;
 pub use word::Word;

@@ -45,6 +45,11 @@ pub struct ServerStats {
     pub max_file_descriptors: Option<u64>,
     /// Failed authentications since start, if counted.
     pub auth_failed_count: Option<u64>,
+    /// Raft log syncs slower than the warning threshold, if counted (server_stats'
+    /// `fsync_threshold_exceed_count`).
+    pub fsync_threshold_exceed_count: Option<u64>,
+    /// Connections and TLS handshakes, if counted.
+    pub tls: Option<TlsStats>,
     /// Sizes of serialized replies to clients, if tracked.
     pub client_response_sizes: Option<BufferStats>,
     /// Ensemble view; printed in leader and follower mode only.
@@ -100,6 +105,18 @@ pub struct Latency {
     pub max_ms: u64,
 }
 
+/// ZooKeeper's NettyServerCnxnFactory's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsStats {
+    /// Connections accepted without TLS from other hosts since start
+    /// (`non_mtls_remote_conn_count`).
+    pub non_mtls_remote: u64,
+    /// The same from loopback addresses (`non_mtls_local_conn_count`).
+    pub non_mtls_local: u64,
+    /// TLS handshakes under way (`outstanding_tls_handshake`).
+    pub outstanding_handshakes: u64,
+}
+
 /// Last/min/max of a size series, ZooKeeper's `BufferStats`; -1 everywhere before the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufferStats {
@@ -134,6 +151,9 @@ pub struct MetricStats {
     pub counters: Vec<(&'static str, u64)>,
     /// Summaries by ZooKeeper's name.
     pub summaries: Vec<(&'static str, SummaryStats)>,
+    /// Summary sets (one summary per key) by ZooKeeper's name: `read_per_namespace`,
+    /// `write_per_namespace`.
+    pub summary_sets: Vec<(&'static str, Vec<(String, SummaryStats)>)>,
 }
 
 /// One of ZooKeeper's summaries, in ms.

@@ -87,6 +87,8 @@ pub(crate) fn standalone() -> ServerStats {
         open_file_descriptors: Some(44),
         max_file_descriptors: Some(20_000),
         auth_failed_count: Some(0),
+        fsync_threshold_exceed_count: None,
+        tls: None,
         client_response_sizes: Some(BufferStats {
             last: 16,
             min: 16,
@@ -593,7 +595,11 @@ fn summary_of(count: u64, sum: u64, min: u64, max: u64, p: Option<[u64; 4]>) -> 
         sum,
         min,
         max,
-        avg: sum as f64 / count as f64,
+        avg: if count == 0 {
+            0.0
+        } else {
+            sum as f64 / count as f64
+        },
         percentiles: p,
         quantiles: Vec::new(),
     }
@@ -606,6 +612,7 @@ fn mntr_leader_with_counters_and_summaries() {
     let mut s = leader();
     s.packets_received = 13;
     s.packets_sent = 12;
+    s.tls = Some(crate::fourlw::TlsStats::default());
     s.metrics = Some(MetricStats {
         local_sessions: 0,
         synced_observers: 0,
@@ -616,13 +623,35 @@ fn mntr_leader_with_counters_and_summaries() {
             ("bytes_received_count", 300),
             ("connection_request_count", 1),
             ("response_bytes", 276),
+            ("snap_count", 0),
+            ("unsuccessful_handshake", 0),
+            ("stale_sessions_expired", 0),
         ],
         summaries: vec![
             ("readlatency", summary_of(4, 6, 1, 3, Some([1, 3, 3, 3]))),
             ("election_time", summary_of(1, 276, 276, 276, None)),
+            ("fsynctime", summary_of(6, 7, 0, 2, None)),
+            ("snapshottime", summary_of(1, 4, 4, 4, None)),
+            ("dbinittime", summary_of(1, 11, 11, 11, None)),
+            ("unavailable_time", summary_of(1, 450, 450, 450, None)),
+            (
+                "leader_unavailable_time",
+                summary_of(1, 450, 450, 450, None),
+            ),
+            ("node_created_watch_count", summary_of(0, 0, 0, 0, None)),
             (
                 "updatelatency",
                 summary_of(3, 30, 3, 16, Some([11, 16, 16, 16])),
+            ),
+        ],
+        summary_sets: vec![
+            (
+                "write_per_namespace",
+                vec![("app".to_string(), summary_of(3, 43, 9, 17, None))],
+            ),
+            (
+                "read_per_namespace",
+                vec![("app".to_string(), summary_of(3, 228, 75, 77, None))],
             ),
         ],
     });
@@ -644,11 +673,18 @@ fn mntr_leader_with_counters_and_summaries() {
         "zk_avg_election_time",
         "zk_p999_updatelatency",
         "zk_sum_readlatency",
+        "zk_non_mtls_local_conn_count",
+        "zk_outstanding_tls_handshake",
+        "zk_stale_sessions_expired",
+        "zk_cnt_fsynctime",
+        "zk_avg_node_created_watch_count",
+        "zk_max_app_write_per_namespace",
+        "zk_avg_app_read_per_namespace",
     ] {
         assert!(keys.contains(&key), "{key} in {keys:?}");
     }
     assert!(!keys.contains(&"zk_p50_election_time"), "a basic summary");
-    assert_eq!(keys.len(), 31 + 2 + 6 + 5 + 9 + 9);
+    assert_eq!(keys.len(), 31 + 2 + 6 + 5 + 9 + 9 + 3 + 3 + 6 * 5 + 2 * 5);
     // A follower has no leader gauges, but the counters and summaries all the same.
     let mut f = follower();
     f.metrics = s.metrics.clone();

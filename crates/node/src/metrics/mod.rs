@@ -6,16 +6,21 @@
 //! it all in Prometheus' text format under the names ZooKeeper's PrometheusMetricsProvider
 //! uses, so a ZooKeeper dashboard keeps working, plus Raft's own under `raft_*`.
 
-mod histogram;
+mod events;
 mod process;
 pub mod prometheus;
 pub(crate) mod raft;
 mod sizes;
 
-pub use histogram::Histogram;
-pub use histogram::Snapshot;
+pub use events::NamespaceSet;
+pub use events::Namespaces;
+pub use events::TlsCounters;
+pub use events::WatchesFired;
+// The histogram lives in zk-consensus, which records its own (fsyncs, snapshots) into it.
 pub use raft::RaftCounters;
 pub use sizes::Sizes;
+pub use zk_consensus::metrics::Histogram;
+pub use zk_consensus::metrics::Snapshot;
 
 use crate::fourlw::SummaryStats;
 
@@ -34,5 +39,19 @@ pub fn summary(s: &Snapshot, detailed: bool) -> SummaryStats {
         avg: s.mean_us() / 1000.0,
         percentiles: detailed.then(|| [0.5, 0.95, 0.99, 0.999].map(|p| ms(s.quantile_us(p)))),
         quantiles: quantiles.iter().map(|&p| (p, q(p))).collect(),
+    }
+}
+
+/// A histogram of values that are not times (counts, bytes) as one of ZooKeeper's BASIC
+/// summaries: the values as recorded, quantile 0.5 for Prometheus.
+pub fn value_summary(s: &Snapshot) -> SummaryStats {
+    SummaryStats {
+        count: s.count,
+        sum: s.sum_us,
+        min: s.min_us,
+        max: s.max_us,
+        avg: s.mean_us(),
+        percentiles: None,
+        quantiles: vec![(0.5, s.quantile_us(0.5) as f64)],
     }
 }

@@ -53,11 +53,24 @@ fn zookeeper_families(s: &ServerStats) -> Vec<MetricFamily> {
     let mut out = Vec::new();
     let counters = s.metrics.as_ref().map(|m| &m.counters[..]).unwrap_or(&[]);
     let summaries = s.metrics.as_ref().map(|m| &m.summaries[..]).unwrap_or(&[]);
+    let sets = s
+        .metrics
+        .as_ref()
+        .map(|m| &m.summary_sets[..])
+        .unwrap_or(&[]);
     let from_metrics = |key: &str| {
+        let summary_key = |matches: &dyn Fn(&str) -> bool| {
+            key.split_once('_')
+                .is_some_and(|(prefix, rest)| SUMMARY_KEYS.contains(&prefix) && matches(rest))
+        };
         counters.iter().any(|(n, _)| *n == key)
-            || summaries.iter().any(|(n, _)| {
-                key.split_once('_')
-                    .is_some_and(|(prefix, rest)| rest == *n && SUMMARY_KEYS.contains(&prefix))
+            || summaries.iter().any(|(n, _)| summary_key(&|rest| rest == *n))
+            // A set's keys are `<prefix>_<key>_<name>`.
+            || sets.iter().any(|(n, _)| {
+                summary_key(&|rest| {
+                    rest.strip_suffix(n)
+                        .is_some_and(|label| label.ends_with('_'))
+                })
             })
     };
     for (key, value) in mntr::entries(s) {
@@ -75,6 +88,20 @@ fn zookeeper_families(s: &ServerStats) -> Vec<MetricFamily> {
     }
     for (name, v) in summaries {
         out.push(summary(name, v));
+    }
+    // A family must have a sample: a set with no key yet is left out.
+    for (name, set) in sets.iter().filter(|(_, set)| !set.is_empty()) {
+        let mut f = family(name, name, MetricType::SUMMARY);
+        f.set_metric(
+            set.iter()
+                .map(|(key, v)| {
+                    let mut m = summary_metric(v);
+                    m.set_label(vec![label("key", key)]);
+                    m
+                })
+                .collect(),
+        );
+        out.push(f);
     }
     out
 }
@@ -235,20 +262,30 @@ fn counter(name: &str, help: &str, v: f64) -> MetricFamily {
     f
 }
 
-fn labelled(label: &str, value: &str, v: f64) -> Metric {
+fn label(name: &str, value: &str) -> LabelPair {
     let mut pair = LabelPair::default();
-    pair.set_name(label.to_string());
+    pair.set_name(name.to_string());
     pair.set_value(value.to_string());
+    pair
+}
+
+fn labelled(name: &str, value: &str, v: f64) -> Metric {
     let mut g = Gauge::default();
     g.set_value(v);
     let mut m = Metric::default();
-    m.set_label(vec![pair]);
+    m.set_label(vec![label(name, value)]);
     m.set_gauge(g);
     m
 }
 
 fn summary(name: &str, s: &SummaryStats) -> MetricFamily {
     let mut f = family(name, name, MetricType::SUMMARY);
+    f.set_metric(vec![summary_metric(s)]);
+    f
+}
+
+/// One summary sample set (ZooKeeper's provider: count, sum, quantiles).
+fn summary_metric(s: &SummaryStats) -> Metric {
     let mut sum = Summary::default();
     sum.set_sample_count(s.count);
     // ZooKeeper adds whole ms; our sum keeps the fraction.
@@ -266,8 +303,7 @@ fn summary(name: &str, s: &SummaryStats) -> MetricFamily {
     );
     let mut m = Metric::default();
     m.set_summary(sum);
-    f.set_metric(vec![m]);
-    f
+    m
 }
 
 #[cfg(test)]
@@ -294,6 +330,24 @@ mod tests {
                     quantiles: vec![(0.5, 1.0), (0.9, 3.0), (0.99, 3.0)],
                 },
             )],
+            summary_sets: vec![
+                (
+                    "write_per_namespace",
+                    vec![(
+                        "app".to_string(),
+                        SummaryStats {
+                            count: 3,
+                            sum: 43,
+                            min: 9,
+                            max: 17,
+                            avg: 43.0 / 3.0,
+                            percentiles: None,
+                            quantiles: vec![(0.5, 17.0)],
+                        },
+                    )],
+                ),
+                ("read_per_namespace", Vec::new()),
+            ],
         });
         let f = RaftFacts {
             role: RaftRole::Leader,
@@ -324,6 +378,10 @@ mod tests {
             "raft_follower_matched_index{peer=\"2\"} 7",
             "# TYPE raft_leader_changes counter",
             "raft_leader_changes 2",
+            // ZooKeeper's provider: a summary set is one summary labelled by key.
+            "# TYPE write_per_namespace summary",
+            "write_per_namespace{key=\"app\",quantile=\"0.5\"} 17",
+            "write_per_namespace_count{key=\"app\"} 3",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
@@ -335,6 +393,11 @@ mod tests {
         assert!(!text_lone.contains("raft_follower_lag"), "{text_lone}");
         // Summary keys are not also gauges; strings are not metrics.
         assert!(!text.contains("avg_readlatency"), "{text}");
+        assert!(!text.contains("app_write_per_namespace"), "{text}");
+        assert!(
+            !text.contains("read_per_namespace"),
+            "a set without keys: {text}"
+        );
         assert!(!text.contains("version"), "{text}");
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use std::time::Instant;
 
-use super::histogram::Histogram;
+use super::Histogram;
 use crate::raft_facts::RaftFacts;
 use crate::raft_facts::RaftRole;
 
@@ -25,6 +25,13 @@ pub struct RaftCounters {
     pub proposal_count: AtomicU64,
     /// How long each stretch without a leader lasted (ZooKeeper's `election_time`).
     pub election_time: Histogram,
+    /// How long each stretch without serving clients lasted, from start or from when
+    /// serving stopped (ZooKeeper's `unavailable_time`: from entering its election loop
+    /// to the broadcast phase).
+    pub unavailable_time: Histogram,
+    /// The same, for the stretches that ended with this node serving as leader
+    /// (ZooKeeper's `leader_unavailable_time`).
+    pub leader_unavailable_time: Histogram,
     /// ms after `started` this node became leader, plus one; 0 while it does not lead.
     leader_since: AtomicU64,
 }
@@ -37,6 +44,8 @@ impl Default for RaftCounters {
             leader_changes: AtomicU64::new(0),
             proposal_count: AtomicU64::new(0),
             election_time: Histogram::default(),
+            unavailable_time: Histogram::default(),
+            leader_unavailable_time: Histogram::default(),
             leader_since: AtomicU64::new(0),
         }
     }
@@ -50,6 +59,36 @@ impl RaftCounters {
             since => {
                 let now = self.started.elapsed().as_millis() as u64;
                 Some(Duration::from_millis(now.saturating_sub(since - 1)))
+            }
+        }
+    }
+}
+
+/// When this node last stopped serving clients (or started), for `unavailable_time`.
+#[derive(Debug)]
+pub(crate) struct Unavailable {
+    since: Option<Instant>,
+}
+
+impl Unavailable {
+    /// Unavailable since `start` (the process start: ZooKeeper counts from its first
+    /// election too).
+    pub(crate) fn new(start: Instant) -> Self {
+        Unavailable { since: Some(start) }
+    }
+
+    /// Serving stopped at `now`.
+    pub(crate) fn stopped(&mut self, now: Instant) {
+        self.since.get_or_insert(now);
+    }
+
+    /// Serving started at `now`, as leader if `leading`: the stretch is counted.
+    pub(crate) fn serving(&mut self, c: &RaftCounters, now: Instant, leading: bool) {
+        if let Some(since) = self.since.take() {
+            let took = now.saturating_duration_since(since);
+            c.unavailable_time.record(took);
+            if leading {
+                c.leader_unavailable_time.record(took);
             }
         }
     }
@@ -156,5 +195,23 @@ mod tests {
         assert_eq!(c.leader_changes.load(Ordering::Relaxed), 2);
         assert_eq!(c.proposal_count.load(Ordering::Relaxed), 5);
         assert_eq!(c.election_time.snapshot().count, 2);
+    }
+
+    #[test]
+    fn unavailable_stretches_from_start_and_from_each_stop() {
+        let c = RaftCounters::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut u = Unavailable::new(t0);
+        u.serving(&c, at(300), false);
+        u.serving(&c, at(400), false);
+        assert_eq!(c.unavailable_time.snapshot().count, 1, "once per stretch");
+        u.stopped(at(1000));
+        u.stopped(at(1100));
+        u.serving(&c, at(1250), true);
+        let all = c.unavailable_time.snapshot();
+        assert_eq!((all.count, all.sum_us), (2, 550_000));
+        let led = c.leader_unavailable_time.snapshot();
+        assert_eq!((led.count, led.sum_us), (1, 250_000));
     }
 }

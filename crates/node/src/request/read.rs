@@ -111,19 +111,21 @@ fn run(
             if r.watch {
                 hub.watches().add_data_watch(&r.path, who.conn);
             }
-            Response::Exists(ExistsResponse {
-                stat: stat.ok_or(ErrorCode::NoNode)?,
-            })
+            let stat = stat.ok_or(ErrorCode::NoNode)?;
+            // ZooKeeper's statNode counts the path of a node it found.
+            hub.namespaces.read.record(&r.path, 0);
+            Response::Exists(ExistsResponse { stat })
         }
         Request::GetChildren(r) => {
             Response::GetChildren(get_children(state, hub, who, &r.path, r.watch)?)
         }
         Request::GetChildren2(r) => {
             let (children, stat) = tree.get_children(&r.path, who.auth)?;
-            let children = children.into_iter().map(str::to_owned).collect();
+            let children: Vec<String> = children.into_iter().map(str::to_owned).collect();
             if r.watch {
                 hub.watches().add_child_watch(&r.path, who.conn);
             }
+            record_children_read(hub, &r.path, &children);
             Response::GetChildren2(GetChildren2Response { children, stat })
         }
         Request::GetAllChildrenNumber(r) => {
@@ -242,6 +244,9 @@ fn get_data(
     if watch {
         hub.watches().add_data_watch(path, who.conn);
     }
+    hub.namespaces
+        .read
+        .record(path, data.map_or(0, <[u8]>::len));
     Ok(GetDataResponse {
         data: data.map(<[u8]>::to_vec),
         stat,
@@ -256,11 +261,18 @@ fn get_children(
     watch: bool,
 ) -> Result<GetChildrenResponse, ErrorCode> {
     let (children, _) = state.tree.get_children(path, who.auth)?;
-    let children = children.into_iter().map(str::to_owned).collect();
+    let children: Vec<String> = children.into_iter().map(str::to_owned).collect();
     if watch {
         hub.watches().add_child_watch(path, who.conn);
     }
+    record_children_read(hub, path, &children);
     Ok(GetChildrenResponse { children })
+}
+
+/// ZooKeeper's getChildren counts the path and the children's names.
+fn record_children_read(hub: &Hub, path: &str, children: &[String]) {
+    let names: usize = children.iter().map(String::len).sum();
+    hub.namespaces.read.record(path, names);
 }
 
 fn set_watches(

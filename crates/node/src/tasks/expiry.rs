@@ -57,6 +57,11 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             continue;
         }
         tracing::info!(sessions = ?ids.iter().map(|i| format!("0x{i:x}")).collect::<Vec<_>>(), "expiring sessions");
+        // Counted when expired, as ZooKeeper's session tracker counts before its close is
+        // committed.
+        node.stats
+            .stale_sessions_expired
+            .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // Nobody waits for the outcome: applying it ends the sessions' connections and
         // removes them from the tracker (Hub::on_apply).
         node.propose_unowned(CommandOp::ExpireSessions { ids });

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use tokio::sync::watch;
 
+use crate::metrics::raft::Unavailable;
 use crate::node::Node;
 use crate::serving::cutoff_ms;
 use crate::serving::may_serve;
@@ -18,6 +20,9 @@ const CHECK_EVERY: Duration = Duration::from_millis(50);
 pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     let cutoff = cutoff_ms(node.settings.tick);
     let mut first = true;
+    // From the start of the member (before its first election), as ZooKeeper counts.
+    let began = node.backend.consensus_metrics().startup().map(|s| s.began);
+    let mut unavailable = Unavailable::new(began.unwrap_or(node.started));
     loop {
         // The first check at once: a node that has just started serves as soon as it can.
         let wait = if std::mem::take(&mut first) {
@@ -38,6 +43,7 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
         let was = node.serving.get();
         if was && !now {
             node.serving.set(false);
+            unavailable.stopped(Instant::now());
             tracing::warn!("no quorum: not serving clients until it is back");
             node.hub.close_all();
         } else if now && !was {
@@ -51,6 +57,7 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             match caught {
                 Ok(index) => {
                     node.serving.set(true);
+                    unavailable.serving(&node.stats.raft, Instant::now(), node.is_leader());
                     tracing::info!(index, "caught up with the ensemble: serving clients");
                 }
                 Err(why) => tracing::info!("not serving yet: {why}"),

@@ -68,6 +68,8 @@ pub struct ZooCfg {
     /// snapCount: entries between snapshots (each member at its own point between half and
     /// all of it, in ZooKeeper as in zk-node).
     pub snap_count: Option<u64>,
+    /// fsync.warningthresholdms: a log sync slower than this is counted and logged.
+    pub fsync_warning_threshold_ms: Option<u64>,
     /// standaloneEnabled (ZooKeeper's default true): one `server.N` line alone means a
     /// one-node server, as in ZooKeeper.
     pub standalone_enabled: bool,
@@ -297,6 +299,10 @@ impl Reader {
             }
             "jute.maxbuffer" => self.cfg.jute_max_buffer = Some(jute_max_buffer(e)?),
             "snapCount" => self.cfg.snap_count = Some(u64::from(positive(e)?)),
+            // ZooKeeper's zookeeper.fsync.warningthresholdms, which its zoo.cfg sets too.
+            "fsync.warningthresholdms" => {
+                self.cfg.fsync_warning_threshold_ms = Some(u64::from(non_negative(e)?))
+            }
             // ZooKeeper's zookeeper.skipACL: "yes" turns every ACL check off.
             "skipACL" => {
                 if v == "yes" {

@@ -316,6 +316,18 @@ fn snap_count_and_skip_acl() {
     assert!(ok("skipACL=no").notes.is_empty());
 }
 
+#[test]
+fn fsync_warning_threshold() {
+    let cfg = ok("fsync.warningthresholdms=50");
+    assert_eq!(cfg.fsync_warning_threshold_ms, Some(50));
+    assert!(cfg.notes.is_empty(), "a key zk-node follows");
+    assert_eq!(ok("tickTime=2000").fsync_warning_threshold_ms, None);
+    assert_eq!(
+        err("fsync.warningthresholdms=-1").key,
+        "fsync.warningthresholdms"
+    );
+}
+
 /// forceSync=no would make ZooKeeper skip its fsyncs; zk-node does not, and says so.
 #[test]
 fn force_sync() {

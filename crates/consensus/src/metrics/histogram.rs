@@ -68,9 +68,15 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    /// Records one value.
+    /// Records one time.
     pub fn record(&self, took: Duration) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.record_value(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one value that is not a time (ZooKeeper keeps summaries of counts too: the
+    /// watches one event fired, the transactions loaded at start); it reads back in the
+    /// fields named `_us`, unscaled.
+    pub fn record_value(&self, us: u64) {
         self.buckets[index(us)].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
         // Loads first: the extremes rarely move, and a load leaves the cache line shared.
