@@ -165,6 +165,13 @@ pub struct Report {
     /// non-readers: readers (ordinary sessions whose getData latency is the report's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<usize>,
+    /// non-readers: the second of the window (counted from its start) whose readers' p99 was
+    /// the highest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_second: Option<u64>,
+    /// non-readers: that p99, µs ("p99 under 10 ms throughout" is this under 10 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_second_p99_us: Option<u64>,
     /// non-readers: getData requests each silent connection pipelined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<usize>,
@@ -413,6 +420,12 @@ impl Report {
             rows.push((
                 "failed / expired".into(),
                 format!("{} / {}", self.failed, self.expired.unwrap_or(0)),
+            ));
+        }
+        if let (Some(s), Some(p99)) = (self.worst_second, self.worst_second_p99_us) {
+            rows.push((
+                "worst second's p99 us".into(),
+                format!("{p99} (second {s} of the window)"),
             ));
         }
         if let (Some(n), Some(req)) = (self.non_readers_connected, self.requests) {

@@ -34,13 +34,14 @@ use tokio::net::{TcpSocket, TcpStream};
 use zk_client::{Client, CreateOptions};
 use zk_wire::{ConnectRequest, ConnectResponse, FrameDecoder, GetDataRequest, Record, Request};
 
+use crate::clients::settle_after_error;
 use crate::procstat::{rss_kib, tcp_states, CpuSnapshot, TCP_ESTABLISHED};
 use crate::report::{round1, PidRss, Report, RssPhases};
-use crate::stats::{median, Tally};
+use crate::stats::{error_name, median, Tally};
 use crate::window::Window;
 
 use super::timed::{self, read_rss};
-use super::{ensure_under_root, Bench, NextOp};
+use super::{ensure_under_root, Bench};
 
 /// The readers' znode's size.
 const SMALL_VALUE: usize = 100;
@@ -489,6 +490,57 @@ async fn sample_rss(pids: Vec<u32>, stop: Arc<AtomicBool>) -> Vec<PidRss> {
     }
 }
 
+/// A reader's tallies: the whole window, and each second of it (by completion, from the
+/// window's start), so "p99 under 10 ms throughout" can be read second by second.
+#[derive(Default)]
+struct ReaderTally {
+    all: Tally,
+    seconds: BTreeMap<u64, Tally>,
+}
+
+/// One reader loop: getData of `path` until the window closes; only requests inside the
+/// window count (as in every timed workload).
+async fn read_loop(window: Arc<Window>, client: Client, path: String) -> ReaderTally {
+    let mut t = ReaderTally::default();
+    while !window.stopped() {
+        let t0 = window.now_us();
+        let r = client.get_data(&path).await;
+        let t1 = window.now_us();
+        let counts = window.counts(t0, t1);
+        match r {
+            Ok(_) => {
+                window.done.fetch_add(1, Ordering::Relaxed);
+                if let (true, Some(start)) = (counts, window.start_us()) {
+                    t.all.record(t1 - t0);
+                    t.seconds
+                        .entry((t1 - start) / 1_000_000)
+                        .or_default()
+                        .record(t1 - t0);
+                }
+            }
+            Err(e) => {
+                window.failed.fetch_add(1, Ordering::Relaxed);
+                if counts {
+                    t.all.error(&error_name(&e));
+                }
+                if !settle_after_error(&client, &e, Duration::from_secs(1)).await {
+                    break;
+                }
+            }
+        }
+    }
+    t
+}
+
+/// The second of the window (from its start) whose p99 was the highest, and that p99 (µs).
+pub fn worst_second_p99(seconds: &BTreeMap<u64, Tally>) -> Option<(u64, u64)> {
+    seconds
+        .iter()
+        .filter(|(_, t)| t.ops() > 0)
+        .map(|(&s, t)| (s, t.summary().p99_us))
+        .max_by_key(|&(s, p99)| (p99, std::cmp::Reverse(s)))
+}
+
 /// Runs the workload.
 pub async fn run(bench: &Bench) -> anyhow::Result<Report> {
     let readers = bench.connect(bench.opts.readers).await?;
@@ -537,20 +589,17 @@ async fn measure(
         .next()
         .with_context(|| format!("{first} resolves to no address"))?;
     let frames = Arc::new(encode_requests(big, opts.requests));
-    let small = small.to_string();
-    let loops = timed::loops_per_client(readers, opts.in_flight, |c, _seed| -> NextOp {
-        let (c, path) = (c.clone(), small.clone());
-        Box::new(move || {
-            let (c, path) = (c.clone(), path.clone());
-            Box::pin(async move { c.get_data(&path).await.map(|_| ()) })
-        })
-    });
-
     window.warm_up();
-    let tasks: Vec<_> = loops
-        .into_iter()
-        .map(|lp| tokio::spawn(timed::drive(window.clone(), lp, None)))
-        .collect();
+    let mut tasks = Vec::with_capacity(readers.len() * opts.in_flight);
+    for c in readers {
+        for _ in 0..opts.in_flight {
+            tasks.push(tokio::spawn(read_loop(
+                window.clone(),
+                c.clone(),
+                small.to_string(),
+            )));
+        }
+    }
     tokio::time::sleep(opts.warmup_duration()).await;
     let baseline = read_rss(&pids);
     let cpu0 = CpuSnapshot::take(&pids);
@@ -566,8 +615,26 @@ async fn measure(
     let cpu1 = CpuSnapshot::take(&pids);
     stop.store(true, Ordering::Relaxed);
     let peaks = sampler.await.unwrap_or_default();
-    let (tallies, unfinished) =
-        timed::join_all(tasks, opts.session_timeout() + Duration::from_secs(5)).await;
+    // Bounded like timed::join_all: a loop stuck on a dead server is aborted and counted.
+    let deadline = tokio::time::Instant::now() + opts.session_timeout() + Duration::from_secs(5);
+    let mut tallies = Vec::with_capacity(tasks.len());
+    let mut seconds: BTreeMap<u64, Tally> = BTreeMap::new();
+    let mut unfinished = 0;
+    for mut t in tasks {
+        match tokio::time::timeout_at(deadline, &mut t).await {
+            Ok(Ok(rt)) => {
+                for (s, tally) in &rt.seconds {
+                    seconds.entry(*s).or_default().merge(tally);
+                }
+                tallies.push(rt.all);
+            }
+            Ok(Err(_)) => unfinished += 1,
+            Err(_) => {
+                t.abort();
+                unfinished += 1;
+            }
+        }
+    }
     let silents = silents?;
 
     let measured = timed::Measured {
@@ -579,6 +646,10 @@ async fn measure(
     };
     let mut r = measured.report(bench);
     r.readers = Some(opts.readers);
+    if let Some((s, p99)) = worst_second_p99(&seconds) {
+        r.worst_second = Some(s);
+        r.worst_second_p99_us = Some(p99);
+    }
     r.requests = Some(opts.requests);
     r.non_reader_server = Some(first);
     r.non_reader_sources = Some(silents.sources);
@@ -675,6 +746,25 @@ mod tests {
         assert_eq!((w_med, w_max), (Some(5500.0), Some(6000.0)));
         assert_eq!((t_med, t_max), (Some(1500.0), Some(2000.0)));
         assert_eq!(close_figures(&[]), ([None, None], [None, None]));
+    }
+
+    #[test]
+    fn the_worst_second_is_the_one_with_the_highest_p99() {
+        let mut seconds = BTreeMap::new();
+        for (s, lat) in [(0u64, 100u64), (1, 9000), (2, 200), (3, 9000)] {
+            let t: &mut Tally = seconds.entry(s).or_default();
+            for _ in 0..200 {
+                t.record(lat / 2);
+            }
+            for _ in 0..10 {
+                t.record(lat);
+            }
+        }
+        seconds.insert(4, Tally::new());
+        let (s, p99) = worst_second_p99(&seconds).expect("some second");
+        assert_eq!(s, 1, "the first of two equal seconds");
+        assert!((8990..=9010).contains(&p99), "{p99}");
+        assert_eq!(worst_second_p99(&BTreeMap::new()), None);
     }
 
     #[test]
