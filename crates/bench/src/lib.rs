@@ -2,7 +2,7 @@
 //! 3.8), built on `zk-client`, so every figure comes from the same tool on both sides.
 //!
 //! This crate owns: the workloads (`create`, `set`, `get`, `mixed`, `sessions`, `ephemeral`,
-//! `failover`, `fill`), their measurement window (setup and warm-up are never measured), the
+//! `failover`, `fill`, `stale`, `non-readers`), their measurement window (setup and warm-up are never measured), the
 //! latency histograms (one HDR histogram per in-flight loop, merged at the end), the CPU and
 //! RSS readings of the watched server processes, the report (a human table and one JSON line),
 //! and turning the JSON lines of `bench/compare.sh` into `docs/benchmarks.md` and its chart.

@@ -32,6 +32,12 @@ pub enum Workload {
     /// second; the figure is how many reads still saw the old value, and how long until the
     /// second server showed the write.
     Stale,
+    /// Issue 18's slow readers: `--clients` raw connections to the first server each
+    /// pipeline `--requests` getData of a `--value-size` znode and never read a reply, while
+    /// `--readers` ordinary sessions on the same server getData a small znode (their latency
+    /// is the report's); the servers' RSS before, at its peak and after (`--watch-pids`), and
+    /// how long after its session's timeout each silent connection was closed.
+    NonReaders,
 }
 
 /// `stale`: where the writer's session is (`--writer-on`).
@@ -69,6 +75,7 @@ impl Workload {
             Workload::Failover => "failover",
             Workload::Fill => "fill",
             Workload::Stale => "stale",
+            Workload::NonReaders => "non-readers",
         }
     }
 
@@ -113,7 +120,7 @@ pub struct Options {
     pub servers: String,
 
     /// Clients; each is its own session (for `sessions`: concurrent open+close loops; for
-    /// `ephemeral`: sessions per round).
+    /// `ephemeral`: sessions per round; for `non-readers`: the connections that never read).
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
 
@@ -129,7 +136,8 @@ pub struct Options {
     #[arg(long, default_value_t = 1000)]
     pub keys: usize,
 
-    /// Measured seconds (timed workloads).
+    /// Measured seconds (timed workloads; for `non-readers`: how long the window stays open
+    /// after the last silent connection was closed, for the RSS "after").
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
 
@@ -157,6 +165,15 @@ pub struct Options {
     /// `fill`: how many znodes to create.
     #[arg(long, default_value_t = 100_000)]
     pub count: usize,
+
+    /// `non-readers`: getData requests each silent connection pipelines.
+    #[arg(long, default_value_t = 3000)]
+    pub requests: usize,
+
+    /// `non-readers`: ordinary sessions (on the first server, or spread with `--spread`) whose
+    /// getData latency of a small znode is measured meanwhile, `--in-flight` each.
+    #[arg(long, default_value_t = 4)]
+    pub readers: usize,
 
     /// `ephemeral`: ephemerals per session.
     #[arg(long, default_value_t = 10)]
@@ -214,6 +231,10 @@ pub struct Options {
 /// The largest value accepted (ZooKeeper's default jute.maxbuffer is 1 MiB, headers included).
 pub const MAX_VALUE_SIZE: usize = 1_000_000;
 
+/// `non-readers`: the most requests per silent connection (about 60 bytes each, encoded once
+/// before they are sent and shared by the connections).
+pub const MAX_NON_READER_REQUESTS: usize = 1_000_000;
+
 fn positive_secs(name: &str, v: f64) -> Result<(), String> {
     if !v.is_finite() || v <= 0.0 {
         return Err(format!(
@@ -270,6 +291,21 @@ impl Options {
         }
         if self.ephemerals == 0 {
             return Err("--ephemerals must be at least 1".into());
+        }
+        if self.requests == 0 {
+            return Err("--requests must be at least 1".into());
+        }
+        if self.readers == 0 {
+            return Err(
+                "--readers must be at least 1 (their latency is what non-readers reports)".into(),
+            );
+        }
+        if self.requests > MAX_NON_READER_REQUESTS {
+            return Err(format!(
+                "--requests must be at most {MAX_NON_READER_REQUESTS} (they are encoded before \
+                 they are sent), got {}",
+                self.requests
+            ));
         }
         if self.rounds == 0 {
             return Err("--rounds must be at least 1".into());
@@ -481,6 +517,40 @@ mod tests {
             .validate()
             .is_err());
         assert!(parse(&["get", "--vanish"]).validate().is_err());
+    }
+
+    #[test]
+    fn non_readers_takes_requests_and_readers() {
+        let o = parse(&[
+            "non-readers",
+            "--clients",
+            "60",
+            "--requests",
+            "3000",
+            "--value-size",
+            "102400",
+            "--readers",
+            "4",
+        ]);
+        assert_eq!(o.workload, Workload::NonReaders);
+        assert_eq!(o.workload.name(), "non-readers");
+        assert!(o.workload.is_timed());
+        assert_eq!((o.clients, o.requests, o.readers), (60, 3000, 4));
+        assert_eq!(o.validate(), Ok(()));
+        let d = parse(&["non-readers"]);
+        assert_eq!(
+            (d.requests, d.readers),
+            (3000, 4),
+            "issue 18's 3,000 by default"
+        );
+        for args in [
+            &["non-readers", "--requests", "0"][..],
+            &["non-readers", "--readers", "0"],
+            &["non-readers", "--requests", "1000001"],
+        ] {
+            let err = parse(args).validate().expect_err("refused");
+            assert!(err.contains("--re"), "{args:?}: {err}");
+        }
     }
 
     #[test]

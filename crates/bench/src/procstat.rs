@@ -1,6 +1,11 @@
 //! CPU time and RSS of processes from `/proc` (Linux): utime+stime of `/proc/PID/stat` and
 //! VmRSS of `/proc/PID/status`. A process that is gone (or a system without `/proc`) reads as
-//! `None` and is left out of the sums.
+//! `None` and is left out of the sums. Also the TCP sockets' states of `/proc/net/tcp{,6}`,
+//! which `non-readers` reads to see a local server close a connection whose client does not
+//! read (a FIN queued behind unsent replies never reaches such a client).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -96,9 +101,97 @@ pub fn parse_vmrss_kib(text: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// `st` of an established socket in `/proc/net/tcp`.
+pub const TCP_ESTABLISHED: u8 = 0x01;
+
+/// Every TCP socket of this network namespace: (local, remote) to its state (`st`, e.g.
+/// [`TCP_ESTABLISHED`]). IPv4-mapped IPv6 addresses (a JVM's sockets) read as IPv4. Empty
+/// without `/proc`.
+pub fn tcp_states() -> HashMap<(SocketAddr, SocketAddr), u8> {
+    let mut out = HashMap::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            out.extend(parse_tcp_table(&text));
+        }
+    }
+    out
+}
+
+/// The rows of a `/proc/net/tcp` or `/proc/net/tcp6` table; lines that do not parse are
+/// skipped.
+pub fn parse_tcp_table(text: &str) -> Vec<((SocketAddr, SocketAddr), u8)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let local = parse_tcp_addr(f.next()?)?;
+            let remote = parse_tcp_addr(f.next()?)?;
+            let st = u8::from_str_radix(f.next()?, 16).ok()?;
+            Some(((local, remote), st))
+        })
+        .collect()
+}
+
+/// `0100007F:5983` (IPv4) or 32 hex digits and a port (IPv6): the kernel prints each 32-bit
+/// word of the address as it lies in memory, so the word's native-endian bytes are the
+/// address's bytes in network order.
+fn parse_tcp_addr(s: &str) -> Option<SocketAddr> {
+    let (addr, port) = s.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let w = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
+        Some(w.to_ne_bytes())
+    };
+    let ip = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                b[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            let v6 = Ipv6Addr::from(b);
+            match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            }
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn tcp_tables_read_v4_and_v4_mapped_v6() {
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+                  0: 0100007F:5923 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000  1000        0 1 1\n\
+                  1: 0100007F:5923 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 2 1\n";
+        let rows = parse_tcp_table(v4);
+        let a = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(
+            rows[0],
+            (
+                (a("127.0.0.1:22819"), a("127.0.0.1:41394")),
+                TCP_ESTABLISHED
+            )
+        );
+        assert_eq!(rows[1].1, 0x0A, "listen");
+        let v6 = "  sl  local_address                         remote_address                        st\n\
+                  0: 0000000000000000FFFF00000100007F:5523 0000000000000000FFFF0000014D7F7F:9C40 04 0\n\
+                  1: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0\n";
+        let rows = parse_tcp_table(v6);
+        assert_eq!(
+            rows[0],
+            ((a("127.0.0.1:21795"), a("127.127.77.1:40000")), 0x04),
+            "a JVM's v4-mapped socket reads as IPv4"
+        );
+        assert_eq!(rows[1].0 .0, a("[::1]:80"));
+        assert!(parse_tcp_table("header\n0: garbage\n").is_empty());
+    }
 
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {

@@ -19,6 +19,28 @@ pub struct PidRss {
     pub rss_kib: u64,
 }
 
+/// A watched server's RSS over a `non-readers` run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RssPhases {
+    /// The process.
+    pub pid: u32,
+    /// VmRSS before the silent connections opened, KiB.
+    pub baseline_kib: u64,
+    /// The largest VmRSS sampled while they were open and after, KiB.
+    pub peak_kib: u64,
+    /// VmRSS at the end (`--duration` after the last was closed), KiB; absent if the process
+    /// was gone by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_kib: Option<u64>,
+}
+
+impl RssPhases {
+    /// Peak minus baseline.
+    pub fn growth_kib(&self) -> u64 {
+        self.peak_kib.saturating_sub(self.baseline_kib)
+    }
+}
+
 /// The result of one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -139,6 +161,68 @@ pub struct Report {
     /// fill: znodes requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<usize>,
+
+    /// non-readers: readers (ordinary sessions whose getData latency is the report's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readers: Option<usize>,
+    /// non-readers: the second of the window (counted from its start) whose readers' p99 was
+    /// the highest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_second: Option<u64>,
+    /// non-readers: that p99, µs ("p99 under 10 ms throughout" is this under 10 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_second_p99_us: Option<u64>,
+    /// non-readers: getData requests each silent connection pipelined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<usize>,
+    /// non-readers: the server every silent connection went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_reader_server: Option<String>,
+    /// non-readers: their source addresses (`default`, or a range of 127/8 addresses so a
+    /// per-IP connection limit does not refuse them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_reader_sources: Option<String>,
+    /// non-readers: silent connections whose session was set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_readers_connected: Option<usize>,
+    /// non-readers: those whose every request the kernel took (the rest were still blocked in
+    /// the write when the server closed them: it had stopped reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_readers_sent_all: Option<usize>,
+    /// non-readers: those the server closed before the deadline (twice the session timeout
+    /// plus 10 s after their last write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_readers_closed: Option<usize>,
+    /// non-readers: how each close was seen (`reset`: the client's socket got an RST or
+    /// hang-up; `fin`: a FIN; `server-socket`: the server's end left ESTABLISHED in
+    /// /proc/net/tcp, e.g. a FIN queued behind unsent replies), counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_seen_by: Option<BTreeMap<String, usize>>,
+    /// non-readers: the session timeout the server negotiated (largest over the connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiated_timeout_ms: Option<i64>,
+    /// non-readers: ms from a connection's last write until the server closed it, median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_after_last_write_ms_median: Option<f64>,
+    /// non-readers: the same, largest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_after_last_write_ms_max: Option<f64>,
+    /// non-readers: that minus the negotiated session timeout (how long past the session's
+    /// end the connection stayed), median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_after_timeout_ms_median: Option<f64>,
+    /// non-readers: the same, largest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_after_timeout_ms_max: Option<f64>,
+    /// non-readers: each watched server's RSS before, at the peak and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rss_phases: Vec<RssPhases>,
+    /// non-readers: the largest peak-minus-baseline of the watched servers, KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_growth_kib_max: Option<u64>,
+    /// non-readers: the largest peak of the watched servers, KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_peak_kib_max: Option<u64>,
 
     /// CPU seconds of the watched servers over the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -338,6 +422,64 @@ impl Report {
                 format!("{} / {}", self.failed, self.expired.unwrap_or(0)),
             ));
         }
+        if let (Some(s), Some(p99)) = (self.worst_second, self.worst_second_p99_us) {
+            rows.push((
+                "worst second's p99 us".into(),
+                format!("{p99} (second {s} of the window)"),
+            ));
+        }
+        if let (Some(n), Some(req)) = (self.non_readers_connected, self.requests) {
+            rows.push((
+                "silent connections".into(),
+                format!(
+                    "{n} of {} to {} (sources {}), {req} getData each; all sent by {}, closed by \
+                     the server {} ({})",
+                    self.clients,
+                    self.non_reader_server.as_deref().unwrap_or("-"),
+                    self.non_reader_sources.as_deref().unwrap_or("-"),
+                    self.non_readers_sent_all.unwrap_or(0),
+                    self.non_readers_closed.unwrap_or(0),
+                    self.close_seen_by.as_ref().map_or("-".to_string(), |m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k} {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                ),
+            ));
+            rows.push((
+                "closed after".into(),
+                format!(
+                    "last write: median {} max {} ms; session timeout ({} ms): median {} max {} ms",
+                    opt_ms(self.close_after_last_write_ms_median),
+                    opt_ms(self.close_after_last_write_ms_max),
+                    self.negotiated_timeout_ms
+                        .map_or("-".to_string(), |t| t.to_string()),
+                    opt_ms(self.close_after_timeout_ms_median),
+                    opt_ms(self.close_after_timeout_ms_max),
+                ),
+            ));
+        }
+        if !self.rss_phases.is_empty() {
+            rows.push((
+                "RSS MiB base/peak/after".into(),
+                self.rss_phases
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "pid {}: {:.1}/{:.1}/{} (+{:.1})",
+                            r.pid,
+                            mib(r.baseline_kib),
+                            mib(r.peak_kib),
+                            r.after_kib
+                                .map_or("gone".to_string(), |a| format!("{:.1}", mib(a))),
+                            mib(r.growth_kib())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
         if self.server_cpu_s.is_some() || self.bench_cpu_s.is_some() {
             rows.push((
                 "CPU s (servers, zk-bench)".into(),
@@ -383,6 +525,10 @@ pub fn errors_text(errors: &BTreeMap<String, u64>) -> String {
 
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or("-".into(), |x| format!("{x:.1}"))
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn opt3(v: Option<f64>) -> String {

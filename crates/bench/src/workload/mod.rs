@@ -20,6 +20,7 @@ pub mod fill;
 pub mod get;
 pub mod keys;
 pub mod mixed;
+pub mod non_readers;
 pub mod pipelined;
 pub mod sessions;
 pub mod set;
@@ -45,6 +46,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         Workload::Failover => failover::run(&bench).await,
         Workload::Fill => fill::run(&bench).await,
         Workload::Stale => stale::run(&bench).await,
+        Workload::NonReaders => non_readers::run(&bench).await,
     };
     bench.window.abort();
     report
