@@ -1,5 +1,6 @@
 //! Sessions of the ZooKeeper-compatible ensemble: ids, HMAC passwords, timeout negotiation,
-//! the leader's expiry tracker and the replicated session table.
+//! the leader's expiry tracker, the replicated session table, and the order of one session's
+//! requests, replies and events on its connection ([`order`]).
 //!
 //! This crate owns the pure rules of a session's life. It must never do Raft, sockets, async
 //! or threads of its own, and never read the wall clock or `Instant` except through the
@@ -12,6 +13,7 @@
 pub mod clock;
 pub mod expiry;
 pub mod id;
+pub mod order;
 pub mod password;
 pub mod table;
 pub mod timeout;

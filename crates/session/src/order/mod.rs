@@ -1,9 +1,11 @@
 //! The order of one session's requests, replies and events, as a pure core: no tokio, no
-//! sockets, no state lock, no clock. The connection's driver (`pipeline.rs`) feeds it what
-//! happened (a request read, a write's applied outcome, a watch event pushed, a sync gate
-//! passed, the session ended) and performs the [`Step`]s it hands back (propose a write, run
-//! a read now, send an event or a reply, close), in the shape of the client crate's
-//! `machine::Core`.
+//! sockets, no state lock, no clock. A connection's driver (the node's
+//! `crates/node/src/connection/pipeline.rs`) feeds it what happened (a request read, a
+//! write's applied outcome, a watch event pushed, a sync gate passed, the session ended) and
+//! performs the [`Step`]s it hands back (propose a write, run a read now, send an event or a
+//! reply, close), in the shape of the client crate's `machine::Core`. It lives in this crate,
+//! not the node's, because it is the session's own rule and pure: the fuzz target `order`
+//! (`crates/session/fuzz`) drives it directly.
 //!
 //! The rules (each has a unit test of its name in `tests.rs`):
 //! - **Replies leave in request order.**
@@ -56,16 +58,16 @@ use std::collections::VecDeque;
 /// of reads between two writes of a client that pipelines 16 requests (as zk-bench does by
 /// default); a longer run holds its write (one commit round more for it), as does a run with
 /// more than 64 KiB to copy.
-pub(crate) const MAX_ATTACHED_READS: usize = 16;
+pub const MAX_ATTACHED_READS: usize = 16;
 
 /// Estimated reply bytes attached to one write at most: what the attached reads copy under
 /// the write lock (a getData's data, the names of a getChildren) stays a small memcpy; a read
 /// of a large znode is not attached (its write is held instead).
-pub(crate) const MAX_ATTACHED_BYTES: usize = 64 << 10;
+pub const MAX_ATTACHED_BYTES: usize = 64 << 10;
 
 /// The types a connection's requests carry through the core (the driver's own; the tests
 /// use strings).
-pub(crate) trait Carry {
+pub trait Carry {
     /// A local request: run when its turn comes.
     type Read;
     /// What is proposed for a write.
@@ -87,7 +89,7 @@ pub(crate) trait Carry {
 
 /// Why the connection closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Close {
+pub enum Close {
     /// Draining, and everything queued has been answered.
     Drained,
     /// The session expired or was closed (not by this connection's closeSession).
@@ -99,7 +101,7 @@ pub(crate) enum Close {
 }
 
 /// What the driver must do, in this order.
-pub(crate) enum Step<K: Carry> {
+pub enum Step<K: Carry> {
     /// Propose this write now; its outcome comes back through [`Order::applied`].
     Propose(K::Proposal),
     /// Run this local request now, on the state as it is, then feed the pushes waiting and
@@ -161,7 +163,7 @@ enum Pushed<E> {
 }
 
 /// See the module docs.
-pub(crate) struct Order<K: Carry> {
+pub struct Order<K: Carry> {
     queue: VecDeque<Slot<K>>,
     /// Pushes not handed out yet, in push order.
     inbox: VecDeque<Pushed<K::Event>>,
@@ -190,57 +192,57 @@ impl<K: Carry> Default for Order<K> {
 
 impl<K: Carry> Order<K> {
     /// Requests taken and not answered yet (the connection's in-flight count).
-    pub(crate) fn outstanding(&self) -> usize {
+    pub fn outstanding(&self) -> usize {
         self.requests
     }
 
     /// True while the connection may take another request: it is not draining or closed.
-    pub(crate) fn accepting(&self) -> bool {
+    pub fn accepting(&self) -> bool {
         !self.draining && !self.closed
     }
 
     /// A local request arrived.
-    pub(crate) fn read(&mut self, read: K::Read) {
+    pub fn read(&mut self, read: K::Read) {
         self.push(Slot::Read(read));
     }
 
     /// A write arrived (closeSession included: follow it with [`Order::drain`]).
-    pub(crate) fn write(&mut self, proposal: K::Proposal, meta: K::WriteMeta) {
+    pub fn write(&mut self, proposal: K::Proposal, meta: K::WriteMeta) {
         self.push(Slot::Held(proposal, meta));
     }
 
     /// A request answered at once (an error before the log, an auth packet), showing the
     /// state at `zxid`; still sent in its turn.
-    pub(crate) fn ready(&mut self, zxid: i64, answer: K::Answer) {
+    pub fn ready(&mut self, zxid: i64, answer: K::Answer) {
         self.push(Slot::Ready { zxid, answer });
     }
 
     /// A sync gate: what arrives after it waits until [`Order::gate_passed`].
-    pub(crate) fn gate(&mut self) {
+    pub fn gate(&mut self) {
         if !self.closed {
             self.queue.push_back(Slot::Gate);
         }
     }
 
     /// Take no more requests; close once everything queued is answered.
-    pub(crate) fn drain(&mut self) {
+    pub fn drain(&mut self) {
         self.draining = true;
     }
 
     /// The oldest gate passed (gates pass in order).
-    pub(crate) fn gate_passed(&mut self) {
+    pub fn gate_passed(&mut self) {
         if let Some(i) = self.queue.iter().position(|s| matches!(s, Slot::Gate)) {
             self.queue.remove(i);
         }
     }
 
     /// A gate failed (this node could not catch up): close.
-    pub(crate) fn gate_failed(&mut self, why: String) {
+    pub fn gate_failed(&mut self, why: String) {
         self.close(Close::Failed(why));
     }
 
     /// The read handed out by [`Step::Run`] was answered, showing the state at `zxid`.
-    pub(crate) fn answered(&mut self, zxid: i64, answer: K::Answer) {
+    pub fn answered(&mut self, zxid: i64, answer: K::Answer) {
         if let Some(slot) = self.queue.iter_mut().find(|s| matches!(s, Slot::Running)) {
             *slot = Slot::Ready { zxid, answer };
         }
@@ -248,12 +250,7 @@ impl<K: Carry> Order<K> {
 
     /// The oldest proposed write was applied here at `zxid`; `answers` are those of the reads
     /// attached to it ([`Step::Attach`]), in order, each with the zxid of the state it showed.
-    pub(crate) fn applied(
-        &mut self,
-        zxid: i64,
-        outcome: K::Outcome,
-        answers: Vec<(i64, K::Answer)>,
-    ) {
+    pub fn applied(&mut self, zxid: i64, outcome: K::Outcome, answers: Vec<(i64, K::Answer)>) {
         let at = self
             .queue
             .iter()
@@ -296,7 +293,7 @@ impl<K: Carry> Order<K> {
 
     /// True while a write of this connection waits ahead (proposed, or held): a read
     /// arriving now may be attached to one ([`Carry::attach_cost`] need only be known then).
-    pub(crate) fn write_waiting(&self) -> bool {
+    pub fn write_waiting(&self) -> bool {
         self.queue
             .iter()
             .any(|s| matches!(s, Slot::Proposed(_) | Slot::Held(..)))
@@ -304,27 +301,27 @@ impl<K: Carry> Order<K> {
 
     /// A proposed write will not be applied (Raft refused it, or the leader changed and its
     /// fate is unknown): close.
-    pub(crate) fn failed(&mut self, why: String) {
+    pub fn failed(&mut self, why: String) {
         self.close(Close::Failed(why));
     }
 
     /// A watch fired for this connection at the change with `zxid`.
-    pub(crate) fn event(&mut self, zxid: i64, event: K::Event) {
+    pub fn event(&mut self, zxid: i64, event: K::Event) {
         self.inbox.push_back(Pushed::Event { zxid, event });
     }
 
     /// The session was closed or expired.
-    pub(crate) fn session_ended(&mut self) {
+    pub fn session_ended(&mut self) {
         self.inbox.push_back(Pushed::SessionEnded);
     }
 
     /// This connection must stop serving.
-    pub(crate) fn told_to_close(&mut self) {
+    pub fn told_to_close(&mut self) {
         self.inbox.push_back(Pushed::Close);
     }
 
     /// The next step, if any.
-    pub(crate) fn poll(&mut self) -> Option<Step<K>> {
+    pub fn poll(&mut self) -> Option<Step<K>> {
         if self.out.is_empty() {
             self.advance();
         }
