@@ -7,7 +7,7 @@
 //! bounded: it pushes the fired events, and a connection's write outcome, onto the
 //! connection's channel; the only work of a connection it runs is the few cheap reads the
 //! connection attached to its write ([`Hub::after`], bounded by the session order's core:
-//! `connection/order`), right after that write.
+//! `zk_session::order`), right after that write.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -349,7 +349,7 @@ impl Hub {
     /// write, then hands the outcome to the request waiting here for it, if any (in that
     /// order, so a connection finds the events and the reads' answers before the outcome of
     /// the change). Its work is bounded: the attached reads are few and cheap (see
-    /// `connection/order`); every other read runs on its connection's task.
+    /// `zk_session::order`); every other read runs on its connection's task.
     pub fn on_apply(&self, ev: &ApplyEvent, state: &State) {
         // A snapshot replacing the state is not a command.
         if !matches!(ev.outcome, Outcome::SnapshotInstalled) {

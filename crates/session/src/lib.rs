@@ -1,5 +1,7 @@
 //! Sessions of the ZooKeeper-compatible ensemble: ids, HMAC passwords, timeout negotiation,
-//! the leader's expiry tracker and the replicated session table.
+//! what a ConnectRequest's session fields ask for ([`admit`]), the leader's expiry tracker,
+//! the replicated session table, and the order of one session's requests, replies and
+//! events on its connection ([`order`]).
 //!
 //! This crate owns the pure rules of a session's life. It must never do Raft, sockets, async
 //! or threads of its own, and never read the wall clock or `Instant` except through the
@@ -9,13 +11,16 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod clock;
 pub mod expiry;
 pub mod id;
+pub mod order;
 pub mod password;
 pub mod table;
 pub mod timeout;
 
+pub use admission::{admit, Admission};
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use expiry::ExpiryTracker;
 pub use id::{IdError, SessionId};

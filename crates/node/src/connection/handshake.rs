@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use zk_consensus::CommandOp;
 use zk_consensus::Outcome;
+use zk_session::Admission;
 use zk_session::Owner;
 use zk_session::SessionId;
 use zk_session::PASSWORD_LEN;
@@ -115,14 +116,29 @@ async fn decide(node: &Node, req: &ConnectRequest, bound: Duration) -> Handshake
             ));
         }
     }
-    if req.session_id == 0 {
-        return create(node, req).await;
+    // The pure part (zk_session::admit, fuzzed there): the password is checked, in constant
+    // time, before anything about the session is revealed (S3.2); a forged id and a wrong
+    // password get the same answer.
+    let admission = {
+        let st = node.state.read();
+        zk_session::admit(
+            req.session_id,
+            &req.passwd,
+            req.time_out,
+            st.secret.as_ref(),
+            &node.settings.timeouts,
+        )
+    };
+    match admission {
+        Admission::Create { timeout_ms } => create(node, timeout_ms).await,
+        Admission::Claim { session, password } => resume(node, session, password).await,
+        // Serving means caught up with the ensemble, and the secret is the first thing an
+        // ensemble commits: without one no session was ever created.
+        Admission::Invalid => Handshake::Reject(invalid_session()),
     }
-    resume(node, req).await
 }
 
-async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
-    let timeout_ms = node.settings.timeouts.negotiate(req.time_out);
+async fn create(node: &Node, timeout_ms: u32) -> Handshake {
     let proposal = node.propose(CommandOp::CreateSession { timeout_ms });
     let owner = proposal.origin.owner();
     match proposal.done.await {
@@ -152,24 +168,8 @@ async fn create(node: &Node, req: &ConnectRequest) -> Handshake {
     }
 }
 
-async fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
-    let Ok(session) = SessionId::from_raw(req.session_id) else {
-        return Handshake::Reject(invalid_session());
-    };
-    let passwd = {
-        let st = node.state.read();
-        // Serving means caught up with the ensemble, and the secret is the first thing an
-        // ensemble commits: without one no session was ever created.
-        let Some(secret) = &st.secret else {
-            return Handshake::Reject(invalid_session());
-        };
-        // S3.2: the password is checked (in constant time) before anything about the
-        // session is revealed; a forged id and a wrong password get the same answer.
-        if !secret.verify(session, &req.passwd) {
-            return Handshake::Reject(invalid_session());
-        }
-        secret.password(session).to_vec()
-    };
+/// Claims `session`, whose `password` the client proved ([`zk_session::admit`]).
+async fn resume(node: &Node, session: SessionId, password: [u8; PASSWORD_LEN]) -> Handshake {
     // S9.6: whether the session lives is decided in log order, not by this member's table
     // (which may not have applied its creation yet). The resume is replicated: every node
     // then stops serving the session on any other connection, whose writes fail with
@@ -182,7 +182,7 @@ async fn resume(node: &Node, req: &ConnectRequest) -> Handshake {
             // The replicated timeout, not this request's: it is the one the leader's expiry
             // tracker enforces.
             match node.state.read().sessions.get(session) {
-                Some(timeout_ms) => serve(session, timeout_ms, owner, passwd),
+                Some(timeout_ms) => serve(session, timeout_ms, owner, password.to_vec()),
                 // Expired between the claim and now.
                 None => Handshake::Reject(invalid_session()),
             }

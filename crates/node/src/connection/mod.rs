@@ -1,8 +1,9 @@
 //! One client connection, one task: the four-letter word or handshake, then the request
 //! pipeline: a driver (`pipeline.rs`: framing, socket I/O, stats, auth, memory bounds) around
-//! the pure core that orders the session's requests, replies and events (`order/`).
+//! the pure core that orders the session's requests, replies and events
+//! (`zk_session::order`).
 //!
-//! Order rules (the client depends on them; `order/` states them and tests each):
+//! Order rules (the client depends on them; `zk_session::order` states them and tests each):
 //! - replies leave in request order; a local read is answered from the state right after the
 //!   session's last write before it and before its next one (FIFO client order): it runs on
 //!   the connection's task once every request before it is answered, and a later write is
@@ -16,7 +17,6 @@
 //!   once: nothing of it is applied, and the node and its other clients carry on.
 
 mod handshake;
-mod order;
 mod pipeline;
 
 use std::io;

@@ -1,6 +1,6 @@
 //! The driver of one established session's connection: framing, socket I/O, stats, auth
 //! and the memory bounds are here; the order of requests, replies and events is the pure
-//! core's ([`Order`], `order/`), whose steps this carries out.
+//! core's ([`Order`], `zk_session::order`), whose steps this carries out.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,6 +18,10 @@ use tokio::sync::oneshot;
 use tokio::sync::watch;
 use zk_consensus::CommandOp;
 use zk_consensus::Outcome;
+use zk_session::order::Carry;
+use zk_session::order::Close;
+use zk_session::order::Order;
+use zk_session::order::Step;
 use zk_session::Owner;
 use zk_session::SessionId;
 use zk_wire::write_frame;
@@ -34,10 +38,6 @@ use zk_wire::RequestHeader;
 use zk_wire::Response;
 use zk_wire::WatcherEvent;
 
-use super::order::Carry;
-use super::order::Close;
-use super::order::Order;
-use super::order::Step;
 use super::ConnError;
 use super::Ends;
 use crate::auth;
