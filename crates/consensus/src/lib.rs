@@ -82,6 +82,7 @@ pub use error::Corruption;
 pub use error::MetaError;
 pub use error::OpenError;
 pub use grpc::activity::{ActivityHandler, Touch};
+pub use log_store::AcceptedIndex;
 pub use log_store::LogReader;
 pub use log_store::LogStore;
 pub use log_store::StoredEntry;

@@ -15,6 +15,8 @@ use std::ops::Bound;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
@@ -67,7 +69,28 @@ where
     /// The last entries appended, and every one not yet in a file. Locked after `wal` when
     /// both are.
     recent: Arc<Mutex<RecentEntries<C::Entry>>>,
+    /// The index of the last entry in the log (appended, flushed or not; 0: none).
+    accepted: AcceptedIndex,
     storage: SledStorage,
+}
+
+/// The index of the last entry a member's log holds, appended whether or not flushed yet:
+/// what it has *accepted* from its leader (0: none). A follower applies an accepted entry as
+/// soon as it learns the entry is committed, so a read that sees an accepted entry not yet
+/// applied knows a write may have been acknowledged that it does not show yet.
+#[derive(Debug, Clone, Default)]
+pub struct AcceptedIndex(Arc<AtomicU64>);
+
+impl AcceptedIndex {
+    /// The index now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set<C: RaftTypeConfig>(&self, last: Option<&LogIdOf<C>>) {
+        self.0
+            .store(last.map_or(0, |l| l.index()), Ordering::Release);
+    }
 }
 
 /// The durable Raft log and vote store (openraft `RaftLogStorage`).
@@ -149,6 +172,8 @@ where
         let wal = Wal::<C>::open(&dir).map_err(|e| log_err(io::Error::other(e)))?;
         let mut recent = RecentEntries::new(RECENT_ENTRIES, RECENT_BYTES);
         recent.written_upto(wal.written_upto());
+        let accepted = AcceptedIndex::default();
+        accepted.set::<C>(wal.state.last.as_ref());
         let wal = Arc::new(Mutex::new(wal));
         let recent = Arc::new(Mutex::new(recent));
         let flusher = {
@@ -180,9 +205,15 @@ where
                 flusher,
                 wal,
                 recent,
+                accepted,
                 storage,
             }),
         })
+    }
+
+    /// A handle on the index of the last entry this log holds.
+    pub fn accepted_index(&self) -> AcceptedIndex {
+        self.shared.accepted.clone()
     }
 
     /// The data directory's sled database, to reach the snapshot and cluster-meta stores.
@@ -413,6 +444,7 @@ where
                 let first = first.index();
                 self.shared.recent.lock().append(first, run);
             }
+            self.shared.accepted.set::<C>(wal.state.last.as_ref());
         }
         if cfg!(feature = "unsafe-ack-before-flush") {
             // The deliberately broken test build (see `broken`): acknowledged before any
@@ -448,6 +480,7 @@ where
                 .map_err(|e| write_err(format_args!("a truncation from {from}"), &e))?;
             // Out of the tail under the log's lock: no reader sees the removed entries again.
             self.shared.recent.lock().truncate_from(from);
+            self.shared.accepted.set::<C>(wal.state.last.as_ref());
         }
         self.flush("truncation").await
     }

@@ -123,6 +123,11 @@ impl SharedState {
         self.applied.borrow().zxid
     }
 
+    /// The log index of the last applied entry.
+    pub fn applied_index(&self) -> u64 {
+        self.applied.borrow().index
+    }
+
     /// A watch of the applied point (changes after each entry's [`ApplyEvent`]s were
     /// published).
     pub fn subscribe_applied(&self) -> watch::Receiver<AppliedPoint> {

@@ -264,6 +264,29 @@ async fn truncating_into_the_purged_part_is_refused() {
     assert!(log.try_get_log_entries(..).await.unwrap().is_empty());
 }
 
+/// The accepted index (what a follower's reads wait to see applied) is the last entry the
+/// log holds: it follows appends (before their flush completes) and truncations, a purge
+/// leaves it, and a reopened log starts from its last entry.
+#[tokio::test]
+async fn the_accepted_index_is_the_last_entry_held() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = LogStore::<TC>::open(dir.path()).unwrap();
+        let accepted = log.accepted_index();
+        assert_eq!(accepted.get(), 0, "an empty log");
+        log.blocking_append(entries(1, 1..=10)).await.unwrap();
+        assert_eq!(accepted.get(), 10);
+        log.truncate_after(Some(log_id(1, 7))).await.unwrap();
+        assert_eq!(accepted.get(), 7, "a truncation takes entries back");
+        log.purge(log_id(1, 4)).await.unwrap();
+        assert_eq!(accepted.get(), 7, "a purge keeps the last entry");
+        log.blocking_append(entries(2, 8..=9)).await.unwrap();
+        assert_eq!(accepted.get(), 9);
+    }
+    let log = LogStore::<TC>::open(dir.path()).unwrap();
+    assert_eq!(log.accepted_index().get(), 9, "reopened at its last entry");
+}
+
 /// Rewrites raw bytes of the closed database, as a failing disk or a bug might.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
     let db = zk_consensus::open_sled(dir).unwrap();

@@ -33,6 +33,11 @@ impl Backend {
         self.0.watch_standing()
     }
 
+    /// The index of the last entry this member's log holds (cheap: for the request path).
+    pub fn accepted_index(&self) -> u64 {
+        self.0.accepted_index()
+    }
+
     /// True while this member leads (cheap: for the request path).
     pub fn is_leader(&self) -> bool {
         self.0.is_leader()

@@ -25,6 +25,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
+use crate::log_store::AcceptedIndex;
 use crate::metrics::ConsensusMetrics;
 use crate::state_machine::SharedState;
 use crate::storage::Released;
@@ -51,6 +52,7 @@ pub struct ClusterNode {
     pub raft: ZkRaft,
     /// The applied state, for local reads.
     pub state: SharedState,
+    pub(crate) accepted: AcceptedIndex,
     pub(crate) id: NodeId,
     pub(crate) identity: Identity,
     pub(crate) channels: Channels,
@@ -100,6 +102,12 @@ impl ClusterNode {
     /// snapshots sent).
     pub fn metrics(&self) -> &Arc<ConsensusMetrics> {
         &self.metrics
+    }
+
+    /// The index of the last entry this member's log holds, flushed or not (one atomic
+    /// load, for the request path): see [`AcceptedIndex`].
+    pub fn accepted_index(&self) -> u64 {
+        self.accepted.get()
     }
 
     /// How this member stands in Raft now (role, leader, quorum, log and applied indexes).

@@ -74,6 +74,7 @@ pub async fn start_cluster(
     let log_store = storage
         .log_store::<TypeConfig>()
         .map_err(StartError::from)?;
+    let accepted = log_store.accepted_index();
     // Loading the state is timed in two parts, as ZooKeeper times its database's load: the
     // snapshot (read and decoded here) and the committed log after it (re-applied by
     // openraft while Raft starts, below).
@@ -184,6 +185,7 @@ pub async fn start_cluster(
     let node = ClusterNode {
         raft,
         state,
+        accepted,
         id,
         identity,
         channels,
