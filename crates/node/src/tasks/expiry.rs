@@ -2,6 +2,7 @@
 //! sessions that expired as one command (who judges, and as of when: `crate::expiry`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use zk_consensus::CommandOp;
@@ -40,7 +41,10 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             }
             Verdict::Judge => {}
         }
-        let expired = node.expiry.expired_as_of(quorum_ago.unwrap_or(0));
+        let Some(quorum_ago) = quorum_after_due(&node, cutoff).await else {
+            continue;
+        };
+        let expired = node.expiry.expired_as_of(quorum_ago);
         if expired.is_empty() {
             continue;
         }
@@ -65,5 +69,28 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
         // Nobody waits for the outcome: applying it ends the sessions' connections and
         // removes them from the tracker (Hub::on_apply).
         node.propose_unowned(CommandOp::ExpireSessions { ids });
+    }
+}
+
+/// How long ago the quorum last answered this leader, after waiting (at most `cutoff_ms`)
+/// for an answer that covers every deadline due now ([`Expiry::due_unheard`]): heartbeats
+/// are answered within a round trip, so a session whose deadline sat on this tick boundary is
+/// judged now rather than a tick later. None once this node no longer leads with a quorum.
+///
+/// [`Expiry::due_unheard`]: crate::expiry::Expiry::due_unheard
+async fn quorum_after_due(node: &Node, cutoff_ms: u64) -> Option<u64> {
+    let mut standing = node.backend.watch_standing();
+    let until = tokio::time::Instant::now() + Duration::from_millis(cutoff_ms);
+    loop {
+        let ago = node.quorum_heard_ago_ms()?;
+        let now = node.expiry.now_ms();
+        if !node.expiry.due_unheard(now, now.saturating_sub(ago)) {
+            return Some(ago);
+        }
+        // Raft's metrics change with every heartbeat's answer.
+        match tokio::time::timeout_at(until, standing.changed()).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return node.quorum_heard_ago_ms(),
+        }
     }
 }
