@@ -117,55 +117,28 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<pb::AppendRequest>>,
     ) -> Result<Response<Self::AppendStreamStream>, Status> {
-        let mut input = req.into_inner();
-        let first = input
-            .message()
-            .await?
-            .ok_or_else(|| Status::invalid_argument("empty append stream"))?;
-        self.identity.check(first.caller.as_ref())?;
-        // No task of ours between the socket and Raft, either way: openraft's stream task
-        // decodes each request as it pulls it, and tonic pulls each result as it sends it.
-        // Measured: a commit reached a follower about 0.5 ms after the leader had applied
-        // it in the rounds where a read through that follower saw the old value, and each
-        // task hand-off on the way is a wake-up that waits for a core under load.
-        let (undecodable, undecodable_rx) = oneshot::channel::<Status>();
-        let requests = futures_util::stream::unfold(
-            (input, Some(first), Some(undecodable)),
-            |(mut input, mut next, mut undecodable)| async move {
-                let msg = match next.take() {
-                    Some(m) => m,
-                    None => input.message().await.ok().flatten()?,
-                };
-                match decode_append(&msg) {
-                    Ok(rpc) => Some((rpc, (input, None, undecodable))),
-                    Err(status) => {
-                        // Ends the requests here; the error goes out after the results of
-                        // those before it.
-                        if let Some(tx) = undecodable.take() {
-                            let _ = tx.send(status);
-                        }
-                        None
-                    }
-                }
-            },
-        );
-        let results = Box::pin(self.raft.stream_append(requests));
-        let replies =
-            futures_util::stream::unfold(Some((results, undecodable_rx)), |state| async move {
-                let (mut results, undecodable_rx) = state?;
-                match results.next().await {
-                    Some(result) => {
-                        // A refusal or a stopped Raft is the last result of the stream.
-                        let last = !matches!(result, Ok(Ok(_)));
-                        let reply = wire::reply(result.map_err(RaftError::<TypeConfig>::Fatal));
-                        Some((reply, (!last).then_some((results, undecodable_rx))))
-                    }
-                    None => {
-                        let status = undecodable_rx.await.ok()?;
-                        Some((Err(status), None))
-                    }
-                }
-            });
+        let input = req.into_inner();
+        let identity = self.identity;
+        let raft = self.raft.clone();
+        // Answered at once, the caller checked on the first request inside the stream. The
+        // leader waits for this answer (its rpc timeout) before it reads replies, and
+        // openraft yields a stream's first request only once there is something to send: a
+        // follower already as far as the leader's log (it got the entries of a stream that
+        // failed late, under load) held the answer back until the next write, and every
+        // attempt in between timed out after 2 s as "AppendEntries 3->1 timeout"
+        // (bench/non_readers.sh, 60 silent clients on the leader, the deposed leader).
+        let replies = futures_util::StreamExt::flatten(futures_util::stream::once(async move {
+            let mut input = input;
+            let first = match input.message().await {
+                Ok(Some(m)) => m,
+                Ok(None) => return refused(Status::invalid_argument("empty append stream")),
+                Err(status) => return refused(status),
+            };
+            if let Err(status) = identity.check(first.caller.as_ref()) {
+                return refused(status);
+            }
+            append_replies(raft, input, first)
+        }));
         Ok(Response::new(Box::pin(replies)))
     }
 
@@ -336,6 +309,64 @@ async fn hold_follow(
 }
 
 /// The AppendEntries request a message carries; garbage is INVALID_ARGUMENT.
+/// A reply stream that is only `status`.
+fn refused(status: Status) -> BoxStream<'static, Result<pb::RaftReply, Status>> {
+    Box::pin(futures_util::stream::once(async move { Err(status) }))
+}
+
+/// The replies to an append stream whose caller was checked on `first`.
+fn append_replies(
+    raft: ZkRaft,
+    input: Streaming<pb::AppendRequest>,
+    first: pb::AppendRequest,
+) -> BoxStream<'static, Result<pb::RaftReply, Status>> {
+    // No task of ours between the socket and Raft, either way: openraft's stream task
+    // decodes each request as it pulls it, and tonic pulls each result as it sends it.
+    // Measured: a commit reached a follower about 0.5 ms after the leader had applied
+    // it in the rounds where a read through that follower saw the old value, and each
+    // task hand-off on the way is a wake-up that waits for a core under load.
+    let (undecodable, undecodable_rx) = oneshot::channel::<Status>();
+    let requests = futures_util::stream::unfold(
+        (input, Some(first), Some(undecodable)),
+        |(mut input, mut next, mut undecodable)| async move {
+            let msg = match next.take() {
+                Some(m) => m,
+                None => input.message().await.ok().flatten()?,
+            };
+            match decode_append(&msg) {
+                Ok(rpc) => Some((rpc, (input, None, undecodable))),
+                Err(status) => {
+                    // Ends the requests here; the error goes out after the results of
+                    // those before it.
+                    if let Some(tx) = undecodable.take() {
+                        let _ = tx.send(status);
+                    }
+                    None
+                }
+            }
+        },
+    );
+    let results = Box::pin(raft.stream_append(requests));
+    Box::pin(futures_util::stream::unfold(
+        Some((results, undecodable_rx)),
+        |state| async move {
+            let (mut results, undecodable_rx) = state?;
+            match results.next().await {
+                Some(result) => {
+                    // A refusal or a stopped Raft is the last result of the stream.
+                    let last = !matches!(result, Ok(Ok(_)));
+                    let reply = wire::reply(result.map_err(RaftError::<TypeConfig>::Fatal));
+                    Some((reply, (!last).then_some((results, undecodable_rx))))
+                }
+                None => {
+                    let status = undecodable_rx.await.ok()?;
+                    Some((Err(status), None))
+                }
+            }
+        },
+    ))
+}
+
 fn decode_append(req: &pb::AppendRequest) -> Result<AppendEntriesRequest<TypeConfig>, Status> {
     let (vote, prev_log_id, leader_commit) =
         wire::decode_request("append-entries header", &req.header)?;

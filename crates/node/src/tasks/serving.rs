@@ -34,11 +34,7 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = crate::shutdown::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let heard = node
-            .backend
-            .leader_heard_ago()
-            .await
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let heard = heard_within(node.backend.leader_heard_ago(), cutoff).await;
         let now = may_serve(&node.backend.standing(), cutoff, heard);
         let was = node.serving.get();
         if was && !now {
@@ -66,6 +62,25 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// How long ago (ms) this member heard from its leader, by `ask` (Raft's core answers it), if
+/// the answer comes within `cutoff_ms`; `None` otherwise.
+///
+/// Unbounded, a core that does not answer (wedged, or starved of its runtime) held this loop
+/// in the question, and the last decision, serving, stood: a deposed leader whose core stopped
+/// answering kept serving reads from its own state for seconds while the new leader's
+/// AppendEntries to it timed out (`bench/non_readers.sh`, 60 silent clients on the leader). A
+/// member that cannot confirm its leader within the cut-off is cut off (S9.4).
+async fn heard_within(
+    ask: impl std::future::Future<Output = Option<Duration>>,
+    cutoff_ms: u64,
+) -> Option<u64> {
+    tokio::time::timeout(Duration::from_millis(cutoff_ms), ask)
+        .await
+        .ok()
+        .flatten()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// How long one attempt to catch up may take before the role is read again.
 fn catch_up_bound(tick: Duration) -> Duration {
     tick.max(Duration::from_secs(1))
@@ -84,4 +99,24 @@ async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
     })
     .await
     .unwrap_or_else(|_| Err(format!("not caught up within {bound:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_core_that_does_not_answer_confirms_no_leader() {
+        let started = tokio::time::Instant::now();
+        let heard = heard_within(std::future::pending(), 500).await;
+        assert_eq!(heard, None);
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_answer_is_passed_on() {
+        let ask = async { Some(Duration::from_millis(120)) };
+        assert_eq!(heard_within(ask, 500).await, Some(120));
+        assert_eq!(heard_within(async { None }, 500).await, None);
+    }
 }

@@ -157,3 +157,22 @@ async fn bad_streams_on_the_peer_port_get_a_clear_status() {
     assert!(probe.into_inner().initialized);
     node.shutdown(DEADLINE).await.expect("shutdown");
 }
+
+/// A leader waits for the answer to an append stream (its rpc timeout) before it sends more,
+/// and openraft yields the first request only once there is something to send: the answer
+/// must not wait for that request, or a follower already as far as the leader's log times
+/// out every attempt until the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_stream_is_answered_before_its_first_request() {
+    let (node, peers, _dir) = member_one().await;
+    let mut c = client(&peers).await;
+    let (_hold, rx) = tokio::sync::mpsc::channel::<pb::AppendRequest>(1);
+    let opened = tokio::time::timeout(
+        DEADLINE,
+        c.append_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
+    )
+    .await
+    .expect("the stream is answered without a first request");
+    assert!(opened.is_ok(), "{opened:?}");
+    node.shutdown(DEADLINE).await.expect("shutdown");
+}
