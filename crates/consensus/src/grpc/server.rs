@@ -308,7 +308,6 @@ async fn hold_follow(
     }
 }
 
-/// The AppendEntries request a message carries; garbage is INVALID_ARGUMENT.
 /// A reply stream that is only `status`.
 fn refused(status: Status) -> BoxStream<'static, Result<pb::RaftReply, Status>> {
     Box::pin(futures_util::stream::once(async move { Err(status) }))
@@ -367,6 +366,7 @@ fn append_replies(
     ))
 }
 
+/// The AppendEntries request a message carries; garbage is INVALID_ARGUMENT.
 fn decode_append(req: &pb::AppendRequest) -> Result<AppendEntriesRequest<TypeConfig>, Status> {
     let (vote, prev_log_id, leader_commit) =
         wire::decode_request("append-entries header", &req.header)?;

@@ -65,11 +65,9 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
 /// How long ago (ms) this member heard from its leader, by `ask` (Raft's core answers it), if
 /// the answer comes within `cutoff_ms`; `None` otherwise.
 ///
-/// Unbounded, a core that does not answer (wedged, or starved of its runtime) held this loop
-/// in the question, and the last decision, serving, stood: a deposed leader whose core stopped
-/// answering kept serving reads from its own state for seconds while the new leader's
-/// AppendEntries to it timed out (`bench/non_readers.sh`, 60 silent clients on the leader). A
-/// member that cannot confirm its leader within the cut-off is cut off (S9.4).
+/// Unbounded, a core that did not answer (wedged, or starved of its runtime) would hold this
+/// loop in the question, and the last decision, serving, would stand however long that
+/// lasted. A member that cannot confirm its leader within the cut-off is cut off (S9.4).
 async fn heard_within(
     ask: impl std::future::Future<Output = Option<Duration>>,
     cutoff_ms: u64,
