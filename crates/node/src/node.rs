@@ -50,9 +50,9 @@ pub struct Node {
     /// When the node started serving.
     pub started: Instant,
     /// Whether clients may be served now (S9.4).
-    pub serving: crate::serving::Serving,
+    pub serving: Arc<crate::serving::Serving>,
     /// Sessions touched here since the last report to the leader.
-    pub activity: crate::activity::Activity,
+    pub activity: Arc<crate::activity::Activity>,
     seq: AtomicU64,
 }
 
@@ -80,8 +80,8 @@ impl Node {
             expiry,
             stats: Stats::default(),
             started: Instant::now(),
-            serving: crate::serving::Serving::default(),
-            activity: crate::activity::Activity::default(),
+            serving: Arc::default(),
+            activity: Arc::default(),
             seq: AtomicU64::new(first_seq),
         }
     }
@@ -134,20 +134,6 @@ impl Node {
         }
     }
 
-    /// Sends touched sessions to the leader, each with how long ago it was touched; true if
-    /// the leader got them (else the caller keeps them for the next report).
-    pub async fn report_activity(&self, touches: &[(zk_session::SessionId, u64)]) -> bool {
-        let now = self.expiry.now_ms();
-        let aged: Vec<(i64, u32)> = touches
-            .iter()
-            .map(|&(id, at)| {
-                let age = u32::try_from(now.saturating_sub(at)).unwrap_or(u32::MAX);
-                (id.get(), age)
-            })
-            .collect();
-        self.backend.report_activity(&aged).await
-    }
-
     /// The leader's side of an activity report: each live session is touched as of when it
     /// was heard (`age` ms ago), with its replicated timeout; invalid ids and sessions
     /// already gone are ignored.
@@ -173,9 +159,7 @@ impl Node {
     /// Records a proposal's size as the log stores it (ZooKeeper's proposal sizes); sizing
     /// walks the command without allocating.
     fn count_proposal(&self, cmd: &Command) {
-        if let Ok(n) = postcard::experimental::serialized_size(cmd) {
-            self.stats.proposal_sizes.record(n);
-        }
+        count_proposal(&self.stats.proposal_sizes, cmd);
     }
 
     /// True while this node is the Raft leader (a one-node ensemble always is, once started).
@@ -183,24 +167,40 @@ impl Node {
         self.backend.is_leader()
     }
 
-    /// While this node leads: how long ago a quorum last acknowledged it (0 for a lone
-    /// voter, its own quorum), if within the serving cut-off; `None` otherwise (S9.5).
-    pub fn quorum_heard_ago_ms(&self) -> Option<u64> {
-        crate::serving::quorum_heard_ago_ms(
-            &self.backend.standing(),
-            crate::serving::cutoff_ms(self.settings.tick),
-        )
+    /// A handle that proposes the node's own commands (expiry, cleaner): all a background
+    /// loop needs to write.
+    pub(crate) fn system_proposer(&self) -> SystemProposer {
+        SystemProposer {
+            backend: self.backend.clone(),
+            sizes: self.stats.proposal_sizes.clone(),
+        }
     }
+}
 
-    /// Proposes `op` with nobody waiting for it (expiry, cleaner).
-    pub fn propose_unowned(&self, op: CommandOp) {
+/// Counts a command's serialized size among the proposals' (ZooKeeper's proposal sizes).
+fn count_proposal(sizes: &crate::metrics::Sizes, cmd: &Command) {
+    if let Ok(n) = postcard::experimental::serialized_size(cmd) {
+        sizes.record(n);
+    }
+}
+
+/// Proposes commands nobody waits for, the node's own (see [`Node::system_proposer`]).
+#[derive(Clone)]
+pub(crate) struct SystemProposer {
+    backend: crate::backend::Backend,
+    sizes: Arc<crate::metrics::Sizes>,
+}
+
+impl SystemProposer {
+    /// Proposes `op`; its effects arrive through the apply hook, and only a refusal is worth
+    /// a log line.
+    pub(crate) fn propose(&self, op: CommandOp) {
         let cmd = Command {
             time_ms: now_ms(),
             origin: None,
             op,
         };
-        self.count_proposal(&cmd);
-        // Its effects arrive through the apply hook; only a refusal is worth a log line.
+        count_proposal(&self.sizes, &cmd);
         self.backend.submit(
             cmd,
             |why| tracing::warn!(error = %why, "system command not committed"),

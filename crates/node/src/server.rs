@@ -164,21 +164,24 @@ impl Server {
         }));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background = JoinSet::new();
-        background.spawn(crate::tasks::expiry::run(node.clone(), shutdown_rx.clone()));
+        background.spawn(crate::tasks::expiry::run(
+            crate::tasks::expiry::Handle::of(&node),
+            shutdown_rx.clone(),
+        ));
         background.spawn(crate::tasks::cleaner::run(
-            node.clone(),
+            crate::tasks::cleaner::Handle::of(&node),
             shutdown_rx.clone(),
         ));
         background.spawn(crate::tasks::serving::run(
-            node.clone(),
+            crate::tasks::serving::Handle::of(&node),
             shutdown_rx.clone(),
         ));
         background.spawn(crate::tasks::activity::run(
-            node.clone(),
+            crate::tasks::activity::Handle::of(&node),
             shutdown_rx.clone(),
         ));
         background.spawn(crate::tasks::raft_counts::run(
-            node.clone(),
+            crate::tasks::raft_counts::Handle::of(&node),
             shutdown_rx.clone(),
         ));
         start_admin_http(&node, &mut background, &shutdown_rx).await;

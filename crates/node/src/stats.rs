@@ -27,7 +27,7 @@ pub struct Stats {
     /// Sizes of replies and notifications sent to clients, without the length prefix.
     pub response_sizes: crate::metrics::Sizes,
     /// Serialized sizes of the commands this node proposed.
-    pub proposal_sizes: crate::metrics::Sizes,
+    pub proposal_sizes: std::sync::Arc<crate::metrics::Sizes>,
     /// Session handshakes received (ZooKeeper's `connection_request_count`).
     pub connection_requests: AtomicU64,
     /// Bytes read from clients (ZooKeeper's `bytes_received_count`).
@@ -37,10 +37,10 @@ pub struct Stats {
     /// `sync` requests of this node's clients waiting for the leader's commit point.
     pub pending_syncs: std::sync::Arc<AtomicU64>,
     /// Raft's history on this node.
-    pub raft: crate::metrics::RaftCounters,
+    pub raft: std::sync::Arc<crate::metrics::RaftCounters>,
     /// Sessions this node expired while leading (ZooKeeper's `stale_sessions_expired`: the
     /// leader's session tracker counts each session it expires).
-    pub stale_sessions_expired: AtomicU64,
+    pub stale_sessions_expired: std::sync::Arc<AtomicU64>,
     /// The secure port's TLS handshakes and the plain port's connections.
     pub tls: crate::metrics::TlsCounters,
 }

@@ -1,6 +1,8 @@
 //! The expiry loop: at every tick, while this node leads with a live quorum, proposes the
 //! sessions that expired as one command (who judges, and as of when: `crate::expiry`).
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,48 +11,90 @@ use zk_consensus::CommandOp;
 
 use crate::expiry::Judging;
 use crate::expiry::Verdict;
+use zk_consensus::SharedState;
+
+use crate::backend::Backend;
+use crate::expiry::Expiry;
 use crate::node::Node;
+use crate::node::SystemProposer;
+use crate::serving::Serving;
+
+/// What the loop needs of the node: the tracker, Raft, the serving flag, the applied
+/// sessions, a way to propose and the count of sessions it expired.
+pub(crate) struct Handle {
+    cutoff_ms: u64,
+    expiry: Arc<Expiry>,
+    backend: Backend,
+    state: SharedState,
+    serving: Arc<Serving>,
+    proposer: SystemProposer,
+    stale_expired: Arc<AtomicU64>,
+}
+
+impl Handle {
+    pub(crate) fn of(node: &Node) -> Handle {
+        Handle {
+            cutoff_ms: crate::serving::cutoff_ms(node.settings.tick),
+            expiry: node.expiry.clone(),
+            backend: node.backend.clone(),
+            state: node.state.clone(),
+            serving: node.serving.clone(),
+            proposer: node.system_proposer(),
+            stale_expired: node.stats.stale_sessions_expired.clone(),
+        }
+    }
+
+    /// While this node leads: how long ago a quorum last acknowledged it (0 for a lone
+    /// voter, its own quorum), if within the cut-off; `None` otherwise (S9.5).
+    fn quorum_heard_ago_ms(&self) -> Option<u64> {
+        crate::serving::quorum_heard_ago_ms(&self.backend.standing(), self.cutoff_ms)
+    }
+}
 
 /// Wakes at every tick boundary and, while this node leads with a live quorum, proposes
 /// the sessions that expired as one command, until `shutdown` turns true (see the module
 /// docs for who judges).
-pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(h: Handle, mut shutdown: watch::Receiver<bool>) {
     let mut judging = Judging::default();
-    let cutoff = crate::serving::cutoff_ms(node.settings.tick);
+    let cutoff = h.cutoff_ms;
     loop {
-        let wait = node.expiry.until_next_tick();
-        let due = node.expiry.now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let wait = h.expiry.until_next_tick();
+        let due = h.expiry.now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         tokio::select! {
             () = crate::shutdown::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let stalled = node.expiry.now_ms() > due + cutoff;
-        let epoch = node.serving.get().then(|| node.serving.epoch());
-        let quorum_ago = node.quorum_heard_ago_ms();
-        match judging.tick(node.is_leader() && quorum_ago.is_some(), epoch, stalled) {
+        let stalled = h.expiry.now_ms() > due + cutoff;
+        let epoch = h.serving.get().then(|| h.serving.epoch());
+        let quorum_ago = h.quorum_heard_ago_ms();
+        match judging.tick(
+            h.backend.is_leader() && quorum_ago.is_some(),
+            epoch,
+            stalled,
+        ) {
             Verdict::Idle => continue,
             Verdict::Reset => {
-                let sessions: Vec<_> = node.state.read().sessions.iter().collect();
+                let sessions: Vec<_> = h.state.read().sessions.iter().collect();
                 tracing::info!(
                     sessions = sessions.len(),
                     stalled,
                     "leading with a quorum: every session gets a fresh timeout"
                 );
-                node.expiry.reset(sessions);
+                h.expiry.reset(sessions);
                 continue;
             }
             Verdict::Judge => {}
         }
-        let Some(quorum_ago) = quorum_after_due(&node, cutoff).await else {
+        let Some(quorum_ago) = quorum_after_due(&h, cutoff).await else {
             continue;
         };
-        let expired = node.expiry.expired_as_of(quorum_ago);
+        let expired = h.expiry.expired_as_of(quorum_ago);
         if expired.is_empty() {
             continue;
         }
         // Only sessions the replicated state still has; the rest ended meanwhile.
         let ids: Vec<i64> = {
-            let st = node.state.read();
+            let st = h.state.read();
             expired
                 .iter()
                 .filter(|id| st.sessions.contains(**id))
@@ -63,12 +107,11 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(sessions = ?ids.iter().map(|i| format!("0x{i:x}")).collect::<Vec<_>>(), "expiring sessions");
         // Counted when expired, as ZooKeeper's session tracker counts before its close is
         // committed.
-        node.stats
-            .stale_sessions_expired
-            .fetch_add(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        h.stale_expired
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
         // Nobody waits for the outcome: applying it ends the sessions' connections and
         // removes them from the tracker (Hub::on_apply).
-        node.propose_unowned(CommandOp::ExpireSessions { ids });
+        h.proposer.propose(CommandOp::ExpireSessions { ids });
     }
 }
 
@@ -78,19 +121,19 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
 /// judged now rather than a tick later. None once this node no longer leads with a quorum.
 ///
 /// [`Expiry::due_unheard`]: crate::expiry::Expiry::due_unheard
-async fn quorum_after_due(node: &Node, cutoff_ms: u64) -> Option<u64> {
-    let mut standing = node.backend.watch_standing();
+async fn quorum_after_due(h: &Handle, cutoff_ms: u64) -> Option<u64> {
+    let mut standing = h.backend.watch_standing();
     let until = tokio::time::Instant::now() + Duration::from_millis(cutoff_ms);
     loop {
-        let ago = node.quorum_heard_ago_ms()?;
-        let now = node.expiry.now_ms();
-        if !node.expiry.due_unheard(now, now.saturating_sub(ago)) {
+        let ago = h.quorum_heard_ago_ms()?;
+        let now = h.expiry.now_ms();
+        if !h.expiry.due_unheard(now, now.saturating_sub(ago)) {
             return Some(ago);
         }
         // Raft's metrics change with every heartbeat's answer.
         match tokio::time::timeout_at(until, standing.changed()).await {
             Ok(true) => {}
-            Ok(false) | Err(_) => return node.quorum_heard_ago_ms(),
+            Ok(false) | Err(_) => return h.quorum_heard_ago_ms(),
         }
     }
 }

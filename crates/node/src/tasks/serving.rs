@@ -8,21 +8,53 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::metrics::raft::Unavailable;
+use zk_consensus::SharedState;
+
+use crate::backend::Backend;
+use crate::hub::Hub;
+use crate::metrics::RaftCounters;
 use crate::node::Node;
 use crate::serving::cutoff_ms;
 use crate::serving::may_serve;
+use crate::serving::Serving;
 
 /// How often the role is re-read (also the granularity of the leader's quorum check).
 const CHECK_EVERY: Duration = Duration::from_millis(50);
 
+/// What the loop needs of the node: Raft, the serving flag, the connections to close, the
+/// applied state to catch up, and the counters of unavailability.
+pub(crate) struct Handle {
+    tick: Duration,
+    started: Instant,
+    backend: Backend,
+    state: SharedState,
+    serving: Arc<Serving>,
+    hub: Arc<Hub>,
+    raft: Arc<RaftCounters>,
+}
+
+impl Handle {
+    pub(crate) fn of(node: &Node) -> Handle {
+        Handle {
+            tick: node.settings.tick,
+            started: node.started,
+            backend: node.backend.clone(),
+            state: node.state.clone(),
+            serving: node.serving.clone(),
+            hub: node.hub.clone(),
+            raft: node.stats.raft.clone(),
+        }
+    }
+}
+
 /// Re-reads the role every [`CHECK_EVERY`] until `shutdown`; closes every client connection
 /// when serving stops.
-pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    let cutoff = cutoff_ms(node.settings.tick);
+pub(crate) async fn run(h: Handle, mut shutdown: watch::Receiver<bool>) {
+    let cutoff = cutoff_ms(h.tick);
     let mut first = true;
     // From the start of the member (before its first election), as ZooKeeper counts.
-    let began = node.backend.consensus_metrics().startup().map(|s| s.began);
-    let mut unavailable = Unavailable::new(began.unwrap_or(node.started));
+    let began = h.backend.consensus_metrics().startup().map(|s| s.began);
+    let mut unavailable = Unavailable::new(began.unwrap_or(h.started));
     loop {
         // The first check at once: a node that has just started serves as soon as it can.
         let wait = if std::mem::take(&mut first) {
@@ -34,26 +66,26 @@ pub(crate) async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
             () = crate::shutdown::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(wait) => {}
         }
-        let heard = heard_within(node.backend.leader_heard_ago(), cutoff).await;
-        let now = may_serve(&node.backend.standing(), cutoff, heard);
-        let was = node.serving.get();
+        let heard = heard_within(h.backend.leader_heard_ago(), cutoff).await;
+        let now = may_serve(&h.backend.standing(), cutoff, heard);
+        let was = h.serving.get();
         if was && !now {
-            node.serving.set(false);
+            h.serving.set(false);
             unavailable.stopped(Instant::now());
             tracing::warn!("no quorum: not serving clients until it is back");
-            node.hub.close_all();
+            h.hub.close_all();
         } else if now && !was {
             // S9.6: not before this node has applied what the ensemble committed as of now.
             // A shutdown does not wait for the catch-up (bounded as it is by a second or a
             // tick).
             let caught = tokio::select! {
                 () = crate::shutdown::stopped(&mut shutdown) => return,
-                caught = caught_up(&node, catch_up_bound(node.settings.tick)) => caught,
+                caught = caught_up(&h, catch_up_bound(h.tick)) => caught,
             };
             match caught {
                 Ok(index) => {
-                    node.serving.set(true);
-                    unavailable.serving(&node.stats.raft, Instant::now(), node.is_leader());
+                    h.serving.set(true);
+                    unavailable.serving(&h.raft, Instant::now(), h.backend.is_leader());
                     tracing::info!(index, "caught up with the ensemble: serving clients");
                 }
                 Err(why) => tracing::info!("not serving yet: {why}"),
@@ -86,10 +118,10 @@ fn catch_up_bound(tick: Duration) -> Duration {
 
 /// Asks for the ensemble's commit point (the leader's read index) and waits until this node
 /// has applied it; the index it reached.
-async fn caught_up(node: &Node, bound: Duration) -> Result<u64, String> {
+async fn caught_up(h: &Handle, bound: Duration) -> Result<u64, String> {
     tokio::time::timeout(bound, async {
-        let point = node.backend.commit_point().await?;
-        node.state
+        let point = h.backend.commit_point().await?;
+        h.state
             .wait_applied_index(point)
             .await
             .map_err(|e| e.to_string())?;
