@@ -8,9 +8,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use zk_consensus::now_ms;
 use zk_consensus::CommandOp;
-use zk_store::Txn;
-
 use zk_consensus::SharedState;
+use zk_store::Txn;
 
 use crate::backend::Backend;
 use crate::node::Node;

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use zk_consensus::CommandOp;
-
-use crate::expiry::Judging;
-use crate::expiry::Verdict;
 use zk_consensus::SharedState;
 
 use crate::backend::Backend;
 use crate::expiry::Expiry;
+use crate::expiry::Judging;
+use crate::expiry::Verdict;
 use crate::node::Node;
 use crate::node::SystemProposer;
 use crate::serving::Serving;

@@ -6,12 +6,11 @@ use std::time::Duration;
 use std::time::Instant;
 
 use tokio::sync::watch;
-
-use crate::metrics::raft::Unavailable;
 use zk_consensus::SharedState;
 
 use crate::backend::Backend;
 use crate::hub::Hub;
+use crate::metrics::raft::Unavailable;
 use crate::metrics::RaftCounters;
 use crate::node::Node;
 use crate::serving::cutoff_ms;
