@@ -49,6 +49,28 @@ fn bench(c: &mut Criterion) {
     g.bench_function("encode", |b| b.iter(|| black_box(tree.encode_snapshot())));
     // What apply waits for since snapshots are encoded from a frozen copy.
     g.bench_function("freeze", |b| b.iter(|| black_box(tree.freeze())));
+    // What the first write after a freeze pays instead: its shard is copied (1/256 of the
+    // map, nodes shared) and so is its node. Each later write to another held shard pays
+    // the same once.
+    let set = Txn::SetData {
+        path: "/bench07/n0000000007".into(),
+        data: Some(vec![8u8; 100]),
+        version: -1,
+    };
+    g.bench_function("first_write_after_freeze", |b| {
+        b.iter_batched(
+            || {
+                let t = tree.clone();
+                let frozen = t.freeze();
+                (t, frozen)
+            },
+            |(mut t, frozen)| {
+                let a = t.apply(&TxnContext::system(1 << 40, 1), &set);
+                black_box((a, frozen))
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
     g.bench_function("decode", |b| {
         b.iter(|| black_box(DataTree::decode_snapshot(&bytes, TreeConfig::default())))
     });

@@ -10,14 +10,14 @@ impl DataTree {
     pub fn cleanup_candidates(&self, now_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in &self.containers {
-            if let Some(n) = self.nodes.get(&**p) {
+            if let Some(n) = self.nodes.get(p) {
                 if n.stat.cversion > 0 && n.children.is_empty() {
                     out.push(p.to_string());
                 }
             }
         }
         for p in &self.ttls {
-            if let Some(n) = self.nodes.get(&**p) {
+            if let Some(n) = self.nodes.get(p) {
                 if let NodeKind::Ttl(ttl) = n.kind {
                     if n.children.is_empty() && now_ms.saturating_sub(n.stat.mtime) > ttl {
                         out.push(p.to_string());

@@ -14,6 +14,7 @@ mod digest;
 pub mod error;
 mod multi;
 pub mod node;
+mod node_map;
 pub mod path;
 pub mod snapshot;
 mod tree;

@@ -3,7 +3,7 @@
 //! depend only on the tree's logical content, so equal trees give equal snapshots.
 //! Decoding checks everything and never panics or over-allocates on hostile input.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use zk_wire::{Acl, Id};
@@ -11,6 +11,7 @@ use zk_wire::{Acl, Id};
 use crate::acl::AclCache;
 use crate::error::SnapshotError;
 use crate::node::{Node, NodeKind, StoredStat};
+use crate::node_map::NodeMap;
 use crate::path;
 use crate::tree::{DataTree, TreeConfig};
 
@@ -126,12 +127,10 @@ impl DataTree {
     }
 
     /// The tree as it is now, to encode later without holding up changes to this one: the
-    /// node map is copied (each node shared, not copied: [`DataTree::cow_mut`] copies a node
-    /// only when it changes while a snapshot holds it) and so are the interned ACLs.
-    ///
-    /// Measured (`cargo bench -p zk-store --bench snapshot`, 500k nodes): the copy takes
-    /// milliseconds where the encoding takes about a second, and only the copy needs the
-    /// state's lock.
+    /// node map's shard handles are copied (no shard and no node: a change while a snapshot
+    /// holds them copies the one shard, and [`DataTree::cow_mut`] the one node) and so are the
+    /// interned ACLs. Its time does not grow with the tree; only the freeze needs the state's
+    /// lock, the encoding (about a second at 500k nodes) runs after it.
     pub fn freeze(&self) -> FrozenTree {
         FrozenTree {
             nodes: self.nodes.clone(),
@@ -144,7 +143,7 @@ impl DataTree {
 /// A tree as it was at [`DataTree::freeze`]: encodes to the same bytes the tree then would.
 #[derive(Debug, Clone)]
 pub struct FrozenTree {
-    nodes: HashMap<Arc<str>, Arc<Node>>,
+    nodes: NodeMap,
     acls: AclCache,
     last_zxid: i64,
 }
@@ -159,12 +158,7 @@ impl FrozenTree {
 
 /// One pass over the tree writing straight into `out`: no path strings built per node, the
 /// header filled in place at the end, no copy of the body.
-fn encode_into(
-    nodes: &HashMap<Arc<str>, Arc<Node>>,
-    acls: &AclCache,
-    last_zxid: i64,
-    out: &mut Vec<u8>,
-) {
+fn encode_into(nodes: &NodeMap, acls: &AclCache, last_zxid: i64, out: &mut Vec<u8>) {
     {
         // ACL lists numbered by content, so the bytes do not depend on the cache's history.
         // One pass over the nodes also sizes the output.

@@ -2,13 +2,14 @@
 //! containers and TTL nodes. Reads live here; writes are in `apply.rs`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use zk_wire::{perms, Acl, ErrorCode, Id, Stat};
 
 use crate::acl::{self, AclCache};
 use crate::node::{Node, NodeKind, StoredStat};
+use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG, QUOTA, ROOT, ZOOKEEPER};
 
 /// Tree options that must be equal on every replica.
@@ -22,10 +23,10 @@ pub struct TreeConfig {
 /// The replicated data tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Shared, copied on write: a snapshot takes a copy of the map (no node copied) and
-    /// encodes it without the state's lock, while apply goes on and copies only the nodes it
-    /// changes meanwhile ([`Arc::make_mut`]).
-    pub(crate) nodes: HashMap<Arc<str>, Arc<Node>>,
+    /// Shared, copied on write: a snapshot takes a copy of the map's shard handles (no shard
+    /// and no node copied) and encodes it without the state's lock, while apply goes on and
+    /// copies only the shards and nodes it changes meanwhile ([`Arc::make_mut`]).
+    pub(crate) nodes: NodeMap,
     pub(crate) acls: AclCache,
     pub(crate) ephemerals: BTreeMap<i64, BTreeSet<Box<str>>>,
     pub(crate) containers: BTreeSet<Box<str>>,
@@ -68,7 +69,7 @@ impl DataTree {
     /// A tree with no nodes at all (snapshot decoding fills it).
     pub(crate) fn empty(config: TreeConfig) -> Self {
         DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::default(),
             acls: AclCache::default(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
