@@ -50,6 +50,8 @@ pub struct Ensemble {
     pub members: Vec<Member>,
     peers: String,
     extra: Vec<String>,
+    /// Flags of one member only (after `extra`): its own certificate, say.
+    member_extra: BTreeMap<u64, Vec<String>>,
     /// `(from, to)` → the proxy `from` dials `to` through, when links are proxied.
     links: BTreeMap<(u64, u64), LinkProxy>,
     _dir: tempfile::TempDir,
@@ -84,6 +86,7 @@ impl Ensemble {
             members,
             peers,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            member_extra: BTreeMap::new(),
             links: BTreeMap::new(),
             _dir: dir,
         }
@@ -148,6 +151,18 @@ impl Ensemble {
             .collect()
     }
 
+    /// Flags member `id` gets after the common ones from its next start on (replacing any
+    /// given before).
+    pub fn set_member_flags(&mut self, id: u64, flags: &[&str]) {
+        self.member_extra
+            .insert(id, flags.iter().map(|s| s.to_string()).collect());
+    }
+
+    /// Member `id`'s data dir.
+    pub fn data_dir(&self, id: u64) -> &std::path::Path {
+        &self.members[index(id)].data_dir
+    }
+
     /// The `--peers` value.
     pub fn peers(&self) -> &str {
         &self.peers
@@ -182,7 +197,9 @@ impl Ensemble {
             ("--tick-ms", TICK_MS.to_string()),
             ("--log-level", LOG_LEVEL.to_string()),
         ];
-        let mut args = command_line(&defaults, &self.extra);
+        let mut extra = self.extra.clone();
+        extra.extend(self.member_extra.get(&id).into_iter().flatten().cloned());
+        let mut args = command_line(&defaults, &extra);
         if !dial.is_empty() {
             args.extend(["--peer-dial".to_string(), dial.join(",")]);
         }
