@@ -163,3 +163,33 @@ fn ssl_quorum_without_its_files_does_not_start() {
         c.logs()
     );
 }
+
+/// Without --peer-listen a member listens on its own address in --peers only (127.0.0.2
+/// here, a loopback address of its own), and on every interface with
+/// --quorum-listen-on-all-ips; the members form an ensemble either way.
+#[test]
+fn the_peer_port_listens_on_the_members_own_address() {
+    let mut c = Cluster::new_on_host(3, &[], "127.0.0.2");
+    c.use_default_peer_listen();
+    c.set_member_flags(3, &["--quorum-listen-on-all-ips"]);
+    for id in [1, 2, 3] {
+        c.start_member(id);
+    }
+    c.wait_leader();
+    let reaches = |ip: [u8; 4], id: u64| {
+        let addr = std::net::SocketAddr::from((ip, c.members[(id - 1) as usize].peer.port()));
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+    };
+    for id in [1, 2] {
+        assert!(
+            reaches([127, 0, 0, 2], id),
+            "member {id} on its own address"
+        );
+        assert!(
+            !reaches([127, 0, 0, 1], id),
+            "member {id} listens beyond its own address"
+        );
+    }
+    assert!(reaches([127, 0, 0, 2], 3));
+    assert!(reaches([127, 0, 0, 1], 3), "--quorum-listen-on-all-ips");
+}

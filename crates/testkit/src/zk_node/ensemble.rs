@@ -52,6 +52,8 @@ pub struct Ensemble {
     extra: Vec<String>,
     /// Flags of one member only (after `extra`): its own certificate, say.
     member_extra: BTreeMap<u64, Vec<String>>,
+    /// Members started without the default `--peer-listen` (zk-node's own default then).
+    own_listen: bool,
     /// `(from, to)` → the proxy `from` dials `to` through, when links are proxied.
     links: BTreeMap<(u64, u64), LinkProxy>,
     _dir: tempfile::TempDir,
@@ -87,6 +89,7 @@ impl Ensemble {
             peers,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             member_extra: BTreeMap::new(),
+            own_listen: false,
             links: BTreeMap::new(),
             _dir: dir,
         }
@@ -158,6 +161,12 @@ impl Ensemble {
             .insert(id, flags.iter().map(|s| s.to_string()).collect());
     }
 
+    /// From the next start on, members get no `--peer-listen`: each listens where zk-node
+    /// decides (its own address in `--peers`, or what a member's flags say).
+    pub fn use_default_peer_listen(&mut self) {
+        self.own_listen = true;
+    }
+
     /// Member `id`'s data dir.
     pub fn data_dir(&self, id: u64) -> &std::path::Path {
         &self.members[index(id)].data_dir
@@ -199,6 +208,10 @@ impl Ensemble {
         ];
         let mut extra = self.extra.clone();
         extra.extend(self.member_extra.get(&id).into_iter().flatten().cloned());
+        let defaults: Vec<(&str, String)> = defaults
+            .into_iter()
+            .filter(|(flag, _)| !(self.own_listen && *flag == "--peer-listen"))
+            .collect();
         let mut args = command_line(&defaults, &extra);
         if !dial.is_empty() {
             args.extend(["--peer-dial".to_string(), dial.join(",")]);
