@@ -135,7 +135,7 @@ build_image() {
   echo "cluster.sh: building image $IMAGE"
   rm -rf "$ctx"
   mkdir -p "$ctx/etc" "$ctx/data"
-  chmod 0755 "$ctx/data"
+  chmod 0700 "$ctx/data"
   cp "$BIN" "$ctx/zk-node"
   install -m 0644 "$DEPLOY/nsswitch.conf" "$ctx/etc/nsswitch.conf"
   install -m 0644 "$DEPLOY/Dockerfile" "$ctx/Dockerfile"

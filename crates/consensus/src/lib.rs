@@ -7,8 +7,9 @@
 //! and the pure rules that apply a command to it, openraft's state machine over it
 //! ([`ZkStateMachine`]) with its versioned, checksummed snapshots, and a member of an
 //! ensemble ([`start_cluster`], [`ClusterNode`]) over the gRPC (tonic) network of
-//! `proto/peer.proto`. A one-node ensemble is an ensemble of one: the same start and member,
-//! with no peer port.
+//! `proto/peer.proto`, in plain text or mutual TLS where each certificate speaks for one
+//! member ([`PeerTls`]; the rustls configurations come from the caller). A one-node ensemble
+//! is an ensemble of one: the same start and member, with no peer port.
 //!
 //! What the node layer gets: every applied command's outcome as an [`ApplyEvent`] (its zxid,
 //! the [`Origin`] of the request, results and watch triggers) through the [`ApplyHook`] on
@@ -82,6 +83,7 @@ pub use error::Corruption;
 pub use error::MetaError;
 pub use error::OpenError;
 pub use grpc::activity::{ActivityHandler, Touch};
+pub use grpc::tls::PeerTls;
 pub use log_store::AcceptedIndex;
 pub use log_store::LogReader;
 pub use log_store::LogStore;

@@ -60,9 +60,44 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_PEERS")]
     pub peers: Option<Peers>,
 
-    /// Where to listen for peers [default: 0.0.0.0 and this node's port in --peers].
+    /// Where to listen for peers [default: this node's own address in --peers (its host
+    /// name resolved at start), or 0.0.0.0 with --quorum-listen-on-all-ips].
     #[arg(long, env = "ZK_NODE_PEER_LISTEN")]
     pub peer_listen: Option<SocketAddr>,
+
+    /// Listen for peers on every interface (0.0.0.0) and this node's port in --peers, instead
+    /// of its own address there (ZooKeeper's quorumListenOnAllIPs).
+    #[arg(
+        long,
+        env = "ZK_NODE_QUORUM_LISTEN_ON_ALL_IPS",
+        default_value_t = false
+    )]
+    pub quorum_listen_on_all_ips: bool,
+
+    /// Mutual TLS between members (ZooKeeper's sslQuorum): every member presents the
+    /// certificate of --ssl-quorum-keystore and refuses a peer whose certificate the
+    /// --ssl-quorum-truststore CAs did not sign or that does not name the member it claims
+    /// to be (docs/operations.md); plain-text peers are refused.
+    #[arg(long, env = "ZK_NODE_SSL_QUORUM", default_value_t = false)]
+    pub ssl_quorum: bool,
+
+    /// This member's private key and certificate chain for the peer link, in one PEM file
+    /// (ZooKeeper's ssl.quorum.keyStore.location with type PEM).
+    #[arg(long, env = "ZK_NODE_SSL_QUORUM_KEYSTORE", value_name = "PEM")]
+    pub ssl_quorum_keystore: Option<PathBuf>,
+
+    /// ssl.quorum.keyStore.password: the password of an encrypted key.
+    #[arg(
+        long,
+        env = "ZK_NODE_SSL_QUORUM_KEYSTORE_PASSWORD",
+        value_name = "PASSWORD"
+    )]
+    pub ssl_quorum_keystore_password: Option<String>,
+
+    /// The CA certificates (PEM) every member's certificate must chain to (ZooKeeper's
+    /// ssl.quorum.trustStore.location).
+    #[arg(long, env = "ZK_NODE_SSL_QUORUM_TRUSTSTORE", value_name = "PEM")]
+    pub ssl_quorum_truststore: Option<PathBuf>,
 
     /// Connect to some members at another address than their --peers entry, e.g.
     /// `2=127.0.0.1:7002` (a proxy or NAT in between; tests route links through a
@@ -321,9 +356,53 @@ pub struct Ensemble {
     /// Every member, this node included.
     pub peers: Peers,
     /// Where this node listens for peers.
-    pub listen: SocketAddr,
+    pub listen: PeerListen,
     /// Members dialed at another address than their --peers entry.
     pub dial: BTreeMap<u64, String>,
+    /// The peer link's certificates with sslQuorum; `None`: plain text.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Where the peer port listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerListen {
+    /// This address.
+    At(SocketAddr),
+    /// This member's own host name in --peers, resolved when the server starts (as
+    /// ZooKeeper resolves its own `server.N` address).
+    OwnHost {
+        /// The host name.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl PeerListen {
+    /// The address to bind.
+    pub fn resolve(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            PeerListen::At(addr) => Ok(*addr),
+            PeerListen::OwnHost { host, port } => (host.as_str(), *port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{host} resolves to no address"),
+                    )
+                }),
+        }
+    }
+}
+
+impl std::fmt::Display for PeerListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerListen::At(addr) => write!(f, "{addr}"),
+            PeerListen::OwnHost { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
 }
 
 /// Checked settings the server runs with.
@@ -409,9 +488,27 @@ impl Config {
                         peers: peers.to_string(),
                     });
                 };
-                let listen = self
-                    .peer_listen
-                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], port)));
+                let listen = match self.peer_listen {
+                    Some(addr) => PeerListen::At(addr),
+                    None if self.quorum_listen_on_all_ips => {
+                        PeerListen::At(SocketAddr::from(([0, 0, 0, 0], port)))
+                    }
+                    None => {
+                        // ZooKeeper's default: only the address the other members dial.
+                        let own = peers.get(self.id).unwrap_or_default();
+                        let host = own
+                            .rsplit_once(':')
+                            .map_or(own, |(h, _)| h)
+                            .trim_matches(['[', ']']);
+                        match host.parse::<IpAddr>() {
+                            Ok(ip) => PeerListen::At(SocketAddr::new(ip, port)),
+                            Err(_) => PeerListen::OwnHost {
+                                host: host.to_string(),
+                                port,
+                            },
+                        }
+                    }
+                };
                 let dial = self
                     .peer_dial
                     .as_ref()
@@ -430,6 +527,7 @@ impl Config {
                     peers: peers.clone(),
                     listen,
                     dial,
+                    tls: self.quorum_tls()?,
                 })
             }
         };
@@ -470,6 +568,36 @@ impl Config {
                 election_ports: self.election_ports.clone(),
             },
         })
+    }
+
+    /// The peer link's certificates with sslQuorum (checked when the server starts, where
+    /// they are loaded).
+    fn quorum_tls(&self) -> Result<Option<TlsSettings>, ConfigError> {
+        if !self.ssl_quorum {
+            return Ok(None);
+        }
+        let (Some(key_store), Some(trust_store)) = (
+            self.ssl_quorum_keystore.clone(),
+            self.ssl_quorum_truststore.clone(),
+        ) else {
+            return Err(ConfigError::Tls(
+                "--ssl-quorum (sslQuorum) needs --ssl-quorum-keystore \
+                 (ssl.quorum.keyStore.location: a PEM file with this member's key and \
+                 certificate) and --ssl-quorum-truststore (ssl.quorum.trustStore.location: \
+                 the CA certificates of the members)"
+                    .into(),
+            ));
+        };
+        if self.ssl_reload_ms == 0 {
+            return Err(ConfigError::Zero("ssl-reload-ms"));
+        }
+        Ok(Some(TlsSettings {
+            key_store,
+            key_store_password: self.ssl_quorum_keystore_password.clone(),
+            trust_store: Some(trust_store),
+            client_auth: ClientAuth::Need,
+            reload_every: Duration::from_millis(self.ssl_reload_ms),
+        }))
     }
 
     /// The secure port, if one was asked for, with its files (checked when the server
@@ -657,6 +785,25 @@ impl Config {
         if !given("ssl_client_auth") {
             self.ssl_client_auth = ssl.client_auth.unwrap_or_default();
         }
+        if !given("ssl_quorum") && zoo.ssl_quorum {
+            self.ssl_quorum = true;
+        }
+        let q = &zoo.quorum_ssl;
+        if !given("ssl_quorum_keystore") && q.key_store.is_some() {
+            self.ssl_quorum_keystore = q.key_store.clone();
+        }
+        if !given("ssl_quorum_keystore_password") {
+            if let Some(p) = &q.key_store_password {
+                self.ssl_quorum_keystore_password = Some(p.clone());
+            } else if let Some(file) = &q.key_store_password_path {
+                let text = read(file)?;
+                self.ssl_quorum_keystore_password =
+                    Some(text.trim_end_matches(['\r', '\n']).into());
+            }
+        }
+        if !given("ssl_quorum_truststore") && q.trust_store.is_some() {
+            self.ssl_quorum_truststore = q.trust_store.clone();
+        }
         if !given("x509_super_user") && zoo.x509_super_user.is_some() {
             self.x509_super_user = zoo.x509_super_user.clone();
         }
@@ -724,6 +871,10 @@ impl Config {
                 None => {}
             }
         }
+        // ZooKeeper listens on its own server.N address unless quorumListenOnAllIPs.
+        if !given("quorum_listen_on_all_ips") && zoo.quorum_listen_on_all_ips {
+            self.quorum_listen_on_all_ips = true;
+        }
         if given("peers") {
             if !servers.is_empty() {
                 notes.push(Note {
@@ -747,20 +898,11 @@ impl Config {
             .parse()
             .map_err(|e| file_error(path, format!("server.N: {e}")))?;
         self.peers = Some(peers);
-        let Some(own) = servers.get(&self.id) else {
+        if !servers.contains_key(&self.id) {
             return Err(file_error(
                 path,
                 format!("myid {} is not one of the server.N lines", self.id),
             ));
-        };
-        if !given("peer_listen") {
-            // ZooKeeper listens on its own server.N address unless quorumListenOnAllIPs; a
-            // host name is left to the all-interfaces default (resolving it here could pick
-            // another interface than the one the other members reach).
-            let ip = own.host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
-            self.peer_listen = ip
-                .filter(|_| !zoo.quorum_listen_on_all_ips)
-                .map(|ip| SocketAddr::new(ip, own.peer_port));
         }
         Ok(())
     }
@@ -922,15 +1064,44 @@ mod tests {
         assert!(msg.contains("--tick-msec"), "{msg}");
     }
 
-    /// --peers: the listen address defaults to all interfaces on this node's port; an id
-    /// outside the list is refused by name.
+    /// --peers: the listen address defaults to this node's own address there (a host name
+    /// resolved at start), all interfaces with --quorum-listen-on-all-ips; an id outside
+    /// the list is refused by name.
     #[test]
     fn peers_and_listen() {
-        let c = parse(&["--id", "2", "--peers", "1=a:2888,2=b:2889,3=c:2890"]).ok();
-        let e = c.and_then(|c| c.settings().ok()).and_then(|s| s.ensemble);
+        let listen = |args: &[&str]| {
+            let c = parse(args).ok();
+            let e = c.and_then(|c| c.settings().ok()).and_then(|s| s.ensemble);
+            e.map(|e| e.listen)
+        };
+        let peers = "1=10.0.0.1:2888,2=10.0.0.2:2889,3=[::1]:2890";
         assert_eq!(
-            e.map(|e| e.listen.to_string()),
+            listen(&["--id", "2", "--peers", peers]),
+            Some(PeerListen::At(
+                "10.0.0.2:2889".parse().unwrap_or_else(|e| panic!("{e}"))
+            ))
+        );
+        assert_eq!(
+            listen(&["--id", "3", "--peers", peers]).map(|l| l.to_string()),
+            Some("[::1]:2890".to_string())
+        );
+        assert_eq!(
+            listen(&["--id", "2", "--peers", peers, "--quorum-listen-on-all-ips"])
+                .map(|l| l.to_string()),
             Some("0.0.0.0:2889".to_string())
+        );
+        let by_name = listen(&["--id", "2", "--peers", "1=a:2888,2=localhost:2889"]);
+        assert_eq!(
+            by_name,
+            Some(PeerListen::OwnHost {
+                host: "localhost".into(),
+                port: 2889
+            })
+        );
+        let resolved = by_name.map(|l| l.resolve().map(|a| (a.ip().is_loopback(), a.port())));
+        assert!(
+            matches!(resolved, Some(Ok((true, 2889)))),
+            "localhost is resolved: {resolved:?}"
         );
         let c = parse(&["--id", "4", "--peers", "1=a:2888,2=b:2889"]).ok();
         let err = c.and_then(|c| c.settings().err()).map(|e| e.to_string());

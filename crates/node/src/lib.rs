@@ -25,6 +25,7 @@ pub(crate) mod auth;
 pub(crate) mod backend;
 pub mod config;
 pub(crate) mod connection;
+pub mod data_dir;
 pub(crate) mod expiry;
 pub(crate) mod fourlw;
 pub mod health;

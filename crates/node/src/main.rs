@@ -9,6 +9,8 @@ use zk_node::Config;
 use zk_node::Server;
 
 fn main() -> anyhow::Result<()> {
+    // Before anything is created: the data dir's files are this member's alone.
+    zk_node::data_dir::restrict_umask();
     let (config, notes) = match Config::load_from(std::env::args_os()) {
         Ok(loaded) => loaded,
         // --help, --version and a bad flag: clap prints and picks the exit code.

@@ -68,6 +68,20 @@ pub enum ServerError {
     // The cause is part of the message, not a `source`, so it is printed once.
     #[error("secure client port: {0}")]
     Tls(crate::tls::config::TlsError),
+    /// The peer link's certificate files (sslQuorum) do not make a TLS configuration.
+    #[error("sslQuorum: {0}")]
+    QuorumTls(crate::tls::config::TlsError),
+    /// This member's own host in --peers, where the peer port listens, does not resolve.
+    #[error(
+        "cannot resolve this member's peer address {listen} to listen on: {source} (give \
+         --peer-listen, or --quorum-listen-on-all-ips / quorumListenOnAllIPs=true)"
+    )]
+    PeerHost {
+        /// The host and port.
+        listen: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A running server.
@@ -106,7 +120,7 @@ impl Server {
                 Some((listener, addr, tls, reloader))
             }
         };
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
+        crate::data_dir::create(&settings.data_dir).map_err(|source| ServerError::DataDir {
             dir: settings.data_dir.display().to_string(),
             source,
         })?;
@@ -126,18 +140,31 @@ impl Server {
         // Without --peers this node is an ensemble of one, its address only a name recorded
         // in the data dir (it must not change with the client port).
         let (peers, listen, dial) = match &settings.ensemble {
-            Some(e) => (e.peers.members().clone(), Some(e.listen), e.dial.clone()),
+            Some(e) => {
+                let listen = e.listen.resolve().map_err(|source| ServerError::PeerHost {
+                    listen: e.listen.to_string(),
+                    source,
+                })?;
+                (e.peers.members().clone(), Some(listen), e.dial.clone())
+            }
             None => (
                 BTreeMap::from([(id, STANDALONE_PEER_ADDR.to_string())]),
                 None,
                 BTreeMap::new(),
             ),
         };
+        // The peer link's certificates, checked before the member starts like the secure
+        // port's.
+        let peer_tls = match settings.ensemble.as_ref().and_then(|e| e.tls.as_ref()) {
+            None => None,
+            Some(tls) => Some(crate::tls::quorum::load(tls).map_err(ServerError::QuorumTls)?),
+        };
         let mut config = ClusterConfig::new(id, peers)?;
         if let Some(listen) = listen {
             config.listen = listen;
         }
         config.dial = dial;
+        config.peer_tls = peer_tls.as_ref().map(|(tls, _)| tls.clone());
         config.snapshot_every = settings.snapshot_every;
         config.keep_log = settings.log_keep;
         config.fsync_warning_threshold = settings.fsync_warning_threshold;
@@ -190,6 +217,9 @@ impl Server {
             member.role(),
             shutdown_rx.clone(),
         ));
+        if let Some((_, reloader)) = peer_tls {
+            background.spawn(Tls::watch(reloader, shutdown_rx.clone()));
+        }
         let (secure_accept, secure_addr) = match secure {
             None => (None, None),
             Some((listener, addr, tls, reloader)) => {

@@ -13,6 +13,7 @@ use rcgen::DnType;
 use rcgen::IsCa;
 use rcgen::Issuer;
 use rcgen::KeyPair;
+use rcgen::SanType;
 
 /// A CA and a server certificate it signed.
 pub struct Pki {
@@ -92,6 +93,46 @@ impl Pki {
         );
         write(&ca, &self.ca_pem);
         (server, ca)
+    }
+
+    /// Writes `dir/member-<id>.pem`: a key and a certificate signed by this CA naming
+    /// `hosts` (IP addresses or DNS names) and, with `names_id`, the member id
+    /// (`zk-raft:server.<names_id>`), the key store of a member's peer link. Returns its path.
+    pub fn write_member(
+        &self,
+        dir: &Path,
+        id: u64,
+        hosts: &[&str],
+        names_id: Option<u64>,
+    ) -> PathBuf {
+        let k = key();
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("no names");
+        params.distinguished_name = dn(&format!("member {id}"), "zk-raft");
+        for host in hosts {
+            params.subject_alt_names.push(match host.parse() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*host).try_into().expect("a DNS name")),
+            });
+        }
+        if let Some(n) = names_id {
+            let uri = format!("zk-raft:server.{n}");
+            params
+                .subject_alt_names
+                .push(SanType::URI(uri.as_str().try_into().expect("a URI")));
+        }
+        let cert = params
+            .signed_by(&k, &self.issuer)
+            .expect("sign the member certificate");
+        let path = dir.join(format!("member-{id}.pem"));
+        write(&path, &format!("{}{}", k.serialize_pem(), cert.pem()));
+        path
+    }
+
+    /// Writes the CA certificate as `dir/ca.pem` (a trust store); returns its path.
+    pub fn write_ca(&self, dir: &Path) -> PathBuf {
+        let ca = dir.join("ca.pem");
+        write(&ca, &self.ca_pem);
+        ca
     }
 
     /// Writes a client certificate (`CN=<cn>,O=<org>`) as `dir/<cn>.crt` and its key as

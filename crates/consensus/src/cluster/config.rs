@@ -92,6 +92,8 @@ pub struct ClusterConfig {
     /// (a hook set later with `SharedState::set_apply_hook` misses whatever a leader
     /// replicated to this node in between).
     pub apply_hook: Option<ApplyHook>,
+    /// Mutual TLS with the other members (ZooKeeper's sslQuorum); `None`: plain text.
+    pub peer_tls: Option<crate::PeerTls>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -109,6 +111,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("start_timeout", &self.start_timeout)
             .field("fsync_warning_threshold", &self.fsync_warning_threshold)
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
+            .field("peer_tls", &self.peer_tls.is_some())
             .finish()
     }
 }
@@ -142,6 +145,7 @@ impl ClusterConfig {
             start_timeout: Duration::from_secs(3),
             fsync_warning_threshold: crate::metrics::DEFAULT_FSYNC_WARNING_THRESHOLD,
             apply_hook: None,
+            peer_tls: None,
         })
     }
 

@@ -31,6 +31,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
+use crate::grpc::tls::ServerTls;
 use crate::metrics::Startup;
 use crate::state_machine::ZkStateMachine;
 use crate::storage::SledStorage;
@@ -111,7 +112,13 @@ pub async fn start_cluster(
     };
 
     let identity = Identity::new(id, &config.peers);
-    let channels = Channels::new(&config.peers, &config.dial, id, &config.timing)?;
+    let channels = Channels::new(
+        &config.peers,
+        &config.dial,
+        id,
+        &config.timing,
+        config.peer_tls.as_ref(),
+    )?;
     let network = GrpcNetwork::new(identity, channels.clone(), config.timing, metrics.clone());
     let txns_started = Instant::now();
     let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
@@ -148,6 +155,10 @@ pub async fn start_cluster(
             raft: raft.clone(),
             submitter: submitter.clone(),
             identity,
+            tls: config.peer_tls.clone().map(|tls| ServerTls {
+                tls,
+                members: config.peers.clone(),
+            }),
             activity: activity.clone(),
             lease: config.timing.election_max,
             role: role.clone(),

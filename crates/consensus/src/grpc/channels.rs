@@ -12,6 +12,8 @@ use tonic::transport::Endpoint;
 use crate::cluster::ClusterError;
 use crate::cluster::RaftTiming;
 use crate::grpc::pb::peer_client::PeerClient;
+use crate::grpc::tls::connect::MemberConnector;
+use crate::grpc::tls::PeerTls;
 use crate::types::NodeId;
 
 /// Largest gRPC message accepted either way: an AppendEntries batch is cut to
@@ -65,25 +67,35 @@ pub(crate) struct Channels {
 
 impl Channels {
     /// Lazy channels to every peer but `me` (nothing connects before the first call), at its
-    /// `dial` address if it has one, else at its `peers` address. Must run inside the tokio
-    /// runtime (each channel spawns its connection worker).
+    /// `dial` address if it has one, else at its `peers` address; over TLS with `tls` (the
+    /// certificate checked against the `peers` host and id, wherever it is dialed). Must run
+    /// inside the tokio runtime (each channel spawns its connection worker).
     pub(crate) fn new(
         peers: &BTreeMap<NodeId, String>,
         dial: &BTreeMap<NodeId, String>,
         me: NodeId,
         timing: &RaftTiming,
+        tls: Option<&PeerTls>,
     ) -> Result<Self, ClusterError> {
         let mut by_id = BTreeMap::new();
-        for (&id, addr) in peers.iter().filter(|(&id, _)| id != me) {
-            let addr = dial.get(&id).unwrap_or(addr);
+        for (&id, peer) in peers.iter().filter(|(&id, _)| id != me) {
+            let addr = dial.get(&id).unwrap_or(peer);
             let endpoint = endpoint(addr, timing)?;
-            by_id.insert(
-                id,
-                PeerChannel {
+            let channel = match tls {
+                None => PeerChannel {
                     rpc: endpoint.connect_lazy(),
                     bulk: endpoint.connect_lazy(),
                 },
-            );
+                Some(tls) => {
+                    let connector = MemberConnector::new(tls.clone(), id, addr, peer)
+                        .ok_or_else(|| ClusterError::BadAddress(peer.clone()))?;
+                    PeerChannel {
+                        rpc: endpoint.connect_with_connector_lazy(connector.clone()),
+                        bulk: endpoint.connect_with_connector_lazy(connector),
+                    }
+                }
+            };
+            by_id.insert(id, channel);
         }
         Ok(Channels { by_id })
     }

@@ -18,18 +18,18 @@ use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tonic::transport::server::Connected;
-use tonic::transport::server::TcpConnectInfo;
 
-/// An accepted peer connection that fails all I/O once `cut` turns true.
-pub(crate) struct CuttableStream {
-    inner: TcpStream,
+/// An accepted peer connection (TCP, or TLS over it) that fails all I/O once `cut` turns
+/// true.
+pub(crate) struct CuttableStream<S = TcpStream> {
+    inner: S,
     /// Resolves when the connection is cut (or the cutter is gone).
     cut_signal: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
     cut: bool,
 }
 
-impl CuttableStream {
-    pub(crate) fn new(inner: TcpStream, mut cut: watch::Receiver<bool>) -> Self {
+impl<S> CuttableStream<S> {
+    pub(crate) fn new(inner: S, mut cut: watch::Receiver<bool>) -> Self {
         CuttableStream {
             inner,
             cut_signal: Box::pin(async move {
@@ -52,7 +52,7 @@ fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionAborted, "peer server stopped")
 }
 
-impl AsyncRead for CuttableStream {
+impl<S: AsyncRead + Unpin> AsyncRead for CuttableStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -65,7 +65,7 @@ impl AsyncRead for CuttableStream {
     }
 }
 
-impl AsyncWrite for CuttableStream {
+impl<S: AsyncWrite + Unpin> AsyncWrite for CuttableStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -89,10 +89,10 @@ impl AsyncWrite for CuttableStream {
     }
 }
 
-impl Connected for CuttableStream {
-    type ConnectInfo = TcpConnectInfo;
+impl<S: Connected> Connected for CuttableStream<S> {
+    type ConnectInfo = S::ConnectInfo;
 
-    fn connect_info(&self) -> TcpConnectInfo {
+    fn connect_info(&self) -> S::ConnectInfo {
         self.inner.connect_info()
     }
 }

@@ -15,8 +15,8 @@ use tonic::Streaming;
 
 use crate::cluster::ProposeError;
 use crate::command::Command;
-use crate::grpc::identity::Identity;
 use crate::grpc::pb;
+use crate::grpc::tls::Admit;
 use crate::submitter::Submitter;
 use crate::types::ZkRaft;
 
@@ -37,7 +37,7 @@ enum Stop {
 pub(crate) async fn serve(
     raft: ZkRaft,
     submitter: Submitter,
-    identity: Identity,
+    identity: Admit,
     mut items: Streaming<pb::ForwardItem>,
     acks: mpsc::Sender<Result<pb::ForwardAck, Status>>,
     mut stop: watch::Receiver<bool>,
@@ -109,7 +109,7 @@ pub(crate) async fn serve(
 /// Checks the caller (on the first item) and the sequence, and decodes, in order; stops at
 /// the first bad item (everything before it is still proposed).
 fn decode_batch(
-    identity: &Identity,
+    identity: &Admit,
     from: &mut Option<u64>,
     through: u64,
     batch: Vec<pb::ForwardItem>,

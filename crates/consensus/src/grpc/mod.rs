@@ -12,6 +12,7 @@ pub(crate) mod forward_out;
 pub(crate) mod identity;
 pub(crate) mod server;
 pub(crate) mod submit;
+pub(crate) mod tls;
 pub(crate) mod wire;
 
 /// Code generated from `proto/peer.proto`.

@@ -35,6 +35,9 @@ use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::grpc::pb::peer_server::Peer;
 use crate::grpc::pb::peer_server::PeerServer;
+use crate::grpc::tls::accept;
+use crate::grpc::tls::Gate;
+use crate::grpc::tls::ServerTls;
 use crate::grpc::wire;
 use crate::submitter::Submitter;
 use crate::types::LogId;
@@ -59,7 +62,8 @@ const KEEPALIVE: Duration = Duration::from_secs(1);
 struct PeerService {
     raft: ZkRaft,
     submitter: Submitter,
-    identity: Identity,
+    /// Checks every request's caller (and, with TLS, its certificate).
+    gate: Gate,
     activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
     lease: Duration,
@@ -71,8 +75,9 @@ struct PeerService {
 #[tonic::async_trait]
 impl Peer for PeerService {
     async fn vote(&self, req: Request<pb::RaftRequest>) -> Result<Response<pb::RaftReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
+        admit.check(req.caller.as_ref())?;
         let rpc = wire::decode_request("vote request", &req.payload)?;
         Ok(Response::new(wire::reply(self.raft.vote(rpc).await)?))
     }
@@ -81,8 +86,9 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::PreVoteRequest>,
     ) -> Result<Response<pb::PreVoteReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        let from = self.identity.check(req.caller.as_ref())?;
+        let from = admit.check(req.caller.as_ref())?;
         let last_log: Option<LogId> =
             wire::decode_request("pre-vote last log id", &req.last_log_id)?;
         let view = prevote::local_view(&self.raft, self.lease)
@@ -97,8 +103,9 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::RaftReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
+        admit.check(req.caller.as_ref())?;
         let raft = self.raft.clone();
         // On a task of its own: if the leader gives up waiting (its deadline), the decoding
         // and appending done so far still count, and its retry finds the entries in place
@@ -117,8 +124,8 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<pb::AppendRequest>>,
     ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let admit = self.gate.admit(&req);
         let input = req.into_inner();
-        let identity = self.identity;
         let raft = self.raft.clone();
         // Answered at once, the caller checked on the first request inside the stream. The
         // leader waits for this answer (its rpc timeout) before it reads replies, and
@@ -134,7 +141,7 @@ impl Peer for PeerService {
                 Ok(None) => return refused(Status::invalid_argument("empty append stream")),
                 Err(status) => return refused(status),
             };
-            if let Err(status) = identity.check(first.caller.as_ref()) {
+            if let Err(status) = admit.check(first.caller.as_ref()) {
                 return refused(status);
             }
             append_replies(raft, input, first)
@@ -146,12 +153,13 @@ impl Peer for PeerService {
         &self,
         req: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::RaftReply>, Status> {
+        let admit = self.gate.admit(&req);
         let mut chunks = req.into_inner();
         let first = chunks
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
-        self.identity.check(first.caller.as_ref())?;
+        admit.check(first.caller.as_ref())?;
         let (vote, meta, len): (Vote, SnapshotMeta, u64) =
             wire::decode_request("snapshot header", &first.header)?;
         if len > MAX_SNAPSHOT_BYTES {
@@ -200,7 +208,7 @@ impl Peer for PeerService {
         tokio::spawn(forward_in::serve(
             self.raft.clone(),
             self.submitter.clone(),
-            self.identity,
+            self.gate.admit(&req),
             req.into_inner(),
             acks,
             self.stop.clone(),
@@ -212,8 +220,9 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::ActivityReport>,
     ) -> Result<Response<pb::ActivityReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        let from = self.identity.check(req.caller.as_ref())?;
+        let from = admit.check(req.caller.as_ref())?;
         let leader = self.raft.metrics().borrow_watched().state == ServerState::Leader;
         let touches: Vec<(i64, u32)> = req
             .sessions
@@ -229,8 +238,9 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::ReadIndexRequest>,
     ) -> Result<Response<pb::ReadIndexReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
+        admit.check(req.caller.as_ref())?;
         match self.raft.get_read_log_id(ReadPolicy::ReadIndex).await {
             Ok((read, _applied)) => Ok(Response::new(pb::ReadIndexReply {
                 index: read.index(),
@@ -243,8 +253,9 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<pb::ProbeReply>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
+        admit.check(req.caller.as_ref())?;
         let initialized = self
             .raft
             .is_initialized()
@@ -268,13 +279,15 @@ impl Peer for PeerService {
         &self,
         req: Request<pb::FollowRequest>,
     ) -> Result<Response<Self::FollowStream>, Status> {
+        let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        let from = self.identity.check(req.caller.as_ref())?;
+        let from = admit.check(req.caller.as_ref())?;
         let role = *self.role.borrow();
         if !role.is_leader || role.term != req.term {
             return Err(Status::failed_precondition(format!(
                 "node {} does not lead in term {} (role: {role:?})",
-                self.identity.id, req.term
+                self.gate.id(),
+                req.term
             )));
         }
         tracing::debug!(from, term = req.term, "follower holds a line");
@@ -405,6 +418,8 @@ pub(crate) struct PeerParts {
     pub(crate) submitter: Submitter,
     /// This node, for checking callers.
     pub(crate) identity: Identity,
+    /// Mutual TLS with the members (sslQuorum); `None`: plain text.
+    pub(crate) tls: Option<ServerTls>,
     /// Where activity reports go.
     pub(crate) activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
@@ -428,6 +443,7 @@ impl ServerHandle {
             raft,
             submitter,
             identity,
+            tls,
             activity,
             lease,
             role,
@@ -435,7 +451,7 @@ impl ServerHandle {
         let service = PeerService {
             raft,
             submitter,
-            identity,
+            gate: Gate::new(identity, tls.as_ref()),
             activity,
             lease,
             role,
@@ -444,25 +460,30 @@ impl ServerHandle {
         let svc = PeerServer::new(service)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        // tonic ignores its own tcp_nodelay with a custom listener: set it per connection,
-        // or Nagle would hold back small RPCs (heartbeats, acknowledgements).
-        let cut = stop_rx.clone();
-        let incoming = TcpListenerStream::new(listener).map(move |conn| {
-            conn.map(|s| {
-                if let Err(e) = s.set_nodelay(true) {
-                    tracing::debug!("set_nodelay on a peer connection: {e}");
-                }
-                CuttableStream::new(s, cut.clone())
-            })
-        });
-        let mut stopped = stop_rx;
-        let task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .http2_keepalive_interval(Some(KEEPALIVE))
-                .serve_with_incoming_shutdown(svc, incoming, async move {
-                    let _ = stopped.wait_for(|&s| s).await;
-                }),
-        );
+        let mut stopped = stop_rx.clone();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|&s| s).await;
+        };
+        let server = tonic::transport::Server::builder().http2_keepalive_interval(Some(KEEPALIVE));
+        let task = match tls {
+            Some(tls) => {
+                let incoming = accept::incoming(listener, tls.tls, stop_rx.clone(), stop_rx);
+                tokio::spawn(server.serve_with_incoming_shutdown(svc, incoming, shutdown))
+            }
+            None => {
+                // tonic ignores its own tcp_nodelay with a custom listener: set it per
+                // connection, or Nagle would hold back small RPCs (heartbeats, acks).
+                let incoming = TcpListenerStream::new(listener).map(move |conn| {
+                    conn.map(|s| {
+                        if let Err(e) = s.set_nodelay(true) {
+                            tracing::debug!("set_nodelay on a peer connection: {e}");
+                        }
+                        CuttableStream::new(s, stop_rx.clone())
+                    })
+                });
+                tokio::spawn(server.serve_with_incoming_shutdown(svc, incoming, shutdown))
+            }
+        };
         ServerHandle {
             stop,
             task,

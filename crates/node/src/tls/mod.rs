@@ -7,6 +7,7 @@
 //! (`connection`): the same framing, pipeline and memory bounds.
 
 pub(crate) mod config;
+pub(crate) mod quorum;
 mod reload;
 pub(crate) mod settings;
 pub(crate) mod x509;
@@ -41,7 +42,7 @@ impl Tls {
         Ok((Tls { current }, reloader))
     }
 
-    /// Checks the files for changes until shutdown.
+    /// Checks the files for changes until shutdown (the secure port's or the peer link's).
     pub(crate) async fn watch(reloader: Reloader, shutdown: watch::Receiver<bool>) {
         reload::run(reloader, shutdown).await;
     }

@@ -57,6 +57,20 @@ impl Current {
     }
 }
 
+/// What a reload replaces: the secure client port's [`Current`], or the peer link's
+/// configurations.
+pub(crate) trait Target: Send + Sync {
+    /// Loads `settings`' files into use; on an error the old configuration stays.
+    fn load(&self, settings: &TlsSettings) -> Result<(), TlsError>;
+}
+
+impl Target for Current {
+    fn load(&self, settings: &TlsSettings) -> Result<(), TlsError> {
+        self.set(server_config(settings)?);
+        Ok(())
+    }
+}
+
 /// What one file looked like at the last check: `None` if it could not be read.
 type Stamp = Option<(SystemTime, u64, u64)>;
 
@@ -80,12 +94,12 @@ pub(crate) enum Checked {
 pub(crate) struct Reloader {
     settings: TlsSettings,
     stamps: Vec<Stamp>,
-    current: Arc<Current>,
+    current: Arc<dyn Target>,
 }
 
 impl Reloader {
     /// Starts watching from the files as they are now (the ones `current` was loaded from).
-    pub(crate) fn new(settings: TlsSettings, current: Arc<Current>) -> Reloader {
+    pub(crate) fn new(settings: TlsSettings, current: Arc<dyn Target>) -> Reloader {
         let stamps = Self::stamps_of(&settings);
         Reloader {
             settings,
@@ -110,11 +124,8 @@ impl Reloader {
         // Recorded even when the load fails: a broken file is reported once, and its next
         // change is tried again.
         self.stamps = now;
-        match server_config(&self.settings) {
-            Ok(config) => {
-                self.current.set(config);
-                Checked::Reloaded
-            }
+        match self.current.load(&self.settings) {
+            Ok(()) => Checked::Reloaded,
             Err(e) => Checked::Failed(e),
         }
     }
@@ -133,7 +144,7 @@ pub(crate) async fn run(mut reloader: Reloader, mut shutdown: watch::Receiver<bo
             Checked::Unchanged => {}
             Checked::Reloaded => tracing::info!(
                 key_store = %reloader.settings.key_store.display(),
-                "TLS certificates reloaded: new secure connections use them"
+                "TLS certificates reloaded: new connections use them"
             ),
             Checked::Failed(e) => tracing::error!(
                 "TLS certificates changed but cannot be loaded, keeping the previous ones: {e}"

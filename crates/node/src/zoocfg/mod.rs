@@ -82,6 +82,10 @@ pub struct ZooCfg {
     pub admin: AdminKeys,
     /// The secure client port's `ssl.*` keys.
     pub ssl: SslKeys,
+    /// sslQuorum: mutual TLS between members.
+    pub ssl_quorum: bool,
+    /// The peer link's `ssl.quorum.*` keys (clientAuth is always need there).
+    pub quorum_ssl: SslKeys,
     /// X509AuthenticationProvider.superUser: the x509 id that is the superuser.
     pub x509_super_user: Option<String>,
     /// metricsProvider.httpHost and httpPort (ZooKeeper's defaults 0.0.0.0 and 7000) when
@@ -379,22 +383,21 @@ impl Reader {
                      (--snapshot-every)",
                 );
             }
-            "sslQuorum" | "portUnification" | "client.portUnification" => {
+            "sslQuorum" => self.cfg.ssl_quorum = boolean(e)?,
+            "portUnification" | "client.portUnification" => {
                 if boolean(e)? {
-                    let what = if e.key == "sslQuorum" {
-                        "not followed: the links between members do not use TLS"
-                    } else {
+                    self.warn(
+                        e,
                         "not followed: the plain client port takes no TLS; TLS clients use \
-                         secureClientPort"
-                    };
-                    self.warn(e, what);
+                         secureClientPort",
+                    );
                 }
             }
             "sslQuorumReloadCertFiles" => {
                 boolean(e)?;
                 self.info(
                     e,
-                    "accepted, not used: the links between members do not use TLS",
+                    "zk-node always reloads the peer link's certificate files when they change",
                 );
             }
             "client.certReload" => {
@@ -468,12 +471,45 @@ impl Reader {
                 self.cfg.servers.insert(id, line);
                 self.seen.first_server.get_or_insert_with(|| e.clone());
             }
-            key if key.starts_with("ssl.quorum.") => {
-                self.info(
-                    e,
-                    "accepted, not used: the links between members do not use TLS",
-                );
+            "ssl.quorum.keyStore.location" => self.cfg.quorum_ssl.key_store = Some(path(e)?),
+            "ssl.quorum.keyStore.password" => {
+                self.cfg.quorum_ssl.key_store_password = Some(e.value.clone());
             }
+            "ssl.quorum.keyStore.passwordPath" => {
+                self.cfg.quorum_ssl.key_store_password_path = Some(path(e)?);
+            }
+            "ssl.quorum.trustStore.location" => {
+                self.cfg.quorum_ssl.trust_store = Some(path(e)?);
+            }
+            "ssl.quorum.keyStore.type" | "ssl.quorum.trustStore.type" => {
+                check_store_type(&e.value).map_err(|r| bad(e, r))?;
+            }
+            "ssl.quorum.trustStore.password" | "ssl.quorum.trustStore.passwordPath" => {
+                self.info(e, "accepted, not used: a PEM trust store has no password");
+            }
+            "ssl.quorum.clientAuth" => {
+                let auth: ClientAuth = e.value.parse().map_err(|r: String| bad(e, r))?;
+                if auth != ClientAuth::Need {
+                    self.warn(
+                        e,
+                        "not followed: every member must present its certificate (need)",
+                    );
+                }
+            }
+            "ssl.quorum.hostnameVerification" => {
+                if !boolean(e)? {
+                    self.warn(
+                        e,
+                        "not followed: a member's certificate is always checked against its \
+                         host in the membership (docs/operations.md)",
+                    );
+                }
+            }
+            key if key.starts_with("ssl.quorum.") => self.info(
+                e,
+                "accepted, not used: the peer link offers TLS 1.2 and 1.3 with rustls' safe \
+                 cipher suites and checks no revocation lists",
+            ),
             // ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, ssl.hostnameVerification,
             // ssl.crl, ssl.ocsp, ssl.handshakeDetectionTimeoutMillis, ...
             key if key.starts_with("ssl.") => self.info(

@@ -410,6 +410,11 @@ fn ssl_keys() {
          ssl.clientAuth=want\n\
          ssl.protocol=TLSv1.3\n\
          ssl.quorum.keyStore.location=/q.pem\n\
+         ssl.quorum.keyStore.password=qsecret\n\
+         ssl.quorum.trustStore.location=/qca.pem\n\
+         ssl.quorum.trustStore.type=PEM\n\
+         ssl.quorum.hostnameVerification=false\n\
+         ssl.quorum.protocol=TLSv1.3\n\
          sslQuorum=true\n\
          client.certReload=true\n\
          X509AuthenticationProvider.superUser=CN=root,O=Example\n\
@@ -429,10 +434,27 @@ fn ssl_keys() {
         "a secure port is set"
     );
     assert_eq!(notes_about(&cfg, "ssl.protocol").len(), 1);
-    assert_eq!(notes_about(&cfg, "ssl.quorum.keyStore.location").len(), 1);
-    let quorum = notes_about(&cfg, "sslQuorum");
-    assert_eq!(quorum.len(), 1);
-    assert_eq!(quorum[0].level, NoteLevel::Warn);
+    // The peer link's keys are read (not remarked on); what is not followed is said.
+    assert!(cfg.ssl_quorum);
+    assert_eq!(
+        cfg.quorum_ssl,
+        SslKeys {
+            key_store: Some("/q.pem".into()),
+            key_store_password: Some("qsecret".into()),
+            key_store_password_path: None,
+            trust_store: Some("/qca.pem".into()),
+            client_auth: None,
+        }
+    );
+    assert!(notes_about(&cfg, "ssl.quorum.keyStore.location").is_empty());
+    assert!(notes_about(&cfg, "sslQuorum").is_empty());
+    let verification = notes_about(&cfg, "ssl.quorum.hostnameVerification");
+    assert_eq!(verification.len(), 1);
+    assert_eq!(verification[0].level, NoteLevel::Warn);
+    assert_eq!(notes_about(&cfg, "ssl.quorum.protocol").len(), 1);
+    let e = err("ssl.quorum.keyStore.type=JKS\n");
+    assert!(e.reason.contains("PEM files only"), "{}", e.reason);
+    assert!(!ok("sslQuorum=false\n").ssl_quorum);
     assert_eq!(notes_about(&cfg, "client.certReload").len(), 1);
     assert_eq!(cfg.x509_super_user.as_deref(), Some("CN=root,O=Example"));
     assert!(notes_about(&cfg, "authProvider.x509").is_empty());

@@ -50,6 +50,10 @@ pub struct Ensemble {
     pub members: Vec<Member>,
     peers: String,
     extra: Vec<String>,
+    /// Flags of one member only (after `extra`): its own certificate, say.
+    member_extra: BTreeMap<u64, Vec<String>>,
+    /// Members started without the default `--peer-listen` (zk-node's own default then).
+    own_listen: bool,
     /// `(from, to)` → the proxy `from` dials `to` through, when links are proxied.
     links: BTreeMap<(u64, u64), LinkProxy>,
     _dir: tempfile::TempDir,
@@ -84,6 +88,8 @@ impl Ensemble {
             members,
             peers,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            member_extra: BTreeMap::new(),
+            own_listen: false,
             links: BTreeMap::new(),
             _dir: dir,
         }
@@ -148,6 +154,24 @@ impl Ensemble {
             .collect()
     }
 
+    /// Flags member `id` gets after the common ones from its next start on (replacing any
+    /// given before).
+    pub fn set_member_flags(&mut self, id: u64, flags: &[&str]) {
+        self.member_extra
+            .insert(id, flags.iter().map(|s| s.to_string()).collect());
+    }
+
+    /// From the next start on, members get no `--peer-listen`: each listens where zk-node
+    /// decides (its own address in `--peers`, or what a member's flags say).
+    pub fn use_default_peer_listen(&mut self) {
+        self.own_listen = true;
+    }
+
+    /// Member `id`'s data dir.
+    pub fn data_dir(&self, id: u64) -> &std::path::Path {
+        &self.members[index(id)].data_dir
+    }
+
     /// The `--peers` value.
     pub fn peers(&self) -> &str {
         &self.peers
@@ -182,7 +206,13 @@ impl Ensemble {
             ("--tick-ms", TICK_MS.to_string()),
             ("--log-level", LOG_LEVEL.to_string()),
         ];
-        let mut args = command_line(&defaults, &self.extra);
+        let mut extra = self.extra.clone();
+        extra.extend(self.member_extra.get(&id).into_iter().flatten().cloned());
+        let defaults: Vec<(&str, String)> = defaults
+            .into_iter()
+            .filter(|(flag, _)| !(self.own_listen && *flag == "--peer-listen"))
+            .collect();
+        let mut args = command_line(&defaults, &extra);
         if !dial.is_empty() {
             args.extend(["--peer-dial".to_string(), dial.join(",")]);
         }
