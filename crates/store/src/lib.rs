@@ -12,6 +12,7 @@ mod apply;
 mod cleanup;
 mod digest;
 pub mod error;
+mod image;
 mod multi;
 pub mod node;
 pub mod path;
@@ -22,6 +23,7 @@ pub mod watch;
 
 pub use apply::MAX_TTL_MS;
 pub use error::SnapshotError;
+pub use image::NodeImage;
 pub use node::{NodeKind, StoredStat};
 pub use snapshot::FrozenTree;
 pub use tree::{DataTree, TreeConfig};
