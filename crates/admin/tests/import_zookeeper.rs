@@ -335,6 +335,27 @@ fn apache_zookeeper_data_dir_imported_into_zk_node() {
         .and_then(|h| i64::from_str_radix(h, 16).ok())
         .unwrap_or_else(|| panic!("no last zxid in {summary}"));
     assert!(last_zxid >= tree_zxid && tree_zxid > 0, "{summary}");
+    let dir_s = zk_dir.to_str().expect("utf-8");
+    let out = zk_admin(&["inspect", dir_s, "--dump", "tree"]);
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tree}");
+    for p in before.keys() {
+        assert!(
+            tree.contains(&format!("\n{p}\n")),
+            "{p} not in the dump:\n{tree}"
+        );
+    }
+    let out = zk_admin(&[
+        "inspect", dir_s, "--dump", "txns", "--from", "0x1", "--to", "0x2",
+    ]);
+    let txns = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{txns}");
+    // The filling client's session, then its first create.
+    assert!(
+        txns.contains("zxid 0x1 createSession") && txns.contains("zxid 0x2 create2 /app "),
+        "{txns}"
+    );
+    assert!(!txns.contains("zxid 0x3 "), "{txns}");
 
     // One node.
     let target = scratch.path().join("single");
