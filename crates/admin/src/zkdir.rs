@@ -206,7 +206,81 @@ impl ZkDir {
 
 #[cfg(test)]
 mod tests {
-    use super::follows;
+    use super::*;
+    use zk_format::{FileHeader, OpCode, SnapshotNode, StatPersisted, Txn, TxnHeader};
+
+    /// A dataDir with an empty tree at zxid 0 and one log holding sessions at `zxids`.
+    fn data_dir(zxids: &[i64], cut: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let v2 = dir.path().join("version-2");
+        std::fs::create_dir(&v2).unwrap();
+        let snap = Snapshot {
+            header: FileHeader {
+                magic: zk_format::SNAP_MAGIC,
+                version: 2,
+                dbid: -1,
+            },
+            sessions: vec![],
+            acls: Default::default(),
+            nodes: vec![SnapshotNode {
+                path: String::new(),
+                data: None,
+                acl: -1,
+                stat: StatPersisted::default(),
+            }],
+            digest: None,
+            len: 0,
+        };
+        std::fs::write(v2.join("snapshot.0"), snap.encode()).unwrap();
+        let entries: Vec<_> = zxids
+            .iter()
+            .map(|&z| {
+                let h = TxnHeader {
+                    client_id: z,
+                    cxid: 0,
+                    zxid: z,
+                    time: z,
+                    op: OpCode::CREATE_SESSION,
+                };
+                (h, Txn::CreateSession { timeout: 5000 }, None)
+            })
+            .collect();
+        let header = FileHeader {
+            magic: zk_format::TXNLOG_MAGIC,
+            version: 2,
+            dbid: 0,
+        };
+        let mut log = TxnLog::encode(&header, &entries, 0);
+        log.truncate(log.len() - cut);
+        std::fs::write(v2.join("log.1"), log).unwrap();
+        dir
+    }
+
+    #[test]
+    fn replays_the_log_after_the_snapshot() {
+        let dir = data_dir(&[1, 2, 3], 0);
+        let (db, report) = ZkDir::open(dir.path(), None).unwrap().load().unwrap();
+        assert_eq!(
+            (db.last_zxid, db.sessions.len(), report.replayed),
+            (3, 3, 3)
+        );
+        assert!(report.torn_tail.is_none());
+    }
+
+    #[test]
+    fn a_torn_last_record_is_the_end_and_reported() {
+        let dir = data_dir(&[1, 2, 3], 5);
+        let (db, report) = ZkDir::open(dir.path(), None).unwrap().load().unwrap();
+        assert_eq!(db.last_zxid, 2);
+        assert!(report.torn_tail.is_some_and(|t| t.contains("torn")));
+    }
+
+    #[test]
+    fn a_missing_txn_is_refused() {
+        let dir = data_dir(&[1, 2, 4], 0);
+        let e = ZkDir::open(dir.path(), None).unwrap().load().unwrap_err();
+        assert!(format!("{e:#}").contains("does not follow"), "{e:#}");
+    }
 
     #[test]
     fn zxid_succession() {
