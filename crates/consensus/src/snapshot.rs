@@ -9,6 +9,8 @@
 //! ([`freeze_state`]) after the state's lock is released, so apply does not wait for it. Every field is
 //! written in a fixed order, so equal states give equal bytes on every replica.
 
+use std::collections::BTreeSet;
+
 use crate::types::LogId;
 use crate::types::StoredMembership;
 use serde::Deserialize;
@@ -26,9 +28,11 @@ use crate::state::State;
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"ZKSM";
 /// The envelope version this build writes and reads (2: each session records its owning
 /// connection; 3: the last applied zxid, now a command counter apart from the log index;
-/// 4: the tree after the postcard part instead of inside it; older snapshots are refused,
-/// not misread).
-pub const SNAPSHOT_VERSION: u32 = 4;
+/// 4: the tree after the postcard part instead of inside it; 5: the sessions imported from
+/// Apache ZooKeeper; 4 is still read, older snapshots are refused, not misread).
+pub const SNAPSHOT_VERSION: u32 = 5;
+/// The previous version, read as 5 without imported sessions.
+const SNAPSHOT_VERSION_4: u32 = 4;
 const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 
 /// Why state-machine snapshot bytes were rejected (or could not be written).
@@ -67,6 +71,7 @@ struct BodyRef<'a> {
     last_membership: &'a StoredMembership,
     sessions: &'a SessionTable,
     secret: &'a Option<ClusterSecret>,
+    zookeeper_sessions: &'a BTreeSet<i64>,
 }
 
 /// The small part, owned for decoding (same field order as [`BodyRef`]).
@@ -77,6 +82,30 @@ struct Body {
     last_membership: StoredMembership,
     sessions: SessionTable,
     secret: Option<ClusterSecret>,
+    zookeeper_sessions: BTreeSet<i64>,
+}
+
+/// Version 4's small part: version 5's without the imported sessions.
+#[derive(Deserialize)]
+struct BodyV4 {
+    last_applied: Option<LogId>,
+    last_zxid: i64,
+    last_membership: StoredMembership,
+    sessions: SessionTable,
+    secret: Option<ClusterSecret>,
+}
+
+impl From<BodyV4> for Body {
+    fn from(b: BodyV4) -> Body {
+        Body {
+            last_applied: b.last_applied,
+            last_zxid: b.last_zxid,
+            last_membership: b.last_membership,
+            sessions: b.sessions,
+            secret: b.secret,
+            zookeeper_sessions: BTreeSet::new(),
+        }
+    }
 }
 
 /// Encodes the whole state into snapshot bytes, in one buffer with no copy of the tree.
@@ -94,6 +123,7 @@ pub fn freeze_state(state: &State) -> Result<FrozenState, StateSnapshotError> {
         last_membership: &state.last_membership,
         sessions: &state.sessions,
         secret: &state.secret,
+        zookeeper_sessions: &state.zookeeper_sessions,
     })?;
     Ok(FrozenState {
         small,
@@ -133,7 +163,7 @@ pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnap
         return Err(StateSnapshotError::BadMagic);
     }
     let version = u32::from_be_bytes(version.try_into().unwrap_or_default());
-    if version != SNAPSHOT_VERSION {
+    if version != SNAPSHOT_VERSION && version != SNAPSHOT_VERSION_4 {
         return Err(StateSnapshotError::UnsupportedVersion(version));
     }
     let declared = u64::from_be_bytes(len.try_into().unwrap_or_default());
@@ -146,7 +176,11 @@ pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnap
     if expected != actual {
         return Err(StateSnapshotError::Checksum { expected, actual });
     }
-    let body: Body = postcard::from_bytes(small)?;
+    let body: Body = if version == SNAPSHOT_VERSION_4 {
+        postcard::from_bytes::<BodyV4>(small)?.into()
+    } else {
+        postcard::from_bytes(small)?
+    };
     let tree = DataTree::decode_snapshot(tree, config)?;
     Ok(State {
         tree,
@@ -155,5 +189,52 @@ pub fn decode_state(bytes: &[u8], config: TreeConfig) -> Result<State, StateSnap
         last_applied: body.last_applied,
         last_zxid: body.last_zxid,
         last_membership: body.last_membership,
+        zookeeper_sessions: body.zookeeper_sessions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Version 4's small part, as the release before wrote it.
+    #[derive(Serialize)]
+    struct BodyV4Ref<'a> {
+        last_applied: &'a Option<LogId>,
+        last_zxid: i64,
+        last_membership: &'a StoredMembership,
+        sessions: &'a SessionTable,
+        secret: &'a Option<ClusterSecret>,
+    }
+
+    #[test]
+    fn version_5_round_trips_and_version_4_is_still_read() {
+        let mut state = State::new(TreeConfig::default());
+        state.last_zxid = 0x2_0000_0007;
+        state.zookeeper_sessions.insert(0x0100_0a2b_3c4d_0000);
+        let bytes = encode_state(&state).unwrap();
+        let back = decode_state(&bytes, TreeConfig::default()).unwrap();
+        assert_eq!(back.zookeeper_sessions, state.zookeeper_sessions);
+        assert_eq!(back.last_zxid, state.last_zxid);
+
+        let small = postcard::to_stdvec(&BodyV4Ref {
+            last_applied: &state.last_applied,
+            last_zxid: state.last_zxid,
+            last_membership: &state.last_membership,
+            sessions: &state.sessions,
+            secret: &state.secret,
+        })
+        .unwrap();
+        let mut v4 = Vec::new();
+        v4.extend_from_slice(&SNAPSHOT_MAGIC);
+        v4.extend_from_slice(&SNAPSHOT_VERSION_4.to_be_bytes());
+        v4.extend_from_slice(&(small.len() as u64).to_be_bytes());
+        v4.extend_from_slice(&crc32fast::hash(&small).to_be_bytes());
+        v4.extend_from_slice(&small);
+        state.tree.freeze().encode_snapshot_into(&mut v4);
+        let back = decode_state(&v4, TreeConfig::default()).unwrap();
+        assert!(back.zookeeper_sessions.is_empty());
+        assert_eq!(back.last_zxid, state.last_zxid);
+        assert_eq!(back.tree, state.tree);
+    }
 }

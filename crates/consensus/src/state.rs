@@ -6,6 +6,8 @@
 //! The Raft adapter (`state_machine`) only feeds it entries under the shared-state lock and
 //! publishes what each command did.
 
+use std::collections::BTreeSet;
+
 use crate::types::LogId;
 use crate::types::StoredMembership;
 use zk_session::ClusterSecret;
@@ -42,6 +44,9 @@ pub struct State {
     pub last_zxid: i64,
     /// The last applied membership config.
     pub last_membership: StoredMembership,
+    /// Sessions imported from Apache ZooKeeper (`zk-admin import-zookeeper`), whose
+    /// password is the one ZooKeeper derived from the id; each leaves the set when it ends.
+    pub zookeeper_sessions: BTreeSet<i64>,
 }
 
 impl State {
@@ -54,6 +59,7 @@ impl State {
             last_applied: None,
             last_zxid: 0,
             last_membership: StoredMembership::default(),
+            zookeeper_sessions: BTreeSet::new(),
         }
     }
 
@@ -108,6 +114,7 @@ impl State {
                     return Outcome::Rejected(code);
                 }
                 let ids = self.sessions.close(id).map(|_| id).into_iter().collect();
+                self.zookeeper_sessions.remove(session_id);
                 // Runs even if the session was already gone: it owns no ephemerals then, and
                 // the tree stays the single judge of what to delete.
                 let ctx = TxnContext {
@@ -135,6 +142,9 @@ impl State {
                     .filter(|&id| self.sessions.close(id).is_some())
                     .collect();
                 let raw: Vec<i64> = valid.iter().map(|id| id.get()).collect();
+                for id in &raw {
+                    self.zookeeper_sessions.remove(id);
+                }
                 let ctx = TxnContext::system(zxid, cmd.time_ms);
                 let applied = self.tree.apply(&ctx, &Txn::ExpireSessions(raw));
                 Outcome::SessionsClosed {

@@ -8,6 +8,7 @@ use crate::id::SessionId;
 use crate::password::ClusterSecret;
 use crate::password::PASSWORD_LEN;
 use crate::timeout::TimeoutBounds;
+use subtle::ConstantTimeEq;
 
 /// What to do with a ConnectRequest's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,11 +42,34 @@ pub fn admit(
     secret: Option<&ClusterSecret>,
     bounds: &TimeoutBounds,
 ) -> Admission {
+    admit_with(session_id, passwd, time_out, secret, bounds, false)
+}
+
+/// [`admit`], where `imported` says that the session came from Apache ZooKeeper
+/// (`zk-admin import-zookeeper`): its password is then the one ZooKeeper derived from its id
+/// (`ZooKeeperServer.generatePasswd`), which its client still holds, and no other.
+pub fn admit_with(
+    session_id: i64,
+    passwd: &[u8],
+    time_out: i32,
+    secret: Option<&ClusterSecret>,
+    bounds: &TimeoutBounds,
+    imported: bool,
+) -> Admission {
     let Ok(session) = SessionId::from_raw(session_id) else {
         return Admission::Create {
             timeout_ms: bounds.negotiate(time_out),
         };
     };
+    if imported {
+        let password = zk_format::password::zookeeper_password(session_id);
+        let ok = passwd.len() == PASSWORD_LEN && bool::from(password.ct_eq(passwd));
+        return if ok {
+            Admission::Claim { session, password }
+        } else {
+            Admission::Invalid
+        };
+    }
     match secret {
         Some(secret) if secret.verify(session, passwd) => Admission::Claim {
             session,
@@ -92,5 +116,45 @@ mod tests {
         assert_eq!(admit(43, &good, 0, Some(&s), &b), Admission::Invalid);
         assert_eq!(admit(42, &good[..15], 0, Some(&s), &b), Admission::Invalid);
         assert_eq!(admit(42, &good, 0, None, &b), Admission::Invalid);
+    }
+
+    #[test]
+    fn an_imported_session_takes_zookeepers_password_only() {
+        let b = TimeoutBounds::default();
+        let s = secret();
+        let raw = 0x0100_0a2b_3c4d_0000_i64;
+        let id = SessionId::from_raw(raw).expect("not zero");
+        // generatePasswd's bytes for this id, printed by Java 17.
+        let zk: [u8; PASSWORD_LEN] = [
+            0xa9, 0x26, 0x40, 0xf4, 0x82, 0x7d, 0x6d, 0xa0, 0x2f, 0x08, 0x3a, 0xc5, 0x9b, 0xfe,
+            0x05, 0x00,
+        ];
+        assert_eq!(
+            admit_with(raw, &zk, 0, Some(&s), &b, true),
+            Admission::Claim {
+                session: id,
+                password: zk
+            }
+        );
+        // Without the secret too: ZooKeeper's password needs none.
+        assert!(matches!(
+            admit_with(raw, &zk, 0, None, &b, true),
+            Admission::Claim { .. }
+        ));
+        let mut bad = zk;
+        bad[0] ^= 1;
+        assert_eq!(
+            admit_with(raw, &bad, 0, Some(&s), &b, true),
+            Admission::Invalid
+        );
+        assert_eq!(
+            admit_with(raw, &s.password(id), 0, Some(&s), &b, true),
+            Admission::Invalid
+        );
+        // Not imported: ZooKeeper's password is just a wrong one.
+        assert_eq!(
+            admit_with(raw, &zk, 0, Some(&s), &b, false),
+            Admission::Invalid
+        );
     }
 }

@@ -20,7 +20,7 @@ pub mod password;
 pub mod table;
 pub mod timeout;
 
-pub use admission::{admit, Admission};
+pub use admission::{admit, admit_with, Admission};
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use expiry::ExpiryTracker;
 pub use id::{IdError, SessionId};

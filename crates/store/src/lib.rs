@@ -12,6 +12,7 @@ mod apply;
 mod cleanup;
 mod digest;
 pub mod error;
+mod image;
 mod multi;
 pub mod node;
 mod node_map;
@@ -23,6 +24,7 @@ pub mod watch;
 
 pub use apply::MAX_TTL_MS;
 pub use error::SnapshotError;
+pub use image::NodeImage;
 pub use node::{NodeKind, StoredStat};
 pub use snapshot::FrozenTree;
 pub use tree::{DataTree, TreeConfig};

@@ -57,6 +57,7 @@ pub struct Options {
     tick_ms: u64,
     admin_server: bool,
     extended_types: bool,
+    snap_count: Option<u64>,
 }
 
 impl Options {
@@ -69,6 +70,7 @@ impl Options {
             tick_ms: 2000,
             admin_server: false,
             extended_types: false,
+            snap_count: None,
         }
     }
 
@@ -95,6 +97,13 @@ impl Options {
     /// TTL nodes allowed (`zookeeper.extendedTypesEnabled`).
     pub fn extended_types(mut self) -> Options {
         self.extended_types = true;
+        self
+    }
+
+    /// `snapCount`: a snapshot after every half to whole of this many transactions
+    /// (ZooKeeper's default is 100,000).
+    pub fn snap_count(mut self, n: u64) -> Options {
+        self.snap_count = Some(n);
         self
     }
 
@@ -214,6 +223,11 @@ impl ZooKeeper {
         self.clients.iter().map(SocketAddr::to_string).collect()
     }
 
+    /// Member `i`'s dataDir (its `version-2/` holds the snapshots and logs).
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.node_dir(i).join("data")
+    }
+
     fn node_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("n{}", i + 1))
     }
@@ -229,6 +243,9 @@ impl ZooKeeper {
             "maxClientCnxns=0".to_string(),
             "4lw.commands.whitelist=*".to_string(),
         ];
+        if let Some(n) = self.opts.snap_count {
+            cfg.push(format!("snapCount={n}"));
+        }
         if self.opts.admin_server {
             cfg.push("admin.enableServer=true".to_string());
             cfg.push("admin.serverAddress=127.0.0.1".to_string());

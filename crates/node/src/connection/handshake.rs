@@ -121,12 +121,13 @@ async fn decide(node: &Node, req: &ConnectRequest, bound: Duration) -> Handshake
     // password get the same answer.
     let admission = {
         let st = node.state.read();
-        zk_session::admit(
+        zk_session::admit_with(
             req.session_id,
             &req.passwd,
             req.time_out,
             st.secret.as_ref(),
             &node.settings.timeouts,
+            st.zookeeper_sessions.contains(&req.session_id),
         )
     };
     match admission {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -220,6 +221,11 @@ impl Ensemble {
         let m = self.member(id);
         m.process.kill9();
         m.process = Process::spawn(&binary(), &args, &log);
+    }
+
+    /// Member `id`'s data dir (made when it first starts; a test may fill it before).
+    pub fn data_dir(&self, id: u64) -> &Path {
+        &self.members[index(id)].data_dir
     }
 
     fn log_path(&self, id: u64) -> PathBuf {

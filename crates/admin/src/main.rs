@@ -1,0 +1,155 @@
+//! `zk-admin`: moves data from Apache ZooKeeper into zk-node (`import-zookeeper`) and shows
+//! what a ZooKeeper data dir holds (`inspect`). The formats are zk-format's; writing a zk-node
+//! data dir is zk-consensus's; this binary only finds files, chooses, and reports.
+//!
+//! It never writes into the directory it reads, and writes a data dir only whole.
+
+mod import;
+mod inspect;
+mod zkdir;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::inspect::Dump;
+use crate::zkdir::ZkDir;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zk-admin",
+    version,
+    about = "Move data in from Apache ZooKeeper; look inside its data dirs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Summarize an Apache ZooKeeper dataDir (its version-2/ snapshots and logs, every
+    /// checksum verified) and optionally dump the tree or a zxid range of transactions.
+    Inspect {
+        /// ZooKeeper's dataDir (or its version-2/ directory).
+        dir: PathBuf,
+        /// ZooKeeper's dataLogDir, if the logs are kept apart.
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+        /// Dump the loaded tree, or the logged transactions.
+        #[arg(long, value_enum)]
+        dump: Option<Dump>,
+        /// With --dump txns: the first zxid (hex with 0x, or decimal).
+        #[arg(long, value_parser = parse_zxid, default_value = "0")]
+        from: i64,
+        /// With --dump txns: the last zxid.
+        #[arg(long, value_parser = parse_zxid, default_value_t = i64::MAX)]
+        to: i64,
+    },
+    /// Import an Apache ZooKeeper dataDir (stopped) into a new zk-node data dir: the newest
+    /// valid snapshot and every logged transaction after it.
+    ImportZookeeper {
+        /// ZooKeeper's dataDir (or its version-2/ directory).
+        zk_data_dir: PathBuf,
+        /// ZooKeeper's dataLogDir, if the logs are kept apart.
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+        /// The zk-node data dir to create (must not exist, or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The zk-node's id (as its --id).
+        #[arg(long, default_value_t = 1)]
+        id: u64,
+        /// The ensemble, exactly as the zk-nodes will get it (`1=host:port,...`); without it,
+        /// a one-node zk-node started without --peers.
+        #[arg(long)]
+        peers: Option<String>,
+    },
+}
+
+fn parse_zxid(s: &str) -> Result<i64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).map(|z| z as i64),
+        None => s.parse::<i64>(),
+    };
+    r.map_err(|e| format!("{s:?} is not a zxid: {e}"))
+}
+
+/// The membership address zk-node records for a node run without --peers.
+const STANDALONE_PEER_ADDR: &str = "standalone";
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Inspect {
+            dir,
+            log_dir,
+            dump,
+            from,
+            to,
+        } => {
+            let zk = ZkDir::open(&dir, log_dir.as_deref())?;
+            let summary = inspect::summary(&zk);
+            print!("{}", summary.text);
+            match (dump, &summary.db) {
+                (Some(Dump::Tree), Some(db)) => print!("{}", inspect::dump_tree(db)),
+                (Some(Dump::Txns), _) => print!("{}", inspect::dump_txns(&zk, from, to)?),
+                _ => {}
+            }
+            if summary.db.is_none() {
+                anyhow::bail!("the database cannot be loaded (see above)");
+            }
+            if summary.damaged > 0 {
+                anyhow::bail!("{} damaged files (see above)", summary.damaged);
+            }
+            Ok(())
+        }
+        Command::ImportZookeeper {
+            zk_data_dir,
+            log_dir,
+            data_dir,
+            id,
+            peers,
+        } => {
+            let peers = match peers {
+                Some(p) => import::parse_peers(&p)?,
+                None => [(id, STANDALONE_PEER_ADDR.to_string())]
+                    .into_iter()
+                    .collect(),
+            };
+            let zk = ZkDir::open(&zk_data_dir, log_dir.as_deref())?;
+            let (db, report) = zk.load()?;
+            for s in &report.skipped_snapshots {
+                eprintln!("zk-admin: warning: passed over a damaged snapshot: {s}");
+            }
+            if let Some(t) = &report.torn_tail {
+                eprintln!("zk-admin: note: {t}");
+            }
+            let done = import::import(&db, &data_dir, id, peers)
+                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            println!(
+                "imported {} + {} txns ({}): {} znodes, {} sessions, {} ephemerals, last zxid {:#x} into {}",
+                report.snapshot,
+                report.replayed,
+                report.logs_read.join(", "),
+                done.znodes,
+                done.sessions,
+                done.ephemerals,
+                done.last_zxid,
+                data_dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zk-admin: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Moving in from Apache ZooKeeper 3.8 (Debian's package), end to end: a standalone ZooKeeper
+//! is given a tree with ACLs, sequential, ephemeral, container and TTL nodes, multis (one
+//! failing), deletes, closed sessions and one session that stays open, with snapshots taken
+//! along the way (snapCount 16); it is killed, its dataDir imported with `zk-admin
+//! import-zookeeper`, and zk-node started on the result (one node, then a three-node
+//! ensemble) must answer every znode's data, ACL and stat exactly as ZooKeeper did. The open
+//! session's client then reconnects to zk-node with its id and password and finds its
+//! ephemerals. Damaged copies of the dataDir (a truncated snapshot, a flipped byte in a
+//! transaction, a wrong magic) are refused with a clear error and write nothing.
+//!
+//! `ZK_ADMIN_SKIP_ZOOKEEPER=1` skips it with a message; otherwise a missing install fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use zk_client::{connect, Acl, Client, ConnectOptions, CreateMode, CreateOptions, Id, Multi, Stat};
+use zk_testkit::zk_node::{Ensemble, Single};
+use zk_testkit::zookeeper::Options;
+
+const SKIP: &str = "ZK_ADMIN_SKIP_ZOOKEEPER";
+const DEADLINE: Duration = Duration::from_secs(30);
+
+type Tree = BTreeMap<String, (Vec<u8>, Vec<Acl>, Stat)>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn client(addr: &str, options: ConnectOptions) -> Client {
+    let (c, _events) = connect(addr, options).expect("connect");
+    c.wait_connected(DEADLINE).await.expect("connected");
+    c.add_auth("digest", b"admin:secret").await.expect("auth");
+    c
+}
+
+fn opts() -> ConnectOptions {
+    ConnectOptions::new().session_timeout(Duration::from_secs(30))
+}
+
+/// Every znode below and at `/`: data, ACL and stat, read with the admin's digest auth.
+async fn read_tree(c: &Client) -> Tree {
+    let mut out = Tree::new();
+    let mut stack = vec!["/".to_string()];
+    while let Some(p) = stack.pop() {
+        let (data, stat) = c
+            .get_data(&p)
+            .await
+            .unwrap_or_else(|e| panic!("get {p}: {e}"));
+        let (acl, _) = c
+            .get_acl(&p)
+            .await
+            .unwrap_or_else(|e| panic!("acl {p}: {e}"));
+        for child in c
+            .get_children(&p)
+            .await
+            .unwrap_or_else(|e| panic!("ls {p}: {e}"))
+        {
+            stack.push(if p == "/" {
+                format!("/{child}")
+            } else {
+                format!("{p}/{child}")
+            });
+        }
+        out.insert(p, (data, acl, stat));
+    }
+    out
+}
+
+/// The workload: every kind of node and transaction ZooKeeper 3.8 logs. Returns the
+/// session that stays open, with its ephemerals.
+async fn fill(addr: &str) -> (Client, Vec<String>) {
+    let c = client(addr, opts()).await;
+    let admin_only = vec![Acl {
+        perms: zk_client::perms::ALL,
+        id: Id {
+            scheme: "auth".into(),
+            id: String::new(),
+        },
+    }];
+    let read_only = vec![Acl {
+        perms: zk_client::perms::READ,
+        id: Id {
+            scheme: "world".into(),
+            id: "anyone".into(),
+        },
+    }];
+    let p = CreateOptions::persistent();
+    c.create("/app", b"root of the app", &p)
+        .await
+        .expect("create");
+    c.create(
+        "/app/secret",
+        b"digest only",
+        &p.clone().with_acl(admin_only),
+    )
+    .await
+    .expect("create");
+    c.create(
+        "/app/frozen",
+        b"read only",
+        &p.clone().with_acl(read_only.clone()),
+    )
+    .await
+    .expect("create");
+    c.create("/app/empty", b"", &p).await.expect("create");
+    c.create("/app/bulk", b"", &p).await.expect("create");
+    for i in 0..40 {
+        c.create(
+            &format!("/app/bulk/n{i:02}"),
+            format!("v{i}").as_bytes(),
+            &p,
+        )
+        .await
+        .expect("create");
+    }
+    for i in (0..40).step_by(3) {
+        c.delete(&format!("/app/bulk/n{i:02}"), None)
+            .await
+            .expect("delete");
+    }
+    for i in 0..10 {
+        c.set_data("/app/bulk/n01", format!("again {i}").as_bytes(), None)
+            .await
+            .expect("set");
+    }
+    let seq = CreateOptions::new(CreateMode::PersistentSequential);
+    let mut seqs = Vec::new();
+    for _ in 0..4 {
+        seqs.push(c.create("/app/seq-", b"s", &seq).await.expect("seq").0);
+    }
+    c.delete(&seqs[1], None).await.expect("delete seq");
+    c.create(
+        "/app/box",
+        b"container",
+        &CreateOptions::new(CreateMode::Container),
+    )
+    .await
+    .expect("container");
+    c.create("/app/box/in", b"", &p)
+        .await
+        .expect("create in container");
+    c.create(
+        "/app/ttl",
+        b"lives an hour",
+        &CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(Duration::from_secs(3600)),
+    )
+    .await
+    .expect("ttl");
+    c.create(
+        "/app/ttl-seq-",
+        b"",
+        &CreateOptions::new(CreateMode::PersistentSequentialWithTtl)
+            .with_ttl(Duration::from_secs(7200)),
+    )
+    .await
+    .expect("ttl seq");
+    c.multi(
+        Multi::new()
+            .check("/app", 0)
+            .create("/app/m1", b"from a multi", &p)
+            .set_data("/app/empty", b"set in a multi", Some(0))
+            .delete("/app/bulk/n02", None),
+    )
+    .await
+    .expect("multi");
+    // A failing multi is logged (as error txns) and changes nothing.
+    assert!(c
+        .multi(Multi::new().create("/app/m2", b"", &p).check("/app", 99))
+        .await
+        .is_err());
+    let mut shared = read_only.clone();
+    shared.push(Acl {
+        perms: zk_client::perms::ALL,
+        id: Id {
+            scheme: "auth".into(),
+            id: String::new(),
+        },
+    });
+    c.set_acl("/app/empty", &shared, Some(0))
+        .await
+        .expect("set acl");
+
+    // A session that ends with ephemerals: its close deletes them.
+    let gone = client(addr, opts()).await;
+    gone.create("/app/gone", b"", &CreateOptions::ephemeral())
+        .await
+        .expect("eph");
+    gone.close().await.expect("close");
+
+    // The session that stays open.
+    let keeper = client(addr, opts()).await;
+    let mut ephemerals = vec![
+        keeper
+            .create("/app/lock", b"held", &CreateOptions::ephemeral())
+            .await
+            .expect("eph")
+            .0,
+        keeper
+            .create(
+                "/app/bulk/member-",
+                b"",
+                &CreateOptions::new(CreateMode::EphemeralSequential),
+            )
+            .await
+            .expect("eph seq")
+            .0,
+    ];
+    ephemerals.sort();
+    c.close().await.expect("close");
+    (keeper, ephemerals)
+}
+
+fn zk_admin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_zk-admin"))
+        .args(args)
+        .output()
+        .expect("run zk-admin")
+}
+
+fn import(zk_dir: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import-zookeeper",
+        zk_dir.to_str().expect("utf-8"),
+        "--data-dir",
+        target.to_str().expect("utf-8"),
+    ];
+    args.extend(extra);
+    zk_admin(&args)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copy");
+        }
+    }
+}
+
+/// `version-2`'s files with `prefix`, by zxid.
+fn files(zk_dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<(u64, PathBuf)> = std::fs::read_dir(zk_dir.join("version-2"))
+        .expect("version-2")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let zxid = u64::from_str_radix(name.strip_prefix(&format!("{prefix}."))?, 16).ok()?;
+            Some((zxid, e.path()))
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+/// A damaged copy of `zk_dir` must be refused with `expect` in the message, and nothing
+/// written at the target.
+fn refused(zk_dir: &Path, scratch: &Path, name: &str, damage: impl Fn(&Path), expect: &str) {
+    let copy = scratch.join(name);
+    copy_dir(zk_dir, &copy);
+    damage(&copy);
+    let target = scratch.join(format!("{name}-target"));
+    let out = import(&copy, &target, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{name}: imported a damaged dir");
+    assert!(stderr.contains(expect), "{name}: {stderr}");
+    assert!(!target.exists(), "{name}: wrote {}", target.display());
+    let leftovers: Vec<_> = std::fs::read_dir(scratch)
+        .expect("scratch")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("import-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{name}: left {leftovers:?}");
+}
+
+#[test]
+fn apache_zookeeper_data_dir_imported_into_zk_node() {
+    let options = Options::standalone(SKIP).extended_types().snap_count(16);
+    if options.skip() {
+        return;
+    }
+    let rt = runtime();
+    let mut zk = options.start();
+    let zk_addr = zk.addrs()[0].clone();
+    let (keeper, ephemerals) = rt.block_on(fill(&zk_addr));
+    let session = keeper.session();
+    let before = rt.block_on(async {
+        let c = client(&zk_addr, opts()).await;
+        let t = read_tree(&c).await;
+        c.close().await.expect("close");
+        t
+    });
+    let tree_zxid = before
+        .values()
+        .map(|(_, _, s)| s.mzxid.max(s.pzxid))
+        .max()
+        .unwrap_or(0);
+    // Stopped as a crash would stop it: every acknowledged txn is in its log already.
+    zk.kill(0);
+    drop(keeper);
+    let zk_dir = zk.data_dir(0);
+    assert!(
+        files(&zk_dir, "snapshot").len() >= 2,
+        "snapCount should have made snapshots besides snapshot.0"
+    );
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+
+    // inspect: a summary of every file, every checksum verified.
+    let out = zk_admin(&["inspect", zk_dir.to_str().expect("utf-8")]);
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{summary}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        summary.contains("checksums OK") && !summary.contains("DAMAGED"),
+        "{summary}"
+    );
+    // The last txn is a session's close, which no stat shows: it is at least the tree's.
+    let last_zxid = summary
+        .split("last zxid 0x")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|h| i64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| panic!("no last zxid in {summary}"));
+    assert!(last_zxid >= tree_zxid && tree_zxid > 0, "{summary}");
+    let dir_s = zk_dir.to_str().expect("utf-8");
+    let out = zk_admin(&["inspect", dir_s, "--dump", "tree"]);
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tree}");
+    for p in before.keys() {
+        assert!(
+            tree.contains(&format!("\n{p}\n")),
+            "{p} not in the dump:\n{tree}"
+        );
+    }
+    let out = zk_admin(&[
+        "inspect", dir_s, "--dump", "txns", "--from", "0x1", "--to", "0x2",
+    ]);
+    let txns = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{txns}");
+    // The filling client's session, then its first create.
+    assert!(
+        txns.contains("zxid 0x1 createSession") && txns.contains("zxid 0x2 create2 /app "),
+        "{txns}"
+    );
+    assert!(!txns.contains("zxid 0x3 "), "{txns}");
+
+    // One node.
+    let target = scratch.path().join("single");
+    let out = import(&zk_dir, &target, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut node = Single::start_in(&target, &["--ttl-nodes"]);
+    let node_addr = node.addr.to_string();
+    let after = rt.block_on(async {
+        let c = client(&node_addr, opts()).await;
+        let t = read_tree(&c).await;
+        c.close().await.expect("close");
+        t
+    });
+    assert_trees_equal(&before, &after);
+
+    // The open session comes back with its id and ZooKeeper's password.
+    rt.block_on(async {
+        let resumed = client(
+            &node_addr,
+            opts().resume(session.id, session.password.clone()),
+        )
+        .await;
+        assert_eq!(resumed.session().id, session.id);
+        let mut mine = resumed.get_ephemerals("/").await.expect("ephemerals");
+        mine.sort();
+        assert_eq!(mine, ephemerals);
+        // A wrong password is refused.
+        let mut bad = session.password.clone();
+        bad[0] ^= 1;
+        let (c, _ev) = connect(&node_addr, opts().resume(session.id, bad)).expect("connect");
+        assert!(c.wait_connected(Duration::from_secs(5)).await.is_err());
+        // zxids go on from ZooKeeper's.
+        let (_, stat) = resumed
+            .create("/after-import", b"", &CreateOptions::persistent())
+            .await
+            .expect("create");
+        assert!(
+            stat.czxid > last_zxid,
+            "{:#x} after {last_zxid:#x}",
+            stat.czxid
+        );
+        resumed.close().await.expect("close");
+        // Its close deleted its ephemerals.
+        let c = client(&node_addr, opts()).await;
+        for e in &ephemerals {
+            assert_eq!(c.exists(e).await.expect("exists"), None, "{e}");
+        }
+        c.close().await.expect("close");
+    });
+    node.terminate();
+
+    // Three nodes: each member imports the same dir with its own id.
+    let mut ensemble = Ensemble::new(3, &["--ttl-nodes"]);
+    for id in 1..=3u64 {
+        let id_s = id.to_string();
+        let peers = ensemble.peers().to_string();
+        let out = import(
+            &zk_dir,
+            ensemble.data_dir(id),
+            &["--id", &id_s, "--peers", &peers],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for id in 1..=3 {
+        ensemble.start_member(id);
+    }
+    ensemble.wait_leader();
+    for m in &ensemble.members {
+        let addr = m.client.to_string();
+        let after = rt.block_on(async {
+            let c = client(&addr, opts()).await;
+            c.sync("/").await.expect("sync");
+            let t = read_tree(&c).await;
+            c.close().await.expect("close");
+            t
+        });
+        assert_trees_equal(&before, &after);
+    }
+    drop(ensemble);
+
+    // Damaged inputs: a clear error naming the file, and nothing written.
+    refused(
+        &zk_dir,
+        scratch.path(),
+        "truncated-snapshots",
+        |d| {
+            for s in files(d, "snapshot") {
+                let len = std::fs::metadata(&s).expect("len").len();
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&s)
+                    .expect("open");
+                f.set_len(len / 2).expect("truncate");
+            }
+        },
+        "no valid snapshot",
+    );
+    refused(
+        &zk_dir,
+        scratch.path(),
+        "flipped-txn",
+        |d| {
+            // The newest log: it follows the newest snapshot, so it is read.
+            let log = files(d, "log").pop().expect("a log");
+            let mut b = std::fs::read(&log).expect("read");
+            // Inside the first record's bytes (16 header, 8 crc, 4 length, then the txn).
+            b[16 + 12 + 20] ^= 0x5a;
+            std::fs::write(&log, b).expect("write");
+        },
+        "Adler32 checksum mismatch",
+    );
+    refused(
+        &zk_dir,
+        scratch.path(),
+        "wrong-magic",
+        |d| {
+            for l in files(d, "log") {
+                let mut b = std::fs::read(&l).expect("read");
+                b[..4].copy_from_slice(b"ZKSN");
+                std::fs::write(&l, b).expect("write");
+            }
+        },
+        "wrong magic",
+    );
+}
+
+fn assert_trees_equal(zk: &Tree, node: &Tree) {
+    let missing: Vec<&String> = zk.keys().filter(|p| !node.contains_key(*p)).collect();
+    let extra: Vec<&String> = node.keys().filter(|p| !zk.contains_key(*p)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (p, want) in zk {
+        assert_eq!(
+            &node[p], want,
+            "znode {p}: zk-node (left) vs ZooKeeper (right)"
+        );
+    }
+}
