@@ -244,7 +244,8 @@ impl Peer for PeerService {
         req: Request<pb::ProbeRequest>,
     ) -> Result<Response<pb::ProbeReply>, Status> {
         let req = req.into_inner();
-        self.identity.check(req.caller.as_ref())?;
+        // A joining node does not know the ensemble's id yet: it learns it here.
+        self.identity.check_target(req.caller.as_ref())?;
         let initialized = self
             .raft
             .is_initialized()
@@ -259,6 +260,7 @@ impl Peer for PeerService {
             initialized,
             term,
             leader: leader.unwrap_or(0),
+            ensemble: self.identity.cluster,
         }))
     }
 
