@@ -113,6 +113,51 @@ fn reconfig(
     (err, body)
 }
 
+/// A reconfig as a ZooKeeper client must make it: its connection may be lost (the member
+/// stops serving for a moment while the leader changes), and then the outcome is unknown, so
+/// it connects again and asks again with version -1 (asking for the same members twice is
+/// harmless) until it gets an answer.
+fn reconfig_until_answered(
+    c: &Cluster,
+    id: u64,
+    joining: Option<String>,
+    leaving: Option<&str>,
+    new_members: Option<String>,
+    version: i64,
+) -> (ErrorCode, Option<GetDataResponse>) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut version = version;
+    loop {
+        let mut raw = session(c, id);
+        as_super(&mut raw);
+        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.clone(),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: new_members.clone(),
+            cur_config_id: version,
+        }));
+        match raw.read() {
+            Frame::Reply(h, body) if h.xid == xid => {
+                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+                let body = (err == ErrorCode::Ok).then(|| {
+                    GetDataResponse::from_bytes(&body).expect("reconfig answers as getData")
+                });
+                return (err, body);
+            }
+            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
+            Frame::Closed => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no answer to the reconfig\n{}",
+                    c.logs()
+                );
+                eprintln!("connection lost during a reconfig: asking again");
+                version = -1;
+            }
+        }
+    }
+}
+
 fn session(c: &Cluster, id: u64) -> Raw {
     Raw::new_session_retrying(c.members[(id - 1) as usize].client, 10_000).0
 }
@@ -253,7 +298,7 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 
     // Shrink back to 3 (non-incremental here, as `reconfig -members`).
     let members: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
-    let (err, body) = reconfig(&mut raw, None, None, Some(members.join(",")), -1);
+    let (err, body) = reconfig_until_answered(&c, 2, None, None, Some(members.join(",")), -1);
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
     let shrunk = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
     assert_eq!(server_ids(&shrunk), vec![1, 2, 3], "{shrunk}");
@@ -357,4 +402,62 @@ fn zkcli_sh_config_and_reconfig() {
     assert!(!all.contains("Exception"), "{all}");
     let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
     assert!(!text.contains(&line4), "{text}");
+}
+
+/// kill -9 of the leader while it carries out a reconfig (3 → 5): whatever point the change
+/// had reached, the survivors elect a leader that brings `/zookeeper/config` in line with the
+/// membership (finishing a change left joint), the ensemble serves, and a reconfig to five
+/// then succeeds (or finds it done).
+#[test]
+fn leader_killed_in_the_middle_of_a_reconfig() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let (four, five) = (c.add_member(), c.add_member());
+    c.start_member(four);
+    c.start_member(five);
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    assert_eq!(raw.call(&create("/before", 0)).0.err, 0);
+    let joining = format!("{},{}", c.server_spec(four), c.server_spec(five));
+    raw.send(&Request::Reconfig(ReconfigRequest {
+        joining_servers: Some(joining.clone()),
+        leaving_servers: None,
+        new_members: None,
+        cur_config_id: -1,
+    }));
+    c.kill9(leader);
+
+    let survivor = (1..=3).find(|&i| i != leader).expect("a survivor");
+    let mut raw = session(&c, survivor);
+    as_super(&mut raw);
+    let deadline = Instant::now() + DEADLINE;
+    let grown = loop {
+        let (err, body) = reconfig(&mut raw, Some(joining.clone()), None, None, -1);
+        if err == ErrorCode::Ok {
+            break String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+        }
+        // A change still under way (being finished) or no leader yet: ask again.
+        assert!(
+            matches!(
+                err,
+                ErrorCode::ReconfigInProgress
+                    | ErrorCode::NewConfigNoQuorum
+                    | ErrorCode::ConnectionLoss
+            ) && Instant::now() < deadline,
+            "{err:?}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200)); // retry interval of a client
+    };
+    assert_eq!(server_ids(&grown), vec![1, 2, 3, 4, 5], "{grown}");
+    c.start_member(leader);
+    c.wait_leader();
+    let mut reader = session(&c, four);
+    assert_eq!(reader.call(&sync("/")).0.err, 0);
+    assert!(children(&mut reader, "/").contains("before"));
+    let (text, _) = wait_config(&mut reader, &[1, 2, 3, 4, 5]);
+    assert_eq!(text, grown, "every member shows the same config");
 }
