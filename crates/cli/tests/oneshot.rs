@@ -531,3 +531,35 @@ fn tls_flags_reach_a_secure_port_with_a_client_certificate() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("BadArguments: "), "{run:?}");
 }
+
+/// `config` prints the ensemble's membership as zkCli.sh's does: /zookeeper/config's
+/// `server.N=` lines and `version=`, and with -s its stat.
+#[test]
+fn config_prints_the_membership_of_an_ensemble() {
+    let c = zk_testkit::zk_node::Ensemble::start(3, &[1, 2, 3]);
+    let addr = c.members[0].client.to_string();
+    let out = common::poll(
+        "the config shows three members",
+        || {
+            let r = cli(&addr, &["config", "-s"]);
+            (r.code == 0 && r.stdout.matches(":participant").count() == 3).then_some(r.stdout)
+        },
+        || c.logs(),
+    );
+    for m in &c.members {
+        let line = format!(
+            "server.{}=127.0.0.1:{}:{}:participant\n",
+            m.id,
+            m.peer.port(),
+            m.peer.port()
+        );
+        assert!(out.contains(&line), "{line} in {out}");
+    }
+    let version = out
+        .lines()
+        .find_map(|l| l.strip_prefix("version="))
+        .unwrap_or_else(|| panic!("no version: {out}"));
+    let mzxid = stat_value(&out, "mZxid");
+    assert_eq!(format!("0x{version}"), mzxid, "{out}");
+    assert!(cli(&addr, &["config", "extra"]).code == 2, "no arguments");
+}

@@ -1,5 +1,10 @@
-//! The identity and peers a node's data directory was created with, so that starting the
-//! same directory with another `--id` or `--peers` is refused instead of silently forking.
+//! The identity a node's data directory was created with, so that starting the same
+//! directory as another member is refused instead of silently forking, and the id of the
+//! ensemble it belongs to.
+//!
+//! The peers it was first started with are recorded too, but a restart with other `--peers`
+//! is fine: the membership lives in the replicated state (Raft's membership entries), and
+//! `--peers` only tells a new node whom to ask first.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +20,7 @@ use crate::storage::SledStorage;
 pub struct ClusterMeta {
     /// This node's Raft id.
     pub node_id: u64,
-    /// Every initial member of the ensemble, this node included: id -> "host:port".
+    /// The peers it was first started with (`--peers`): id -> "host:port".
     pub peers: BTreeMap<u64, String>,
 }
 
@@ -48,15 +53,34 @@ impl ClusterMetaStore {
         Ok(())
     }
 
-    /// Records `given` on first start; afterwards refuses (`Mismatch`) anything different.
-    pub fn check_or_init(&self, given: &ClusterMeta) -> Result<(), MetaError> {
+    /// Records `given` on first start and returns `None`; afterwards returns what was recorded,
+    /// and refuses (`Mismatch`) a start as another node.
+    pub fn check_or_init(&self, given: &ClusterMeta) -> Result<Option<ClusterMeta>, MetaError> {
         match self.get()? {
-            None => self.put(given),
-            Some(stored) if stored == *given => Ok(()),
+            None => self.put(given).map(|()| None),
+            Some(stored) if stored.node_id == given.node_id => Ok(Some(stored)),
             Some(stored) => Err(MetaError::Mismatch {
                 stored: Box::new(stored),
                 given: Box::new(given.clone()),
             }),
         }
+    }
+
+    /// The ensemble's id, if recorded.
+    pub fn ensemble(&self) -> Result<Option<u64>, MetaError> {
+        let Some(bytes) = self.storage.meta.get(codec::KEY_ENSEMBLE)? else {
+            return Ok(None);
+        };
+        codec::decode("ensemble id", &bytes)
+            .map(Some)
+            .map_err(|e| MetaError::Corrupt(e.to_string()))
+    }
+
+    /// Records the ensemble's id durably.
+    pub fn put_ensemble(&self, id: u64) -> Result<(), MetaError> {
+        let bytes = codec::encode(&id).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        self.storage.meta.insert(codec::KEY_ENSEMBLE, bytes)?;
+        self.storage.db.flush()?;
+        Ok(())
     }
 }

@@ -17,6 +17,9 @@ pub(crate) const KEY_VOTE: &[u8] = b"vote";
 pub(crate) const KEY_LAST_PURGED: &[u8] = b"last_purged";
 pub(crate) const KEY_COMMITTED: &[u8] = b"committed";
 pub(crate) const KEY_CLUSTER: &[u8] = b"cluster";
+/// The ensemble's id (`grpc::identity`), kept apart from the cluster record so data dirs from
+/// before it was kept read unchanged.
+pub(crate) const KEY_ENSEMBLE: &[u8] = b"ensemble";
 pub(crate) const KEY_SNAPSHOT_META: &[u8] = b"meta";
 
 /// The key of the log entry at `index`.

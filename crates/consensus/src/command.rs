@@ -100,6 +100,33 @@ pub enum CommandOp {
         /// The session.
         session_id: i64,
     },
+    /// A client's `reconfig`: judged at apply as ZooKeeper's PrepRequestProcessor judges it
+    /// (session, a change under way, `curConfigId`, the request's servers, WRITE on
+    /// `/zookeeper/config`); if it passes, the leader that logged it carries it out as Raft
+    /// membership changes and answers with [`CommandOp::ReconfigDone`] (same origin).
+    Reconfig {
+        /// The requesting session.
+        session_id: i64,
+        /// The requesting connection.
+        owner: Option<Owner>,
+        /// The connection's authenticated ids, for the ACL check.
+        auth: Vec<Id>,
+        /// The servers asked for.
+        spec: crate::membership::ReconfigSpec,
+        /// The config version the client based it on, -1 for any.
+        cur_config_id: i64,
+    },
+    /// The end of a `reconfig` (its origin is the request's): on success `/zookeeper/config`
+    /// is written from the membership now applied, at this command's zxid (the new config's
+    /// version); else the request fails with `error`.
+    ReconfigDone {
+        /// Why the change was not made.
+        error: Option<ErrorCode>,
+    },
+    /// Writes `/zookeeper/config` from the applied membership if its members differ from it
+    /// (a leader's duty: the first config of an ensemble, or a change whose leader failed
+    /// before it wrote it).
+    SyncConfig,
 }
 
 /// What applying one entry did. Also the Raft response, hence serde (the store's [`Applied`]
@@ -140,6 +167,13 @@ pub enum Outcome {
     Rejected(ErrorCode),
     /// The whole state was replaced by an installed snapshot (no entry of its own).
     SnapshotInstalled,
+    /// A `reconfig` passed its checks: the leader that logged it now changes Raft's
+    /// membership to these voters (id -> membership record); its answer comes with
+    /// [`CommandOp::ReconfigDone`].
+    ReconfigStarted {
+        /// The voters asked for.
+        voters: std::collections::BTreeMap<u64, String>,
+    },
 }
 
 /// serde mirror of [`Applied`] (its fields are public; zk-store keeps it serde-free).

@@ -45,6 +45,7 @@ mod error;
 mod flusher;
 mod grpc;
 mod log_store;
+pub mod membership;
 pub mod metrics;
 mod recent;
 mod seed;

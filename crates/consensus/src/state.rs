@@ -23,6 +23,7 @@ use zk_wire::ErrorCode;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::command::Outcome;
+use crate::membership;
 
 #[cfg(test)]
 mod tests;
@@ -181,7 +182,89 @@ impl State {
                 }
             }
             CommandOp::Noop => Outcome::Noop,
+            CommandOp::Reconfig {
+                session_id,
+                owner,
+                auth,
+                spec,
+                cur_config_id,
+            } => self.judge_reconfig(*session_id, *owner, auth, spec, *cur_config_id),
+            CommandOp::ReconfigDone { error: Some(code) } => Outcome::Rejected(*code),
+            CommandOp::ReconfigDone { error: None } => self.write_config(zxid, cmd.time_ms, true),
+            CommandOp::SyncConfig => self.write_config(zxid, cmd.time_ms, false),
         }
+    }
+
+    /// The voters of the applied membership with their records; `None` while a change is
+    /// under way (joint).
+    pub fn voters(&self) -> Option<std::collections::BTreeMap<u64, String>> {
+        membership::uniform_voters(self.last_membership.membership())
+    }
+
+    /// `/zookeeper/config`'s text for the applied membership at `version`; `None` while a
+    /// change is under way or for a lone member (nothing to show).
+    pub fn rendered_config(&self, version: i64) -> Option<String> {
+        self.voters().and_then(|v| membership::render(&v, version))
+    }
+
+    /// True if `/zookeeper/config` shows other members than the applied membership has.
+    pub fn config_stale(&self) -> bool {
+        let Some(text) = self.rendered_config(0) else {
+            return false;
+        };
+        let held = String::from_utf8_lossy(self.tree.config_data());
+        membership::members_part(&text) != membership::members_part(&held)
+    }
+
+    /// ZooKeeper's checks of a reconfig, in PrepRequestProcessor's order as far as they
+    /// depend on the replicated state (the leader checks the quorum when it carries it out).
+    fn judge_reconfig(
+        &self,
+        session_id: i64,
+        owner: Option<zk_session::Owner>,
+        auth: &[zk_wire::Id],
+        spec: &membership::ReconfigSpec,
+        cur_config_id: i64,
+    ) -> Outcome {
+        let Ok(id) = SessionId::from_raw(session_id) else {
+            return Outcome::Rejected(ErrorCode::BadArguments);
+        };
+        if !self.sessions.contains(id) {
+            return Outcome::Rejected(ErrorCode::SessionExpired);
+        }
+        if let Err(code) = self.check_owner(id, owner) {
+            return Outcome::Rejected(code);
+        }
+        let Some(current) = self.voters() else {
+            return Outcome::Rejected(ErrorCode::ReconfigInProgress);
+        };
+        if cur_config_id != -1 && cur_config_id != self.tree.config_version() {
+            return Outcome::Rejected(ErrorCode::BadVersion);
+        }
+        let voters = match membership::target(&current, spec) {
+            Ok(v) => v,
+            Err((code, _why)) => return Outcome::Rejected(code),
+        };
+        if let Err(code) = self
+            .tree
+            .check_perm(zk_store::path::CONFIG, zk_wire::perms::WRITE, auth)
+        {
+            return Outcome::Rejected(code);
+        }
+        Outcome::ReconfigStarted { voters }
+    }
+
+    /// Writes `/zookeeper/config` from the applied membership at `zxid` (its new version):
+    /// always for a finished reconfig (ZooKeeper's reconfig txn always sets it), only when the
+    /// members differ for a sync.
+    fn write_config(&mut self, zxid: i64, time_ms: i64, always: bool) -> Outcome {
+        let Some(text) = self.rendered_config(zxid) else {
+            return Outcome::Rejected(ErrorCode::ReconfigInProgress);
+        };
+        if !always && !self.config_stale() {
+            return Outcome::Noop;
+        }
+        Outcome::Txn(self.tree.set_config(zxid, time_ms, text.as_bytes()))
     }
 
     /// SessionMoved if `owner` is given and another connection owns the live session `id`

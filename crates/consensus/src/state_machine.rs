@@ -76,6 +76,20 @@ pub struct ApplyEvent {
 /// state it may read is the one passed in.
 pub type ApplyHook = Arc<dyn Fn(&ApplyEvent, &State) + Send + Sync>;
 
+/// A `reconfig` that passed its checks at apply, for the leader that logged it to carry out.
+#[derive(Debug, Clone)]
+pub(crate) struct ReconfigIntent {
+    /// The entry it came in: only the leader of that entry's term carries it out.
+    pub(crate) log_id: LogId,
+    /// The request waiting for its answer.
+    pub(crate) origin: Option<Origin>,
+    /// The voters asked for (id -> membership record).
+    pub(crate) voters: std::collections::BTreeMap<u64, String>,
+}
+
+/// Where applied reconfig intents go (the member's reconfig task).
+pub(crate) type IntentSink = tokio::sync::mpsc::UnboundedSender<ReconfigIntent>;
+
 /// An apply hook was already installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("an apply hook is already installed")]
@@ -172,6 +186,8 @@ pub struct ZkStateMachine {
     state: Arc<RwLock<State>>,
     applied: watch::Sender<AppliedPoint>,
     hook: Arc<OnceLock<ApplyHook>>,
+    /// Applied reconfig intents go here (every member's; only a leader acts on them).
+    intents: Arc<OnceLock<IntentSink>>,
     /// Snapshots installed from the leader since the member opened; raised before the
     /// applied point that shows the installed state is published.
     installs: Arc<AtomicU64>,
@@ -219,6 +235,7 @@ impl ZkStateMachine {
             state,
             applied,
             hook,
+            intents: Arc::new(OnceLock::new()),
             installs,
             snapshots,
             tree_config,
@@ -226,6 +243,12 @@ impl ZkStateMachine {
             metrics,
         };
         Ok((sm, shared))
+    }
+
+    /// Sends every reconfig that passes its checks at apply to `sink` (set once, before Raft
+    /// starts).
+    pub(crate) fn set_intent_sink(&self, sink: IntentSink) {
+        let _ = self.intents.set(sink);
     }
 
     /// Another read handle on the state.
@@ -320,6 +343,17 @@ impl ZkStateMachine {
                     answers.reserve(cmds.len());
                     for cmd in cmds.iter() {
                         let (_, outcome) = st.apply(cmd);
+                        if let Outcome::ReconfigStarted { voters } = &outcome {
+                            if let Some(sink) = self.intents.get() {
+                                // The receiver lives as long as the member; a closed one
+                                // means it is shutting down.
+                                let _ = sink.send(ReconfigIntent {
+                                    log_id,
+                                    origin: cmd.origin,
+                                    voters: voters.clone(),
+                                });
+                            }
+                        }
                         // The hook sees the state right after this command and before the
                         // next: what a read answered "just after this write" shows.
                         answers.push(self.tell(&st, log_id, cmd.origin, outcome));

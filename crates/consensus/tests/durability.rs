@@ -91,8 +91,12 @@ async fn everything_survives_reopen() {
     assert_eq!(bytes, b"tree bytes");
     let cluster = storage.cluster_meta();
     assert_eq!(cluster.get().unwrap(), Some(peers(3)));
-    cluster.check_or_init(&peers(3)).unwrap();
-    let err = cluster.check_or_init(&peers(5)).unwrap_err();
+    assert_eq!(cluster.check_or_init(&peers(3)).unwrap(), Some(peers(3)));
+    // Other peers are fine (the membership is replicated): the record stays as it was.
+    assert_eq!(cluster.check_or_init(&peers(5)).unwrap(), Some(peers(3)));
+    let mut other_node = peers(3);
+    other_node.node_id = 2;
+    let err = cluster.check_or_init(&other_node).unwrap_err();
     assert!(matches!(err, MetaError::Mismatch { .. }), "{err}");
     assert!(err.to_string().contains("refusing"), "{err}");
 }

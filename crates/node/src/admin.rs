@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use std::time::Duration;
 
+use zk_consensus::membership::MemberAddr;
 use zk_consensus::metrics::Startup;
 use zk_consensus::now_ms;
 
@@ -191,37 +192,40 @@ fn startup_summaries(s: Option<Startup>) -> Vec<(&'static str, fourlw::SummarySt
     ]
 }
 
-/// `conf`'s ensemble part: the members Raft has, with zoo.cfg's keys where it gave them
-/// (the election port is the peer port when no zoo.cfg named one: Raft elects over it).
+/// `conf`'s ensemble part: the members Raft has (their election ports and client addresses
+/// as a reconfig gave them, else zoo.cfg's election port, else the peer port: Raft elects
+/// over it), and the version of `/zookeeper/config`.
 fn quorum_conf(node: &Node, facts: &RaftFacts) -> QuorumConf {
     let keys = &node.settings.quorum_conf;
-    let split = |addr: &str| -> (String, u16) {
-        match addr.rsplit_once(':') {
-            Some((h, p)) => (
-                h.trim_matches(['[', ']']).to_string(),
-                p.parse().unwrap_or(0),
-            ),
-            None => (addr.to_string(), 0),
-        }
-    };
     let members: Vec<QuorumMember> = facts
         .voters
         .iter()
         .map(|(id, addr)| (id, addr, false))
         .chain(facts.learners.iter().map(|(id, addr)| (id, addr, true)))
-        .map(|(id, addr, observer)| {
-            let (host, port) = split(addr);
-            QuorumMember {
+        .map(|(id, addr, observer)| match MemberAddr::parse(addr) {
+            Some(m) => QuorumMember {
                 id: *id,
-                host,
-                quorum_port: port,
-                election_port: keys.election_ports.get(id).copied().unwrap_or(port),
+                host: m.host.trim_matches(['[', ']']).to_string(),
+                quorum_port: m.peer_port,
+                election_port: m
+                    .election_port
+                    .or_else(|| keys.election_ports.get(id).copied())
+                    .unwrap_or(m.peer_port),
+                observer,
+                client_addr: m.client.clone(),
+            },
+            None => QuorumMember {
+                id: *id,
+                host: addr.clone(),
+                quorum_port: 0,
+                election_port: 0,
                 observer,
                 client_addr: None,
-            }
+            },
         })
         .collect();
     let own = members.iter().find(|m| m.id == node.id);
+    let version = node.state.read().tree.config_version();
     QuorumConf {
         init_limit: keys.init_limit.unwrap_or(0),
         sync_limit: keys.sync_limit.unwrap_or(0),
@@ -230,14 +234,15 @@ fn quorum_conf(node: &Node, facts: &RaftFacts) -> QuorumConf {
         quorum_port: own.map_or(0, |m| m.quorum_port).to_string(),
         peer_type: 0,
         members,
-        version: 0,
+        version: u64::try_from(version).unwrap_or(0),
     }
 }
 
 /// `standalone` without peers (as ZooKeeper prints it for one server), else this node's role.
 fn mode(node: &Node) -> Mode {
     match &node.settings.ensemble {
-        Some(e) if e.peers.len() > 1 => {
+        // A node joining an ensemble is not standalone either, whatever its --peers.
+        Some(e) if e.peers.len() > 1 || e.peers.get(node.id).is_none() => {
             if node.is_leader() {
                 Mode::Leader
             } else {

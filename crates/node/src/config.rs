@@ -256,6 +256,12 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_METRICS_ADDR", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Let clients change the membership with `reconfig` (ZooKeeper's reconfigEnabled; off
+    /// by default as there). Only the superuser may, unless the superuser gave others WRITE
+    /// on /zookeeper/config.
+    #[arg(long, env = "ZK_NODE_RECONFIG_ENABLED", default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub reconfig_enabled: bool,
+
     /// initLimit from zoo.cfg, shown by `conf` (not used: see docs/operations.md).
     #[arg(skip)]
     pub init_limit: Option<u32>,
@@ -324,8 +330,10 @@ pub enum ConfigError {
     /// A value that must be positive is zero.
     #[error("--{0} must be greater than 0")]
     Zero(&'static str),
-    /// --id is not one of the --peers.
-    #[error("--id {id} is not a member of --peers {peers}")]
+    /// --id is not one of the --peers, and no --peer-listen says where a joining node listens.
+    #[error(
+        "--id {id} is not a member of --peers {peers} (a node joining them needs --peer-listen)"
+    )]
     NotAMember {
         /// The id given.
         id: u64,
@@ -450,6 +458,8 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// What `conf` shows of zoo.cfg's ensemble keys.
     pub quorum_conf: QuorumKeys,
+    /// Clients may send `reconfig` (ZooKeeper's reconfigEnabled).
+    pub reconfig_enabled: bool,
 }
 
 /// zoo.cfg's ensemble keys that zk-node accepts without acting on them, kept so `conf` can
@@ -482,18 +492,14 @@ impl Config {
         let ensemble = match &self.peers {
             None => None,
             Some(peers) => {
-                let Some(port) = peers.port_of(self.id) else {
-                    return Err(ConfigError::NotAMember {
-                        id: self.id,
-                        peers: peers.to_string(),
-                    });
-                };
-                let listen = match self.peer_listen {
-                    Some(addr) => PeerListen::At(addr),
-                    None if self.quorum_listen_on_all_ips => {
+                // A node outside --peers joins the ensemble they form: it must be told where
+                // to listen for them.
+                let listen = match (peers.port_of(self.id), self.peer_listen) {
+                    (_, Some(addr)) => PeerListen::At(addr),
+                    (Some(port), None) if self.quorum_listen_on_all_ips => {
                         PeerListen::At(SocketAddr::from(([0, 0, 0, 0], port)))
                     }
-                    None => {
+                    (Some(port), None) => {
                         // ZooKeeper's default: only the address the other members dial.
                         let own = peers.get(self.id).unwrap_or_default();
                         let host = own
@@ -507,6 +513,12 @@ impl Config {
                                 port,
                             },
                         }
+                    }
+                    (None, None) => {
+                        return Err(ConfigError::NotAMember {
+                            id: self.id,
+                            peers: peers.to_string(),
+                        })
                     }
                 };
                 let dial = self
@@ -567,6 +579,7 @@ impl Config {
                 sync_limit: self.sync_limit,
                 election_ports: self.election_ports.clone(),
             },
+            reconfig_enabled: self.reconfig_enabled,
         })
     }
 
@@ -726,6 +739,11 @@ impl Config {
             // default to 100000.
             if let Some(n) = zoo.snap_count {
                 self.snapshot_every = n;
+            }
+        }
+        if !given("reconfig_enabled") {
+            if let Some(on) = zoo.reconfig_enabled {
+                self.reconfig_enabled = on;
             }
         }
         if !given("fsync_warning_threshold_ms") {

@@ -418,7 +418,9 @@ impl Hub {
             Outcome::SessionClaimed { session_id, .. } => self.expiry.refresh(*session_id),
             _ => {}
         }
-        if let Some(origin) = ev.origin.filter(|o| o.node_id == self.node_id) {
+        // A reconfig that passed its checks is answered later, by its ReconfigDone.
+        let answered = !matches!(ev.outcome, Outcome::ReconfigStarted { .. });
+        if let Some(origin) = ev.origin.filter(|o| answered && o.node_id == self.node_id) {
             let waiter = self.pending().remove(&origin.seq);
             if let Some(mut w) = waiter {
                 if let Waiter::Conn(conn, after) = &mut w {

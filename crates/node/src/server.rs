@@ -159,7 +159,11 @@ impl Server {
             None => None,
             Some(tls) => Some(crate::tls::quorum::load(tls).map_err(ServerError::QuorumTls)?),
         };
-        let mut config = ClusterConfig::new(id, peers)?;
+        let mut config = match listen {
+            // Not one of --peers: it joins the ensemble they form, at the address it is given.
+            Some(listen) if !peers.contains_key(&id) => ClusterConfig::joining(id, peers, listen)?,
+            _ => ClusterConfig::new(id, peers)?,
+        };
         if let Some(listen) = listen {
             config.listen = listen;
         }

@@ -8,6 +8,9 @@
 //!   `millis_since_quorum_ack`); cut off, it would otherwise keep answering reads from a past
 //!   that the majority has already moved on from.
 //! - A candidate (an election under way) does not serve.
+//! - A learner does not serve: it is a node waiting to be added by reconfig (or catching up
+//!   to be), not a member clients may count on (ZooKeeper's joining server serves once the
+//!   new config includes it).
 //!
 //! When serving stops, every client connection is closed and new handshakes are refused
 //! without an answer (the client tries the next server), as ZooKeeper does when it loses
@@ -38,10 +41,10 @@ use zk_consensus::Standing;
 pub fn may_serve(s: &Standing, cutoff_ms: u64, leader_heard_ms: Option<u64>) -> bool {
     match s.role {
         RaftRole::Leader => quorum_heard_ago_ms(s, cutoff_ms).is_some(),
-        RaftRole::Follower | RaftRole::Learner => {
+        RaftRole::Follower => {
             s.leader.is_some() && leader_heard_ms.is_some_and(|ms| ms <= cutoff_ms)
         }
-        RaftRole::Candidate | RaftRole::Stopped => false,
+        RaftRole::Learner | RaftRole::Candidate | RaftRole::Stopped => false,
     }
 }
 

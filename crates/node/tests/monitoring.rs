@@ -461,8 +461,9 @@ const LEFT_OUT_MNTR: &[&str] = &[
 ];
 
 /// Namespaces only ZooKeeper's leader writes to: it stores its dynamic configuration in
-/// `/zookeeper/config` when it starts leading (zk-node has no dynamic configuration), so its
-/// mntr has `zookeeper_write_per_namespace` keys zk-node's has not.
+/// `/zookeeper/config` whenever it starts leading (zk-node writes it only when the membership
+/// changed, docs/membership.md), so its mntr may have `zookeeper_write_per_namespace` keys
+/// zk-node's has not.
 const ZOOKEEPER_ONLY_NAMESPACES: [&str; 1] = ["zookeeper_write_per_namespace"];
 
 /// A ZooKeeper mntr key's base name: without `zk_`, a summary's prefix and the key of a

@@ -288,3 +288,53 @@ impl PartialEq for DataTree {
 }
 
 impl Eq for DataTree {}
+
+/// `/zookeeper/config`: the ensemble's membership, written by the replicated state only
+/// (clients can only read it; `reconfig` changes it through Raft).
+impl DataTree {
+    /// The text `/zookeeper/config` holds (empty until the ensemble's first write of it).
+    pub fn config_data(&self) -> &[u8] {
+        self.node(CONFIG).and_then(Node::data).unwrap_or_default()
+    }
+
+    /// The config's version, as `reconfig`'s `curConfigId` is compared with it: the zxid that
+    /// last wrote it (its mzxid, as ZooKeeper's config version is its reconfig's zxid), 0 while
+    /// it is empty.
+    pub fn config_version(&self) -> i64 {
+        match self.node(CONFIG) {
+            Some(n) if n.data().is_some_and(|d| !d.is_empty()) => n.stat.mzxid,
+            _ => 0,
+        }
+    }
+
+    /// Ok if `ids` may do `perm` on the node at `path` (`ZooKeeperServer.checkACL`); NoNode
+    /// or NoAuth otherwise.
+    pub fn check_perm(&self, path: &str, perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
+        self.readable(path, perm, ids).map(|_| ())
+    }
+
+    /// Writes `/zookeeper/config` as ZooKeeper's reconfig txn does (`SetDataTxn` with version
+    /// -1: the node's version stays -1, its mzxid becomes the config's version), with no ACL
+    /// check: the caller decided. Fires NodeDataChanged for config watchers.
+    pub fn set_config(&mut self, zxid: i64, time_ms: i64, data: &[u8]) -> crate::Applied {
+        self.last_zxid = self.last_zxid.max(zxid);
+        let Some(node) = self.cow_mut(CONFIG) else {
+            return crate::Applied {
+                result: Err(ErrorCode::NoNode),
+                triggers: Vec::new(),
+            };
+        };
+        node.data = Some(Box::from(data));
+        node.stat.version = -1;
+        node.stat.mtime = time_ms;
+        node.stat.mzxid = zxid;
+        let stat = node.stat();
+        crate::Applied {
+            result: Ok(crate::OpResult::DataSet(stat)),
+            triggers: vec![crate::Trigger {
+                path: CONFIG.to_string(),
+                event: zk_wire::EventType::NodeDataChanged,
+            }],
+        }
+    }
+}

@@ -55,6 +55,12 @@ pub const SPECS: &[Spec] = &[
         about: "close the session (its ephemeral nodes go); shell only",
     },
     Spec {
+        name: "config",
+        usage: "config [-s] [-w]",
+        about: "print the ensemble's membership (/zookeeper/config, ZooKeeper's format); -s \
+                also its stat, -w leave a watch on it",
+    },
+    Spec {
         name: "connect",
         usage: "connect [host:port[,host:port...][/chroot]]",
         about: "close the session and open a new one to these servers (default: the same \
@@ -238,6 +244,17 @@ impl Command {
             "deleteall" => zk(ZkCommand::DeleteAll(DeleteAll::parse(rest)?)),
             "stat" => zk(ZkCommand::Stat(StatCmd::parse(rest)?)),
             "sync" => zk(ZkCommand::Sync(Sync::parse(rest)?)),
+            // zkCli's `config` is getData of /zookeeper/config, printed as `get` prints.
+            "config" => {
+                let f = flags("config", rest, "sw", "")?;
+                let (stat, watch) = (f.has('s'), f.has('w'));
+                exact::<0>("config", f.args)?;
+                zk(ZkCommand::Get(Get {
+                    path: "/zookeeper/config".into(),
+                    stat,
+                    watch,
+                }))
+            }
             "addauth" => zk(ZkCommand::AddAuth(AddAuth::parse(rest)?)),
             "whoami" => zk(ZkCommand::WhoAmI(WhoAmI::parse(rest)?)),
             "getAcl" => zk(ZkCommand::GetAcl(GetAcl::parse(rest)?)),

@@ -254,6 +254,14 @@ fn the_other_commands() {
     );
     assert_eq!(zk("sync /a"), ZkCommand::Sync(Sync { path: "/a".into() }));
     assert_eq!(
+        zk("config -s"),
+        ZkCommand::Get(Get {
+            path: "/zookeeper/config".into(),
+            stat: true,
+            watch: false
+        })
+    );
+    assert_eq!(
         zk("addauth digest u:p"),
         ZkCommand::AddAuth(AddAuth {
             scheme: "digest".into(),

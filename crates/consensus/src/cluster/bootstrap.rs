@@ -17,6 +17,9 @@ use openraft::BasicNode;
 use crate::cluster::ClusterError;
 use crate::cluster::ClusterNode;
 use crate::cluster::StartError;
+use crate::grpc::channels::Channels;
+use crate::grpc::identity::fingerprint;
+use crate::grpc::identity::Identity;
 use crate::grpc::pb;
 use crate::types::NodeId;
 
@@ -24,15 +27,65 @@ use crate::types::NodeId;
 /// must not hold up the start for long.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Forms the ensemble from `peers` if this node has never been part of one and no peer has.
+/// How often a joining node asks again while no member answers.
+const JOIN_RETRY: Duration = Duration::from_millis(500);
+
+/// The ensemble's id for a node starting on an empty data dir: the one a formed ensemble's
+/// member gives, else (a founding member) the fingerprint of `peers`. A joining node (not in
+/// `peers`) never forms one: it asks until a member answers, saying so now and then.
+pub(crate) async fn discover(
+    channels: &Channels,
+    id: NodeId,
+    peers: &BTreeMap<NodeId, String>,
+    joining: bool,
+) -> u64 {
+    let provisional = Identity::new(id, peers);
+    let mut asked = 0u32;
+    loop {
+        if let Some((peer, reply)) = formed_peer(channels, &provisional, peers).await {
+            tracing::info!(peer, term = reply.term, "found the formed ensemble");
+            // 0: a member of a build that did not send it, whose id is its peers' fingerprint.
+            return if reply.ensemble == 0 {
+                fingerprint(peers)
+            } else {
+                reply.ensemble
+            };
+        }
+        if !joining {
+            return fingerprint(peers);
+        }
+        if asked % 20 == 0 {
+            tracing::info!(
+                id,
+                peers = ?peers,
+                "joining: no member of the ensemble answers yet; asking again"
+            );
+        }
+        asked = asked.wrapping_add(1);
+        // A retry interval against peers that are down, not a wait for an event of ours.
+        tokio::time::sleep(JOIN_RETRY).await;
+    }
+}
+
+/// Forms the ensemble from `peers` if this node has never been part of one and no peer has;
+/// a joining node never does (the leader adds it by reconfig).
 pub(crate) async fn form_if_new(
     node: &ClusterNode,
     peers: &BTreeMap<NodeId, String>,
+    joining: bool,
 ) -> Result<(), ClusterError> {
     if node.raft.is_initialized().await.map_err(StartError::from)? {
         return Ok(());
     }
-    if let Some((peer, term)) = formed_peer(node, peers).await {
+    if joining {
+        tracing::info!(
+            id = node.id,
+            "joining: not a member yet; serving nothing until a reconfig adds this node"
+        );
+        return Ok(());
+    }
+    if let Some((peer, reply)) = formed_peer(&node.channels, &node.identity, peers).await {
+        let term = reply.term;
         tracing::info!(
             peer,
             term,
@@ -58,18 +111,19 @@ pub(crate) async fn form_if_new(
     }
 }
 
-/// A peer that reports an initialized Raft, with its term; asks all peers at once.
+/// A peer that reports an initialized Raft, with its answer; asks all peers at once.
 async fn formed_peer(
-    node: &ClusterNode,
+    channels: &Channels,
+    identity: &Identity,
     peers: &BTreeMap<NodeId, String>,
-) -> Option<(NodeId, u64)> {
+) -> Option<(NodeId, pb::ProbeReply)> {
     let mut asks = tokio::task::JoinSet::new();
-    for &peer in peers.keys().filter(|&&p| p != node.id) {
-        let Some(ch) = node.channels.get(peer) else {
+    for &peer in peers.keys().filter(|&&p| p != identity.id) {
+        let Some(ch) = channels.get(peer) else {
             continue;
         };
         let mut client = ch.client();
-        let caller = node.identity.caller(peer);
+        let caller = identity.caller(peer);
         asks.spawn(async move {
             let mut req = tonic::Request::new(pb::ProbeRequest {
                 caller: Some(caller),
@@ -89,7 +143,7 @@ async fn formed_peer(
     while let Some(answer) = asks.join_next().await {
         if let Ok(Some((peer, reply))) = answer {
             if reply.initialized {
-                return Some((peer, reply.term));
+                return Some((peer, reply));
             }
         }
     }

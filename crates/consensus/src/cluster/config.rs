@@ -57,10 +57,12 @@ impl Default for RaftTiming {
 /// How to run one member of an ensemble.
 #[derive(Clone)]
 pub struct ClusterConfig {
-    /// This node's id; must be a key of `peers`.
+    /// This node's id; a key of `peers`, unless the node joins a formed ensemble.
     pub node_id: NodeId,
-    /// Every member's peer address (`host:port`, host names allowed), this node included.
-    /// Every member must be started with the same list; the data dir records it.
+    /// The members to start from (`host:port`, host names allowed): on a first start the
+    /// ensemble is formed with them (every founding member needs the same list), or, if one
+    /// of them says the ensemble is formed, they are whom this node asks. Afterwards the
+    /// membership is Raft's, changed by reconfig.
     pub peers: BTreeMap<NodeId, String>,
     /// Where this node's peer gRPC server listens.
     pub listen: SocketAddr,
@@ -94,6 +96,10 @@ pub struct ClusterConfig {
     pub apply_hook: Option<ApplyHook>,
     /// Mutual TLS with the other members (ZooKeeper's sslQuorum); `None`: plain text.
     pub peer_tls: Option<crate::PeerTls>,
+    /// How long a reconfig may take on the leader: its joining members catching up, a
+    /// quorum of the new voters caught up, and the change committed; past it the request
+    /// is answered NewConfigNoQuorum.
+    pub reconfig_timeout: Duration,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -112,6 +118,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("fsync_warning_threshold", &self.fsync_warning_threshold)
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
             .field("peer_tls", &self.peer_tls.is_some())
+            .field("reconfig_timeout", &self.reconfig_timeout)
             .finish()
     }
 }
@@ -146,15 +153,35 @@ impl ClusterConfig {
             fsync_warning_threshold: crate::metrics::DEFAULT_FSYNC_WARNING_THRESHOLD,
             apply_hook: None,
             peer_tls: None,
+            reconfig_timeout: Duration::from_secs(10),
         })
+    }
+
+    /// Defaults for node `node_id` joining the ensemble whose members include `peers` (it is
+    /// not one of them): it listens for peers on `listen` and waits to be added by reconfig.
+    pub fn joining(
+        node_id: NodeId,
+        peers: BTreeMap<NodeId, String>,
+        listen: SocketAddr,
+    ) -> Result<Self, ClusterError> {
+        let (&first, _) = peers
+            .iter()
+            .next()
+            .ok_or_else(|| ClusterError::NotAMember(node_id, peers.clone()))?;
+        let mut c = ClusterConfig::new(first, peers)?;
+        c.node_id = node_id;
+        c.listen = listen;
+        c.validate()?;
+        Ok(c)
     }
 
     /// Checks what openraft would otherwise reject later or silently misbehave on.
     pub(crate) fn validate(&self) -> Result<(), ClusterError> {
-        if !self.peers.contains_key(&self.node_id) {
+        if self.peers.is_empty() {
             return Err(ClusterError::NotAMember(self.node_id, self.peers.clone()));
         }
-        let alone = self.peers.len() == 1;
+        // A node outside `peers` joins an ensemble formed by them.
+        let alone = self.peers.len() == 1 && self.peers.contains_key(&self.node_id);
         if let Some(bad) = self.peers.values().find(|a| !alone && port_of(a).is_none()) {
             return Err(ClusterError::BadAddress(bad.clone()));
         }
@@ -289,6 +316,15 @@ mod tests {
             ClusterConfig::new(1, two),
             Err(ClusterError::BadAddress(a)) if a == "standalone"
         ));
+    }
+
+    /// A node outside its peers joins them: it listens where it is told.
+    #[test]
+    fn a_joining_node_listens_where_told() {
+        let listen: SocketAddr = "127.0.0.1:7004".parse().unwrap();
+        let c = ClusterConfig::joining(4, peers(), listen).unwrap();
+        assert_eq!((c.node_id, c.listen), (4, listen));
+        assert!(ClusterConfig::joining(4, BTreeMap::new(), listen).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What a node does on becoming leader: commit the cluster secret if the ensemble has none.
+//! What a node does on becoming leader: commit the cluster secret if the ensemble has none,
+//! and bring `/zookeeper/config` in line with Raft's membership.
 
 use std::time::Duration;
 
@@ -67,4 +68,82 @@ pub(crate) fn spawn_leader_duties(
             }
         }
     })
+}
+
+/// On every new leadership of this node, once it has applied everything logged before it
+/// led, proposes `SyncConfig` if `/zookeeper/config` shows other members than Raft's
+/// membership: the first config of a new ensemble, an ensemble from before membership was
+/// kept there, or a reconfig whose leader failed before it wrote the config. Applying it
+/// writes nothing when the config is right by then.
+pub(crate) fn spawn_config_sync(
+    raft: crate::types::ZkRaft,
+    proposer: Proposer,
+    state: SharedState,
+    mut role: watch::Receiver<Role>,
+    logged: crate::log_store::AcceptedIndex,
+    lease: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut done_in = None;
+        let mut applied = state.subscribe_applied();
+        loop {
+            let r = *role.borrow_and_update();
+            if r.is_leader && done_in != Some(r.term) {
+                // Everything in the log when it took over, and at least its first entry
+                // past the initial membership (index 0), so that membership is applied (an
+                // applied index of 0 also means "nothing applied").
+                let goal = logged.get().max(1);
+                let caught_up = tokio::select! {
+                    seen = applied.wait_for(|p| p.index >= goal) => seen.is_ok(),
+                    changed = role.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        false
+                    }
+                };
+                if caught_up && role.borrow().term == r.term && role.borrow().is_leader {
+                    done_in = Some(r.term);
+                    finish_joint(&raft, &state).await;
+                    if state.read().config_stale() {
+                        let cmd = Command {
+                            time_ms: now_ms(),
+                            origin: None,
+                            op: CommandOp::SyncConfig,
+                        };
+                        if let Some(e) = proposer.submit(vec![cmd]).await.refused {
+                            tracing::warn!("cannot propose the config: {e}");
+                            done_in = None;
+                            let _ = tokio::time::timeout(lease, role.changed()).await;
+                        }
+                    }
+                }
+                continue;
+            }
+            if role.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// A reconfig whose leader failed between its joint entry and the final one leaves the joint
+/// membership behind (every commit then needs both majorities, and no reconfig is accepted):
+/// the next leader finishes it to the new voters, as the change meant.
+async fn finish_joint(raft: &crate::types::ZkRaft, state: &SharedState) {
+    let goal = {
+        let st = state.read();
+        let joint = st.last_membership.membership().get_joint_config();
+        if joint.len() < 2 {
+            return;
+        }
+        joint.last().cloned().unwrap_or_default()
+    };
+    tracing::info!(voters = ?goal, "finishing a membership change left joint by a failed leader");
+    let call = raft.change_membership(openraft::ChangeMembers::ReplaceAllVoters(goal), false);
+    match tokio::time::timeout(Duration::from_secs(10), call).await {
+        Ok(Ok(_)) => tracing::info!("membership change finished"),
+        Ok(Err(e)) => tracing::warn!("cannot finish the membership change: {e}"),
+        Err(_) => tracing::warn!("finishing the membership change timed out"),
+    }
 }

@@ -49,8 +49,7 @@ pub(crate) fn spawn_leader_link(
         loop {
             let r = *role.borrow_and_update();
             let leader = r.leader.filter(|&l| !r.is_leader && l != identity.id);
-            let Some((leader, ch)) = leader.and_then(|l| channels.get(l).map(|c| (l, c.clone())))
-            else {
+            let Some((leader, ch)) = leader.and_then(|l| channels.get(l).map(|c| (l, c))) else {
                 tx.send_replace(None);
                 if role.changed().await.is_err() {
                     return;

@@ -1,6 +1,7 @@
 //! A member of a multi-node ensemble over the gRPC network ([`start_cluster`],
 //! [`ClusterNode`]).
 
+mod address_book;
 mod bootstrap;
 mod config;
 mod duties;
@@ -8,6 +9,7 @@ mod error;
 mod leader_link;
 mod node;
 pub(crate) mod prevote;
+mod reconfig;
 mod role;
 mod snapshots;
 mod standing;

@@ -10,12 +10,15 @@ use std::time::Instant;
 
 use tokio::net::TcpListener;
 
+use crate::cluster::address_book::spawn_address_book;
 use crate::cluster::bootstrap;
 use crate::cluster::config::staggered_snapshot_threshold;
+use crate::cluster::duties::spawn_config_sync;
 use crate::cluster::duties::spawn_leader_duties;
 use crate::cluster::leader_link::spawn_leader_link;
 use crate::cluster::node::Tasks;
 use crate::cluster::prevote::spawn_election_driver;
+use crate::cluster::reconfig::spawn_reconfigurer;
 use crate::cluster::role::spawn_role_watch;
 use crate::cluster::snapshots::spawn_snapshot_trigger;
 use crate::cluster::ClusterConfig;
@@ -27,6 +30,7 @@ use crate::grpc::activity::ActivitySlot;
 use crate::grpc::channels::Channels;
 use crate::grpc::client::GrpcNetwork;
 use crate::grpc::forward_out::Forwarder;
+use crate::grpc::identity::fingerprint;
 use crate::grpc::identity::Identity;
 use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
@@ -36,6 +40,7 @@ use crate::metrics::Startup;
 use crate::state_machine::ZkStateMachine;
 use crate::storage::SledStorage;
 use crate::submitter::Submitter;
+use crate::types::NodeId;
 use crate::types::TypeConfig;
 use crate::types::ZkRaft;
 
@@ -48,8 +53,12 @@ use crate::types::ZkRaft;
 /// same entry at log index 0), whatever order they start in. The first leader commits the
 /// cluster secret.
 ///
-/// A data dir records the peers it was created with; starting it with others fails with
+/// A data dir records the node it was created for; starting it as another fails with
 /// `ClusterError::Start(StartError::Meta(MetaError::Mismatch))`, whose message names both.
+/// Other `--peers` are fine once it has been part of the ensemble: the membership is Raft's,
+/// replicated, and `peers` only says whom to ask first. A node whose id is not in `peers`
+/// is joining: it never forms an ensemble, waits until a member answers, takes the
+/// ensemble's id from it and waits to be added by a reconfig.
 ///
 /// Returns once Raft and the peer server run and a leader is known, or after
 /// `config.start_timeout` without one (the others may simply not be up yet).
@@ -63,13 +72,30 @@ pub async fn start_cluster(
     let id = config.node_id;
 
     let storage = SledStorage::open(dir).map_err(StartError::from)?;
-    storage
-        .cluster_meta()
+    let meta = storage.cluster_meta();
+    let recorded = meta
         .check_or_init(&ClusterMeta {
             node_id: id,
             peers: config.peers.clone(),
         })
         .map_err(StartError::from)?;
+    let channels = Channels::new(
+        &config.peers,
+        &config.dial,
+        id,
+        &config.timing,
+        config.peer_tls.as_ref(),
+    )?;
+    let joining = !config.peers.contains_key(&id);
+    // The ensemble's id: recorded; or, for a data dir from before it was recorded, the
+    // fingerprint of the peers it was made with; or, on a first start, the one a formed
+    // ensemble's member gives (a joining node waits for one), else that of --peers.
+    let ensemble = match (meta.ensemble().map_err(StartError::from)?, &recorded) {
+        (Some(e), _) => e,
+        (None, Some(r)) => fingerprint(&r.peers),
+        (None, None) => bootstrap::discover(&channels, id, &config.peers, joining).await,
+    };
+    meta.put_ensemble(ensemble).map_err(StartError::from)?;
     let metrics = storage.metrics().clone();
     metrics.set_fsync_warning_threshold(config.fsync_warning_threshold);
     let log_store = storage
@@ -82,6 +108,8 @@ pub async fn start_cluster(
     let snap_started = Instant::now();
     let (sm, state) =
         ZkStateMachine::open(&storage, config.tree_config).map_err(StartError::Storage)?;
+    let (intent_sink, intents) = tokio::sync::mpsc::unbounded_channel();
+    sm.set_intent_sink(intent_sink);
     let snap_load = snap_started.elapsed();
     let applied_before = state.read().applied_point().index;
     if let Some(hook) = config.apply_hook.clone() {
@@ -94,7 +122,7 @@ pub async fn start_cluster(
 
     // Bound before Raft starts, so a taken port fails the start instead of a running node.
     // A lone member has no peer to serve.
-    let listener = if config.peers.len() > 1 {
+    let listener = if config.peers.len() > 1 || joining {
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -111,14 +139,7 @@ pub async fn start_cluster(
         None
     };
 
-    let identity = Identity::new(id, &config.peers);
-    let channels = Channels::new(
-        &config.peers,
-        &config.dial,
-        id,
-        &config.timing,
-        config.peer_tls.as_ref(),
-    )?;
+    let identity = Identity::of_ensemble(id, ensemble);
     let network = GrpcNetwork::new(identity, channels.clone(), config.timing, metrics.clone());
     let txns_started = Instant::now();
     let raft = ZkRaft::new(id, raft_config, network, log_store, sm)
@@ -187,6 +208,22 @@ pub async fn start_cluster(
         config.timing,
         link,
     );
+    let config_sync = spawn_config_sync(
+        raft.clone(),
+        proposer.clone(),
+        state.clone(),
+        role.clone(),
+        accepted.clone(),
+        config.timing.election_max,
+    );
+    let reconfigs = spawn_reconfigurer(
+        raft.clone(),
+        proposer.clone(),
+        id,
+        intents,
+        config.reconfig_timeout,
+    );
+    let address_book = spawn_address_book(&raft, channels.clone());
     let snapshots = spawn_snapshot_trigger(
         raft.clone(),
         &state,
@@ -208,13 +245,43 @@ pub async fn start_cluster(
         activity,
         server,
         tasks: Tasks(vec![
-            role_task, duties, keeper, link_task, elections, submitting, snapshots,
+            role_task,
+            duties,
+            keeper,
+            link_task,
+            elections,
+            submitting,
+            snapshots,
+            config_sync,
+            reconfigs,
+            address_book,
         ]),
         released,
         metrics,
     };
 
-    if let Err(e) = bootstrap::form_if_new(&node, &config.peers).await {
+    // The membership Raft restored counts, not --peers: say so where they differ.
+    let members: std::collections::BTreeMap<NodeId, String> = node
+        .standing()
+        .members
+        .into_iter()
+        .map(|(m, member)| (m, crate::membership::dial_addr(&member.addr)))
+        .collect();
+    if !members.is_empty() && !members.contains_key(&id) {
+        tracing::warn!(
+            id,
+            ?members,
+            "this node is not in the replicated membership (removed, or not added yet): it \
+             serves nothing until a reconfig adds it"
+        );
+    } else if !members.is_empty() && members != config.peers {
+        tracing::info!(
+            peers = ?config.peers,
+            ?members,
+            "--peers differs from the replicated membership, which is the one followed"
+        );
+    }
+    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, joining).await {
         let _ = node.shutdown(config.timing.rpc_timeout).await;
         return Err(e);
     }

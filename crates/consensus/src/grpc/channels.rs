@@ -4,8 +4,10 @@
 //! connection of their own, so a long transfer never queues heartbeats behind it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use tonic::transport::Channel;
 use tonic::transport::Endpoint;
 
@@ -59,10 +61,16 @@ fn limits(c: PeerClient<Channel>) -> PeerClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
-/// Every other member's channels.
-#[derive(Debug, Clone, Default)]
+/// Every other member's channels, following the membership: a member added by a reconfig
+/// gets its channels when Raft first addresses it (or the membership shows it), one whose
+/// address changed gets new ones.
+#[derive(Debug, Clone)]
 pub(crate) struct Channels {
-    by_id: BTreeMap<NodeId, PeerChannel>,
+    by_id: Arc<RwLock<BTreeMap<NodeId, (String, PeerChannel)>>>,
+    dial: Arc<BTreeMap<NodeId, String>>,
+    me: NodeId,
+    timing: RaftTiming,
+    tls: Option<PeerTls>,
 }
 
 impl Channels {
@@ -77,32 +85,68 @@ impl Channels {
         timing: &RaftTiming,
         tls: Option<&PeerTls>,
     ) -> Result<Self, ClusterError> {
-        let mut by_id = BTreeMap::new();
-        for (&id, peer) in peers.iter().filter(|(&id, _)| id != me) {
-            let addr = dial.get(&id).unwrap_or(peer);
-            let endpoint = endpoint(addr, timing)?;
-            let channel = match tls {
-                None => PeerChannel {
-                    rpc: endpoint.connect_lazy(),
-                    bulk: endpoint.connect_lazy(),
-                },
-                Some(tls) => {
-                    let connector = MemberConnector::new(tls.clone(), id, addr, peer)
-                        .ok_or_else(|| ClusterError::BadAddress(peer.clone()))?;
-                    PeerChannel {
-                        rpc: endpoint.connect_with_connector_lazy(connector.clone()),
-                        bulk: endpoint.connect_with_connector_lazy(connector),
-                    }
-                }
-            };
-            by_id.insert(id, channel);
+        let channels = Channels {
+            by_id: Arc::default(),
+            dial: Arc::new(dial.clone()),
+            me,
+            timing: *timing,
+            tls: tls.cloned(),
+        };
+        for (&id, addr) in peers {
+            channels.connect(id, addr)?;
         }
-        Ok(Channels { by_id })
+        Ok(channels)
     }
 
-    /// The channels to `id`, if it is a peer.
-    pub(crate) fn get(&self, id: NodeId) -> Option<&PeerChannel> {
-        self.by_id.get(&id)
+    /// Makes (or remakes, if its address changed) the channels to member `id` whose
+    /// membership record is `record`; nothing for this node itself.
+    pub(crate) fn learn(&self, id: NodeId, record: &str) {
+        if let Err(e) = self.connect(id, record) {
+            tracing::warn!(id, record, "no channel to this member: {e}");
+        }
+    }
+
+    fn connect(&self, id: NodeId, record: &str) -> Result<(), ClusterError> {
+        if id == self.me {
+            return Ok(());
+        }
+        let addr = match self.dial.get(&id) {
+            Some(d) => d.clone(),
+            None => crate::membership::dial_addr(record),
+        };
+        if self
+            .by_id
+            .read()
+            .get(&id)
+            .is_some_and(|(known, _)| *known == addr)
+        {
+            return Ok(());
+        }
+        let endpoint = endpoint(&addr, &self.timing)?;
+        let ch = match &self.tls {
+            None => PeerChannel {
+                rpc: endpoint.connect_lazy(),
+                bulk: endpoint.connect_lazy(),
+            },
+            Some(tls) => {
+                // The certificate is checked against the member's own address (its
+                // membership record), wherever it is dialed.
+                let own = crate::membership::dial_addr(record);
+                let connector = MemberConnector::new(tls.clone(), id, &addr, &own)
+                    .ok_or_else(|| ClusterError::BadAddress(own.clone()))?;
+                PeerChannel {
+                    rpc: endpoint.connect_with_connector_lazy(connector.clone()),
+                    bulk: endpoint.connect_with_connector_lazy(connector),
+                }
+            }
+        };
+        self.by_id.write().insert(id, (addr, ch));
+        Ok(())
+    }
+
+    /// The channels to `id`, if it is a known member.
+    pub(crate) fn get(&self, id: NodeId) -> Option<PeerChannel> {
+        self.by_id.read().get(&id).map(|(_, ch)| ch.clone())
     }
 }
 

@@ -142,6 +142,10 @@ type RpcResult<T> = Result<T, RPCError<TypeConfig>>;
 impl RaftPeer {
     /// A client to the target (`bulk`: on the snapshot connection).
     fn client(&self, bulk: bool) -> RpcResult<PeerClient<Channel>> {
+        // A member Raft addresses before the membership watch saw it (a new learner).
+        if self.channels.get(self.target).is_none() {
+            self.channels.learn(self.target, &self.addr);
+        }
         let Some(ch) = self.channels.get(self.target) else {
             let e = std::io::Error::other(format!(
                 "node {} ({}) is not in this node's --peers",

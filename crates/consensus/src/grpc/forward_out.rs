@@ -149,8 +149,7 @@ impl Forwarder {
         let ch = self
             .channels
             .get(leader)
-            .ok_or_else(|| link_error(leader, "not in this node's --peers"))?
-            .clone();
+            .ok_or_else(|| link_error(leader, "not a known member"))?;
         let (queue, rx) = mpsc::unbounded_channel();
         tracing::debug!(leader, "opening the forwarding stream");
         let task = tokio::spawn(run_link(

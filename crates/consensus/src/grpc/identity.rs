@@ -1,6 +1,13 @@
 //! Who a node is on the wire. Every request names its sender, the node id it means to reach
-//! and a fingerprint of the sender's peer list; the receiver refuses a mismatch loudly, so a
-//! node started with other `--peers` (or sitting at another member's address) never joins.
+//! and the ensemble's id; the receiver refuses a mismatch loudly, so a node of another
+//! ensemble (or sitting at another member's address) never takes part.
+//!
+//! The ensemble's id is the fingerprint of the peer list it was formed with (what every
+//! founding member computes from the same `--peers`), kept in each member's data dir. It is
+//! not the current membership: members see a membership change at slightly different
+//! moments, and a member must keep talking to the others while it does. A member that joins
+//! later learns the id from the member that answers its probe (`Probe`, the one request
+//! checked for its target only).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +31,29 @@ impl Identity {
         }
     }
 
+    /// Node `id` of the ensemble with this id.
+    pub(crate) fn of_ensemble(id: NodeId, ensemble: u64) -> Self {
+        Identity {
+            id,
+            cluster: ensemble,
+        }
+    }
+
+    /// Checks only that a request is meant for this node (a probe from a node that does not
+    /// know the ensemble's id yet); returns the sender's id.
+    pub(crate) fn check_target(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
+        let Some(c) = caller else {
+            return Err(Status::invalid_argument("request without a caller"));
+        };
+        if c.to != self.id {
+            return Err(Status::failed_precondition(format!(
+                "this is node {}, not node {}: node {} has this node's address for node {}",
+                self.id, c.to, c.from, c.to
+            )));
+        }
+        Ok(c.from)
+    }
+
     /// The caller record of a request from this node to `to`.
     pub(crate) fn caller(&self, to: NodeId) -> pb::Caller {
         pb::Caller {
@@ -38,26 +68,21 @@ impl Identity {
         let Some(c) = caller else {
             return Err(Status::invalid_argument("request without a caller"));
         };
-        if c.to != self.id {
-            return Err(Status::failed_precondition(format!(
-                "this is node {}, not node {}: node {}'s --peers give node {} this node's address",
-                self.id, c.to, c.from, c.to
-            )));
-        }
+        let from = self.check_target(caller)?;
         if c.cluster != self.cluster {
             return Err(Status::failed_precondition(format!(
-                "node {} was started with other --peers than node {} (peer-list fingerprint \
-                 {:016x} vs {:016x}); every member needs the same --peers",
+                "node {} belongs to another ensemble than node {} (ensemble id {:016x} vs \
+                 {:016x}: formed from other --peers)",
                 c.from, self.id, c.cluster, self.cluster
             )));
         }
-        Ok(c.from)
+        Ok(from)
     }
 }
 
 /// FNV-1a (64-bit) over `id=addr\n` per member in id order. Stable across builds and
 /// platforms, unlike std's hasher, because two builds of the ensemble must agree on it.
-fn fingerprint(peers: &BTreeMap<NodeId, String>) -> u64 {
+pub(crate) fn fingerprint(peers: &BTreeMap<NodeId, String>) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0100_0000_01b3;
     peers
@@ -91,7 +116,7 @@ mod tests {
         let other = Identity::new(1, &peers("c:4"));
         let e = me.check(Some(&other.caller(2))).unwrap_err();
         assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-        assert!(e.message().contains("same --peers"), "{}", e.message());
+        assert!(e.message().contains("another ensemble"), "{}", e.message());
         let same = Identity::new(1, &peers("c:3"));
         let e = me.check(Some(&same.caller(3))).unwrap_err();
         assert!(e.message().contains("not node 3"), "{}", e.message());

@@ -255,7 +255,8 @@ impl Peer for PeerService {
     ) -> Result<Response<pb::ProbeReply>, Status> {
         let admit = self.gate.admit(&req);
         let req = req.into_inner();
-        admit.check(req.caller.as_ref())?;
+        // A joining node does not know the ensemble's id yet: it learns it here.
+        admit.check_target(req.caller.as_ref())?;
         let initialized = self
             .raft
             .is_initialized()
@@ -270,6 +271,7 @@ impl Peer for PeerService {
             initialized,
             term,
             leader: leader.unwrap_or(0),
+            ensemble: self.gate.ensemble(),
         }))
     }
 

@@ -333,3 +333,145 @@ fn the_same_commands_give_the_same_state() {
     let encode = |s: &State| crate::snapshot::encode_state(s).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(encode(&a), encode(&b));
 }
+
+/// A state whose applied membership is `voters` (uniform) or, with `joint`, a change from
+/// them to `joint` under way.
+fn with_members(voters: &[u64], joint: Option<&[u64]>) -> State {
+    use std::collections::BTreeMap;
+    use std::collections::BTreeSet;
+    let mut st = fresh();
+    let all: BTreeSet<u64> = voters
+        .iter()
+        .chain(joint.unwrap_or_default())
+        .copied()
+        .collect();
+    let nodes: BTreeMap<u64, openraft::BasicNode> = all
+        .iter()
+        .map(|&i| (i, openraft::BasicNode::new(format!("10.0.0.{i}:2888"))))
+        .collect();
+    let mut configs = vec![voters.iter().copied().collect::<BTreeSet<u64>>()];
+    if let Some(j) = joint {
+        configs.push(j.iter().copied().collect());
+    }
+    let m = openraft::Membership::new(configs, nodes).expect("membership");
+    st.last_membership = crate::types::StoredMembership::new(None, m);
+    st
+}
+
+fn reconfig_op(session_id: i64, auth: Vec<zk_wire::Id>, version: i64) -> CommandOp {
+    CommandOp::Reconfig {
+        session_id,
+        owner: Some(owner(1)),
+        auth,
+        spec: crate::membership::ReconfigSpec {
+            joining: Some("server.4=10.0.0.4:2888:3888;2181".into()),
+            leaving: Some("1".into()),
+            new_members: None,
+        },
+        cur_config_id: version,
+    }
+}
+
+fn super_id() -> Vec<zk_wire::Id> {
+    vec![zk_wire::Id {
+        scheme: "super".into(),
+        id: "super".into(),
+    }]
+}
+
+/// `/zookeeper/config` follows the membership: a sync writes it (version = its zxid, a
+/// NodeDataChanged for config watchers) only when the members differ from it.
+#[test]
+fn the_config_node_shows_the_membership_at_the_zxid_that_wrote_it() {
+    let mut st = with_members(&[1, 2, 3], None);
+    assert!(st.config_stale());
+    let (zxid, outcome) = apply(&mut st, 1, CommandOp::SyncConfig);
+    let applied = outcome.applied().expect("written").clone();
+    assert_eq!(
+        applied.triggers,
+        vec![Trigger {
+            path: "/zookeeper/config".into(),
+            event: EventType::NodeDataChanged
+        }]
+    );
+    let text = String::from_utf8(st.tree.config_data().to_vec()).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "server.1=10.0.0.1:2888:2888:participant\nserver.2=10.0.0.2:2888:2888:participant\n\
+             server.3=10.0.0.3:2888:2888:participant\nversion={zxid:x}"
+        )
+    );
+    assert_eq!(st.tree.config_version(), zxid);
+    assert!(!st.config_stale());
+    assert_eq!(apply(&mut st, 2, CommandOp::SyncConfig).1, Outcome::Noop);
+    assert_eq!(st.tree.config_version(), zxid, "unchanged: no new version");
+}
+
+/// ZooKeeper's checks of a reconfig, from the replicated state: the session, a change
+/// under way (ReconfigInProgress), curConfigId (BadVersion), the servers (BadArguments), and
+/// WRITE on /zookeeper/config (world:anyone READ: only the superuser).
+#[test]
+fn reconfig_is_judged_as_zookeeper_judges_it() {
+    let mut st = with_members(&[1, 2, 3], None);
+    let (session, _) = apply(&mut st, 1, CommandOp::CreateSession { timeout_ms: 4000 });
+    let (v, _) = apply(&mut st, 2, CommandOp::SyncConfig);
+    let rejected = |st: &mut State, op| apply(st, 3, op).1;
+    assert_eq!(
+        rejected(&mut st, reconfig_op(session + 100, super_id(), -1)),
+        Outcome::Rejected(ErrorCode::SessionExpired)
+    );
+    assert_eq!(
+        rejected(&mut st, reconfig_op(session, super_id(), v + 1)),
+        Outcome::Rejected(ErrorCode::BadVersion)
+    );
+    assert_eq!(
+        rejected(&mut st, reconfig_op(session, Vec::new(), v)),
+        Outcome::Rejected(ErrorCode::NoAuth)
+    );
+    let mut bad = reconfig_op(session, super_id(), -1);
+    if let CommandOp::Reconfig { spec, .. } = &mut bad {
+        spec.leaving = Some("1,2,3".into());
+        spec.joining = None;
+    }
+    assert_eq!(
+        rejected(&mut st, bad),
+        Outcome::Rejected(ErrorCode::BadArguments)
+    );
+    match rejected(&mut st, reconfig_op(session, super_id(), v)) {
+        Outcome::ReconfigStarted { voters } => {
+            assert_eq!(voters.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
+            assert_eq!(voters[&4], "10.0.0.4:2888:3888;0.0.0.0:2181");
+        }
+        other => panic!("not started: {other:?}"),
+    }
+    let mut joint = with_members(&[1, 2, 3], Some(&[2, 3, 4]));
+    let (session, _) = apply(&mut joint, 1, CommandOp::CreateSession { timeout_ms: 4000 });
+    assert_eq!(
+        rejected(&mut joint, reconfig_op(session, super_id(), -1)),
+        Outcome::Rejected(ErrorCode::ReconfigInProgress)
+    );
+}
+
+/// The end of a reconfig: on success the config is written at its zxid even if a sync got
+/// there first (ZooKeeper's reconfig txn always sets it); a failure is the request's answer.
+#[test]
+fn a_reconfig_ends_with_the_config_written_or_its_error() {
+    let mut st = with_members(&[1, 2, 3], None);
+    apply(&mut st, 1, CommandOp::SyncConfig);
+    let (zxid, outcome) = apply(&mut st, 2, CommandOp::ReconfigDone { error: None });
+    assert!(matches!(
+        result(&outcome),
+        Ok(OpResult::DataSet(stat)) if stat.mzxid == zxid && stat.version == -1
+    ));
+    assert_eq!(st.tree.config_version(), zxid);
+    let (_, failed) = apply(
+        &mut st,
+        3,
+        CommandOp::ReconfigDone {
+            error: Some(ErrorCode::NewConfigNoQuorum),
+        },
+    );
+    assert_eq!(failed, Outcome::Rejected(ErrorCode::NewConfigNoQuorum));
+    assert_eq!(st.tree.config_version(), zxid, "a failure writes nothing");
+}

@@ -576,7 +576,11 @@ impl<'a> Pipeline<'a> {
             WriteKind::Check { path } => self.node.state.read().tree.stat(path),
             _ => None,
         };
-        let (err, body) = request::write::reply(&meta.kind, outcome, check_stat);
+        let config = match &meta.kind {
+            WriteKind::Reconfig => Some(self.node.state.read().tree.config_data().to_vec()),
+            _ => None,
+        };
+        let (err, body) = request::write::reply(&meta.kind, outcome, check_stat, config.as_deref());
         let header = ReplyHeader {
             xid: meta.xid,
             zxid,
@@ -862,6 +866,36 @@ impl<'a> Pipeline<'a> {
             Plan::Fail(err, body) => {
                 let zxid = self.node.state.applied_zxid();
                 self.ready(xid, zxid, err, body, at);
+            }
+            Plan::Reconfig(r) => {
+                // As ZooKeeper: refused unless the operator enabled it, and a standalone server
+                // cannot be reconfigured.
+                let refused = if !self.node.settings.reconfig_enabled {
+                    tracing::warn!(peer = %self.peer, "reconfig requested but reconfigEnabled is off");
+                    Some(ErrorCode::ReconfigDisabled)
+                } else if self.node.settings.ensemble.is_none() {
+                    Some(ErrorCode::Unimplemented)
+                } else {
+                    None
+                };
+                if let Some(err) = refused {
+                    let zxid = self.node.state.applied_zxid();
+                    self.ready(xid, zxid, err, None, at);
+                    return;
+                }
+                let op = CommandOp::Reconfig {
+                    session_id: self.session.get(),
+                    owner: Some(self.owner),
+                    auth: self.auth.to_vec(),
+                    spec: zk_consensus::membership::ReconfigSpec {
+                        joining: r.joining_servers,
+                        leaving: r.leaving_servers,
+                        new_members: r.new_members,
+                    },
+                    cur_config_id: r.cur_config_id,
+                };
+                let kind = WriteKind::Reconfig;
+                self.order.write(op, WriteMeta { xid, kind, at });
             }
         }
     }

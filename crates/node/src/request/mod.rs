@@ -8,6 +8,7 @@ use zk_store::Txn;
 use zk_wire::AuthPacket;
 use zk_wire::ErrorCode;
 use zk_wire::OpCode;
+use zk_wire::ReconfigRequest;
 use zk_wire::Request;
 use zk_wire::Response;
 
@@ -26,6 +27,8 @@ pub enum Plan {
     Auth(AuthPacket),
     /// Answered at once (in order) with this error and body.
     Fail(ErrorCode, Option<Response>),
+    /// reconfig: replicated, then carried out by the leader (see `zk_consensus::CommandOp::Reconfig`).
+    Reconfig(ReconfigRequest),
 }
 
 /// Routes a request.
@@ -95,8 +98,7 @@ pub fn plan(req: Request) -> Plan {
         }
         Request::CloseSession => return Plan::CloseSession,
         Request::Auth(a) => return Plan::Auth(a),
-        // Dynamic reconfiguration is off, as in a default ZooKeeper 3.8.
-        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        Request::Reconfig(r) => return Plan::Reconfig(r),
         // No SASL here.
         Request::Sasl(_) => Err(ErrorCode::Unimplemented),
         // Local requests returned above.

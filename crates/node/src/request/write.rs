@@ -11,6 +11,7 @@ use zk_wire::CreateResponse;
 use zk_wire::CreateTtlRequest;
 use zk_wire::ErrorCode;
 use zk_wire::ErrorResponse;
+use zk_wire::GetDataResponse;
 use zk_wire::MultiOp;
 use zk_wire::MultiResponse;
 use zk_wire::MultiResult;
@@ -43,6 +44,8 @@ pub enum WriteKind {
     Multi(Vec<WriteKind>),
     /// closeSession: no body.
     CloseSession,
+    /// reconfig: `/zookeeper/config`'s data and stat, as getData answers it.
+    Reconfig,
 }
 
 fn create(op: OpCode, r: CreateRequest, ttl: Option<i64>) -> Result<Txn, ErrorCode> {
@@ -141,14 +144,23 @@ pub fn failed_multi(count: usize, failing: usize, err: ErrorCode) -> Response {
 }
 
 /// The reply to a write from what applying it did: `(err, body)`; `check_stat` is the
-/// node's stat for a standalone check (the store's result for it carries none).
+/// node's stat for a standalone check (the store's result for it carries none), `config`
+/// the data of `/zookeeper/config` for a reconfig.
 pub fn reply(
     kind: &WriteKind,
     outcome: &Outcome,
     check_stat: Option<Stat>,
+    config: Option<&[u8]>,
 ) -> (ErrorCode, Option<Response>) {
     match outcome {
         Outcome::Txn(applied) => match &applied.result {
+            Ok(OpResult::DataSet(stat)) if *kind == WriteKind::Reconfig => (
+                ErrorCode::Ok,
+                Some(Response::GetData(GetDataResponse {
+                    data: config.map(<[u8]>::to_vec),
+                    stat: *stat,
+                })),
+            ),
             Ok(res) => match single(kind, res, check_stat) {
                 Some(resp) => (ErrorCode::Ok, Some(resp)),
                 None => (ErrorCode::SystemError, None),
@@ -239,7 +251,7 @@ mod tests {
             stat: Stat::default(),
         }));
         assert_eq!(
-            reply(&WriteKind::Create, &res, None),
+            reply(&WriteKind::Create, &res, None, None),
             (
                 ErrorCode::Ok,
                 Some(Response::Create(CreateResponse {
@@ -248,9 +260,36 @@ mod tests {
             )
         );
         assert!(matches!(
-            reply(&WriteKind::Create2, &res, None),
+            reply(&WriteKind::Create2, &res, None, None),
             (ErrorCode::Ok, Some(Response::Create2(_)))
         ));
+    }
+
+    /// reconfig answers as getData of /zookeeper/config: its data and the stat the change left.
+    #[test]
+    fn reconfig_replies_with_the_config() {
+        let stat = Stat {
+            mzxid: 0x1_0000_0005,
+            version: -1,
+            ..Stat::default()
+        };
+        let res = applied(Ok(OpResult::DataSet(stat)));
+        let text = b"server.1=h:1:2:participant\nversion=100000005".as_slice();
+        assert_eq!(
+            reply(&WriteKind::Reconfig, &res, None, Some(text)),
+            (
+                ErrorCode::Ok,
+                Some(Response::GetData(GetDataResponse {
+                    data: Some(text.to_vec()),
+                    stat
+                }))
+            )
+        );
+        let refused = Outcome::Rejected(ErrorCode::NewConfigNoQuorum);
+        assert_eq!(
+            reply(&WriteKind::Reconfig, &refused, None, None),
+            (ErrorCode::NewConfigNoQuorum, None)
+        );
     }
 
     /// A store error is the reply's error, with no body.
@@ -258,7 +297,7 @@ mod tests {
     fn errors_have_no_body() {
         let res = applied(Err(ErrorCode::NodeExists));
         assert_eq!(
-            reply(&WriteKind::Create, &res, None),
+            reply(&WriteKind::Create, &res, None, None),
             (ErrorCode::NodeExists, None)
         );
     }

@@ -54,6 +54,7 @@ pub(crate) async fn run(h: Handle, mut shutdown: watch::Receiver<bool>) {
     // From the start of the member (before its first election), as ZooKeeper counts.
     let began = h.backend.consensus_metrics().startup().map(|s| s.began);
     let mut unavailable = Unavailable::new(began.unwrap_or(h.started));
+    let mut was_learner = false;
     loop {
         // The first check at once: a node that has just started serves as soon as it can.
         let wait = if std::mem::take(&mut first) {
@@ -66,7 +67,15 @@ pub(crate) async fn run(h: Handle, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(wait) => {}
         }
         let heard = heard_within(h.backend.leader_heard_ago(), cutoff).await;
-        let now = may_serve(&h.backend.standing(), cutoff, heard);
+        let standing = h.backend.standing();
+        let learner = standing.role == zk_consensus::RaftRole::Learner;
+        if learner != std::mem::replace(&mut was_learner, learner) && learner {
+            tracing::info!(
+                "not a voting member of the ensemble (waiting to be added by reconfig): \
+                 not serving clients"
+            );
+        }
+        let now = may_serve(&standing, cutoff, heard);
         let was = h.serving.get();
         if was && !now {
             h.serving.set(false);

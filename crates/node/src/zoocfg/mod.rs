@@ -73,6 +73,9 @@ pub struct ZooCfg {
     /// standaloneEnabled (ZooKeeper's default true): one `server.N` line alone means a
     /// one-node server, as in ZooKeeper.
     pub standalone_enabled: bool,
+    /// reconfigEnabled: clients may change the membership with `reconfig` (ZooKeeper's
+    /// default false; the ACL of `/zookeeper/config` still applies).
+    pub reconfig_enabled: Option<bool>,
     /// quorumListenOnAllIPs: listen for peers on every interface instead of this member's
     /// own `server.N` address.
     pub quorum_listen_on_all_ips: bool,
@@ -315,15 +318,7 @@ impl Reader {
             }
             "standaloneEnabled" => self.cfg.standalone_enabled = boolean(e)?,
             "quorumListenOnAllIPs" => self.cfg.quorum_listen_on_all_ips = boolean(e)?,
-            "reconfigEnabled" => {
-                if boolean(e)? {
-                    self.warn(
-                        e,
-                        "dynamic reconfiguration is not supported: the members are the \
-                         server.N lines at start",
-                    );
-                }
-            }
+            "reconfigEnabled" => self.cfg.reconfig_enabled = Some(boolean(e)?),
             "dynamicConfigFile" => {
                 self.cfg.dynamic_config_file = Some(path(e)?);
                 self.seen.dynamic_config_file = Some(e.clone());

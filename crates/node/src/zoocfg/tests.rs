@@ -98,10 +98,10 @@ fn booleans_as_zookeeper_reads_them() {
         e.reason,
         "Invalid option yes for reconfigEnabled. Choose 'true' or 'false.'"
     );
-    assert_eq!(
-        notes_about(&ok("reconfigEnabled=true"), "reconfigEnabled").len(),
-        1
-    );
+    let on = ok("reconfigEnabled=true");
+    assert_eq!(on.reconfig_enabled, Some(true));
+    assert!(notes_about(&on, "reconfigEnabled").is_empty(), "accepted");
+    assert_eq!(ok("reconfigEnabled=false").reconfig_enabled, Some(false));
     assert!(ok("reconfigEnabled=false").notes.is_empty());
 }
 

@@ -168,14 +168,41 @@ impl Ensemble {
         self.own_listen = true;
     }
 
-    /// Member `id`'s data dir.
-    pub fn data_dir(&self, id: u64) -> &std::path::Path {
-        &self.members[index(id)].data_dir
-    }
-
     /// The `--peers` value.
     pub fn peers(&self) -> &str {
         &self.peers
+    }
+
+    /// Prepares one more member (the next id, its own free ports, nothing started). Started
+    /// with [`Ensemble::start_member`] it joins: its id is not in [`Ensemble::peers`], so it
+    /// asks them for the ensemble and waits, serving nothing, until a reconfig adds it
+    /// (see [`Ensemble::server_spec`]).
+    pub fn add_member(&mut self) -> u64 {
+        let id = self.members.len() as u64 + 1;
+        let dir = self._dir.path();
+        self.members.push(Member {
+            id,
+            client: free_loopback(),
+            peer: free_loopback(),
+            admin: free_loopback(),
+            data_dir: dir.join(format!("n{id}")),
+            process: Process::not_started(&dir.join(format!("n{id}.log"))),
+        });
+        id
+    }
+
+    /// Member `id` as ZooKeeper's reconfig names a server:
+    /// `server.N=host:peerPort:electionPort:participant;clientHost:clientPort` (zk-node binds
+    /// no election port; the peer port stands in for it).
+    pub fn server_spec(&self, id: u64) -> String {
+        let m = &self.members[index(id)];
+        format!(
+            "server.{id}={}:{}:{}:participant;{}",
+            m.peer.ip(),
+            m.peer.port(),
+            m.peer.port(),
+            m.client
+        )
     }
 
     fn member(&mut self, id: u64) -> &mut Member {

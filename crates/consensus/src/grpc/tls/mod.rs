@@ -121,6 +121,11 @@ impl Gate {
         self.identity.id
     }
 
+    /// The ensemble's id (what a joining node learns from a probe).
+    pub(crate) fn ensemble(&self) -> u64 {
+        self.identity.cluster
+    }
+
     /// The check for the callers of `req` (the certificate is taken from its connection).
     pub(crate) fn admit<T>(&self, req: &Request<T>) -> Admit {
         Admit {
@@ -151,6 +156,18 @@ impl Admit {
     /// Checks a caller record; returns the sender's id.
     pub(crate) fn check(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
         let from = self.identity.check(caller)?;
+        self.check_cert(from)
+    }
+
+    /// As [`Admit::check`], but of the ensemble id only that the request is meant for this
+    /// node: a probe from a node that is joining and does not know the ensemble's id yet.
+    pub(crate) fn check_target(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
+        let from = self.identity.check_target(caller)?;
+        self.check_cert(from)
+    }
+
+    /// With TLS, that the connection's certificate is member `from`'s.
+    fn check_cert(&self, from: NodeId) -> Result<NodeId, Status> {
         let Some((cert, members)) = &self.tls else {
             return Ok(from);
         };

@@ -1,0 +1,239 @@
+//! Carrying out a `reconfig` on the leader that logged it, as Raft membership changes.
+//!
+//! Every member applies the request (`CommandOp::Reconfig`) and judges it the same way (see
+//! `state`); one that passes reaches this task on every member, and only the leader of the
+//! term that logged it acts: each joining server is added as a learner and must catch up, a
+//! quorum of the new voters must be caught up (ZooKeeper's `isQuorumSynced`, else
+//! NewConfigNoQuorum rather than a change that could never commit), then
+//! `change_membership` goes through joint consensus to the new voters. The answer is a
+//! `CommandOp::ReconfigDone` with the request's origin, which writes `/zookeeper/config` at
+//! its own zxid (the new version) on every member. One change at a time: a request that
+//! arrives while one is carried out is answered ReconfigInProgress.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::ChangeMembershipError;
+use openraft::error::ClientWriteError;
+use openraft::error::RaftError;
+use openraft::BasicNode;
+use openraft::ChangeMembers;
+use tokio::sync::mpsc;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use zk_wire::ErrorCode;
+
+use crate::command::now_ms;
+use crate::command::Command;
+use crate::command::CommandOp;
+use crate::grpc::submit::Proposer;
+use crate::state_machine::ReconfigIntent;
+use crate::types::NodeId;
+use crate::types::ZkRaft;
+
+/// Runs the reconfig intents this member applies; acts on those it logged as leader.
+pub(crate) fn spawn_reconfigurer(
+    raft: ZkRaft,
+    proposer: Proposer,
+    id: NodeId,
+    mut intents: mpsc::UnboundedReceiver<ReconfigIntent>,
+    timeout: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let busy = Arc::new(Mutex::new(()));
+        while let Some(intent) = intents.recv().await {
+            if !logged_by_me(&raft, id, &intent) {
+                continue;
+            }
+            // One change at a time: the guard lives as long as the change.
+            let Ok(guard) = busy.clone().try_lock_owned() else {
+                answer(&proposer, &intent, Some(ErrorCode::ReconfigInProgress)).await;
+                continue;
+            };
+            let raft = raft.clone();
+            let proposer = proposer.clone();
+            tokio::spawn(async move {
+                let result = carry_out(&raft, id, &intent.voters, timeout).await;
+                match result {
+                    Ok(()) => answer(&proposer, &intent, None).await,
+                    Err(Some(code)) => answer(&proposer, &intent, Some(code)).await,
+                    // Leadership lost: the next leader knows nothing of it; the request's
+                    // node fails it as it fails every write at a leader change.
+                    Err(None) => {}
+                }
+                drop(guard);
+            });
+        }
+    })
+}
+
+/// True if this member leads the term whose leader logged the intent.
+fn logged_by_me(raft: &ZkRaft, id: NodeId, intent: &ReconfigIntent) -> bool {
+    let leader = intent.log_id.committed_leader_id();
+    if leader.node_id != id {
+        return false;
+    }
+    let m = raft.metrics().borrow_watched().clone();
+    m.current_leader == Some(id) && m.current_term == leader.term
+}
+
+/// Proposes the answer (and, on success, the new `/zookeeper/config`).
+async fn answer(proposer: &Proposer, intent: &ReconfigIntent, error: Option<ErrorCode>) {
+    let cmd = Command {
+        time_ms: now_ms(),
+        origin: intent.origin,
+        op: CommandOp::ReconfigDone { error },
+    };
+    if let Some(e) = proposer.submit(vec![cmd]).await.refused {
+        tracing::warn!("cannot log the end of a reconfig: {e}");
+    }
+}
+
+/// The membership change itself; `Err(None)` if leadership was lost on the way.
+async fn carry_out(
+    raft: &ZkRaft,
+    id: NodeId,
+    voters: &BTreeMap<NodeId, String>,
+    timeout: Duration,
+) -> Result<(), Option<ErrorCode>> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let membership = raft
+        .metrics()
+        .borrow_watched()
+        .membership_config
+        .membership()
+        .clone();
+    if membership.get_joint_config().len() > 1 {
+        return Err(Some(ErrorCode::ReconfigInProgress));
+    }
+    // A server that keeps its id at a new address: its node record changes first.
+    let moved: BTreeMap<NodeId, BasicNode> = voters
+        .iter()
+        .filter(|(v, rec)| membership.get_node(v).is_some_and(|n| &n.addr != *rec))
+        .map(|(v, rec)| (*v, BasicNode::new(rec.clone())))
+        .collect();
+    if !moved.is_empty() {
+        tracing::info!(?moved, "reconfig: new addresses");
+        within(
+            deadline,
+            raft.change_membership(ChangeMembers::SetNodes(moved), true),
+        )
+        .await?;
+    }
+    let mut added = BTreeSet::new();
+    for (&v, rec) in voters {
+        if membership.get_node(&v).is_none() {
+            tracing::info!(id = v, addr = %rec, "reconfig: adding a learner");
+            within(
+                deadline,
+                raft.add_learner(v, BasicNode::new(rec.clone()), false),
+            )
+            .await?;
+            added.insert(v);
+        }
+    }
+    if let Err(e) = quorum_synced(raft, id, voters, deadline).await {
+        tracing::warn!("reconfig refused: {e}");
+        remove_learners(raft, &added).await;
+        return Err(Some(ErrorCode::NewConfigNoQuorum));
+    }
+    let ids: BTreeSet<NodeId> = voters.keys().copied().collect();
+    tracing::info!(voters = ?ids, "reconfig: changing the voters (joint consensus)");
+    within(
+        deadline,
+        raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), false),
+    )
+    .await?;
+    tracing::info!(voters = ?voters.keys().collect::<Vec<_>>(), "reconfig committed");
+    Ok(())
+}
+
+/// Runs a membership call before `deadline`, mapping its failure onto the reconfig's answer.
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    call: impl std::future::Future<
+        Output = Result<
+            T,
+            RaftError<crate::types::TypeConfig, ClientWriteError<crate::types::TypeConfig>>,
+        >,
+    >,
+) -> Result<T, Option<ErrorCode>> {
+    match tokio::time::timeout_at(deadline, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(RaftError::APIError(
+            ClientWriteError::ForwardToLeader(_) | ClientWriteError::LogEntryDiscarded(_),
+        ))) => Err(None),
+        Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+            ChangeMembershipError::InProgress(_),
+        )))) => Err(Some(ErrorCode::ReconfigInProgress)),
+        Ok(Err(e)) => {
+            tracing::warn!("reconfig failed: {e}");
+            Err(Some(ErrorCode::NewConfigNoQuorum))
+        }
+        Err(_) => {
+            tracing::warn!("reconfig: no quorum of the new configuration in time");
+            Err(Some(ErrorCode::NewConfigNoQuorum))
+        }
+    }
+}
+
+/// Waits until a majority of `voters` holds the leader's log as it was when the wait began
+/// (the leader counts itself); Err with why once `deadline` passes.
+async fn quorum_synced(
+    raft: &ZkRaft,
+    id: NodeId,
+    voters: &BTreeMap<NodeId, String>,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    let mut metrics = raft.metrics();
+    let target = metrics.borrow_watched().last_log_index.unwrap_or(0);
+    loop {
+        let synced: Vec<NodeId> = {
+            let m = metrics.borrow_watched();
+            if m.current_leader != Some(id) {
+                return Err("no longer the leader".to_string());
+            }
+            let replication = m.replication.clone().unwrap_or_default();
+            voters
+                .keys()
+                .copied()
+                .filter(|v| {
+                    *v == id
+                        || replication
+                            .get(v)
+                            .and_then(|l| l.as_ref())
+                            .is_some_and(|l| l.index >= target)
+                })
+                .collect()
+        };
+        if synced.len() * 2 > voters.len() {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("raft stopped".to_string()),
+            Err(_) => {
+                return Err(format!(
+                    "only {synced:?} of {:?} caught up with index {target}",
+                    voters.keys().collect::<Vec<_>>()
+                ))
+            }
+        }
+    }
+}
+
+/// Takes back the learners a refused change added.
+async fn remove_learners(raft: &ZkRaft, added: &BTreeSet<NodeId>) {
+    if added.is_empty() {
+        return;
+    }
+    let call = raft.change_membership(ChangeMembers::RemoveNodes(added.clone()), false);
+    match tokio::time::timeout(Duration::from_secs(5), call).await {
+        Ok(Ok(_)) => tracing::info!(?added, "reconfig: learners removed again"),
+        Ok(Err(e)) => tracing::warn!(?added, "reconfig: learners not removed: {e}"),
+        Err(_) => tracing::warn!(?added, "reconfig: learners not removed in time"),
+    }
+}

@@ -1,0 +1,463 @@
+//! Membership that changes while the ensemble serves (issue 20 items 1 and 2), with real
+//! `zk-node` processes: `/zookeeper/config` in ZooKeeper's format with its version and
+//! watch, `reconfig` refused without permission or on a stale version, growing 3 → 5 under a
+//! write load with every acknowledged write kept, shrinking 5 → 3, and replacing a member
+//! lost for good by a new one at a new address.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use common::cluster::Cluster;
+use common::req::children;
+use common::req::create;
+use common::req::sync;
+use common::Frame;
+use common::Raw;
+use zk_testkit::zk_node::Single;
+use zk_wire::AuthPacket;
+use zk_wire::ErrorCode;
+use zk_wire::EventType;
+use zk_wire::GetDataRequest;
+use zk_wire::GetDataResponse;
+use zk_wire::ReconfigRequest;
+use zk_wire::Record;
+use zk_wire::Request;
+use zk_wire::WatcherEvent;
+
+/// `digest_id("super:test")`, as ZooKeeper's DigestAuthenticationProvider prints it.
+const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
+const DEADLINE: Duration = Duration::from_secs(30);
+const CONFIG: &str = "/zookeeper/config";
+
+fn enabled() -> Vec<&'static str> {
+    vec!["--reconfig-enabled", "--super-digest", SUPER_DIGEST]
+}
+
+fn as_super(raw: &mut Raw) {
+    raw.send_xid(
+        -4,
+        &Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: b"super:test".to_vec(),
+        }),
+    );
+    assert_eq!(raw.reply().0.err, 0, "addauth digest super:test");
+}
+
+fn get_config(raw: &mut Raw, watch: bool) -> (String, zk_wire::Stat) {
+    let (h, body) = raw.call(&Request::GetData(GetDataRequest {
+        path: CONFIG.into(),
+        watch,
+    }));
+    assert_eq!(h.err, 0, "getData {CONFIG}");
+    let r = GetDataResponse::from_bytes(&body).expect("GetDataResponse");
+    let text = String::from_utf8(r.data.unwrap_or_default()).expect("utf-8");
+    (text, r.stat)
+}
+
+/// Waits until `/zookeeper/config` shows `ids` as its participants; returns its text.
+fn wait_config(raw: &mut Raw, ids: &[u64]) -> (String, zk_wire::Stat) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (text, stat) = get_config(raw, false);
+        let shown: Vec<u64> = server_ids(&text);
+        if shown == ids {
+            return (text, stat);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "config never showed {ids:?}: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50)); // polling another process's state
+    }
+}
+
+fn server_ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("server."))
+        .filter_map(|l| l.split_once('=').and_then(|(n, _)| n.parse().ok()))
+        .collect()
+}
+
+fn version_of(text: &str) -> i64 {
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("version="))
+        .unwrap_or_else(|| panic!("no version line: {text:?}"));
+    i64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{hex}: {e}"))
+}
+
+fn reconfig(
+    raw: &mut Raw,
+    joining: Option<String>,
+    leaving: Option<&str>,
+    new_members: Option<String>,
+    version: i64,
+) -> (ErrorCode, Option<GetDataResponse>) {
+    let (h, body) = raw.call(&Request::Reconfig(ReconfigRequest {
+        joining_servers: joining,
+        leaving_servers: leaving.map(str::to_string),
+        new_members,
+        cur_config_id: version,
+    }));
+    let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+    let body = (err == ErrorCode::Ok)
+        .then(|| GetDataResponse::from_bytes(&body).expect("reconfig answers as getData"));
+    (err, body)
+}
+
+/// A reconfig as a ZooKeeper client must make it: its connection may be lost (the member
+/// stops serving for a moment while the leader changes), and then the outcome is unknown, so
+/// it connects again and asks again with version -1 (asking for the same members twice is
+/// harmless) until it gets an answer.
+fn reconfig_until_answered(
+    c: &Cluster,
+    id: u64,
+    joining: Option<String>,
+    leaving: Option<&str>,
+    new_members: Option<String>,
+    version: i64,
+) -> (ErrorCode, Option<GetDataResponse>) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut version = version;
+    loop {
+        let mut raw = session(c, id);
+        as_super(&mut raw);
+        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.clone(),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: new_members.clone(),
+            cur_config_id: version,
+        }));
+        match raw.read() {
+            Frame::Reply(h, body) if h.xid == xid => {
+                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+                let body = (err == ErrorCode::Ok).then(|| {
+                    GetDataResponse::from_bytes(&body).expect("reconfig answers as getData")
+                });
+                return (err, body);
+            }
+            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
+            Frame::Closed => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no answer to the reconfig\n{}",
+                    c.logs()
+                );
+                eprintln!("connection lost during a reconfig: asking again");
+                version = -1;
+            }
+        }
+    }
+}
+
+fn session(c: &Cluster, id: u64) -> Raw {
+    Raw::new_session_retrying(c.members[(id - 1) as usize].client, 10_000).0
+}
+
+/// A single node: reconfig is off unless enabled (ReconfigDisabled, ZooKeeper's default),
+/// and a standalone server cannot be reconfigured (Unimplemented), as in ZooKeeper.
+#[test]
+fn reconfig_is_off_by_default_and_standalone_cannot() {
+    for (flags, want) in [
+        (vec![], ErrorCode::ReconfigDisabled),
+        (enabled(), ErrorCode::Unimplemented),
+    ] {
+        let node = Single::start_with(&flags);
+        let (mut raw, _) = Raw::new_session(node.addr, 4000);
+        as_super(&mut raw);
+        let (err, _) = reconfig(&mut raw, None, Some("2"), None, -1);
+        assert_eq!(err, want, "{flags:?}");
+    }
+}
+
+/// `/zookeeper/config` holds the membership in ZooKeeper's format, its version the zxid
+/// that wrote it; `conf` shows the same lines and this node's id. Only the superuser may
+/// reconfig (the node's ACL is world:anyone READ), and a stale version is BadVersion.
+#[test]
+fn config_shows_the_members_and_reconfig_needs_the_superuser() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    c.wait_leader();
+    let mut raw = session(&c, 2);
+    let (text, stat) = wait_config(&mut raw, &[1, 2, 3]);
+    for m in &c.members {
+        let line = format!(
+            "server.{}=127.0.0.1:{}:{}:participant",
+            m.id,
+            m.peer.port(),
+            m.peer.port()
+        );
+        assert!(text.lines().any(|l| l == line), "{line} in {text:?}");
+    }
+    assert_eq!(
+        version_of(&text),
+        stat.mzxid,
+        "version = the zxid that wrote it"
+    );
+    let conf = zk_testkit::four_letter(c.members[1].client, "conf").expect("conf");
+    assert!(conf.contains("serverId=2\n"), "{conf}");
+    for line in text.lines() {
+        assert!(conf.contains(line), "conf shows {line}: {conf}");
+    }
+
+    let (err, _) = reconfig(&mut raw, None, Some("3"), None, -1);
+    assert_eq!(err, ErrorCode::NoAuth, "without the superuser");
+    as_super(&mut raw);
+    let (err, _) = reconfig(&mut raw, None, Some("3"), None, version_of(&text) + 1);
+    assert_eq!(err, ErrorCode::BadVersion);
+    let (err, _) = reconfig(&mut raw, Some("server.9=nonsense".into()), None, None, -1);
+    assert_eq!(err, ErrorCode::BadArguments);
+    let (again, _) = get_config(&mut raw, false);
+    assert_eq!(again, text, "nothing changed");
+}
+
+/// Grow 3 → 5 while a client writes, then shrink back to 3: each change answers with the
+/// new config (a watch on it fires), the joining members catch up and serve, and every
+/// acknowledged write is there afterwards, read through a new member.
+#[test]
+fn grow_to_five_under_writes_and_shrink_to_three() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    c.wait_leader();
+    let (four, five) = (c.add_member(), c.add_member());
+    c.start_member(four);
+    c.start_member(five);
+
+    // The write load: sequential creates through member 1, each acknowledged one recorded.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer_addr = c.members[0].client;
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut w, _) = Raw::new_session_retrying(writer_addr, 10_000);
+            assert_eq!(w.call(&create("/load", 0)).0.err, 0);
+            let mut acked = BTreeSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (h, body) = w.call(&create("/load/n-", 2));
+                if h.err == 0 {
+                    let r = zk_wire::CreateResponse::from_bytes(&body).expect("create");
+                    acked.insert(r.path);
+                }
+            }
+            acked
+        })
+    };
+
+    let mut raw = session(&c, 2);
+    as_super(&mut raw);
+    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    // A config watch fires on the change.
+    let (mut watcher, _) = Raw::new_session(c.members[2].client, 10_000);
+    get_config(&mut watcher, true);
+    let joining = format!("{},{}", c.server_spec(four), c.server_spec(five));
+    let (err, body) = reconfig(&mut raw, Some(joining), None, None, version_of(&text));
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let body = body.expect("the new config");
+    let grown = String::from_utf8(body.data.unwrap_or_default()).expect("utf-8");
+    assert_eq!(server_ids(&grown), vec![1, 2, 3, 4, 5], "{grown}");
+    assert_eq!(version_of(&grown), body.stat.mzxid);
+    assert!(grown.contains(&c.server_spec(four)[..]), "{grown}");
+    let event = loop {
+        match watcher.read() {
+            Frame::Reply(h, body) if h.xid == -1 => {
+                break WatcherEvent::from_bytes(&body).expect("event")
+            }
+            Frame::Reply(..) => {}
+            Frame::Closed => panic!("watcher closed"),
+        }
+    };
+    assert_eq!(
+        (event.event_type, event.path.as_str()),
+        (EventType::NodeDataChanged, CONFIG)
+    );
+    c.wait_leader();
+
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.join().expect("writer");
+    assert!(!acked.is_empty(), "the load wrote something");
+    let mut reader = session(&c, five);
+    assert_eq!(reader.call(&sync("/load")).0.err, 0);
+    let present = children(&mut reader, "/load");
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|p| !present.contains(p.trim_start_matches("/load/")))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+
+    // Shrink back to 3 (non-incremental here, as `reconfig -members`).
+    let members: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
+    let (err, body) = reconfig_until_answered(&c, 2, None, None, Some(members.join(",")), -1);
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let shrunk = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    assert_eq!(server_ids(&shrunk), vec![1, 2, 3], "{shrunk}");
+    c.kill9(four);
+    c.kill9(five);
+    c.wait_leader();
+    let mut after = session(&c, 3);
+    assert_eq!(after.call(&create("/after-shrink", 0)).0.err, 0);
+}
+
+/// A member lost for good (killed, its disk gone) is replaced by a new one with a new id at
+/// a new address; the ensemble keeps its data and serves through the new member.
+#[test]
+fn replace_a_lost_member() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let lost = (1..=3).find(|&i| i != leader).expect("a follower");
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    assert_eq!(raw.call(&create("/kept", 0)).0.err, 0);
+    c.kill9(lost);
+    c.wipe(lost);
+
+    let new = c.add_member();
+    c.start_member(new);
+    let (err, body) = reconfig(
+        &mut raw,
+        Some(c.server_spec(new)),
+        Some(&lost.to_string()),
+        None,
+        -1,
+    );
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let mut want: Vec<u64> = (1..=3).filter(|&i| i != lost).collect();
+    want.push(new);
+    assert_eq!(server_ids(&text), want, "{text}");
+    c.wait_leader();
+    let mut reader = session(&c, new);
+    assert_eq!(reader.call(&sync("/kept")).0.err, 0);
+    assert!(children(&mut reader, "/").contains("kept"));
+}
+
+const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/// Debian's zkCli.sh against zk-node: `config` shows the members, `reconfig -add` lets a
+/// waiting node in and `reconfig -remove` takes it out again, each printing the new config.
+#[test]
+fn zkcli_sh_config_and_reconfig() {
+    if !std::path::Path::new(ZKCLI).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{ZKCLI} missing on CI: apt-get install zookeeper"
+        );
+        eprintln!("skipping: {ZKCLI} not installed");
+        return;
+    }
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    c.wait_leader();
+    let mut raw = session(&c, 1);
+    wait_config(&mut raw, &[1, 2, 3]);
+    let four = c.add_member();
+    c.start_member(four);
+    let spec = c.server_spec(four);
+    let script = format!(
+        "addauth digest super:test\nconfig\nreconfig -add {spec}\nconfig\nreconfig -remove {four}\nconfig\nquit\n"
+    );
+    let mut child = std::process::Command::new("timeout")
+        .args(["90", ZKCLI, "-server", &c.members[0].client.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run zkCli.sh");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(script.as_bytes()).expect("script");
+    }
+    let out = child.wait_with_output().expect("zkCli.sh output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        all.matches("Committed new configuration").count(),
+        2,
+        "{all}\n{}",
+        c.logs()
+    );
+    let line4 = format!("server.{four}=");
+    assert!(
+        stdout.contains(&spec[..]),
+        "config shows the new member: {all}"
+    );
+    assert!(stdout.contains("server.1=127.0.0.1:"), "{all}");
+    assert!(!all.contains("Exception"), "{all}");
+    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    assert!(!text.contains(&line4), "{text}");
+}
+
+/// kill -9 of the leader while it carries out a reconfig (3 → 5): whatever point the change
+/// had reached, the survivors elect a leader that brings `/zookeeper/config` in line with the
+/// membership (finishing a change left joint), the ensemble serves, and a reconfig to five
+/// then succeeds (or finds it done).
+#[test]
+fn leader_killed_in_the_middle_of_a_reconfig() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let (four, five) = (c.add_member(), c.add_member());
+    c.start_member(four);
+    c.start_member(five);
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    assert_eq!(raw.call(&create("/before", 0)).0.err, 0);
+    let joining = format!("{},{}", c.server_spec(four), c.server_spec(five));
+    raw.send(&Request::Reconfig(ReconfigRequest {
+        joining_servers: Some(joining.clone()),
+        leaving_servers: None,
+        new_members: None,
+        cur_config_id: -1,
+    }));
+    c.kill9(leader);
+
+    let survivor = (1..=3).find(|&i| i != leader).expect("a survivor");
+    let mut raw = session(&c, survivor);
+    as_super(&mut raw);
+    let deadline = Instant::now() + DEADLINE;
+    let grown = loop {
+        let (err, body) = reconfig(&mut raw, Some(joining.clone()), None, None, -1);
+        if err == ErrorCode::Ok {
+            break String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+        }
+        // A change still under way (being finished) or no leader yet: ask again.
+        assert!(
+            matches!(
+                err,
+                ErrorCode::ReconfigInProgress
+                    | ErrorCode::NewConfigNoQuorum
+                    | ErrorCode::ConnectionLoss
+            ) && Instant::now() < deadline,
+            "{err:?}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200)); // retry interval of a client
+    };
+    assert_eq!(server_ids(&grown), vec![1, 2, 3, 4, 5], "{grown}");
+    c.start_member(leader);
+    c.wait_leader();
+    let mut reader = session(&c, four);
+    assert_eq!(reader.call(&sync("/")).0.err, 0);
+    assert!(children(&mut reader, "/").contains("before"));
+    let (text, _) = wait_config(&mut reader, &[1, 2, 3, 4, 5]);
+    assert_eq!(text, grown, "every member shows the same config");
+}
