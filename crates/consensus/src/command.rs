@@ -168,11 +168,11 @@ pub enum Outcome {
     /// The whole state was replaced by an installed snapshot (no entry of its own).
     SnapshotInstalled,
     /// A `reconfig` passed its checks: the leader that logged it now changes Raft's
-    /// membership to these voters (id -> membership record); its answer comes with
-    /// [`CommandOp::ReconfigDone`].
+    /// membership to these members (id -> membership record; observers are marked in
+    /// theirs); its answer comes with [`CommandOp::ReconfigDone`].
     ReconfigStarted {
-        /// The voters asked for.
-        voters: std::collections::BTreeMap<u64, String>,
+        /// The members asked for, participants and observers.
+        members: std::collections::BTreeMap<u64, String>,
     },
 }
 

@@ -4,10 +4,16 @@
 //! applies the same log renders the same text and judges a request the same way.
 //!
 //! A member's record is the string openraft keeps as its node (`BasicNode::addr`):
-//! `host:peerPort[:electionPort][;clientHost:clientPort]`. A member started from `--peers`
-//! has only `host:peerPort` (what every ensemble recorded before membership could change),
-//! so old logs and snapshots read unchanged; a member added by `reconfig` keeps the election
-//! port and client address the operator gave, so `/zookeeper/config` shows them back.
+//! `host:peerPort[:electionPort][:observer][;clientHost:clientPort]`. A member started from
+//! `--peers` has only `host:peerPort` (what every ensemble recorded before membership could
+//! change), so old logs and snapshots read unchanged; a member added by `reconfig` keeps the
+//! election port and client address the operator gave, so `/zookeeper/config` shows them back.
+//!
+//! Observers (ZooKeeper's non-voting members) are Raft learners whose record ends its server
+//! part with `:observer`: the mark is what tells a member that stays a learner (it serves
+//! clients) from a joining server a reconfig is catching up (it serves nothing yet), and it
+//! lives in Raft's membership, so logs and snapshots keep it. A record without it is a
+//! participant, as every record written before observers existed is.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +34,12 @@ pub struct MemberAddr {
     pub election_port: Option<u16>,
     /// The client address `host:port`, when known.
     pub client: Option<String>,
+    /// A non-voting member (ZooKeeper's `:observer`).
+    pub observer: bool,
 }
+
+/// The mark an observer's record carries at the end of its server part.
+const OBSERVER: &str = ":observer";
 
 fn port(s: &str) -> Option<u16> {
     s.parse::<u16>().ok().filter(|&p| p != 0)
@@ -53,6 +64,10 @@ impl MemberAddr {
             Some(c) => Some(split_host_port(c).map(|_| c.to_string())?),
             None => None,
         };
+        let (server, observer) = match server.strip_suffix(OBSERVER) {
+            Some(s) => (s, true),
+            None => (server, false),
+        };
         let (rest, last) = server.rsplit_once(':')?;
         let last = port(last)?;
         // host:peer:election, where `rest` is still `host:peer`.
@@ -62,6 +77,7 @@ impl MemberAddr {
                 peer_port,
                 election_port: Some(last),
                 client,
+                observer,
             });
         }
         let bracketed = rest.starts_with('[') && rest.ends_with(']');
@@ -70,12 +86,13 @@ impl MemberAddr {
             peer_port: last,
             election_port: None,
             client,
+            observer,
         })
     }
 
     /// Parses a ZooKeeper server spec as `reconfig` and `server.N=` give it:
     /// `host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`.
-    /// ZooKeeper asks a joining server for all three ports; observers are not built yet.
+    /// ZooKeeper asks a joining server for all three ports.
     pub fn from_zk_spec(spec: &str) -> Result<MemberAddr, &'static str> {
         let spec = spec.trim();
         let (server, client) = match spec.split_once(';') {
@@ -83,10 +100,12 @@ impl MemberAddr {
             None => (spec, None),
         };
         let mut server = server;
+        let mut observer = false;
         if let Some(rest) = server.strip_suffix(":participant") {
             server = rest;
-        } else if server.ends_with(":observer") {
-            return Err("observers are not supported yet");
+        } else if let Some(rest) = server.strip_suffix(OBSERVER) {
+            server = rest;
+            observer = true;
         }
         let (host_peer, election) = server
             .rsplit_once(':')
@@ -111,6 +130,7 @@ impl MemberAddr {
             peer_port,
             election_port: Some(election),
             client: Some(client),
+            observer,
         })
     }
 
@@ -119,6 +139,9 @@ impl MemberAddr {
         let mut s = format!("{}:{}", self.host, self.peer_port);
         if let Some(e) = self.election_port {
             s.push_str(&format!(":{e}"));
+        }
+        if self.observer {
+            s.push_str(OBSERVER);
         }
         if let Some(c) = &self.client {
             s.push(';');
@@ -138,10 +161,16 @@ impl MemberAddr {
         self.election_port.unwrap_or(self.peer_port)
     }
 
-    /// `server.N=…` as ZooKeeper's `QuorumServer.toString` prints a participant.
+    /// `server.N=…` as ZooKeeper's `QuorumServer.toString` prints it (`:participant` or
+    /// `:observer`).
     pub fn zk_line(&self, id: NodeId) -> String {
+        let kind = if self.observer {
+            "observer"
+        } else {
+            "participant"
+        };
         let mut s = format!(
-            "server.{id}={}:{}:{}:participant",
+            "server.{id}={}:{}:{}:{kind}",
             self.host,
             self.peer_port,
             self.shown_election_port()
@@ -160,32 +189,65 @@ pub fn dial_addr(record: &str) -> String {
     MemberAddr::parse(record).map_or_else(|| record.to_string(), |m| m.dial())
 }
 
-/// The voters of a uniform membership with their records; `None` while it is joint (a change
-/// under way).
-pub fn uniform_voters(m: &Membership<NodeId, BasicNode>) -> Option<BTreeMap<NodeId, String>> {
+/// True if this record marks an observer.
+pub fn is_observer(record: &str) -> bool {
+    MemberAddr::parse(record).is_some_and(|m| m.observer)
+}
+
+/// `record` with its observer mark set to `observer` (unchanged if it does not parse).
+pub fn with_observer(record: &str, observer: bool) -> String {
+    match MemberAddr::parse(record) {
+        Some(mut m) => {
+            m.observer = observer;
+            m.record()
+        }
+        None => record.to_string(),
+    }
+}
+
+/// The members of a uniform membership with their records, as `/zookeeper/config` lists
+/// them: every voter (a participant, whatever its record says: a member becoming an
+/// observer is marked before it stops voting) and every learner marked observer; a learner
+/// without the mark is a joining server still catching up, not a member yet. `None` while
+/// the membership is joint (a change under way).
+pub fn uniform_members(m: &Membership<NodeId, BasicNode>) -> Option<BTreeMap<NodeId, String>> {
     if m.get_joint_config().len() > 1 {
         return None;
     }
+    let voters: std::collections::BTreeSet<NodeId> = m.voter_ids().collect();
     Some(
-        m.voter_ids()
-            .map(|id| {
-                let record = m.get_node(&id).map(|n| n.addr.clone()).unwrap_or_default();
-                (id, record)
+        m.nodes()
+            .filter_map(|(id, node)| {
+                if voters.contains(id) {
+                    Some((*id, with_observer(&node.addr, false)))
+                } else {
+                    is_observer(&node.addr).then(|| (*id, node.addr.clone()))
+                }
             })
             .collect(),
     )
 }
 
-/// `/zookeeper/config`'s text for these voters at this version (ZooKeeper's
-/// `QuorumMaj.toString`: one `server.N=` line each, then `version=` in hex, no final newline);
+/// The ids of the participants (voters) among `members`.
+pub fn participants(members: &BTreeMap<NodeId, String>) -> std::collections::BTreeSet<NodeId> {
+    members
+        .iter()
+        .filter(|(_, record)| !is_observer(record))
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// `/zookeeper/config`'s text for these members at this version (ZooKeeper's
+/// `QuorumMaj.toString`: one `server.N=` line each, participants and observers alike in id
+/// order as its map of all members iterates, then `version=` in hex, no final newline);
 /// `None` without voters (nothing applied yet) or if a record is not an address (a lone
 /// member's name: nothing to show, as ZooKeeper's standalone server shows none).
-pub fn render(voters: &BTreeMap<NodeId, String>, version: i64) -> Option<String> {
-    if voters.is_empty() {
+pub fn render(members: &BTreeMap<NodeId, String>, version: i64) -> Option<String> {
+    if members.is_empty() {
         return None;
     }
     let mut out = String::new();
-    for (id, record) in voters {
+    for (id, record) in members {
         let m = MemberAddr::parse(record)?;
         out.push_str(&m.zk_line(*id));
         out.push('\n');
@@ -214,8 +276,9 @@ pub struct ReconfigSpec {
     pub new_members: Option<String>,
 }
 
-/// The membership `spec` asks for, from the current voters, as ZooKeeper's
-/// PrepRequestProcessor computes it; BadArguments (with why) for what it refuses.
+/// The membership `spec` asks for (participants and observers, id -> record), from the
+/// current members, as ZooKeeper's PrepRequestProcessor computes it; BadArguments (with why)
+/// for what it refuses.
 pub fn target(
     current: &BTreeMap<NodeId, String>,
     spec: &ReconfigSpec,
@@ -257,8 +320,9 @@ pub fn target(
             }
         }
     }
-    // ZooKeeper with standaloneEnabled (its default) refuses a config of fewer than 2 voters.
-    if next.len() < 2 {
+    // ZooKeeper with standaloneEnabled (its default) refuses a config of fewer than 2 voters;
+    // observers do not count.
+    if participants(&next).len() < 2 {
         return Err(bad(
             "Reconfig failed - new configuration must include at least 2 followers".to_string(),
         ));
@@ -324,7 +388,56 @@ mod tests {
             MemberAddr::from_zk_spec("h:1;h:3").is_err(),
             "no election port"
         );
-        assert!(MemberAddr::from_zk_spec("h:1:2:observer;3").is_err());
+        let o = MemberAddr::from_zk_spec("h:1:2:observer;3").unwrap();
+        assert!(o.observer);
+        assert_eq!(o.record(), "h:1:2:observer;0.0.0.0:3");
+        assert_eq!(o.zk_line(5), "server.5=h:1:2:observer;0.0.0.0:3");
+        assert!(MemberAddr::from_zk_spec("h:1:2:voter;3").is_err());
+    }
+
+    /// An observer's record keeps its mark through a parse; a record from before observers
+    /// existed (no mark) reads as a participant.
+    #[test]
+    fn observer_records_and_old_records() {
+        let o = MemberAddr::parse("zk4:2888:3888:observer;127.0.0.1:2181").unwrap();
+        assert!(o.observer);
+        assert_eq!((o.peer_port, o.election_port), (2888, Some(3888)));
+        assert_eq!(o.record(), "zk4:2888:3888:observer;127.0.0.1:2181");
+        assert_eq!(o.dial(), "zk4:2888");
+        let bare = MemberAddr::parse("zk4:2888:observer").unwrap();
+        assert!(bare.observer && bare.election_port.is_none());
+        assert_eq!(bare.record(), "zk4:2888:observer");
+        assert_eq!(dial_addr("[::1]:2888:observer"), "[::1]:2888");
+        for old in ["zk1:2888", "zk1:2888:3888;h:1"] {
+            assert!(!is_observer(old), "{old}");
+        }
+        assert_eq!(with_observer("zk1:2888", true), "zk1:2888:observer");
+        assert_eq!(with_observer("zk1:2888:1:observer;h:2", false), "zk1:2888:1;h:2");
+    }
+
+    /// Raft's membership: voters are participants (a stale mark on a voter does not make it
+    /// an observer), learners marked observer are observers, other learners (joining
+    /// servers being caught up) are not members yet; a joint membership has none to show.
+    #[test]
+    fn members_of_a_membership() {
+        let nodes: BTreeMap<NodeId, BasicNode> = [
+            (1, "a:1"),
+            (2, "b:1"),
+            (3, "c:1:observer"),
+            (4, "d:1:observer"),
+            (5, "e:1"),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id, BasicNode::new(r)))
+        .collect();
+        let m = Membership::new(vec![[1, 2, 3].into()], nodes.clone()).unwrap();
+        let members = uniform_members(&m).unwrap();
+        assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(members[&3], "c:1", "a voter is a participant");
+        assert_eq!(members[&4], "d:1:observer");
+        assert_eq!(participants(&members), [1, 2, 3].into());
+        let joint = Membership::new(vec![[1, 2, 3].into(), [1, 2].into()], nodes).unwrap();
+        assert_eq!(uniform_members(&joint), None);
     }
 
     /// ZooKeeper's `QuorumMaj.toString`: lines by id, the version in hex, no final newline.
@@ -339,6 +452,16 @@ mod tests {
              server.3=127.0.0.1:2890:2890:participant\n\
              server.4=h4:2891:3891:participant;127.0.0.1:2184\n\
              version=100000002"
+        );
+        // ZooKeeper lists all members in one map by id: an observer among the participants.
+        let mut with_observer = three();
+        with_observer.insert(2, "h2:2889:3889:observer;127.0.0.1:2182".into());
+        assert_eq!(
+            render(&with_observer, 0x10).unwrap(),
+            "server.1=127.0.0.1:2888:2888:participant\n\
+             server.2=h2:2889:3889:observer;127.0.0.1:2182\n\
+             server.3=127.0.0.1:2890:2890:participant\n\
+             version=10"
         );
         let lone = BTreeMap::from([(1, "standalone".to_string())]);
         assert_eq!(render(&lone, 1), None);
@@ -363,6 +486,47 @@ mod tests {
         };
         let t = target(&three(), &bulk).unwrap();
         assert_eq!(t.keys().copied().collect::<Vec<_>>(), vec![7, 8]);
+    }
+
+    /// Observers join and leave like participants but do not count towards the two voters
+    /// a configuration needs.
+    #[test]
+    fn observers_in_targets() {
+        let add = ReconfigSpec {
+            joining: Some("server.4=h:1:2:observer;3".into()),
+            leaving: None,
+            new_members: None,
+        };
+        let t = target(&three(), &add).unwrap();
+        assert_eq!(t[&4], "h:1:2:observer;0.0.0.0:3");
+        assert_eq!(participants(&t), [1, 2, 3].into());
+        let remove = ReconfigSpec {
+            joining: None,
+            leaving: Some("4".into()),
+            new_members: None,
+        };
+        assert_eq!(target(&t, &remove).unwrap(), three());
+        // Two voters and two observers: fine; one voter and three observers: refused.
+        let demote = ReconfigSpec {
+            joining: Some("server.3=127.0.0.1:2890:2890:observer;9".into()),
+            leaving: None,
+            new_members: None,
+        };
+        let t2 = target(&t, &demote).unwrap();
+        assert_eq!(participants(&t2), [1, 2].into());
+        let too_few = ReconfigSpec {
+            joining: Some("server.2=127.0.0.1:2889:2889:observer;9".into()),
+            leaving: None,
+            new_members: None,
+        };
+        let e = target(&t2, &too_few).unwrap_err();
+        assert_eq!(e.0, ErrorCode::BadArguments, "{}", e.1);
+        let bulk = ReconfigSpec {
+            joining: None,
+            leaving: None,
+            new_members: Some("server.1=a:1:2;3,server.2=b:1:2:observer;3".into()),
+        };
+        assert_eq!(target(&three(), &bulk).unwrap_err().0, ErrorCode::BadArguments);
     }
 
     #[test]

@@ -195,16 +195,16 @@ impl State {
         }
     }
 
-    /// The voters of the applied membership with their records; `None` while a change is
-    /// under way (joint).
-    pub fn voters(&self) -> Option<std::collections::BTreeMap<u64, String>> {
-        membership::uniform_voters(self.last_membership.membership())
+    /// The members of the applied membership (participants and observers) with their
+    /// records; `None` while a change is under way (joint).
+    pub fn members(&self) -> Option<std::collections::BTreeMap<u64, String>> {
+        membership::uniform_members(self.last_membership.membership())
     }
 
     /// `/zookeeper/config`'s text for the applied membership at `version`; `None` while a
     /// change is under way or for a lone member (nothing to show).
     pub fn rendered_config(&self, version: i64) -> Option<String> {
-        self.voters().and_then(|v| membership::render(&v, version))
+        self.members().and_then(|m| membership::render(&m, version))
     }
 
     /// True if `/zookeeper/config` shows other members than the applied membership has.
@@ -235,14 +235,14 @@ impl State {
         if let Err(code) = self.check_owner(id, owner) {
             return Outcome::Rejected(code);
         }
-        let Some(current) = self.voters() else {
+        let Some(current) = self.members() else {
             return Outcome::Rejected(ErrorCode::ReconfigInProgress);
         };
         if cur_config_id != -1 && cur_config_id != self.tree.config_version() {
             return Outcome::Rejected(ErrorCode::BadVersion);
         }
-        let voters = match membership::target(&current, spec) {
-            Ok(v) => v,
+        let members = match membership::target(&current, spec) {
+            Ok(m) => m,
             Err((code, _why)) => return Outcome::Rejected(code),
         };
         if let Err(code) = self
@@ -251,7 +251,7 @@ impl State {
         {
             return Outcome::Rejected(code);
         }
-        Outcome::ReconfigStarted { voters }
+        Outcome::ReconfigStarted { members }
     }
 
     /// Writes `/zookeeper/config` from the applied membership at `zxid` (its new version):

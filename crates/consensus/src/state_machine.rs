@@ -83,8 +83,8 @@ pub(crate) struct ReconfigIntent {
     pub(crate) log_id: LogId,
     /// The request waiting for its answer.
     pub(crate) origin: Option<Origin>,
-    /// The voters asked for (id -> membership record).
-    pub(crate) voters: std::collections::BTreeMap<u64, String>,
+    /// The members asked for (id -> membership record; observers marked).
+    pub(crate) members: std::collections::BTreeMap<u64, String>,
 }
 
 /// Where applied reconfig intents go (the member's reconfig task).
@@ -343,14 +343,14 @@ impl ZkStateMachine {
                     answers.reserve(cmds.len());
                     for cmd in cmds.iter() {
                         let (_, outcome) = st.apply(cmd);
-                        if let Outcome::ReconfigStarted { voters } = &outcome {
+                        if let Outcome::ReconfigStarted { members } = &outcome {
                             if let Some(sink) = self.intents.get() {
                                 // The receiver lives as long as the member; a closed one
                                 // means it is shutting down.
                                 let _ = sink.send(ReconfigIntent {
                                     log_id,
                                     origin: cmd.origin,
-                                    voters: voters.clone(),
+                                    members: members.clone(),
                                 });
                             }
                         }

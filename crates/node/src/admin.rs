@@ -57,6 +57,7 @@ pub fn answer(word: Word, node: &Node, asker: SocketAddr) -> String {
 fn peer_state(mode: Mode) -> &'static str {
     match mode {
         Mode::Leader => "leading - broadcast",
+        Mode::Observer => "observing - broadcast",
         Mode::Follower | Mode::Standalone => "following - broadcast",
     }
 }
@@ -192,16 +193,28 @@ fn startup_summaries(s: Option<Startup>) -> Vec<(&'static str, fourlw::SummarySt
     ]
 }
 
-/// `conf`'s ensemble part: the members Raft has (their election ports and client addresses
-/// as a reconfig gave them, else zoo.cfg's election port, else the peer port: Raft elects
-/// over it), and the version of `/zookeeper/config`.
-fn quorum_conf(node: &Node, facts: &RaftFacts) -> QuorumConf {
+/// `conf`'s ensemble part: the members Raft has, participants and observers by id as
+/// `/zookeeper/config` lists them (a learner not marked observer is a joining server, not a
+/// member yet), with their election ports and client addresses as a reconfig gave them, else
+/// zoo.cfg's election port, else the peer port (Raft elects over it); this node's
+/// `peerType` (1: observer); and the version of `/zookeeper/config`.
+fn quorum_conf(node: &Node, facts: &RaftFacts, mode: Mode) -> QuorumConf {
     let keys = &node.settings.quorum_conf;
-    let members: Vec<QuorumMember> = facts
+    let mut listed: Vec<(&u64, &String, bool)> = facts
         .voters
         .iter()
         .map(|(id, addr)| (id, addr, false))
-        .chain(facts.learners.iter().map(|(id, addr)| (id, addr, true)))
+        .chain(
+            facts
+                .learners
+                .iter()
+                .filter(|(_, addr)| zk_consensus::membership::is_observer(addr))
+                .map(|(id, addr)| (id, addr, true)),
+        )
+        .collect();
+    listed.sort_by_key(|(id, _, _)| **id);
+    let members: Vec<QuorumMember> = listed
+        .into_iter()
         .map(|(id, addr, observer)| match MemberAddr::parse(addr) {
             Some(m) => QuorumMember {
                 id: *id,
@@ -232,7 +245,7 @@ fn quorum_conf(node: &Node, facts: &RaftFacts) -> QuorumConf {
         election_alg: 3,
         election_port: own.map_or(0, |m| m.election_port).to_string(),
         quorum_port: own.map_or(0, |m| m.quorum_port).to_string(),
-        peer_type: 0,
+        peer_type: u32::from(mode == Mode::Observer),
         members,
         version: u64::try_from(version).unwrap_or(0),
     }
@@ -245,6 +258,8 @@ fn mode(node: &Node) -> Mode {
         Some(e) if e.peers.len() > 1 || e.peers.get(node.id).is_none() => {
             if node.is_leader() {
                 Mode::Leader
+            } else if node.backend.standing().role == zk_consensus::RaftRole::Observer {
+                Mode::Observer
             } else {
                 Mode::Follower
             }
@@ -445,7 +460,7 @@ pub fn gather(word: Word, node: &Node, asker: Option<SocketAddr>) -> ServerStats
             client_port_listen_backlog: -1,
             // ZooKeeper prints 0 for a standalone server.
             server_id: if mode == Mode::Standalone { 0 } else { s.id },
-            quorum: (mode != Mode::Standalone).then(|| quorum_conf(node, &facts)),
+            quorum: (mode != Mode::Standalone).then(|| quorum_conf(node, &facts, mode)),
         },
         env: fourlw::EnvInfo::from_process(),
         connections,

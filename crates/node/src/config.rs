@@ -909,18 +909,36 @@ impl Config {
         }
         let list = servers
             .iter()
-            .map(|(id, s)| format!("{id}={}", s.peer_addr()))
+            .map(|(id, s)| {
+                let kind = if s.observer { ":observer" } else { "" };
+                format!("{id}={}{kind}", s.peer_addr())
+            })
             .collect::<Vec<_>>()
             .join(",");
         let peers = list
             .parse()
             .map_err(|e| file_error(path, format!("server.N: {e}")))?;
         self.peers = Some(peers);
-        if !servers.contains_key(&self.id) {
+        let Some(own) = servers.get(&self.id) else {
             return Err(file_error(
                 path,
                 format!("myid {} is not one of the server.N lines", self.id),
             ));
+        };
+        // ZooKeeper's QuorumPeerConfig.setupPeerType: the server list decides.
+        if let Some(observer) = zoo.peer_type_observer.filter(|&o| o != own.observer) {
+            let name = |o: bool| if o { "OBSERVER" } else { "PARTICIPANT" };
+            notes.push(Note {
+                level: NoteLevel::Warn,
+                line: 0,
+                key: "peerType".into(),
+                text: format!(
+                    "Peer type from servers list ({}) doesn't match peerType ({}). \
+                     Defaulting to servers list.",
+                    name(own.observer),
+                    name(observer)
+                ),
+            });
         }
         Ok(())
     }
@@ -1210,6 +1228,27 @@ mod tests {
         assert_eq!(
             s.map(|s| s.client_addr.to_string()),
             Some("127.0.0.1:2183".into())
+        );
+    }
+
+    /// `server.N=...:observer` lines make observers in --peers; `peerType` that disagrees
+    /// with this server's own line is a warning and the line decides, as in ZooKeeper.
+    #[test]
+    fn zoo_cfg_observers() {
+        let text = format!("{ENSEMBLE}server.4=127.0.0.1:2891:3891:observer;2184\npeerType=observer\n");
+        let (_dir, loaded) = with_file(&text, Some("4"), &[]);
+        let (c, notes) = loaded.unwrap_or_else(|e| panic!("{e}"));
+        let e = c.settings().ok().and_then(|s| s.ensemble);
+        let e = e.unwrap_or_else(|| panic!("an ensemble"));
+        assert_eq!(e.peers.observers().iter().copied().collect::<Vec<_>>(), vec![4]);
+        assert_eq!(e.peers.get(4), Some("127.0.0.1:2891"));
+        assert!(!notes.iter().any(|n| n.key == "peerType"), "{notes:?}");
+        let (_dir, loaded) = with_file(&text, Some("2"), &[]);
+        let (_, notes) = loaded.unwrap_or_else(|e| panic!("{e}"));
+        let warned = notes.iter().find(|n| n.key == "peerType");
+        assert!(
+            warned.is_some_and(|n| n.text.contains("Defaulting to servers list")),
+            "{notes:?}"
         );
     }
 

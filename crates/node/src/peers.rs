@@ -1,13 +1,15 @@
-//! The `--peers` list: every member of the ensemble as `id=host:port`, this node included.
+//! The `--peers` list: every member of the ensemble as `id=host:port`, this node included;
+//! an observer (ZooKeeper's non-voting member) as `id=host:port:observer`.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
 /// Ensemble members by id; the address is each member's peer port (`host:port`, host names
-/// allowed, e.g. docker service names).
+/// allowed, e.g. docker service names), and which of them are observers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peers(BTreeMap<u64, String>);
+pub struct Peers(BTreeMap<u64, String>, BTreeSet<u64>);
 
 /// Why a `--peers` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,14 +27,22 @@ pub enum PeersError {
     #[error("id {0} is listed twice")]
     Duplicate(u64),
     /// The address has no port, or a bad one.
-    #[error("`{0}`: the address must be host:port with a port of 1..65535")]
+    #[error("`{0}`: the address must be host:port with a port of 1..65535, optionally followed by :observer")]
     BadAddress(String),
+    /// Every member is an observer.
+    #[error("every member is an observer: at least one must be a participant (a voter)")]
+    NoParticipant,
 }
 
 impl Peers {
-    /// The members.
+    /// The members with their peer addresses (`host:port`), observers included.
     pub fn members(&self) -> &BTreeMap<u64, String> {
         &self.0
+    }
+
+    /// The members that are observers.
+    pub fn observers(&self) -> &BTreeSet<u64> {
+        &self.1
     }
 
     /// The address of member `id`.
@@ -71,6 +81,7 @@ impl FromStr for Peers {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = BTreeMap::new();
+        let mut observers = BTreeSet::new();
         for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, addr) = entry
                 .split_once('=')
@@ -82,6 +93,13 @@ impl FromStr for Peers {
                 .filter(|&i| i != 0)
                 .ok_or_else(|| PeersError::BadId(entry.to_string()))?;
             let addr = addr.trim();
+            // ZooKeeper's server types; a participant needs no mark.
+            let addr = if let Some(a) = addr.strip_suffix(":observer") {
+                observers.insert(id);
+                a
+            } else {
+                addr.strip_suffix(":participant").unwrap_or(addr)
+            };
             if split_port(addr).is_none() {
                 return Err(PeersError::BadAddress(entry.to_string()));
             }
@@ -92,7 +110,10 @@ impl FromStr for Peers {
         if out.is_empty() {
             return Err(PeersError::Empty);
         }
-        Ok(Peers(out))
+        if observers.len() == out.len() {
+            return Err(PeersError::NoParticipant);
+        }
+        Ok(Peers(out, observers))
     }
 }
 
@@ -105,6 +126,9 @@ impl fmt::Display for Peers {
             }
             first = false;
             write!(f, "{id}={addr}")?;
+            if self.1.contains(id) {
+                f.write_str(":observer")?;
+            }
         }
         Ok(())
     }
@@ -135,6 +159,23 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.get(1), Some("zk1:2888"));
         assert_eq!(p.port_of(2), Some(2889));
+    }
+
+    #[test]
+    fn observers_are_marked() {
+        let p: Peers = "1=a:1,2=b:2:participant,3=c:3,4=[::1]:4:observer"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.get(4), Some("[::1]:4"));
+        assert_eq!(p.get(2), Some("b:2"));
+        assert_eq!(p.observers(), &BTreeSet::from([4]));
+        assert_eq!(p.to_string(), "1=a:1,2=b:2,3=c:3,4=[::1]:4:observer");
+        assert_eq!(p.to_string().parse::<Peers>().ok(), Some(p));
+        assert_eq!(
+            "1=a:1:observer".parse::<Peers>(),
+            Err(PeersError::NoParticipant)
+        );
+        assert!("1=a:1:voter".parse::<Peers>().is_err());
     }
 
     #[test]

@@ -168,6 +168,11 @@ impl Server {
             config.listen = listen;
         }
         config.dial = dial;
+        config.observers = settings
+            .ensemble
+            .as_ref()
+            .map(|e| e.peers.observers().clone())
+            .unwrap_or_default();
         config.peer_tls = peer_tls.as_ref().map(|(tls, _)| tls.clone());
         config.snapshot_every = settings.snapshot_every;
         config.keep_log = settings.log_keep;

@@ -8,9 +8,11 @@
 //!   `millis_since_quorum_ack`); cut off, it would otherwise keep answering reads from a past
 //!   that the majority has already moved on from.
 //! - A candidate (an election under way) does not serve.
-//! - A learner does not serve: it is a node waiting to be added by reconfig (or catching up
-//!   to be), not a member clients may count on (ZooKeeper's joining server serves once the
-//!   new config includes it).
+//! - An observer (a non-voting member) serves as a follower does: while it heard from its
+//!   leader within the cut-off.
+//! - A learner that is not an observer does not serve: it is a node waiting to be added by
+//!   reconfig (or catching up to be), not a member clients may count on (ZooKeeper's joining
+//!   server serves once the new config includes it).
 //!
 //! When serving stops, every client connection is closed and new handshakes are refused
 //! without an answer (the client tries the next server), as ZooKeeper does when it loses
@@ -41,7 +43,7 @@ use zk_consensus::Standing;
 pub fn may_serve(s: &Standing, cutoff_ms: u64, leader_heard_ms: Option<u64>) -> bool {
     match s.role {
         RaftRole::Leader => quorum_heard_ago_ms(s, cutoff_ms).is_some(),
-        RaftRole::Follower => {
+        RaftRole::Follower | RaftRole::Observer => {
             s.leader.is_some() && leader_heard_ms.is_some_and(|ms| ms <= cutoff_ms)
         }
         RaftRole::Learner | RaftRole::Candidate | RaftRole::Stopped => false,
@@ -130,7 +132,12 @@ mod tests {
         let members = (1..=voters)
             .map(|id| {
                 let addr = format!("zk{id}:2888");
-                (id, zk_consensus::Member { addr, voter: true })
+                let member = zk_consensus::Member {
+                    addr,
+                    voter: true,
+                    observer: false,
+                };
+                (id, member)
             })
             .collect();
         Standing {
@@ -162,6 +169,18 @@ mod tests {
         assert!(!may_serve(&candidate, 500, None));
         let stopped = standing(RaftRole::Stopped, Some(2), None, 3);
         assert!(!may_serve(&stopped, 500, Some(40)));
+    }
+
+    /// An observer serves as a follower does; a learner that is not one (a joining server)
+    /// never.
+    #[test]
+    fn observers_serve_like_followers_and_learners_do_not() {
+        let observer = standing(RaftRole::Observer, Some(2), None, 3);
+        assert!(may_serve(&observer, 500, Some(40)));
+        assert!(!may_serve(&observer, 500, Some(501)), "a silent leader");
+        assert!(!may_serve(&standing(RaftRole::Observer, None, None, 3), 500, Some(40)));
+        let learner = standing(RaftRole::Learner, Some(2), None, 3);
+        assert!(!may_serve(&learner, 500, Some(40)));
     }
 
     /// S9.4: a leader serves only while a quorum acknowledged it recently; a lone voter is

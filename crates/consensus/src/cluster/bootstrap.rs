@@ -8,6 +8,7 @@
 //! this node in (by log or snapshot) without an election.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use openraft::error::InitializeError;
@@ -68,10 +69,13 @@ pub(crate) async fn discover(
 }
 
 /// Forms the ensemble from `peers` if this node has never been part of one and no peer has;
-/// a joining node never does (the leader adds it by reconfig).
+/// a joining node never does (the leader adds it by reconfig), nor does an observer (Raft
+/// forms an ensemble from voters: the first leader adds the founding observers, see
+/// `founding`). The ensemble is formed with the participants of `peers` as voters.
 pub(crate) async fn form_if_new(
     node: &ClusterNode,
     peers: &BTreeMap<NodeId, String>,
+    observers: &BTreeSet<NodeId>,
     joining: bool,
 ) -> Result<(), ClusterError> {
     if node.raft.is_initialized().await.map_err(StartError::from)? {
@@ -81,6 +85,13 @@ pub(crate) async fn form_if_new(
         tracing::info!(
             id = node.id,
             "joining: not a member yet; serving nothing until a reconfig adds this node"
+        );
+        return Ok(());
+    }
+    if observers.contains(&node.id) {
+        tracing::info!(
+            id = node.id,
+            "observer: waiting for the ensemble's leader to add this node"
         );
         return Ok(());
     }
@@ -95,6 +106,7 @@ pub(crate) async fn form_if_new(
     }
     let members: BTreeMap<NodeId, BasicNode> = peers
         .iter()
+        .filter(|(id, _)| !observers.contains(id))
         .map(|(id, addr)| (*id, BasicNode::new(addr.clone())))
         .collect();
     match node.raft.initialize(members).await {

@@ -64,6 +64,11 @@ pub struct ClusterConfig {
     /// of them says the ensemble is formed, they are whom this node asks. Afterwards the
     /// membership is Raft's, changed by reconfig.
     pub peers: BTreeMap<NodeId, String>,
+    /// The members of `peers` that are observers (ZooKeeper's `:observer`): the ensemble is
+    /// formed with the others as voters, and its first leader adds these as non-voting
+    /// members. An observer never forms the ensemble itself. Every founding member needs the
+    /// same set.
+    pub observers: std::collections::BTreeSet<NodeId>,
     /// Where this node's peer gRPC server listens.
     pub listen: SocketAddr,
     /// Members to dial at another address than their `peers` entry (a proxy or NAT in
@@ -107,6 +112,7 @@ impl std::fmt::Debug for ClusterConfig {
         f.debug_struct("ClusterConfig")
             .field("node_id", &self.node_id)
             .field("peers", &self.peers)
+            .field("observers", &self.observers)
             .field("listen", &self.listen)
             .field("dial", &self.dial)
             .field("snapshot_every", &self.snapshot_every)
@@ -144,6 +150,7 @@ impl ClusterConfig {
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
             dial: BTreeMap::new(),
             peers,
+            observers: std::collections::BTreeSet::new(),
             snapshot_every: 100_000,
             keep_log: 1_000,
             tree_config: TreeConfig::default(),
@@ -194,6 +201,17 @@ impl ClusterConfig {
             .find(|&&id| id == self.node_id || !self.peers.contains_key(&id))
         {
             return Err(ClusterError::NotAPeer(stranger));
+        }
+        if let Some(&stranger) = self
+            .observers
+            .iter()
+            .find(|id| !self.peers.contains_key(id))
+        {
+            return Err(ClusterError::ObserverNotAPeer(stranger));
+        }
+        // The voters form the ensemble; one of them must be there to lead.
+        if self.peers.keys().all(|id| self.observers.contains(id)) {
+            return Err(ClusterError::NoVoters);
         }
         let t = &self.timing;
         if t.heartbeat.is_zero()

@@ -49,6 +49,12 @@ pub enum ClusterError {
     /// A dial address names this node or a node that is not in the peer list.
     #[error("a dial address is given for node {0}, which is not another member")]
     NotAPeer(NodeId),
+    /// An observer that is not in the peer list.
+    #[error("node {0} is listed as an observer but is not in the peer list")]
+    ObserverNotAPeer(NodeId),
+    /// Every member of the peer list is an observer: nobody could lead.
+    #[error("every member is an observer: an ensemble needs voting members (participants)")]
+    NoVoters,
     /// A peer address is not `host:port`.
     #[error("peer address `{0}` is not host:port with a port of 1..65535")]
     BadAddress(String),

@@ -6,6 +6,7 @@ mod bootstrap;
 mod config;
 mod duties;
 mod error;
+mod founding;
 mod leader_link;
 mod node;
 pub(crate) mod prevote;

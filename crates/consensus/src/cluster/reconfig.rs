@@ -5,7 +5,9 @@
 //! term that logged it acts: each joining server is added as a learner and must catch up, a
 //! quorum of the new voters must be caught up (ZooKeeper's `isQuorumSynced`, else
 //! NewConfigNoQuorum rather than a change that could never commit), then
-//! `change_membership` goes through joint consensus to the new voters. The answer is a
+//! `change_membership` goes through joint consensus to the new voters. Observers are Raft
+//! learners marked as such in their record (`membership`): added as learners and never
+//! promoted, they do not take part in the quorum check or the joint consensus. The answer is a
 //! `CommandOp::ReconfigDone` with the request's origin, which writes `/zookeeper/config` at
 //! its own zxid (the new version) on every member. One change at a time: a request that
 //! arrives while one is carried out is answered ReconfigInProgress.
@@ -30,6 +32,7 @@ use crate::command::now_ms;
 use crate::command::Command;
 use crate::command::CommandOp;
 use crate::grpc::submit::Proposer;
+use crate::membership;
 use crate::state_machine::ReconfigIntent;
 use crate::types::NodeId;
 use crate::types::ZkRaft;
@@ -56,7 +59,7 @@ pub(crate) fn spawn_reconfigurer(
             let raft = raft.clone();
             let proposer = proposer.clone();
             tokio::spawn(async move {
-                let result = carry_out(&raft, id, &intent.voters, timeout).await;
+                let result = carry_out(&raft, id, &intent.members, timeout).await;
                 match result {
                     Ok(()) => answer(&proposer, &intent, None).await,
                     Err(Some(code)) => answer(&proposer, &intent, Some(code)).await,
@@ -92,11 +95,12 @@ async fn answer(proposer: &Proposer, intent: &ReconfigIntent, error: Option<Erro
     }
 }
 
-/// The membership change itself; `Err(None)` if leadership was lost on the way.
+/// The membership change itself (to `members`: participants, and observers by their
+/// records' mark); `Err(None)` if leadership was lost on the way.
 async fn carry_out(
     raft: &ZkRaft,
     id: NodeId,
-    voters: &BTreeMap<NodeId, String>,
+    members: &BTreeMap<NodeId, String>,
     timeout: Duration,
 ) -> Result<(), Option<ErrorCode>> {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -109,22 +113,21 @@ async fn carry_out(
     if membership.get_joint_config().len() > 1 {
         return Err(Some(ErrorCode::ReconfigInProgress));
     }
-    // A server that keeps its id at a new address: its node record changes first.
-    let moved: BTreeMap<NodeId, BasicNode> = voters
-        .iter()
-        .filter(|(v, rec)| membership.get_node(v).is_some_and(|n| &n.addr != *rec))
-        .map(|(v, rec)| (*v, BasicNode::new(rec.clone())))
-        .collect();
-    if !moved.is_empty() {
-        tracing::info!(?moved, "reconfig: new addresses");
+    let voters = membership::participants(members);
+    let current_voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+    let records = Records::plan(&membership, &current_voters, members);
+    // New addresses, and members about to become observers, get their record first; an
+    // observer about to vote keeps its mark (it goes on serving) until it does.
+    if !records.before.is_empty() {
+        tracing::info!(records = ?records.before, "reconfig: new member records");
         within(
             deadline,
-            raft.change_membership(ChangeMembers::SetNodes(moved), true),
+            raft.change_membership(ChangeMembers::SetNodes(records.before.clone()), true),
         )
         .await?;
     }
     let mut added = BTreeSet::new();
-    for (&v, rec) in voters {
+    for (&v, rec) in members {
         if membership.get_node(&v).is_none() {
             tracing::info!(id = v, addr = %rec, "reconfig: adding a learner");
             within(
@@ -135,20 +138,88 @@ async fn carry_out(
             added.insert(v);
         }
     }
-    if let Err(e) = quorum_synced(raft, id, voters, deadline).await {
-        tracing::warn!("reconfig refused: {e}");
-        remove_learners(raft, &added).await;
-        return Err(Some(ErrorCode::NewConfigNoQuorum));
+    if voters != current_voters {
+        if let Err(e) = quorum_synced(raft, id, &voters, deadline).await {
+            tracing::warn!("reconfig refused: {e}");
+            remove_learners(raft, &added).await;
+            return Err(Some(ErrorCode::NewConfigNoQuorum));
+        }
+        // A voter that stays as an observer must stay a learner; the others leave at once.
+        let retain = current_voters
+            .iter()
+            .any(|v| !voters.contains(v) && members.contains_key(v));
+        tracing::info!(voters = ?voters, "reconfig: changing the voters (joint consensus)");
+        within(
+            deadline,
+            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), retain),
+        )
+        .await?;
     }
-    let ids: BTreeSet<NodeId> = voters.keys().copied().collect();
-    tracing::info!(voters = ?ids, "reconfig: changing the voters (joint consensus)");
-    within(
-        deadline,
-        raft.change_membership(ChangeMembers::ReplaceAllVoters(ids), false),
-    )
-    .await?;
-    tracing::info!(voters = ?voters.keys().collect::<Vec<_>>(), "reconfig committed");
+    // Observers removed, and voters kept as learners that are not members any more.
+    let gone: BTreeSet<NodeId> = raft
+        .metrics()
+        .borrow_watched()
+        .membership_config
+        .membership()
+        .nodes()
+        .map(|(n, _)| *n)
+        .filter(|n| !members.contains_key(n))
+        .collect();
+    if !gone.is_empty() {
+        tracing::info!(?gone, "reconfig: removing members that are not voters");
+        within(
+            deadline,
+            raft.change_membership(ChangeMembers::RemoveNodes(gone), false),
+        )
+        .await?;
+    }
+    if !records.after.is_empty() {
+        within(
+            deadline,
+            raft.change_membership(ChangeMembers::SetNodes(records.after.clone()), false),
+        )
+        .await?;
+    }
+    tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "reconfig committed");
     Ok(())
+}
+
+/// The record changes of existing members, in two steps around the change of voters.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Records {
+    /// Set before the voters change: new addresses and new observer marks.
+    before: BTreeMap<NodeId, BasicNode>,
+    /// Set after: the final record of an observer that became a participant.
+    after: BTreeMap<NodeId, BasicNode>,
+}
+
+impl Records {
+    fn plan(
+        membership: &openraft::Membership<NodeId, BasicNode>,
+        current_voters: &BTreeSet<NodeId>,
+        members: &BTreeMap<NodeId, String>,
+    ) -> Records {
+        let mut r = Records::default();
+        for (v, rec) in members {
+            let Some(node) = membership.get_node(v) else {
+                continue;
+            };
+            let was_observer =
+                !current_voters.contains(v) && membership::is_observer(&node.addr);
+            let first = if was_observer {
+                membership::with_observer(rec, true)
+            } else {
+                rec.clone()
+            };
+            if first != node.addr {
+                r.before.insert(*v, BasicNode::new(first.clone()));
+            }
+            if &first != rec {
+                r.after.insert(*v, BasicNode::new(rec.clone()));
+            }
+        }
+        r
+    }
 }
 
 /// Runs a membership call before `deadline`, mapping its failure onto the reconfig's answer.
@@ -185,7 +256,7 @@ async fn within<T>(
 async fn quorum_synced(
     raft: &ZkRaft,
     id: NodeId,
-    voters: &BTreeMap<NodeId, String>,
+    voters: &BTreeSet<NodeId>,
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
     let mut metrics = raft.metrics();
@@ -198,7 +269,7 @@ async fn quorum_synced(
             }
             let replication = m.replication.clone().unwrap_or_default();
             voters
-                .keys()
+                .iter()
                 .copied()
                 .filter(|v| {
                     *v == id
@@ -217,8 +288,7 @@ async fn quorum_synced(
             Ok(Err(_)) => return Err("raft stopped".to_string()),
             Err(_) => {
                 return Err(format!(
-                    "only {synced:?} of {:?} caught up with index {target}",
-                    voters.keys().collect::<Vec<_>>()
+                    "only {synced:?} of {voters:?} caught up with index {target}"
                 ))
             }
         }
@@ -235,5 +305,48 @@ async fn remove_learners(raft: &ZkRaft, added: &BTreeSet<NodeId>) {
         Ok(Ok(_)) => tracing::info!(?added, "reconfig: learners removed again"),
         Ok(Err(e)) => tracing::warn!(?added, "reconfig: learners not removed: {e}"),
         Err(_) => tracing::warn!(?added, "reconfig: learners not removed in time"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn membership(voters: &[NodeId], nodes: &[(NodeId, &str)]) -> openraft::Membership<NodeId, BasicNode> {
+        let nodes: BTreeMap<NodeId, BasicNode> =
+            nodes.iter().map(|(id, r)| (*id, BasicNode::new(*r))).collect();
+        openraft::Membership::new(vec![voters.iter().copied().collect()], nodes)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A voter turning observer is marked before it stops voting; an observer turning
+    /// participant keeps its mark (and serves) until it votes, then gets its record; a new
+    /// address is set first; unchanged members are left alone.
+    #[test]
+    fn records_change_around_the_vote() {
+        let m = membership(&[1, 2, 3], &[(1, "a:1"), (2, "b:1"), (3, "c:1"), (4, "d:1:observer")]);
+        let voters: BTreeSet<NodeId> = [1, 2, 3].into();
+        let target: BTreeMap<NodeId, String> = [
+            (1, "a:1"),
+            (2, "b:9"),
+            (3, "c:1:observer"),
+            (4, "d:1:2;h:3"),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id, r.to_string()))
+        .collect();
+        let r = Records::plan(&m, &voters, &target);
+        let addrs = |b: &BTreeMap<NodeId, BasicNode>| {
+            b.iter().map(|(id, n)| (*id, n.addr.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            addrs(&r.before),
+            vec![
+                (2, "b:9".to_string()),
+                (3, "c:1:observer".to_string()),
+                (4, "d:1:2:observer;h:3".to_string())
+            ]
+        );
+        assert_eq!(addrs(&r.after), vec![(4, "d:1:2;h:3".to_string())]);
     }
 }

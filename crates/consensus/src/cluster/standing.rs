@@ -21,8 +21,12 @@ pub enum RaftRole {
     Leader,
     /// It follows a leader (or waits for one) and votes.
     Follower,
-    /// It follows without a vote.
+    /// It follows without a vote and is not a member yet: a joining server being caught up
+    /// (or one removed), serving nothing.
     Learner,
+    /// It follows without a vote as an observer (a learner whose record is marked so): it
+    /// serves clients like a follower, never counts towards a quorum, never stands.
+    Observer,
     /// It stands for election.
     Candidate,
     /// Raft has stopped (shut down, or a fatal error).
@@ -63,6 +67,8 @@ pub struct Member {
     pub addr: String,
     /// It votes (else it is a learner).
     pub voter: bool,
+    /// A learner marked observer (never set on a voter).
+    pub observer: bool,
 }
 
 impl Standing {
@@ -77,7 +83,14 @@ impl Standing {
             (Err(_), _) | (_, ServerState::Shutdown) => RaftRole::Stopped,
             (Ok(()), ServerState::Leader) => RaftRole::Leader,
             (Ok(()), ServerState::Follower) => RaftRole::Follower,
-            (Ok(()), ServerState::Learner) => RaftRole::Learner,
+            (Ok(()), ServerState::Learner) => {
+                let me = m.membership_config.membership().get_node(&m.id);
+                if me.is_some_and(|n| crate::membership::is_observer(&n.addr)) {
+                    RaftRole::Observer
+                } else {
+                    RaftRole::Learner
+                }
+            }
             (Ok(()), ServerState::Candidate) => RaftRole::Candidate,
         };
         let index = |l: Option<&LogId>| l.map_or(0, |l| l.index);
@@ -102,7 +115,15 @@ impl Standing {
             .map(|(&id, node)| {
                 let voter = membership.voter_ids().any(|v| v == id);
                 let addr = node.addr.clone();
-                (id, Member { addr, voter })
+                let observer = !voter && crate::membership::is_observer(&addr);
+                (
+                    id,
+                    Member {
+                        addr,
+                        voter,
+                        observer,
+                    },
+                )
             })
             .collect();
         Standing {
@@ -215,5 +236,33 @@ mod tests {
         m.running_state = Ok(());
         m.state = ServerState::Candidate;
         assert_eq!(Standing::from_metrics(&m).role, RaftRole::Candidate);
+    }
+
+    /// A learner is an observer only if its own record is marked so.
+    #[test]
+    fn a_marked_learner_observes() {
+        let mut m = RaftMetrics::<TypeConfig>::new_initial(4);
+        m.state = ServerState::Learner;
+        let nodes: BTreeMap<NodeId, BasicNode> = [
+            (1, "zk1:2888"),
+            (2, "zk2:2888"),
+            (3, "zk3:2888"),
+            (4, "zk4:2888:observer"),
+            (5, "zk5:2888"),
+        ]
+        .into_iter()
+        .map(|(id, r)| (id, BasicNode::new(r)))
+        .collect();
+        m.membership_config = Arc::new(StoredMembership::new(
+            None,
+            Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes).unwrap(),
+        ));
+        let s = Standing::from_metrics(&m);
+        assert_eq!(s.role, RaftRole::Observer);
+        assert_eq!(s.voters(), 3);
+        assert!(s.members[&4].observer && !s.members[&4].voter);
+        assert!(!s.members[&5].observer);
+        m.id = 5;
+        assert_eq!(Standing::from_metrics(&m).role, RaftRole::Learner);
     }
 }

@@ -15,6 +15,7 @@ use crate::cluster::bootstrap;
 use crate::cluster::config::staggered_snapshot_threshold;
 use crate::cluster::duties::spawn_config_sync;
 use crate::cluster::duties::spawn_leader_duties;
+use crate::cluster::founding::spawn_founding_observers;
 use crate::cluster::leader_link::spawn_leader_link;
 use crate::cluster::node::Tasks;
 use crate::cluster::prevote::spawn_election_driver;
@@ -224,6 +225,13 @@ pub async fn start_cluster(
         config.reconfig_timeout,
     );
     let address_book = spawn_address_book(&raft, channels.clone());
+    let founding_observers: std::collections::BTreeMap<NodeId, String> = config
+        .peers
+        .iter()
+        .filter(|(p, _)| config.observers.contains(p))
+        .map(|(p, addr)| (*p, addr.clone()))
+        .collect();
+    let founding = spawn_founding_observers(raft.clone(), proposer.clone(), founding_observers);
     let snapshots = spawn_snapshot_trigger(
         raft.clone(),
         &state,
@@ -255,6 +263,7 @@ pub async fn start_cluster(
             config_sync,
             reconfigs,
             address_book,
+            founding,
         ]),
         released,
         metrics,
@@ -281,7 +290,8 @@ pub async fn start_cluster(
             "--peers differs from the replicated membership, which is the one followed"
         );
     }
-    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, joining).await {
+    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, &config.observers, joining).await
+    {
         let _ = node.shutdown(config.timing.rpc_timeout).await;
         return Err(e);
     }

@@ -439,9 +439,9 @@ fn reconfig_is_judged_as_zookeeper_judges_it() {
         Outcome::Rejected(ErrorCode::BadArguments)
     );
     match rejected(&mut st, reconfig_op(session, super_id(), v)) {
-        Outcome::ReconfigStarted { voters } => {
-            assert_eq!(voters.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
-            assert_eq!(voters[&4], "10.0.0.4:2888:3888;0.0.0.0:2181");
+        Outcome::ReconfigStarted { members } => {
+            assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
+            assert_eq!(members[&4], "10.0.0.4:2888:3888;0.0.0.0:2181");
         }
         other => panic!("not started: {other:?}"),
     }
@@ -474,4 +474,85 @@ fn a_reconfig_ends_with_the_config_written_or_its_error() {
     );
     assert_eq!(failed, Outcome::Rejected(ErrorCode::NewConfigNoQuorum));
     assert_eq!(st.tree.config_version(), zxid, "a failure writes nothing");
+}
+
+/// A membership of voters 1..=3 with member 4 a learner marked observer and member 5 a
+/// plain learner (a joining server still catching up).
+fn with_observer() -> State {
+    use std::collections::BTreeMap;
+    let mut st = fresh();
+    let nodes: BTreeMap<u64, openraft::BasicNode> = [
+        (1, "10.0.0.1:2888"),
+        (2, "10.0.0.2:2888"),
+        (3, "10.0.0.3:2888"),
+        (4, "10.0.0.4:2888:3888:observer;10.0.0.4:2181"),
+        (5, "10.0.0.5:2888"),
+    ]
+    .into_iter()
+    .map(|(id, r)| (id, openraft::BasicNode::new(r)))
+    .collect();
+    let m = openraft::Membership::new(vec![[1, 2, 3].into()], nodes).expect("membership");
+    st.last_membership = crate::types::StoredMembership::new(None, m);
+    st
+}
+
+/// `/zookeeper/config` lists an observer among the participants by id (ZooKeeper's one map
+/// of all members), with `:observer`; a joining learner is not listed; the mark survives a
+/// snapshot.
+#[test]
+fn observers_are_listed_and_kept_by_snapshots() {
+    let mut st = with_observer();
+    let (zxid, _) = apply(&mut st, 1, CommandOp::SyncConfig);
+    let text = String::from_utf8(st.tree.config_data().to_vec()).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "server.1=10.0.0.1:2888:2888:participant\nserver.2=10.0.0.2:2888:2888:participant\n\
+             server.3=10.0.0.3:2888:2888:participant\n\
+             server.4=10.0.0.4:2888:3888:observer;10.0.0.4:2181\nversion={zxid:x}"
+        )
+    );
+    let bytes = crate::snapshot::encode_state(&st).expect("encode");
+    let back = crate::snapshot::decode_state(&bytes, zk_store::TreeConfig::default())
+        .expect("decode");
+    assert_eq!(back.members(), st.members());
+    assert!(!back.config_stale());
+}
+
+/// A reconfig may add or remove observers; one that would leave fewer than two voters,
+/// observers or not, is BadArguments, as in ZooKeeper.
+#[test]
+fn reconfig_of_observers_is_judged_on_the_voters() {
+    let mut st = with_observer();
+    let (session, _) = apply(&mut st, 1, CommandOp::CreateSession { timeout_ms: 4000 });
+    let op = |joining: Option<&str>, leaving: Option<&str>| CommandOp::Reconfig {
+        session_id: session,
+        owner: Some(owner(1)),
+        auth: super_id(),
+        spec: crate::membership::ReconfigSpec {
+            joining: joining.map(str::to_string),
+            leaving: leaving.map(str::to_string),
+            new_members: None,
+        },
+        cur_config_id: -1,
+    };
+    match apply(&mut st, 2, op(Some("server.6=10.0.0.6:2888:3888:observer;2181"), None)).1 {
+        Outcome::ReconfigStarted { members } => {
+            assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4, 6]);
+            assert_eq!(members[&6], "10.0.0.6:2888:3888:observer;0.0.0.0:2181");
+            assert_eq!(members[&4], "10.0.0.4:2888:3888:observer;10.0.0.4:2181");
+        }
+        other => panic!("not started: {other:?}"),
+    }
+    match apply(&mut st, 3, op(None, Some("4"))).1 {
+        Outcome::ReconfigStarted { members } => {
+            assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        }
+        other => panic!("not started: {other:?}"),
+    }
+    assert_eq!(
+        apply(&mut st, 4, op(None, Some("1,2"))).1,
+        Outcome::Rejected(ErrorCode::BadArguments),
+        "one voter and an observer"
+    );
 }

@@ -227,7 +227,7 @@ fn connections_only(s: &ServerStats) -> Map<String, Value> {
 fn dump(s: &ServerStats) -> Map<String, Value> {
     let mut expiry: Map<String, Value> = Map::new();
     // A follower does not own expiry (ZooKeeper's learners list no expiry times either).
-    if s.mode != Mode::Follower {
+    if !matches!(s.mode, Mode::Follower | Mode::Observer) {
         for x in &s.sessions {
             let ids = expiry
                 .entry(x.expires_at_ms.to_string())

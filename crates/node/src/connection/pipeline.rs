@@ -714,7 +714,9 @@ impl<'a> Pipeline<'a> {
     /// as ZooKeeper's follower holds a sync until its leader answers: failing the gate closes
     /// the client's connection.
     fn sync_gate(&self) -> Option<oneshot::Receiver<Result<(), String>>> {
-        if self.node.backend.standing().voters() <= 1 {
+        // The lone voter itself; an observer of a lone voter still asks it.
+        let standing = self.node.backend.standing();
+        if standing.voters() <= 1 && standing.role == zk_consensus::RaftRole::Leader {
             return None;
         }
         let backend = self.node.backend.clone();

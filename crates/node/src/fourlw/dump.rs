@@ -17,7 +17,7 @@ use super::stats::ServerStats;
 pub(crate) fn dump(s: &ServerStats) -> String {
     let mut out = String::from("SessionTracker dump:\n");
     match s.mode {
-        Mode::Follower => {
+        Mode::Follower | Mode::Observer => {
             let _ = writeln!(out, "Global Sessions({}):", s.sessions.len());
             let mut sessions: Vec<_> = s.sessions.iter().collect();
             sessions.sort_by_key(|x| x.session_id);

@@ -82,11 +82,11 @@ pub(crate) fn mntr(s: &ServerStats) -> String {
 pub(crate) fn entries(s: &ServerStats) -> Vec<(String, Value)> {
     let quorum = match s.mode {
         Mode::Standalone => None,
-        Mode::Leader | Mode::Follower => s.quorum.as_ref(),
+        Mode::Leader | Mode::Follower | Mode::Observer => s.quorum.as_ref(),
     };
     let leader = match s.mode {
         Mode::Leader => s.leader.as_ref(),
-        Mode::Standalone | Mode::Follower => None,
+        Mode::Standalone | Mode::Follower | Mode::Observer => None,
     };
     let metrics = s.metrics.as_ref();
     let num = |v: u64| Some(Value::Int(i64::try_from(v).unwrap_or(i64::MAX)));

@@ -81,6 +81,8 @@ pub enum Mode {
     Leader,
     /// A follower of the leader.
     Follower,
+    /// A non-voting member following the leader (ZooKeeper's observer).
+    Observer,
 }
 
 impl Mode {
@@ -90,6 +92,7 @@ impl Mode {
             Mode::Standalone => "standalone",
             Mode::Leader => "leader",
             Mode::Follower => "follower",
+            Mode::Observer => "observer",
         }
     }
 }

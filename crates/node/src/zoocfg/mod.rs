@@ -79,6 +79,9 @@ pub struct ZooCfg {
     /// quorumListenOnAllIPs: listen for peers on every interface instead of this member's
     /// own `server.N` address.
     pub quorum_listen_on_all_ips: bool,
+    /// peerType: `Some(true)` for `observer`, `Some(false)` for `participant`. As in
+    /// ZooKeeper, this server's own `server.N` line decides; a disagreement is a warning.
+    pub peer_type_observer: Option<bool>,
     /// dynamicConfigFile: where the `server.N` lines are instead.
     pub dynamic_config_file: Option<PathBuf>,
     /// admin.enableServer, admin.serverAddress, admin.serverPort.
@@ -330,8 +333,8 @@ impl Reader {
                 self.info(e, "accepted, not used: members elect a leader with Raft");
             }
             "peerType" => match v.to_ascii_lowercase().as_str() {
-                "participant" => {}
-                "observer" => return Err(bad(e, observers_unsupported())),
+                "participant" => self.cfg.peer_type_observer = Some(false),
+                "observer" => self.cfg.peer_type_observer = Some(true),
                 _ => return Err(bad(e, format!("Unrecognised peertype: {v}"))),
             },
             "admin.enableServer" => self.cfg.admin.enable_server = Some(boolean(e)?),
@@ -637,10 +640,6 @@ impl Reader {
     }
 }
 
-fn observers_unsupported() -> &'static str {
-    "observers are not supported yet: every server.N is a voting member in zk-node"
-}
-
 fn server_entry(e: &properties::Entry, id: &str) -> Result<(u64, ServerLine), ZooCfgError> {
     let id = match id.parse::<u64>() {
         Ok(0) => return Err(bad(e, "zk-node needs server ids of 1 or more")),
@@ -648,9 +647,6 @@ fn server_entry(e: &properties::Entry, id: &str) -> Result<(u64, ServerLine), Zo
         Err(_) => return Err(bad(e, format!("{id} is not a server id (a number)"))),
     };
     let line = ServerLine::parse(&e.value).map_err(|r| bad(e, r))?;
-    if line.observer {
-        return Err(bad(e, observers_unsupported()));
-    }
     let unspecified = line
         .host
         .trim_matches(['[', ']'])

@@ -174,17 +174,12 @@ fn bad_server_lines() {
             "server.1=zk1:2888:3888:voter",
             "Unrecognised peertype: voter",
         ),
-        (
-            "server.1=zk1:2888:3888:observer",
-            "observers are not supported",
-        ),
         ("server.1=zk1:2888:3888|zk1b:2888:3888", "multiAddress"),
         ("server.1=0.0.0.0:2888:3888", "quorumListenOnAllIPs"),
         ("server.0=zk1:2888:3888", "1 or more"),
         ("server.one=zk1:2888:3888", "not a server id"),
         ("server.1=[::1:2888:3888", "no matching"),
         ("server.1=:2888:3888", "host is empty"),
-        ("peerType=observer", "observers are not supported"),
         ("peerType=learner", "Unrecognised peertype"),
     ] {
         let e = err(text);
@@ -471,4 +466,13 @@ fn ssl_keys() {
         notes_about(&ok("portUnification=true"), "portUnification").len(),
         1
     );
+}
+
+/// Observers as ZooKeeper writes them: `:observer` on a server line, `peerType=observer`.
+#[test]
+fn observer_lines_and_peer_type() {
+    let cfg = ok("server.1=zk1:2888:3888\nserver.4=zk4:2888:3888:observer;2181\npeerType=observer\n");
+    assert!(cfg.servers[&4].observer && !cfg.servers[&1].observer);
+    assert_eq!(cfg.peer_type_observer, Some(true));
+    assert_eq!(ok("peerType=participant\n").peer_type_observer, Some(false));
 }

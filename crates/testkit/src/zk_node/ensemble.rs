@@ -299,7 +299,8 @@ impl Ensemble {
     }
 
     /// Waits until exactly one running member leads (`leader`, or `standalone` for an
-    /// ensemble of one) and every other running one follows; returns the leader's id.
+    /// ensemble of one) and every other running one follows (as a follower or an observer);
+    /// returns the leader's id.
     pub fn wait_leader(&self) -> u64 {
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -316,7 +317,7 @@ impl Ensemble {
                 .collect();
             let followers = modes
                 .iter()
-                .filter(|(_, m)| m.as_deref() == Some("follower"))
+                .filter(|(_, m)| matches!(m.as_deref(), Some("follower" | "observer")))
                 .count();
             if leaders.len() == 1 && followers + 1 == modes.len() {
                 return leaders[0];
