@@ -1235,7 +1235,7 @@ mod tests {
     /// with this server's own line is a warning and the line decides, as in ZooKeeper.
     #[test]
     fn zoo_cfg_observers() {
-        let text = format!("{ENSEMBLE}server.4=127.0.0.1:2891:3891:observer;2184\npeerType=observer\n");
+        let text = format!("{ENSEMBLE}server.4=127.0.0.1:2891:3891:observer;2181\npeerType=observer\n");
         let (_dir, loaded) = with_file(&text, Some("4"), &[]);
         let (c, notes) = loaded.unwrap_or_else(|e| panic!("{e}"));
         let e = c.settings().ok().and_then(|s| s.ensemble);

@@ -312,6 +312,47 @@ fn the_quorum_is_the_voters_only() {
     assert!(root.contains("two-voters") && root.contains("without-observer"), "{root:?}");
 }
 
+/// A reconfig as a client must make it: a lost connection (a member stops serving for a
+/// moment on a loaded machine) leaves the outcome unknown, so it connects again and asks
+/// again (asking for the same change twice is harmless) until it gets an answer.
+fn reconfig_answered(
+    c: &Cluster,
+    id: u64,
+    joining: Option<String>,
+    leaving: Option<String>,
+) -> (ErrorCode, Option<GetDataResponse>) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let client = c.members[(id - 1) as usize].client;
+        let (mut raw, _) = Raw::new_session_retrying(client, TIMEOUT_MS);
+        as_super(&mut raw);
+        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.clone(),
+            leaving_servers: leaving.clone(),
+            new_members: None,
+            cur_config_id: -1,
+        }));
+        match raw.read() {
+            Frame::Reply(h, body) if h.xid == xid => {
+                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+                let body = (err == ErrorCode::Ok)
+                    .then(|| GetDataResponse::from_bytes(&body).expect("the new config"));
+                return (err, body);
+            }
+            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
+            Frame::Closed => {
+                assert!(Instant::now() < deadline, "no answer\n{}", c.logs());
+                eprintln!("connection lost during a reconfig: asking again");
+            }
+        }
+    }
+}
+
+fn config_of(body: Option<GetDataResponse>) -> String {
+    let data = body.and_then(|b| b.data).unwrap_or_default();
+    String::from_utf8(data).expect("utf-8")
+}
+
 /// `reconfig -add` of an observer (a node started outside `--peers`, waiting) and its
 /// removal: `/zookeeper/config` lists it with `:observer`, it serves and forwards writes
 /// while it is one, and a change that would leave fewer than two voters is BadArguments.
@@ -331,49 +372,35 @@ fn reconfig_adds_and_removes_an_observer() {
         m.peer.port(),
         m.client
     );
-    let (mut raw, _) = Raw::new_session_retrying(c.members[(leader - 1) as usize].client, TIMEOUT_MS);
-    as_super(&mut raw);
-    let (h, body) = raw.call(&Request::Reconfig(ReconfigRequest {
-        joining_servers: Some(spec.clone()),
-        leaving_servers: None,
-        new_members: None,
-        cur_config_id: -1,
-    }));
-    assert_eq!(h.err, 0, "reconfig -add an observer\n{}", c.logs());
-    let answer = GetDataResponse::from_bytes(&body).expect("the new config");
-    let text = String::from_utf8(answer.data.unwrap_or_default()).expect("utf-8");
+    let (err, body) = reconfig_answered(&c, leader, Some(spec.clone()), None);
+    assert_eq!(err, ErrorCode::Ok, "reconfig -add an observer\n{}", c.logs());
+    let text = config_of(body);
     assert!(text.lines().any(|l| l == spec), "{spec} in {text}");
-    assert_eq!(text.lines().filter(|l| l.ends_with(":participant")).count(), 3, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with(":participant")).count(),
+        3,
+        "{text}"
+    );
 
     wait_mode(&c, four, Some("observer"));
-    let (mut on_obs, _) = Raw::new_session_retrying(c.members[(four - 1) as usize].client, TIMEOUT_MS);
+    let obs = c.members[(four - 1) as usize].client;
+    let (mut on_obs, _) = Raw::new_session_retrying(obs, TIMEOUT_MS);
     assert_eq!(on_obs.call(&create("/via-observer", 0)).0.err, 0);
     assert!(children(&mut on_obs, "/").contains("via-observer"));
+    let conf = zk_testkit::four_letter(obs, "conf").expect("conf");
+    assert!(conf.contains("peerType=1\n") && conf.contains(&spec[..]), "{conf}");
 
     // Only the leader and the observer would remain: observers do not count.
-    let (h, _) = raw.call(&Request::Reconfig(ReconfigRequest {
-        joining_servers: None,
-        leaving_servers: Some(
-            (1..=3)
-                .filter(|&i| i != leader)
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        new_members: None,
-        cur_config_id: -1,
-    }));
-    assert_eq!(ErrorCode::from_code(h.err), Some(ErrorCode::BadArguments));
+    let others: Vec<String> = (1..=3)
+        .filter(|&i| i != leader)
+        .map(|i| i.to_string())
+        .collect();
+    let (err, _) = reconfig_answered(&c, leader, None, Some(others.join(",")));
+    assert_eq!(err, ErrorCode::BadArguments);
 
-    let (h, body) = raw.call(&Request::Reconfig(ReconfigRequest {
-        joining_servers: None,
-        leaving_servers: Some(four.to_string()),
-        new_members: None,
-        cur_config_id: -1,
-    }));
-    assert_eq!(h.err, 0, "reconfig -remove the observer\n{}", c.logs());
-    let answer = GetDataResponse::from_bytes(&body).expect("the new config");
-    let text = String::from_utf8(answer.data.unwrap_or_default()).expect("utf-8");
+    let (err, body) = reconfig_answered(&c, leader, None, Some(four.to_string()));
+    assert_eq!(err, ErrorCode::Ok, "reconfig -remove the observer\n{}", c.logs());
+    let text = config_of(body);
     assert!(!text.contains(&format!("server.{four}=")), "{text}");
     // Removed, it is no longer replicated to and stops serving.
     wait_mode(&c, four, None);

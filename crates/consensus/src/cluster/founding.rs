@@ -52,7 +52,9 @@ pub(crate) fn spawn_founding_observers(
                             .filter(|(o, _)| membership.get_node(o).is_none())
                             .map(|(o, addr)| (*o, addr.clone()))
                             .collect();
-                        let leading = m.state == ServerState::Leader;
+                        // Led, and the founding membership committed (applied): until then
+                        // openraft refuses a change as one already under way.
+                        let leading = m.state == ServerState::Leader && m.last_applied.is_some();
                         (leading && !missing.is_empty() && tried_term != Some(m.current_term))
                             .then(|| (m.current_term, missing))
                     }
@@ -62,6 +64,7 @@ pub(crate) fn spawn_founding_observers(
             if let Some((term, missing)) = plan {
                 tried_term = Some(term);
                 let mut added = false;
+                let mut failed = false;
                 for (o, addr) in missing {
                     let record = membership::with_observer(&addr, true);
                     let add = raft.add_learner(o, BasicNode::new(record.clone()), false);
@@ -70,9 +73,19 @@ pub(crate) fn spawn_founding_observers(
                             tracing::info!(id = o, %record, "founding observer added");
                             added = true;
                         }
-                        Ok(Err(e)) => tracing::warn!(id = o, "founding observer not added: {e}"),
-                        Err(_) => tracing::warn!(id = o, "founding observer not added in time"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(id = o, "founding observer not added: {e}");
+                            failed = true;
+                        }
+                        Err(_) => {
+                            tracing::warn!(id = o, "founding observer not added in time");
+                            failed = true;
+                        }
                     }
+                }
+                if failed {
+                    // Tried again at the next change while this member still leads.
+                    tried_term = None;
                 }
                 if added {
                     let cmd = Command {
