@@ -412,7 +412,10 @@ mod tests {
             assert!(!is_observer(old), "{old}");
         }
         assert_eq!(with_observer("zk1:2888", true), "zk1:2888:observer");
-        assert_eq!(with_observer("zk1:2888:1:observer;h:2", false), "zk1:2888:1;h:2");
+        assert_eq!(
+            with_observer("zk1:2888:1:observer;h:2", false),
+            "zk1:2888:1;h:2"
+        );
     }
 
     /// Raft's membership: voters are participants (a stale mark on a voter does not make it
@@ -432,7 +435,10 @@ mod tests {
         .collect();
         let m = Membership::new(vec![[1, 2, 3].into()], nodes.clone()).unwrap();
         let members = uniform_members(&m).unwrap();
-        assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            members.keys().copied().collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(members[&3], "c:1", "a voter is a participant");
         assert_eq!(members[&4], "d:1:observer");
         assert_eq!(participants(&members), [1, 2, 3].into());
@@ -526,7 +532,10 @@ mod tests {
             leaving: None,
             new_members: Some("server.1=a:1:2;3,server.2=b:1:2:observer;3".into()),
         };
-        assert_eq!(target(&three(), &bulk).unwrap_err().0, ErrorCode::BadArguments);
+        assert_eq!(
+            target(&three(), &bulk).unwrap_err().0,
+            ErrorCode::BadArguments
+        );
     }
 
     #[test]

@@ -1235,12 +1235,16 @@ mod tests {
     /// with this server's own line is a warning and the line decides, as in ZooKeeper.
     #[test]
     fn zoo_cfg_observers() {
-        let text = format!("{ENSEMBLE}server.4=127.0.0.1:2891:3891:observer;2181\npeerType=observer\n");
+        let text =
+            format!("{ENSEMBLE}server.4=127.0.0.1:2891:3891:observer;2181\npeerType=observer\n");
         let (_dir, loaded) = with_file(&text, Some("4"), &[]);
         let (c, notes) = loaded.unwrap_or_else(|e| panic!("{e}"));
         let e = c.settings().ok().and_then(|s| s.ensemble);
         let e = e.unwrap_or_else(|| panic!("an ensemble"));
-        assert_eq!(e.peers.observers().iter().copied().collect::<Vec<_>>(), vec![4]);
+        assert_eq!(
+            e.peers.observers().iter().copied().collect::<Vec<_>>(),
+            vec![4]
+        );
         assert_eq!(e.peers.get(4), Some("127.0.0.1:2891"));
         assert!(!notes.iter().any(|n| n.key == "peerType"), "{notes:?}");
         let (_dir, loaded) = with_file(&text, Some("2"), &[]);

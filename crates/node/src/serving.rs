@@ -178,7 +178,11 @@ mod tests {
         let observer = standing(RaftRole::Observer, Some(2), None, 3);
         assert!(may_serve(&observer, 500, Some(40)));
         assert!(!may_serve(&observer, 500, Some(501)), "a silent leader");
-        assert!(!may_serve(&standing(RaftRole::Observer, None, None, 3), 500, Some(40)));
+        assert!(!may_serve(
+            &standing(RaftRole::Observer, None, None, 3),
+            500,
+            Some(40)
+        ));
         let learner = standing(RaftRole::Learner, Some(2), None, 3);
         assert!(!may_serve(&learner, 500, Some(40)));
     }

@@ -144,7 +144,8 @@ fn resume(c: &Cluster, id: u64, session: &ConnectResponse) -> Raw {
         if let Some(mut raw) = Raw::try_connect(c.members[(id - 1) as usize].client) {
             if let Some(answer) = raw.handshake(&req) {
                 assert_eq!(
-                    answer.session_id, session.session_id,
+                    answer.session_id,
+                    session.session_id,
                     "the session survived (0: expired)\n{}",
                     c.logs()
                 );
@@ -213,7 +214,10 @@ fn an_observer_serves_through_leader_failures() {
     let obs = c.members[(OBSERVER - 1) as usize].client;
     let mntr = zk_testkit::four_letter(obs, "mntr").expect("mntr");
     assert!(mntr.contains("zk_server_state\tobserver\n"), "{mntr}");
-    assert!(mntr.contains("zk_peer_state\tobserving - broadcast\n"), "{mntr}");
+    assert!(
+        mntr.contains("zk_peer_state\tobserving - broadcast\n"),
+        "{mntr}"
+    );
     let conf = zk_testkit::four_letter(obs, "conf").expect("conf");
     assert!(conf.contains("peerType=1\n"), "{conf}");
     assert!(conf.contains("serverId=4\n"), "{conf}");
@@ -270,7 +274,8 @@ fn the_quorum_is_the_voters_only() {
     let (mut c, peers) = ensemble_with_observer();
     let leader = c.wait_leader();
     c.kill9(OBSERVER);
-    let (mut on_leader, _) = Raw::new_session_retrying(c.members[(leader - 1) as usize].client, TIMEOUT_MS);
+    let (mut on_leader, _) =
+        Raw::new_session_retrying(c.members[(leader - 1) as usize].client, TIMEOUT_MS);
     assert_eq!(on_leader.call(&create("/without-observer", 0)).0.err, 0);
 
     c.start_member_with_peers(OBSERVER, &peers);
@@ -309,7 +314,10 @@ fn the_quorum_is_the_voters_only() {
     let mut raw = resume(&c, OBSERVER, &session);
     assert_eq!(raw.call(&sync("/")).0.err, 0);
     let root = children(&mut raw, "/");
-    assert!(root.contains("two-voters") && root.contains("without-observer"), "{root:?}");
+    assert!(
+        root.contains("two-voters") && root.contains("without-observer"),
+        "{root:?}"
+    );
 }
 
 /// A reconfig as a client must make it: a lost connection (a member stops serving for a
@@ -373,7 +381,12 @@ fn reconfig_adds_and_removes_an_observer() {
         m.client
     );
     let (err, body) = reconfig_answered(&c, leader, Some(spec.clone()), None);
-    assert_eq!(err, ErrorCode::Ok, "reconfig -add an observer\n{}", c.logs());
+    assert_eq!(
+        err,
+        ErrorCode::Ok,
+        "reconfig -add an observer\n{}",
+        c.logs()
+    );
     let text = config_of(body);
     assert!(text.lines().any(|l| l == spec), "{spec} in {text}");
     assert_eq!(
@@ -388,7 +401,10 @@ fn reconfig_adds_and_removes_an_observer() {
     assert_eq!(on_obs.call(&create("/via-observer", 0)).0.err, 0);
     assert!(children(&mut on_obs, "/").contains("via-observer"));
     let conf = zk_testkit::four_letter(obs, "conf").expect("conf");
-    assert!(conf.contains("peerType=1\n") && conf.contains(&spec[..]), "{conf}");
+    assert!(
+        conf.contains("peerType=1\n") && conf.contains(&spec[..]),
+        "{conf}"
+    );
 
     // Only the leader and the observer would remain: observers do not count.
     let others: Vec<String> = (1..=3)
@@ -399,7 +415,12 @@ fn reconfig_adds_and_removes_an_observer() {
     assert_eq!(err, ErrorCode::BadArguments);
 
     let (err, body) = reconfig_answered(&c, leader, None, Some(four.to_string()));
-    assert_eq!(err, ErrorCode::Ok, "reconfig -remove the observer\n{}", c.logs());
+    assert_eq!(
+        err,
+        ErrorCode::Ok,
+        "reconfig -remove the observer\n{}",
+        c.logs()
+    );
     let text = config_of(body);
     assert!(!text.contains(&format!("server.{four}=")), "{text}");
     // Removed, it is no longer replicated to and stops serving.

@@ -204,8 +204,7 @@ impl Records {
             let Some(node) = membership.get_node(v) else {
                 continue;
             };
-            let was_observer =
-                !current_voters.contains(v) && membership::is_observer(&node.addr);
+            let was_observer = !current_voters.contains(v) && membership::is_observer(&node.addr);
             let first = if was_observer {
                 membership::with_observer(rec, true)
             } else {
@@ -312,9 +311,14 @@ async fn remove_learners(raft: &ZkRaft, added: &BTreeSet<NodeId>) {
 mod tests {
     use super::*;
 
-    fn membership(voters: &[NodeId], nodes: &[(NodeId, &str)]) -> openraft::Membership<NodeId, BasicNode> {
-        let nodes: BTreeMap<NodeId, BasicNode> =
-            nodes.iter().map(|(id, r)| (*id, BasicNode::new(*r))).collect();
+    fn membership(
+        voters: &[NodeId],
+        nodes: &[(NodeId, &str)],
+    ) -> openraft::Membership<NodeId, BasicNode> {
+        let nodes: BTreeMap<NodeId, BasicNode> = nodes
+            .iter()
+            .map(|(id, r)| (*id, BasicNode::new(*r)))
+            .collect();
         openraft::Membership::new(vec![voters.iter().copied().collect()], nodes)
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -324,7 +328,10 @@ mod tests {
     /// address is set first; unchanged members are left alone.
     #[test]
     fn records_change_around_the_vote() {
-        let m = membership(&[1, 2, 3], &[(1, "a:1"), (2, "b:1"), (3, "c:1"), (4, "d:1:observer")]);
+        let m = membership(
+            &[1, 2, 3],
+            &[(1, "a:1"), (2, "b:1"), (3, "c:1"), (4, "d:1:observer")],
+        );
         let voters: BTreeSet<NodeId> = [1, 2, 3].into();
         let target: BTreeMap<NodeId, String> = [
             (1, "a:1"),
@@ -337,7 +344,9 @@ mod tests {
         .collect();
         let r = Records::plan(&m, &voters, &target);
         let addrs = |b: &BTreeMap<NodeId, BasicNode>| {
-            b.iter().map(|(id, n)| (*id, n.addr.clone())).collect::<Vec<_>>()
+            b.iter()
+                .map(|(id, n)| (*id, n.addr.clone()))
+                .collect::<Vec<_>>()
         };
         assert_eq!(
             addrs(&r.before),

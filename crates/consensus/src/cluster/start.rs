@@ -290,8 +290,7 @@ pub async fn start_cluster(
             "--peers differs from the replicated membership, which is the one followed"
         );
     }
-    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, &config.observers, joining).await
-    {
+    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, &config.observers, joining).await {
         let _ = node.shutdown(config.timing.rpc_timeout).await;
         return Err(e);
     }

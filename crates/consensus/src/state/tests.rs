@@ -513,8 +513,8 @@ fn observers_are_listed_and_kept_by_snapshots() {
         )
     );
     let bytes = crate::snapshot::encode_state(&st).expect("encode");
-    let back = crate::snapshot::decode_state(&bytes, zk_store::TreeConfig::default())
-        .expect("decode");
+    let back =
+        crate::snapshot::decode_state(&bytes, zk_store::TreeConfig::default()).expect("decode");
     assert_eq!(back.members(), st.members());
     assert!(!back.config_stale());
 }
@@ -536,9 +536,18 @@ fn reconfig_of_observers_is_judged_on_the_voters() {
         },
         cur_config_id: -1,
     };
-    match apply(&mut st, 2, op(Some("server.6=10.0.0.6:2888:3888:observer;2181"), None)).1 {
+    match apply(
+        &mut st,
+        2,
+        op(Some("server.6=10.0.0.6:2888:3888:observer;2181"), None),
+    )
+    .1
+    {
         Outcome::ReconfigStarted { members } => {
-            assert_eq!(members.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4, 6]);
+            assert_eq!(
+                members.keys().copied().collect::<Vec<_>>(),
+                vec![1, 2, 3, 4, 6]
+            );
             assert_eq!(members[&6], "10.0.0.6:2888:3888:observer;0.0.0.0:2181");
             assert_eq!(members[&4], "10.0.0.4:2888:3888:observer;10.0.0.4:2181");
         }

@@ -471,7 +471,8 @@ fn ssl_keys() {
 /// Observers as ZooKeeper writes them: `:observer` on a server line, `peerType=observer`.
 #[test]
 fn observer_lines_and_peer_type() {
-    let cfg = ok("server.1=zk1:2888:3888\nserver.4=zk4:2888:3888:observer;2181\npeerType=observer\n");
+    let cfg =
+        ok("server.1=zk1:2888:3888\nserver.4=zk4:2888:3888:observer;2181\npeerType=observer\n");
     assert!(cfg.servers[&4].observer && !cfg.servers[&1].observer);
     assert_eq!(cfg.peer_type_observer, Some(true));
     assert_eq!(ok("peerType=participant\n").peer_type_observer, Some(false));
