@@ -37,6 +37,9 @@ pub(crate) fn spawn_founding_observers(
     observers: BTreeMap<NodeId, String>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if observers.is_empty() {
+            return;
+        }
         let mut metrics = raft.metrics();
         let mut tried_term = None;
         loop {
