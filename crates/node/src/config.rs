@@ -56,7 +56,9 @@ pub struct Config {
     pub id: u64,
 
     /// Every member's peer address, this node included: `1=host:port,2=host:port,3=host:port`
-    /// (host names allowed). Without it the node serves a one-node ensemble.
+    /// (host names allowed); `4=host:port:observer` makes member 4 an observer (a
+    /// non-voting member, docs/membership.md). Without it the node serves a one-node
+    /// ensemble.
     #[arg(long, env = "ZK_NODE_PEERS")]
     pub peers: Option<Peers>,
 
