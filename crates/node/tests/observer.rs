@@ -322,7 +322,9 @@ fn the_quorum_is_the_voters_only() {
 
 /// A reconfig as a client must make it: a lost connection (a member stops serving for a
 /// moment on a loaded machine) leaves the outcome unknown, so it connects again and asks
-/// again (asking for the same change twice is harmless) until it gets an answer.
+/// again (asking for the same change twice is harmless) until it gets an answer; after a
+/// lost connection, ReconfigInProgress is its own earlier request still being carried out,
+/// so it asks again after a client's back-off.
 fn reconfig_answered(
     c: &Cluster,
     id: u64,
@@ -330,6 +332,7 @@ fn reconfig_answered(
     leaving: Option<String>,
 ) -> (ErrorCode, Option<GetDataResponse>) {
     let deadline = Instant::now() + DEADLINE;
+    let mut lost = false;
     loop {
         let client = c.members[(id - 1) as usize].client;
         let (mut raw, _) = Raw::new_session_retrying(client, TIMEOUT_MS);
@@ -343,6 +346,10 @@ fn reconfig_answered(
         match raw.read() {
             Frame::Reply(h, body) if h.xid == xid => {
                 let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+                if lost && err == ErrorCode::ReconfigInProgress && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(200)); // a client's back-off
+                    continue;
+                }
                 let body = (err == ErrorCode::Ok)
                     .then(|| GetDataResponse::from_bytes(&body).expect("the new config"));
                 return (err, body);
@@ -351,6 +358,7 @@ fn reconfig_answered(
             Frame::Closed => {
                 assert!(Instant::now() < deadline, "no answer\n{}", c.logs());
                 eprintln!("connection lost during a reconfig: asking again");
+                lost = true;
             }
         }
     }
@@ -425,4 +433,44 @@ fn reconfig_adds_and_removes_an_observer() {
     assert!(!text.contains(&format!("server.{four}=")), "{text}");
     // Removed, it is no longer replicated to and stops serving.
     wait_mode(&c, four, None);
+}
+
+/// A reconfig changes a member between participant and observer: a follower becomes an
+/// observer (it keeps serving, now without a vote), and the founding observer becomes a
+/// participant; `/zookeeper/config` and `srvr` follow, and writes go on through both.
+#[test]
+fn members_change_between_participant_and_observer() {
+    let (c, _peers) = ensemble_with_observer();
+    let leader = c.wait_leader();
+    let f = (1..=3).find(|&i| i != leader).expect("a follower");
+    let spec = |id: u64, kind: &str| {
+        let m = &c.members[(id - 1) as usize];
+        let p = m.peer.port();
+        format!("server.{id}=127.0.0.1:{p}:{p}:{kind};{}", m.client)
+    };
+    let (err, body) = reconfig_answered(&c, leader, Some(spec(f, "observer")), None);
+    assert_eq!(err, ErrorCode::Ok, "demote {f}: {err:?}\n{}", c.logs());
+    let text = config_of(body);
+    assert!(text.lines().any(|l| l == spec(f, "observer")), "{text}");
+    wait_mode(&c, f, Some("observer"));
+
+    let (err, body) = reconfig_answered(&c, leader, Some(spec(OBSERVER, "participant")), None);
+    assert_eq!(
+        err,
+        ErrorCode::Ok,
+        "promote {OBSERVER}: {err:?}\n{}",
+        c.logs()
+    );
+    let text = config_of(body);
+    assert!(
+        text.lines().any(|l| l == spec(OBSERVER, "participant")),
+        "{text}"
+    );
+    assert_eq!(text.matches(":observer").count(), 1, "{text}");
+    wait_mode(&c, OBSERVER, Some("follower"));
+    for id in [f, OBSERVER] {
+        let (mut raw, _) =
+            Raw::new_session_retrying(c.members[(id - 1) as usize].client, TIMEOUT_MS);
+        assert_eq!(raw.call(&create(&format!("/through-{id}"), 0)).0.err, 0);
+    }
 }
