@@ -267,21 +267,30 @@ fn an_observer_serves_through_leader_failures() {
     assert!(!log.contains("is_leader=true"), "{log}");
 }
 
-/// Only voters count: without the observer the voters commit; two voters and the observer
-/// commit; one voter and the observer do not (the write is never acknowledged).
+/// Only voters count: two of the three voters commit without the observer (were it a
+/// voter, two of four would not be a majority); two voters and the observer commit; one
+/// voter and the observer do not (the write is never acknowledged).
 #[test]
 fn the_quorum_is_the_voters_only() {
     let (mut c, peers) = ensemble_with_observer();
     let leader = c.wait_leader();
+    let mntr = zk_testkit::four_letter(c.members[(leader - 1) as usize].client, "mntr");
+    let mntr = mntr.expect("mntr");
+    assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
+    let follower = (1..=3).find(|&i| i != leader).expect("a follower");
     c.kill9(OBSERVER);
+    c.kill9(follower);
     let (mut on_leader, _) =
         Raw::new_session_retrying(c.members[(leader - 1) as usize].client, TIMEOUT_MS);
-    assert_eq!(on_leader.call(&create("/without-observer", 0)).0.err, 0);
+    assert_eq!(
+        on_leader.call(&create("/without-observer", 0)).0.err,
+        0,
+        "two of three voters commit without the observer\n{}",
+        c.logs()
+    );
 
     c.start_member_with_peers(OBSERVER, &peers);
     wait_mode(&c, OBSERVER, Some("observer"));
-    let follower = (1..=3).find(|&i| i != leader).expect("a follower");
-    c.kill9(follower);
     let obs = c.members[(OBSERVER - 1) as usize].client;
     let (mut raw, session) = Raw::new_session_retrying(obs, TIMEOUT_MS);
     assert_eq!(
