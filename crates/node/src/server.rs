@@ -168,6 +168,7 @@ impl Server {
             config.listen = listen;
         }
         config.dial = dial;
+        config.force_recovery = settings.ensemble.as_ref().is_some_and(|e| e.force_recovery);
         config.peer_tls = peer_tls.as_ref().map(|(tls, _)| tls.clone());
         config.snapshot_every = settings.snapshot_every;
         config.keep_log = settings.log_keep;
