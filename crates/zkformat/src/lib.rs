@@ -36,6 +36,12 @@ pub fn zxid_from_name(name: &str, prefix: &str) -> Option<i64> {
     u64::from_str_radix(rest, 16).ok().map(|z| z as i64)
 }
 
+/// The name ZooKeeper gives the snapshot of `zxid` (`Util.makeSnapshotName`: lower-case hex,
+/// no padding).
+pub fn snapshot_name(zxid: i64) -> String {
+    format!("snapshot.{:x}", zxid as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +53,11 @@ mod tests {
         assert_eq!(zxid_from_name("log.xyz", "log"), None);
         assert_eq!(zxid_from_name("snapshot.1a.gz", "snapshot"), None);
         assert_eq!(zxid_from_name("logx.1", "log"), None);
+        assert_eq!(snapshot_name(0x1_0000_001a), "snapshot.10000001a");
+        assert_eq!(
+            zxid_from_name(&snapshot_name(0x1_0000_001a), "snapshot"),
+            Some(0x1_0000_001a)
+        );
         assert_eq!(SNAP_MAGIC, 0x5A4B_534E);
         assert_eq!(TXNLOG_MAGIC, 0x5A4B_4C47);
     }
