@@ -309,3 +309,86 @@ fn zxids_of(raw: Vec<Entry>, snap_index: Option<u64>, snap_zxid: i64) -> Vec<Log
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::vote::RaftLeaderId;
+    use zk_consensus::{Batch, Command, CommandOp};
+
+    fn entry(index: u64, commands: usize) -> Entry {
+        let cmds: Vec<Command> = (0..commands)
+            .map(|_| Command {
+                time_ms: 1,
+                origin: None,
+                op: CommandOp::Noop,
+            })
+            .collect();
+        Entry {
+            log_id: LogId::new(LeaderId::new(1, 1), index),
+            payload: if commands == 0 {
+                EntryPayload::Blank
+            } else {
+                EntryPayload::Normal(Batch(cmds.into()))
+            },
+        }
+    }
+
+    #[test]
+    fn zxids_count_commands_both_ways_from_the_snapshot() {
+        // Entries 3..=7; the snapshot covers up to 5, at zxid 10.
+        let raw = vec![entry(3, 2), entry(4, 0), entry(5, 3), entry(6, 1), entry(7, 2)];
+        let z: Vec<(i64, i64)> = zxids_of(raw, Some(5), 10)
+            .iter()
+            .map(|e| (e.first_zxid, e.last_zxid))
+            .collect();
+        assert_eq!(z, [(6, 7), (8, 7), (8, 10), (11, 11), (12, 13)]);
+        // No snapshot: from zxid 0.
+        let z: Vec<(i64, i64)> = zxids_of(vec![entry(0, 0), entry(1, 2)], None, 0)
+            .iter()
+            .map(|e| (e.first_zxid, e.last_zxid))
+            .collect();
+        assert_eq!(z, [(1, 0), (1, 2)]);
+    }
+
+    #[test]
+    fn kinds_are_told_apart_and_nothing_is_created() {
+        let scratch = tempfile::tempdir().unwrap();
+        let missing = scratch.path().join("missing");
+        assert!(detect(&missing).is_err());
+        assert!(NodeDir::open(&missing, false).is_err());
+        assert!(!missing.exists());
+        let empty = scratch.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let e = detect(&empty).unwrap_err();
+        assert!(e.to_string().contains("neither"), "{e}");
+        assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+        let zk = scratch.path().join("zk");
+        std::fs::create_dir_all(zk.join("version-2")).unwrap();
+        assert_eq!(detect(&zk).unwrap(), DirKind::ZooKeeper);
+        assert_eq!(detect(&zk.join("version-2")).unwrap(), DirKind::ZooKeeper);
+        assert!(NodeDir::open(&zk, false).is_err());
+    }
+
+    #[test]
+    fn a_seeded_dir_loads_with_its_state() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("node");
+        let mut state = State::new(TreeConfig::default());
+        state.last_zxid = 0x2_0000_0005;
+        let peers: BTreeMap<u64, String> = [(1, "standalone".to_string())].into();
+        crate::import::write_data_dir(&dir, 1, peers.clone(), state.clone()).unwrap();
+        assert_eq!(detect(&dir).unwrap(), DirKind::ZkNode);
+        let d = NodeDir::open(&dir, false).unwrap();
+        assert_eq!(d.state.tree, state.tree);
+        assert_eq!(d.state.last_zxid, 0x2_0000_0005);
+        assert_eq!(d.replayed, 0);
+        assert_eq!(d.not_applied, 0);
+        assert_eq!(d.voters(), peers);
+        assert_eq!(d.snapshot.as_ref().map(|s| s.zxid), Some(0x2_0000_0005));
+        assert!(d.snapshot.as_ref().is_some_and(|s| s.file.is_some()));
+        // Opened again: it was released.
+        NodeDir::open(&dir, false).unwrap();
+    }
+}
