@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use zk_consensus::State;
 use zk_format::replay::{NodeKind as ZkKind, CONTAINER_OWNER};
-use zk_format::{Acl, FileHeader, Id, Snapshot, SnapshotNode, StatPersisted};
+use zk_format::{Acl, FileHeader, Snapshot, SnapshotNode, StatPersisted};
 use zk_store::NodeKind;
 
 /// The largest TTL ZooKeeper's ephemeral-owner encoding holds
@@ -70,19 +70,8 @@ pub fn snapshot_of(state: &State) -> Result<Snapshot> {
     let mut refs: BTreeMap<Vec<Acl>, i64> = BTreeMap::new();
     let mut nodes = Vec::new();
     for img in state.tree.images() {
-        let acl: Vec<Acl> = img
-            .acl
-            .iter()
-            .map(|a| Acl {
-                perms: a.perms,
-                id: Id {
-                    scheme: a.id.scheme.clone(),
-                    id: a.id.id.clone(),
-                },
-            })
-            .collect();
         let next = refs.len() as i64 + 1;
-        let reference = *refs.entry(acl).or_insert(next);
+        let reference = *refs.entry(img.acl).or_insert(next);
         let s = img.stat;
         nodes.push(SnapshotNode {
             stat: StatPersisted {
@@ -163,7 +152,7 @@ mod tests {
     use zk_format::ZkDatabase;
     use zk_session::{Owner, SessionId};
     use zk_store::{DataTree, NodeImage, StoredStat, TreeConfig};
-    use zk_wire::Acl as WireAcl;
+    use zk_format::Acl as WireAcl;
 
     fn image(path: &str, kind: NodeKind, acl: Vec<WireAcl>) -> NodeImage {
         NodeImage {
@@ -183,7 +172,7 @@ mod tests {
     fn state() -> State {
         let digest = vec![WireAcl {
             perms: 31,
-            id: zk_wire::Id {
+            id: zk_format::Id {
                 scheme: "digest".into(),
                 id: "u:h".into(),
             },
@@ -224,17 +213,7 @@ mod tests {
             assert_eq!(n.data, img.data, "{}", img.path);
             assert_eq!(n.stat.cversion, img.stat.cversion);
             assert_eq!(n.stat.pzxid, img.stat.pzxid);
-            let acl: Vec<(i32, String, String)> = n
-                .acl
-                .iter()
-                .map(|a| (a.perms, a.id.scheme.clone(), a.id.id.clone()))
-                .collect();
-            let want: Vec<(i32, String, String)> = img
-                .acl
-                .iter()
-                .map(|a| (a.perms, a.id.scheme.clone(), a.id.id.clone()))
-                .collect();
-            assert_eq!(acl, want, "{}", img.path);
+            assert_eq!(n.acl, img.acl, "{}", img.path);
             let kind = ZkKind::of_owner(n.stat.ephemeral_owner);
             let want = match img.kind {
                 NodeKind::Persistent => ZkKind::Persistent,

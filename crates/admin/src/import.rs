@@ -14,7 +14,6 @@ use zk_format::replay::NodeKind as ZkKind;
 use zk_format::ZkDatabase;
 use zk_session::{Owner, SessionId};
 use zk_store::{DataTree, NodeImage, NodeKind, StoredStat, TreeConfig};
-use zk_wire::{Acl, Id};
 
 /// What an import produced, for its summary line.
 #[derive(Debug)]
@@ -34,17 +33,7 @@ pub fn state_of(db: &ZkDatabase) -> Result<State> {
     let images = db.nodes.iter().map(|(path, n)| NodeImage {
         path: path.clone(),
         data: n.data.clone(),
-        acl: n
-            .acl
-            .iter()
-            .map(|a| Acl {
-                perms: a.perms,
-                id: Id {
-                    scheme: a.id.scheme.clone(),
-                    id: a.id.id.clone(),
-                },
-            })
-            .collect(),
+        acl: n.acl.clone(),
         stat: StoredStat {
             czxid: n.stat.czxid,
             mzxid: n.stat.mzxid,
