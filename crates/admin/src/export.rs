@@ -149,10 +149,10 @@ pub fn export(state: &State, target: &Path) -> Result<Exported> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zk_format::Acl as WireAcl;
     use zk_format::ZkDatabase;
     use zk_session::{Owner, SessionId};
     use zk_store::{DataTree, NodeImage, StoredStat, TreeConfig};
-    use zk_format::Acl as WireAcl;
 
     fn image(path: &str, kind: NodeKind, acl: Vec<WireAcl>) -> NodeImage {
         NodeImage {
@@ -250,6 +250,9 @@ mod tests {
         assert!(owner_of("/e", NodeKind::Ephemeral(CONTAINER_OWNER)).is_err());
         assert!(owner_of("/e", NodeKind::Ephemeral(ZkKind::ttl_owner(5))).is_err());
         assert!(owner_of("/t", NodeKind::Ttl(MAX_TTL_MS + 1)).is_err());
-        assert_eq!(owner_of("/t", NodeKind::Ttl(5)).unwrap(), ZkKind::ttl_owner(5));
+        assert_eq!(
+            owner_of("/t", NodeKind::Ttl(5)).unwrap(),
+            ZkKind::ttl_owner(5)
+        );
     }
 }

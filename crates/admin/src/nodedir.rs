@@ -15,8 +15,7 @@ use anyhow::{bail, Context, Result};
 use openraft::storage::RaftLogStorage;
 use openraft::{EntryPayload, RaftLogReader};
 use zk_consensus::{
-    ClusterMeta, Entry, LogId, LogStore, OpenError, SledStorage, State, TypeConfig,
-    ZkStateMachine,
+    ClusterMeta, Entry, LogId, LogStore, OpenError, SledStorage, State, TypeConfig, ZkStateMachine,
 };
 use zk_store::TreeConfig;
 
@@ -338,7 +337,13 @@ mod tests {
     #[test]
     fn zxids_count_commands_both_ways_from_the_snapshot() {
         // Entries 3..=7; the snapshot covers up to 5, at zxid 10.
-        let raw = vec![entry(3, 2), entry(4, 0), entry(5, 3), entry(6, 1), entry(7, 2)];
+        let raw = vec![
+            entry(3, 2),
+            entry(4, 0),
+            entry(5, 3),
+            entry(6, 1),
+            entry(7, 2),
+        ];
         let z: Vec<(i64, i64)> = zxids_of(raw, Some(5), 10)
             .iter()
             .map(|e| (e.first_zxid, e.last_zxid))

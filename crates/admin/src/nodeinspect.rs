@@ -82,11 +82,7 @@ pub fn summary(d: &NodeDir) -> String {
         opt(&d.last),
         opt(&d.committed),
     );
-    let voters: Vec<String> = d
-        .voters()
-        .iter()
-        .map(|(i, a)| format!("{i}={a}"))
-        .collect();
+    let voters: Vec<String> = d.voters().iter().map(|(i, a)| format!("{i}={a}")).collect();
     let _ = writeln!(out, "  members (voters): {}", voters.join(","));
     let st = &d.state;
     let mut line = format!(
@@ -144,7 +140,8 @@ pub fn dump_tree(d: &NodeDir) -> Result<String> {
 }
 
 fn data_len(d: &Option<Vec<u8>>) -> String {
-    d.as_ref().map_or("null".into(), |b| format!("{} bytes", b.len()))
+    d.as_ref()
+        .map_or("null".into(), |b| format!("{} bytes", b.len()))
 }
 
 fn describe_txn(t: &zk_store::Txn) -> String {

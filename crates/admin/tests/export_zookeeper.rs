@@ -90,13 +90,8 @@ fn zk_node_data_dir_exported_to_apache_zookeeper() {
     }
     let rt = runtime();
     // tickTime 2000 as ZooKeeper's, so the 30 s sessions are not cut to the kit's 4 s.
-    let mut node = Single::start_with(&[
-        "--ttl-nodes",
-        "--tick-ms",
-        "2000",
-        "--snapshot-every",
-        "20",
-    ]);
+    let mut node =
+        Single::start_with(&["--ttl-nodes", "--tick-ms", "2000", "--snapshot-every", "20"]);
     let node_addr = node.addr.to_string();
     let (keeper, ephemerals) = rt.block_on(fill(&node_addr));
     let session = keeper.session().id;
@@ -198,7 +193,11 @@ fn zk_node_data_dir_exported_to_apache_zookeeper() {
     std::fs::create_dir_all(full.join("version-2")).expect("mkdir");
     let out = export(&node_dir, &full);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("is not empty"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not empty"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Apache ZooKeeper on the export: started once for its config, killed, its dataDir
     // replaced by the export, started again.
@@ -234,7 +233,11 @@ fn zk_node_data_dir_exported_to_apache_zookeeper() {
             .create("/after-export", b"", &CreateOptions::persistent())
             .await
             .expect("create");
-        assert!(stat.czxid > last_zxid, "{:#x} after {last_zxid:#x}", stat.czxid);
+        assert!(
+            stat.czxid > last_zxid,
+            "{:#x} after {last_zxid:#x}",
+            stat.czxid
+        );
         c.close().await.expect("close");
         t
     });

@@ -225,4 +225,3 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
-
