@@ -253,6 +253,8 @@ fn zk_node_data_dir_exported_to_apache_zookeeper() {
     }
 }
 
+/// Every znode, every field, no exception: `/zookeeper/config` too, since a standalone
+/// ZooKeeper serves the one it loads (only a quorum member rewrites it from its own config).
 fn assert_trees_equal(node: &Tree, zk: &Tree) {
     let missing: Vec<&String> = node.keys().filter(|p| !zk.contains_key(*p)).collect();
     let extra: Vec<&String> = zk.keys().filter(|p| !node.contains_key(*p)).collect();

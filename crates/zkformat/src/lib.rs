@@ -4,6 +4,7 @@
 //! session passwords ZooKeeper derives from session ids (`java.util.Random`).
 //!
 //! Pure: it works on byte slices the caller read; no file or socket I/O, no clock, no tokio.
+//! Its `Id` and `ACL` are zk-wire's types (the same jute records as on the client wire).
 //! It must never panic or allocate beyond the input's size on damaged bytes: every error
 //! names the file (as the caller named it) and the byte offset.
 
