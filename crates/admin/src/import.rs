@@ -6,7 +6,7 @@
 //! temporary sibling directory and renamed into place at the end.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use zk_consensus::State;
@@ -14,7 +14,6 @@ use zk_format::replay::NodeKind as ZkKind;
 use zk_format::ZkDatabase;
 use zk_session::{Owner, SessionId};
 use zk_store::{DataTree, NodeImage, NodeKind, StoredStat, TreeConfig};
-use zk_wire::{Acl, Id};
 
 /// What an import produced, for its summary line.
 #[derive(Debug)]
@@ -34,17 +33,7 @@ pub fn state_of(db: &ZkDatabase) -> Result<State> {
     let images = db.nodes.iter().map(|(path, n)| NodeImage {
         path: path.clone(),
         data: n.data.clone(),
-        acl: n
-            .acl
-            .iter()
-            .map(|a| Acl {
-                perms: a.perms,
-                id: Id {
-                    scheme: a.id.scheme.clone(),
-                    id: a.id.id.clone(),
-                },
-            })
-            .collect(),
+        acl: n.acl.clone(),
         stat: StoredStat {
             czxid: n.stat.czxid,
             mzxid: n.stat.mzxid,
@@ -112,54 +101,17 @@ pub fn write_data_dir(
     peers: BTreeMap<u64, String>,
     state: State,
 ) -> Result<()> {
-    if target.exists() {
-        let empty = std::fs::read_dir(target)
-            .with_context(|| {
-                format!(
-                    "{} exists and is not a readable directory",
-                    target.display()
-                )
-            })?
-            .next()
-            .is_none();
-        if !empty {
-            bail!(
-                "{} is not empty: the import writes only a new data dir",
-                target.display()
-            );
-        }
-    }
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
-    let tmp = parent.join(format!(".{name}.import-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-    }
+    let staging = crate::fresh::begin(target, "import")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let seeded = rt.block_on(zk_consensus::seed_data_dir(&tmp, id, peers, state));
+    let seeded = rt.block_on(zk_consensus::seed_data_dir(&staging.tmp, id, peers, state));
     if let Err(e) = seeded {
-        let _ = std::fs::remove_dir_all(&tmp);
+        staging.abandon();
         return Err(e).context("writing the zk-node data dir");
     }
-    if target.exists() {
-        std::fs::remove_dir(target).with_context(|| format!("replacing {}", target.display()))?;
-    }
-    std::fs::rename(&tmp, target)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))?;
-    std::fs::File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", parent.display()))?;
-    Ok(())
+    staging.commit()
 }
 
 /// Imports ZooKeeper's database into the new data dir `target`.

@@ -1,14 +1,20 @@
-//! `zk-admin`: moves data from Apache ZooKeeper into zk-node (`import-zookeeper`) and shows
-//! what a ZooKeeper data dir holds (`inspect`). The formats are zk-format's; writing a zk-node
-//! data dir is zk-consensus's; this binary only finds files, chooses, and reports.
+//! `zk-admin`: moves data from Apache ZooKeeper into zk-node (`import-zookeeper`) and back
+//! (`export-zookeeper`), and shows what a ZooKeeper or a zk-node data dir holds (`inspect`).
+//! The formats are zk-format's; reading and writing a zk-node data dir is zk-consensus's; this
+//! binary only finds files, chooses, converts, and reports.
 //!
-//! It never writes into the directory it reads, and writes a data dir only whole.
+//! It never writes into the directory it reads (beyond what the node's own start would do
+//! there: see `nodedir`), and writes a data dir only whole.
 
+mod export;
+mod fresh;
 mod import;
 mod inspect;
+mod nodedir;
+mod nodeinspect;
 mod zkdir;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -21,7 +27,7 @@ use crate::zkdir::ZkDir;
 #[command(
     name = "zk-admin",
     version,
-    about = "Move data in from Apache ZooKeeper; look inside its data dirs"
+    about = "Move data between Apache ZooKeeper and zk-node; look inside their data dirs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,10 +36,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Summarize an Apache ZooKeeper dataDir (its version-2/ snapshots and logs, every
-    /// checksum verified) and optionally dump the tree or a zxid range of transactions.
+    /// Summarize an Apache ZooKeeper dataDir (its version-2/ snapshots and logs) or a stopped
+    /// zk-node's data dir (its snapshot and log), every checksum verified, and optionally
+    /// dump the tree or a zxid range of transactions.
     Inspect {
-        /// ZooKeeper's dataDir (or its version-2/ directory).
+        /// ZooKeeper's dataDir (or its version-2/ directory), or a zk-node data dir.
         dir: PathBuf,
         /// ZooKeeper's dataLogDir, if the logs are kept apart.
         #[arg(long)]
@@ -47,6 +54,22 @@ enum Command {
         /// With --dump txns: the last zxid.
         #[arg(long, value_parser = parse_zxid, default_value_t = i64::MAX)]
         to: i64,
+        /// A zk-node dir: replay its log as a node started with --ttl-nodes does.
+        #[arg(long)]
+        ttl_nodes: bool,
+    },
+    /// Export a stopped zk-node's data dir as an Apache ZooKeeper 3.8 dataDir (a
+    /// version-2/snapshot.<zxid> that ZooKeeper loads): the way back.
+    ExportZookeeper {
+        /// The zk-node data dir (its node stopped).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The ZooKeeper dataDir to create (must not exist, or be empty).
+        zk_data_dir: PathBuf,
+        /// Replay the log as a node started with --ttl-nodes does (give it exactly when the
+        /// node ran with it).
+        #[arg(long)]
+        ttl_nodes: bool,
     },
     /// Import an Apache ZooKeeper dataDir (stopped) into a new zk-node data dir: the newest
     /// valid snapshot and every logged transaction after it.
@@ -88,7 +111,21 @@ fn run(cli: Cli) -> Result<()> {
             dump,
             from,
             to,
+            ttl_nodes,
         } => {
+            if nodedir::detect(&dir)? == nodedir::DirKind::ZkNode {
+                if log_dir.is_some() {
+                    anyhow::bail!("--log-dir is for an Apache ZooKeeper dataDir only");
+                }
+                let node = nodedir::NodeDir::open(&dir, ttl_nodes)?;
+                print!("{}", nodeinspect::summary(&node));
+                match dump {
+                    Some(Dump::Tree) => print!("{}", nodeinspect::dump_tree(&node)?),
+                    Some(Dump::Txns) => print!("{}", nodeinspect::dump_txns(&node, from, to)),
+                    None => {}
+                }
+                return Ok(());
+            }
             let zk = ZkDir::open(&dir, log_dir.as_deref())?;
             let summary = inspect::summary(&zk);
             print!("{}", summary.text);
@@ -105,6 +142,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::ExportZookeeper {
+            data_dir,
+            zk_data_dir,
+            ttl_nodes,
+        } => export_zookeeper(&data_dir, &zk_data_dir, ttl_nodes),
         Command::ImportZookeeper {
             zk_data_dir,
             log_dir,
@@ -142,6 +184,37 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn export_zookeeper(data_dir: &Path, zk_data_dir: &Path, ttl_nodes: bool) -> Result<()> {
+    let node = nodedir::NodeDir::open(data_dir, ttl_nodes)?;
+    if node.not_applied > 0 {
+        eprintln!(
+            "zk-admin: note: {} log entries past the committed id are left out (see inspect)",
+            node.not_applied
+        );
+    }
+    if node.ttl_creates > 0 && !ttl_nodes {
+        eprintln!(
+            "zk-admin: note: {} TTL creates were replayed with TTL nodes off, as on a node \
+             started without --ttl-nodes",
+            node.ttl_creates
+        );
+    }
+    let done = export::export(&node.state, zk_data_dir)
+        .with_context(|| format!("exporting into {}", zk_data_dir.display()))?;
+    println!(
+        "exported {} (log index {}): {} znodes, {} sessions, {} ephemerals, zxid {:#x} into {} ({} bytes)",
+        data_dir.display(),
+        node.applied_to.map_or("none".into(), |i| i.to_string()),
+        done.znodes,
+        done.sessions,
+        done.ephemerals,
+        done.zxid,
+        done.file.display(),
+        done.len
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {

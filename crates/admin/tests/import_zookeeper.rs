@@ -10,218 +10,17 @@
 //!
 //! `ZK_ADMIN_SKIP_ZOOKEEPER=1` skips it with a message; otherwise a missing install fails.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use zk_client::{connect, Acl, Client, ConnectOptions, CreateMode, CreateOptions, Id, Multi, Stat};
+use common::{client, copy_dir, fill, opts, read_tree, runtime, zk_admin, Tree, DEADLINE};
+use zk_client::{connect, CreateOptions};
 use zk_testkit::zk_node::{Ensemble, Single};
 use zk_testkit::zookeeper::Options;
 
 const SKIP: &str = "ZK_ADMIN_SKIP_ZOOKEEPER";
-const DEADLINE: Duration = Duration::from_secs(30);
-
-type Tree = BTreeMap<String, (Vec<u8>, Vec<Acl>, Stat)>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-async fn client(addr: &str, options: ConnectOptions) -> Client {
-    let (c, _events) = connect(addr, options).expect("connect");
-    c.wait_connected(DEADLINE).await.expect("connected");
-    c.add_auth("digest", b"admin:secret").await.expect("auth");
-    c
-}
-
-fn opts() -> ConnectOptions {
-    ConnectOptions::new().session_timeout(Duration::from_secs(30))
-}
-
-/// Every znode below and at `/`: data, ACL and stat, read with the admin's digest auth.
-async fn read_tree(c: &Client) -> Tree {
-    let mut out = Tree::new();
-    let mut stack = vec!["/".to_string()];
-    while let Some(p) = stack.pop() {
-        let (data, stat) = c
-            .get_data(&p)
-            .await
-            .unwrap_or_else(|e| panic!("get {p}: {e}"));
-        let (acl, _) = c
-            .get_acl(&p)
-            .await
-            .unwrap_or_else(|e| panic!("acl {p}: {e}"));
-        for child in c
-            .get_children(&p)
-            .await
-            .unwrap_or_else(|e| panic!("ls {p}: {e}"))
-        {
-            stack.push(if p == "/" {
-                format!("/{child}")
-            } else {
-                format!("{p}/{child}")
-            });
-        }
-        out.insert(p, (data, acl, stat));
-    }
-    out
-}
-
-/// The workload: every kind of node and transaction ZooKeeper 3.8 logs. Returns the
-/// session that stays open, with its ephemerals.
-async fn fill(addr: &str) -> (Client, Vec<String>) {
-    let c = client(addr, opts()).await;
-    let admin_only = vec![Acl {
-        perms: zk_client::perms::ALL,
-        id: Id {
-            scheme: "auth".into(),
-            id: String::new(),
-        },
-    }];
-    let read_only = vec![Acl {
-        perms: zk_client::perms::READ,
-        id: Id {
-            scheme: "world".into(),
-            id: "anyone".into(),
-        },
-    }];
-    let p = CreateOptions::persistent();
-    c.create("/app", b"root of the app", &p)
-        .await
-        .expect("create");
-    c.create(
-        "/app/secret",
-        b"digest only",
-        &p.clone().with_acl(admin_only),
-    )
-    .await
-    .expect("create");
-    c.create(
-        "/app/frozen",
-        b"read only",
-        &p.clone().with_acl(read_only.clone()),
-    )
-    .await
-    .expect("create");
-    c.create("/app/empty", b"", &p).await.expect("create");
-    c.create("/app/bulk", b"", &p).await.expect("create");
-    for i in 0..40 {
-        c.create(
-            &format!("/app/bulk/n{i:02}"),
-            format!("v{i}").as_bytes(),
-            &p,
-        )
-        .await
-        .expect("create");
-    }
-    for i in (0..40).step_by(3) {
-        c.delete(&format!("/app/bulk/n{i:02}"), None)
-            .await
-            .expect("delete");
-    }
-    for i in 0..10 {
-        c.set_data("/app/bulk/n01", format!("again {i}").as_bytes(), None)
-            .await
-            .expect("set");
-    }
-    let seq = CreateOptions::new(CreateMode::PersistentSequential);
-    let mut seqs = Vec::new();
-    for _ in 0..4 {
-        seqs.push(c.create("/app/seq-", b"s", &seq).await.expect("seq").0);
-    }
-    c.delete(&seqs[1], None).await.expect("delete seq");
-    c.create(
-        "/app/box",
-        b"container",
-        &CreateOptions::new(CreateMode::Container),
-    )
-    .await
-    .expect("container");
-    c.create("/app/box/in", b"", &p)
-        .await
-        .expect("create in container");
-    c.create(
-        "/app/ttl",
-        b"lives an hour",
-        &CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(Duration::from_secs(3600)),
-    )
-    .await
-    .expect("ttl");
-    c.create(
-        "/app/ttl-seq-",
-        b"",
-        &CreateOptions::new(CreateMode::PersistentSequentialWithTtl)
-            .with_ttl(Duration::from_secs(7200)),
-    )
-    .await
-    .expect("ttl seq");
-    c.multi(
-        Multi::new()
-            .check("/app", 0)
-            .create("/app/m1", b"from a multi", &p)
-            .set_data("/app/empty", b"set in a multi", Some(0))
-            .delete("/app/bulk/n02", None),
-    )
-    .await
-    .expect("multi");
-    // A failing multi is logged (as error txns) and changes nothing.
-    assert!(c
-        .multi(Multi::new().create("/app/m2", b"", &p).check("/app", 99))
-        .await
-        .is_err());
-    let mut shared = read_only.clone();
-    shared.push(Acl {
-        perms: zk_client::perms::ALL,
-        id: Id {
-            scheme: "auth".into(),
-            id: String::new(),
-        },
-    });
-    c.set_acl("/app/empty", &shared, Some(0))
-        .await
-        .expect("set acl");
-
-    // A session that ends with ephemerals: its close deletes them.
-    let gone = client(addr, opts()).await;
-    gone.create("/app/gone", b"", &CreateOptions::ephemeral())
-        .await
-        .expect("eph");
-    gone.close().await.expect("close");
-
-    // The session that stays open.
-    let keeper = client(addr, opts()).await;
-    let mut ephemerals = vec![
-        keeper
-            .create("/app/lock", b"held", &CreateOptions::ephemeral())
-            .await
-            .expect("eph")
-            .0,
-        keeper
-            .create(
-                "/app/bulk/member-",
-                b"",
-                &CreateOptions::new(CreateMode::EphemeralSequential),
-            )
-            .await
-            .expect("eph seq")
-            .0,
-    ];
-    ephemerals.sort();
-    c.close().await.expect("close");
-    (keeper, ephemerals)
-}
-
-fn zk_admin(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_zk-admin"))
-        .args(args)
-        .output()
-        .expect("run zk-admin")
-}
 
 fn import(zk_dir: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -232,19 +31,6 @@ fn import(zk_dir: &Path, target: &Path, extra: &[&str]) -> std::process::Output 
     ];
     args.extend(extra);
     zk_admin(&args)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).expect("copy");
-        }
-    }
 }
 
 /// `version-2`'s files with `prefix`, by zxid.

@@ -67,6 +67,7 @@ pub use cluster::Member;
 pub use cluster::ProposeError;
 pub use cluster::RaftRole;
 pub use cluster::RaftTiming;
+pub use cluster::RecoveryError;
 pub use cluster::Role;
 pub use cluster::Standing;
 pub use cluster::StandingWatch;

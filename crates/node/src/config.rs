@@ -258,6 +258,18 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_METRICS_ADDR", value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Restart this member as the only voter of a new ensemble made from its own data, when
+    /// the ensemble lost its quorum for good (ClickHouse Keeper's --force-recovery). What the
+    /// lost members had acknowledged and this one had not is lost, so it is refused without
+    /// --accept-data-loss. Afterwards wipe the other members and add them back by reconfig;
+    /// give this flag for one start only (docs/membership.md, "Recovery from a lost quorum").
+    #[arg(long, default_value_t = false)]
+    pub force_recovery: bool,
+
+    /// Confirms --force-recovery: acknowledged writes this member did not receive are lost.
+    #[arg(long, default_value_t = false)]
+    pub accept_data_loss: bool,
+
     /// Let clients change the membership with `reconfig` (ZooKeeper's reconfigEnabled; off
     /// by default as there). Only the superuser may, unless the superuser gave others WRITE
     /// on /zookeeper/config.
@@ -350,6 +362,9 @@ pub enum ConfigError {
         /// The members.
         peers: String,
     },
+    /// --force-recovery without its confirmation, or where there is nothing to recover.
+    #[error("{0}")]
+    ForceRecovery(&'static str),
     /// The frame limit cannot hold a ConnectRequest, or is beyond what a length prefix says.
     #[error("--max-frame-bytes must be between 64 and {max}, got {got}")]
     FrameLimit {
@@ -371,6 +386,8 @@ pub struct Ensemble {
     pub dial: BTreeMap<u64, String>,
     /// The peer link's certificates with sslQuorum; `None`: plain text.
     pub tls: Option<TlsSettings>,
+    /// Restart as the only voter from this member's own data (--force-recovery, confirmed).
+    pub force_recovery: bool,
 }
 
 /// Where the peer port listens.
@@ -542,9 +559,11 @@ impl Config {
                     listen,
                     dial,
                     tls: self.quorum_tls()?,
+                    force_recovery: self.force_recovery,
                 })
             }
         };
+        self.check_force_recovery()?;
         let secure_client = self.secure_client()?;
         let max_frame = i32::MAX as usize;
         if !(64..=max_frame).contains(&self.max_frame_bytes) {
@@ -583,6 +602,27 @@ impl Config {
             },
             reconfig_enabled: self.reconfig_enabled,
         })
+    }
+
+    /// --force-recovery goes only with its confirmation, and only for a member of an ensemble.
+    fn check_force_recovery(&self) -> Result<(), ConfigError> {
+        match (self.force_recovery, self.accept_data_loss) {
+            (false, false) => Ok(()),
+            (false, true) => Err(ConfigError::ForceRecovery(
+                "--accept-data-loss confirms --force-recovery and means nothing without it",
+            )),
+            (true, false) => Err(ConfigError::ForceRecovery(
+                "--force-recovery makes this member the only voter of a new ensemble from its \
+                 own data: acknowledged writes it did not receive are lost, and the other \
+                 members must be wiped and added back by reconfig. Give --accept-data-loss as \
+                 well to confirm (docs/membership.md, \"Recovery from a lost quorum\")",
+            )),
+            (true, true) if self.peers.is_none() => Err(ConfigError::ForceRecovery(
+                "--force-recovery is for a member of an ensemble (--peers or zoo.cfg's server.N \
+                 lines, as it was started before); a one-node server has no quorum to lose",
+            )),
+            (true, true) => Ok(()),
+        }
     }
 
     /// The peer link's certificates with sslQuorum (checked when the server starts, where
@@ -1091,6 +1131,35 @@ mod tests {
         assert_eq!(
             s.map(|s| (s.timeouts.min_ms(), s.timeouts.max_ms())),
             Some((400, 4000))
+        );
+    }
+
+    /// --force-recovery needs --accept-data-loss (and the confirmation needs the flag), and
+    /// only a member of an ensemble has a quorum to lose.
+    #[test]
+    fn force_recovery_needs_its_confirmation_and_an_ensemble() {
+        let peers = ["--id", "1", "--peers", "1=127.0.0.1:2888,2=127.0.0.1:2889"];
+        let err = |args: &[&str]| match parse(args).map(|c| c.settings()) {
+            Ok(Err(e)) => e.to_string(),
+            other => panic!("{args:?} should be refused: {other:?}"),
+        };
+        let with = |extra: &[&'static str]| -> Vec<&'static str> { [&peers[..], extra].concat() };
+        assert!(err(&with(&["--force-recovery"])).contains("--accept-data-loss"));
+        assert!(err(&with(&["--accept-data-loss"])).contains("confirms --force-recovery"));
+        assert!(
+            err(&["--force-recovery", "--accept-data-loss"]).contains("a member of an ensemble")
+        );
+        let s = parse(&with(&["--force-recovery", "--accept-data-loss"]))
+            .ok()
+            .and_then(|c| c.settings().ok());
+        assert_eq!(
+            s.and_then(|s| s.ensemble).map(|e| e.force_recovery),
+            Some(true)
+        );
+        let s = parse(&peers).ok().and_then(|c| c.settings().ok());
+        assert_eq!(
+            s.and_then(|s| s.ensemble).map(|e| e.force_recovery),
+            Some(false)
         );
     }
 

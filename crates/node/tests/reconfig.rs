@@ -461,3 +461,127 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     let (text, _) = wait_config(&mut reader, &[1, 2, 3, 4, 5]);
     assert_eq!(text, grown, "every member shows the same config");
 }
+
+/// Waits (bounded) until member `id`'s log contains `needle`.
+fn wait_log(c: &Cluster, id: u64, needle: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    while !c.log_of(id).contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "member {id} never logged {needle:?}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50)); // polling another process's log
+    }
+}
+
+/// Recovery from a lost quorum (issue 20 item 4): two of three members are lost for good;
+/// the survivor refuses `--force-recovery` without `--accept-data-loss`, then with it
+/// restarts as the only voter of a new ensemble from its own data (every write it had is
+/// there, new writes commit, `/zookeeper/config` lists it alone), stays so across a restart
+/// with and without the flag, refuses a lost member that comes back with its old data (a
+/// new ensemble id: the old members cannot make it step down or rejoin it), and grows back
+/// to three by reconfig with two new members that then serve every write.
+#[test]
+fn force_recovery_after_losing_the_quorum() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let mut raw = session(&c, leader);
+    for i in 0..20 {
+        assert_eq!(raw.call(&create(&format!("/before-{i}"), 0)).0.err, 0);
+    }
+    // The survivor must hold every acknowledged write for this test's count to hold: a
+    // sync through it waits until it has applied the leader's log as of the sync.
+    let survivor = (1..=3).find(|&i| i != leader).expect("a follower");
+    let mut through = session(&c, survivor);
+    assert_eq!(through.call(&sync("/")).0.err, 0);
+    assert_eq!(
+        children(&mut through, "/")
+            .iter()
+            .filter(|n| n.starts_with("before-"))
+            .count(),
+        20
+    );
+    drop(through);
+    drop(raw);
+    for id in 1..=3 {
+        c.kill9(id);
+    }
+    let others: Vec<u64> = c.others(survivor);
+    let (wiped, stale) = (others[0], others[1]);
+    c.wipe(wiped);
+
+    // Refused without the confirmation: the process exits, saying what it would cost.
+    c.set_member_flags(survivor, &["--force-recovery"]);
+    c.start_member(survivor);
+    let status = c.wait_exit(survivor);
+    assert!(!status.success(), "started without --accept-data-loss");
+    assert!(
+        c.log_of(survivor).contains("--accept-data-loss"),
+        "{}",
+        c.log_of(survivor)
+    );
+
+    c.set_member_flags(survivor, &["--force-recovery", "--accept-data-loss"]);
+    c.start_member(survivor);
+    assert_eq!(c.wait_leader(), survivor);
+    let mut raw = session(&c, survivor);
+    wait_config(&mut raw, &[survivor]);
+    let kept = children(&mut raw, "/");
+    assert_eq!(
+        kept.iter().filter(|n| n.starts_with("before-")).count(),
+        20,
+        "{kept:?}"
+    );
+    assert_eq!(raw.call(&create("/after-recovery", 0)).0.err, 0);
+    drop(raw);
+
+    // A restart that still carries the flag changes nothing; one without it neither.
+    for flags in [&["--force-recovery", "--accept-data-loss"][..], &[]] {
+        c.kill9(survivor);
+        c.set_member_flags(survivor, flags);
+        c.start_member(survivor);
+        assert_eq!(c.wait_leader(), survivor);
+        let mut raw = session(&c, survivor);
+        let (text, _) = wait_config(&mut raw, &[survivor]);
+        assert!(children(&mut raw, "/").contains("after-recovery"), "{text}");
+    }
+
+    // A lost member back with its old data belongs to the old ensemble: refused.
+    c.start_member(stale);
+    wait_log(
+        &c,
+        survivor,
+        &format!("node {stale} belongs to another ensemble"),
+    );
+    let mut raw = session(&c, survivor);
+    assert_eq!(raw.call(&create("/despite-the-stale-member", 0)).0.err, 0);
+    assert_eq!(c.mode(survivor).as_deref(), Some("leader"));
+    c.kill9(stale);
+
+    // Grow back to three with two new members (the lost ones' hosts, wiped, as new ids).
+    let a = c.add_member();
+    let b = c.add_member();
+    c.start_member(a);
+    c.start_member(b);
+    as_super(&mut raw);
+    let (err, body) = reconfig(
+        &mut raw,
+        Some(format!("{},{}", c.server_spec(a), c.server_spec(b))),
+        None,
+        None,
+        -1,
+    );
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    assert_eq!(server_ids(&text), vec![survivor, a, b], "{text}");
+    let mut reader = session(&c, b);
+    assert_eq!(reader.call(&sync("/")).0.err, 0);
+    let seen = children(&mut reader, "/");
+    for name in ["after-recovery", "despite-the-stale-member", "before-19"] {
+        assert!(seen.contains(name), "{name} through member {b}: {seen:?}");
+    }
+}

@@ -4,6 +4,7 @@
 //! session passwords ZooKeeper derives from session ids (`java.util.Random`).
 //!
 //! Pure: it works on byte slices the caller read; no file or socket I/O, no clock, no tokio.
+//! Its `Id` and `ACL` are zk-wire's types (the same jute records as on the client wire).
 //! It must never panic or allocate beyond the input's size on damaged bytes: every error
 //! names the file (as the caller named it) and the byte offset.
 
@@ -36,6 +37,12 @@ pub fn zxid_from_name(name: &str, prefix: &str) -> Option<i64> {
     u64::from_str_radix(rest, 16).ok().map(|z| z as i64)
 }
 
+/// The name ZooKeeper gives the snapshot of `zxid` (`Util.makeSnapshotName`: lower-case hex,
+/// no padding).
+pub fn snapshot_name(zxid: i64) -> String {
+    format!("snapshot.{:x}", zxid as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +54,11 @@ mod tests {
         assert_eq!(zxid_from_name("log.xyz", "log"), None);
         assert_eq!(zxid_from_name("snapshot.1a.gz", "snapshot"), None);
         assert_eq!(zxid_from_name("logx.1", "log"), None);
+        assert_eq!(snapshot_name(0x1_0000_001a), "snapshot.10000001a");
+        assert_eq!(
+            zxid_from_name(&snapshot_name(0x1_0000_001a), "snapshot"),
+            Some(0x1_0000_001a)
+        );
         assert_eq!(SNAP_MAGIC, 0x5A4B_534E);
         assert_eq!(TXNLOG_MAGIC, 0x5A4B_4C47);
     }

@@ -1,5 +1,5 @@
 //! The jute records shared by snapshots and logs (`zookeeper.jute`: `FileHeader`, `Id`,
-//! `ACL`, `StatPersisted`).
+//! `ACL`, `StatPersisted`); `Id` and `ACL` are zk-wire's types, read and written here.
 
 use crate::error::{At, ErrorKind};
 use crate::jute::{Reader, Writer};
@@ -44,67 +44,39 @@ impl FileHeader {
     }
 }
 
-/// `Id { ustring scheme; ustring id; }`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id {
-    /// `world`, `digest`, `ip`, `auth`, `sasl`, `x509`...
-    pub scheme: String,
-    /// The identity within the scheme.
-    pub id: String,
-}
-
-/// `ACL { int perms; Id id; }`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Acl {
-    /// READ 1, WRITE 2, CREATE 4, DELETE 8, ADMIN 16.
-    pub perms: i32,
-    /// Who.
-    pub id: Id,
-}
+/// `Id` and `ACL` are zk-wire's types: the same jute records as on the client wire.
+pub use zk_wire::{Acl, Id};
 
 /// The smallest ACL on the wire: perms and two empty strings.
 pub(crate) const MIN_ACL: usize = 12;
 
-impl Acl {
-    /// `ZooDefs.Ids.OPEN_ACL_UNSAFE`: everything for `world:anyone`, what ACL reference -1
-    /// stands for in a snapshot.
-    pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl {
-            perms: 31,
-            id: Id {
-                scheme: "world".into(),
-                id: "anyone".into(),
-            },
-        }]
-    }
+/// `ACL { int perms; Id id; }`.
+pub(crate) fn read_acl(r: &mut Reader<'_>) -> Result<Acl, At> {
+    let perms = r.int()?;
+    let scheme = r.string()?;
+    let id = r.string()?;
+    Ok(Acl {
+        perms,
+        id: Id { scheme, id },
+    })
+}
 
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, At> {
-        let perms = r.int()?;
-        let scheme = r.string()?;
-        let id = r.string()?;
-        Ok(Acl {
-            perms,
-            id: Id { scheme, id },
-        })
-    }
+pub(crate) fn write_acl(a: &Acl, w: &mut Writer) {
+    w.int(a.perms);
+    w.string(&a.id.scheme);
+    w.string(&a.id.id);
+}
 
-    pub(crate) fn write(&self, w: &mut Writer) {
-        w.int(self.perms);
-        w.string(&self.id.scheme);
-        w.string(&self.id.id);
-    }
+/// A `vector<ACL>`; null reads as empty (ZooKeeper never writes a null list).
+pub(crate) fn read_acl_list(r: &mut Reader<'_>) -> Result<Vec<Acl>, At> {
+    let n = r.vector_len(MIN_ACL)?.unwrap_or(0);
+    (0..n).map(|_| read_acl(r)).collect()
+}
 
-    /// A `vector<ACL>`; null reads as empty (ZooKeeper never writes a null list).
-    pub(crate) fn read_list(r: &mut Reader<'_>) -> Result<Vec<Acl>, At> {
-        let n = r.vector_len(MIN_ACL)?.unwrap_or(0);
-        (0..n).map(|_| Acl::read(r)).collect()
-    }
-
-    pub(crate) fn write_list(list: &[Acl], w: &mut Writer) {
-        w.int(list.len() as i32);
-        for a in list {
-            a.write(w);
-        }
+pub(crate) fn write_acl_list(list: &[Acl], w: &mut Writer) {
+    w.int(list.len() as i32);
+    for a in list {
+        write_acl(a, w);
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{At, ErrorKind, FormatError};
 use crate::jute::{adler32, Reader, Writer};
-use crate::records::{Acl, FileHeader, StatPersisted, MIN_ACL, STAT_LEN};
+use crate::records::{read_acl, write_acl_list, Acl, FileHeader, StatPersisted, MIN_ACL, STAT_LEN};
 
 /// One node as the snapshot holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ impl Snapshot {
         w.int(self.acls.len() as i32);
         for (reference, list) in &self.acls {
             w.long(*reference);
-            Acl::write_list(list, &mut w);
+            write_acl_list(list, &mut w);
         }
         for n in &self.nodes {
             w.string(&n.path);
@@ -144,7 +144,7 @@ fn parse(bytes: &[u8]) -> Result<Snapshot, At> {
             .vector_len(MIN_ACL)?
             .ok_or_else(|| r.invalid("null ACL list in the ACL cache"))?;
         let list = (0..len)
-            .map(|_| Acl::read(&mut r))
+            .map(|_| read_acl(&mut r))
             .collect::<Result<_, _>>()?;
         if acls.insert(reference, list).is_some() {
             return Err(ErrorKind::Invalid(format!("ACL reference {reference} twice")).at(at));

@@ -3,7 +3,7 @@
 
 use crate::error::{At, ErrorKind};
 use crate::jute::{Reader, Writer};
-use crate::records::Acl;
+use crate::records::{read_acl_list, write_acl_list, Acl};
 
 /// The opcodes that appear in ZooKeeper 3.8's transaction logs (`ZooDefs.OpCode`).
 pub struct OpCode;
@@ -195,7 +195,7 @@ impl Txn {
             OpCode::CREATE | OpCode::CREATE2 => {
                 let path = r.string()?;
                 let data = r.buffer()?.map(<[u8]>::to_vec);
-                let acl = Acl::read_list(r)?;
+                let acl = read_acl_list(r)?;
                 let ephemeral = r.bool()?;
                 // A version-0 create ends here (SerializeUtils' EOF fallback): the parent's
                 // cversion is then fixed up as one more.
@@ -221,14 +221,14 @@ impl Txn {
             OpCode::CREATE_TTL => Txn::CreateTtl {
                 path: r.string()?,
                 data: r.buffer()?.map(<[u8]>::to_vec),
-                acl: Acl::read_list(r)?,
+                acl: read_acl_list(r)?,
                 parent_cversion: r.int()?,
                 ttl: r.long()?,
             },
             OpCode::CREATE_CONTAINER => Txn::CreateContainer {
                 path: r.string()?,
                 data: r.buffer()?.map(<[u8]>::to_vec),
-                acl: Acl::read_list(r)?,
+                acl: read_acl_list(r)?,
                 parent_cversion: r.int()?,
             },
             OpCode::DELETE | OpCode::DELETE_CONTAINER => Txn::Delete { path: r.string()? },
@@ -239,7 +239,7 @@ impl Txn {
             },
             OpCode::SET_ACL => Txn::SetAcl {
                 path: r.string()?,
-                acl: Acl::read_list(r)?,
+                acl: read_acl_list(r)?,
                 version: r.int()?,
             },
             OpCode::CHECK => Txn::Check {
@@ -288,7 +288,7 @@ impl Txn {
             } => {
                 w.string(path);
                 w.buffer(data.as_deref());
-                Acl::write_list(acl, w);
+                write_acl_list(acl, w);
                 w.bool(*ephemeral);
                 w.int(*parent_cversion);
             }
@@ -301,7 +301,7 @@ impl Txn {
             } => {
                 w.string(path);
                 w.buffer(data.as_deref());
-                Acl::write_list(acl, w);
+                write_acl_list(acl, w);
                 w.int(*parent_cversion);
                 w.long(*ttl);
             }
@@ -313,7 +313,7 @@ impl Txn {
             } => {
                 w.string(path);
                 w.buffer(data.as_deref());
-                Acl::write_list(acl, w);
+                write_acl_list(acl, w);
                 w.int(*parent_cversion);
             }
             Txn::Delete { path } => w.string(path),
@@ -328,7 +328,7 @@ impl Txn {
             }
             Txn::SetAcl { path, acl, version } => {
                 w.string(path);
-                Acl::write_list(acl, w);
+                write_acl_list(acl, w);
                 w.int(*version);
             }
             Txn::Check { path, version } => {

@@ -105,6 +105,11 @@ pub struct ClusterConfig {
     /// quorum of the new voters caught up, and the change committed; past it the request
     /// is answered NewConfigNoQuorum.
     pub reconfig_timeout: Duration,
+    /// Restart this member as the only voter of its ensemble from its own data, for an
+    /// ensemble that lost its quorum for good (see `cluster::recovery`): what the lost
+    /// members had acknowledged and this one had not received is lost. The caller asks the
+    /// operator for a confirmation first.
+    pub force_recovery: bool,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -125,6 +130,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
             .field("peer_tls", &self.peer_tls.is_some())
             .field("reconfig_timeout", &self.reconfig_timeout)
+            .field("force_recovery", &self.force_recovery)
             .finish()
     }
 }
@@ -161,6 +167,7 @@ impl ClusterConfig {
             apply_hook: None,
             peer_tls: None,
             reconfig_timeout: Duration::from_secs(10),
+            force_recovery: false,
         })
     }
 

@@ -64,6 +64,9 @@ pub enum ClusterError {
     /// openraft refused the derived config.
     #[error("raft config: {0}")]
     Config(openraft::ConfigError),
+    /// A forced recovery (`ClusterConfig::force_recovery`) could not be done.
+    #[error(transparent)]
+    Recovery(#[from] crate::cluster::RecoveryError),
     /// The peer port cannot be bound.
     #[error("cannot listen for peers on {addr}: {source}")]
     Bind {

@@ -20,6 +20,8 @@ use crate::cluster::leader_link::spawn_leader_link;
 use crate::cluster::node::Tasks;
 use crate::cluster::prevote::spawn_election_driver;
 use crate::cluster::reconfig::spawn_reconfigurer;
+use crate::cluster::recovery;
+use crate::cluster::recovery::Recovery;
 use crate::cluster::role::spawn_role_watch;
 use crate::cluster::snapshots::spawn_snapshot_trigger;
 use crate::cluster::ClusterConfig;
@@ -91,7 +93,7 @@ pub async fn start_cluster(
     // The ensemble's id: recorded; or, for a data dir from before it was recorded, the
     // fingerprint of the peers it was made with; or, on a first start, the one a formed
     // ensemble's member gives (a joining node waits for one), else that of --peers.
-    let ensemble = match (meta.ensemble().map_err(StartError::from)?, &recorded) {
+    let mut ensemble = match (meta.ensemble().map_err(StartError::from)?, &recorded) {
         (Some(e), _) => e,
         (None, Some(r)) => fingerprint(&r.peers),
         (None, None) => bootstrap::discover(&channels, id, &config.peers, joining).await,
@@ -99,7 +101,7 @@ pub async fn start_cluster(
     meta.put_ensemble(ensemble).map_err(StartError::from)?;
     let metrics = storage.metrics().clone();
     metrics.set_fsync_warning_threshold(config.fsync_warning_threshold);
-    let log_store = storage
+    let mut log_store = storage
         .log_store::<TypeConfig>()
         .map_err(StartError::from)?;
     let accepted = log_store.accepted_index();
@@ -107,8 +109,36 @@ pub async fn start_cluster(
     // snapshot (read and decoded here) and the committed log after it (re-applied by
     // openraft while Raft starts, below).
     let snap_started = Instant::now();
-    let (sm, state) =
+    let (mut sm, state) =
         ZkStateMachine::open(&storage, config.tree_config).map_err(StartError::Storage)?;
+    if config.force_recovery {
+        match recovery::force_alone(&mut log_store, &mut sm, &meta, id, ensemble).await? {
+            Recovery::AlreadyAlone => tracing::warn!(
+                id,
+                "force recovery: this member already is the only one of its ensemble; nothing \
+                 to do (start without the flag from now on)"
+            ),
+            Recovery::Forced {
+                term,
+                index,
+                previous,
+                ensemble: recovered,
+            } => {
+                tracing::warn!(
+                    id,
+                    term,
+                    index,
+                    ?previous,
+                    ensemble = format_args!("{recovered:016x}"),
+                    "force recovery: this member is now the only voter of a new ensemble made \
+                     from its own data; what the others had and it had not is lost. Wipe the \
+                     other members' data dirs and add them back by reconfig; start this one \
+                     without the flag from now on"
+                );
+                ensemble = recovered;
+            }
+        }
+    }
     let (intent_sink, intents) = tokio::sync::mpsc::unbounded_channel();
     sm.set_intent_sink(intent_sink);
     let snap_load = snap_started.elapsed();
@@ -123,7 +153,8 @@ pub async fn start_cluster(
 
     // Bound before Raft starts, so a taken port fails the start instead of a running node.
     // A lone member has no peer to serve.
-    let listener = if config.peers.len() > 1 || joining {
+    // A recovered member keeps its port for the members it will add back.
+    let listener = if config.peers.len() > 1 || joining || config.force_recovery {
         let listener =
             TcpListener::bind(config.listen)
                 .await

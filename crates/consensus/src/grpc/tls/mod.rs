@@ -155,7 +155,12 @@ pub(crate) struct Admit {
 impl Admit {
     /// Checks a caller record; returns the sender's id.
     pub(crate) fn check(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
-        let from = self.identity.check(caller)?;
+        // Loud, as a refused certificate is: a member of another ensemble (an old member
+        // back after a forced recovery, a data dir copied between ensembles) keeps knocking.
+        let from = self
+            .identity
+            .check(caller)
+            .inspect_err(|refused| tracing::warn!("peer refused: {}", refused.message()))?;
         self.check_cert(from)
     }
 
