@@ -584,7 +584,15 @@ fn server_lines(out: &str) -> Vec<&str> {
 /// that are not running, ReconfigDisabled where the operator did not enable it.
 #[test]
 fn reconfig_changes_the_membership_and_explains_refusals() {
-    let flags = ["--reconfig-enabled", "--super-digest", SUPER_DIGEST];
+    // NewConfigNoQuorum comes after the leader waited 10 s for the new members to catch up:
+    // a session must outlive that (the test kit's tick allows only 4 s by default).
+    let flags = [
+        "--reconfig-enabled",
+        "--super-digest",
+        SUPER_DIGEST,
+        "--max-session-timeout-ms",
+        "30000",
+    ];
     let mut c = zk_testkit::zk_node::Ensemble::new(3, &flags);
     for id in 1..=3 {
         c.start_member(id);
@@ -648,7 +656,11 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     );
     let r = admin(&["reconfig", "-members", &dead]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.starts_with("NewConfigNoQuorum: "), "{r:?}");
+    assert!(
+        r.stderr.starts_with("NewConfigNoQuorum: "),
+        "{r:?}\n{}",
+        c.logs()
+    );
     assert_eq!(server_lines(&ok(&addr, &["config"])), founders);
 
     let missing = admin(&["reconfig", "-file", "/nonexistent/zoo.cfg.dynamic"]);
