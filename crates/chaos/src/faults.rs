@@ -179,7 +179,7 @@ pub fn schedule(
         let membership = matches!(kind, Kind::Reconfig | Kind::Resize);
         let mid_kill = (membership && rng.random_bool(0.5)).then(|| MidKill {
             step: rng.random_range(0..6),
-            after: Duration::from_millis(rng.random_range(0..1_000)),
+            after: Duration::from_millis(rng.random_range(0..300)),
             hold: Duration::from_millis(rng.random_range(500..2_500)),
         });
         let held = hold + mid_kill.map_or(Duration::ZERO, |k| k.hold);
