@@ -122,7 +122,9 @@ pub async fn carry_out(servers: &str, superuser: &str, change: &Change) -> Resul
         };
         // The change may have been made all the same (its answer lost, or asked again after
         // it was done): the config says.
-        let _ = zk.wait_connected(SESSION_TIMEOUT.min(Duration::from_secs(5))).await;
+        let _ = zk
+            .wait_connected(SESSION_TIMEOUT.min(Duration::from_secs(5)))
+            .await;
         if let Ok(shown) = members(&zk).await {
             if shown == change.want {
                 let _ = zk.close().await;

@@ -193,7 +193,10 @@ fn chaos_with_reconfig() {
         .map(|w| w.kind.as_str())
         .filter(|k| k.starts_with("reconfig"))
         .collect();
-    assert!(reconfigs.len() >= 2, "two reconfig faults at least: {reconfigs:?}");
+    assert!(
+        reconfigs.len() >= 2,
+        "two reconfig faults at least: {reconfigs:?}"
+    );
     assert!(
         reconfigs.iter().any(|k| k.contains("killed -9")),
         "a leader killed in the middle of a change: {reconfigs:?}"
@@ -230,8 +233,7 @@ fn chaos_with_resizing_five_members() {
     let seed = (1..1_000)
         .find(|&s| {
             let cfg = RunConfig::new(s, duration, tick);
-            let plan =
-                zk_chaos::faults::schedule(s, duration, 5, &kinds, cfg.ephemeral_timeout);
+            let plan = zk_chaos::faults::schedule(s, duration, 5, &kinds, cfg.ephemeral_timeout);
             plan.iter()
                 .find(|p| p.kind == Kind::Resize)
                 .is_some_and(|p| p.mid_kill.is_some())

@@ -641,8 +641,11 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("zoo.cfg.dynamic");
     let founders: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
-    std::fs::write(&file, format!("# the founders\n{}\nversion=1\n", founders.join("\n")))
-        .expect("write");
+    std::fs::write(
+        &file,
+        format!("# the founders\n{}\nversion=1\n", founders.join("\n")),
+    )
+    .expect("write");
     let r = admin(&["reconfig", "-file", &file.display().to_string()]);
     assert_eq!(r.code, 0, "{r:?}\n{}", c.logs());
     assert_eq!(server_lines(&r.stdout), founders, "{r:?}");
@@ -670,6 +673,11 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     assert_eq!(bad_auth.code, 2, "{bad_auth:?}");
 
     let single = ZkNode::start();
-    let r = fails(&single.addr, &["reconfig", "-remove", "2"], 1, "ReconfigDisabled");
+    let r = fails(
+        &single.addr,
+        &["reconfig", "-remove", "2"],
+        1,
+        "ReconfigDisabled",
+    );
     assert!(r.stderr.contains("--reconfig-enabled"), "{r:?}");
 }

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zk_wire::{
     Acl, AddWatchMode, AddWatchRequest, AuthPacket, ClientInfo, DeleteRequest, ExistsRequest,
     GetAclRequest, GetAllChildrenNumberRequest, GetChildrenRequest, GetDataRequest,
-    GetEphemeralsRequest, ReconfigRequest, RemoveWatchesRequest, Request, Response, SetAclRequest, SetDataRequest,
-    Stat, SyncRequest, WatcherType,
+    GetEphemeralsRequest, ReconfigRequest, RemoveWatchesRequest, Request, Response, SetAclRequest,
+    SetDataRequest, Stat, SyncRequest, WatcherType,
 };
 
 use crate::chroot::Chroot;

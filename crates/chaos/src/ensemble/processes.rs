@@ -152,7 +152,12 @@ impl Processes {
 
     /// Starts member `i` (unless it runs) with `peers` as its `--peers`, dialling those of
     /// `dial_to` through their proxies (zk-node takes `--peer-dial` only for its `--peers`).
-    fn spawn_with_dial(&self, i: usize, peers: &str, dial_to: &[usize]) -> Result<(), EnsembleError> {
+    fn spawn_with_dial(
+        &self,
+        i: usize,
+        peers: &str,
+        dial_to: &[usize],
+    ) -> Result<(), EnsembleError> {
         let m = &self.members[i];
         let mut child = lock(&m.child);
         if child.is_some() {

@@ -139,8 +139,8 @@ pub(super) async fn fault(
                 want: after.iter().map(|&j| j as u64 + 1).collect(),
             };
             let kill = p.mid_kill.filter(|k| k.step % plan.len() == n);
-            let done = change_with_kill(&ensemble, &servers, &superuser, &change, kill, restarted)
-                .await?;
+            let done =
+                change_with_kill(&ensemble, &servers, &superuser, &change, kill, restarted).await?;
             if let Some(note) = done.note {
                 what += &format!(" {note};");
             }
@@ -258,7 +258,9 @@ mod tests {
                 assert!(smallest >= 2, "{plan:?}");
                 if kind == Kind::Resize {
                     assert_eq!(smallest, 3, "{plan:?}");
-                    assert!(plan.iter().any(|s| !s.add.is_empty() && !s.remove.is_empty()));
+                    assert!(plan
+                        .iter()
+                        .any(|s| !s.add.is_empty() && !s.remove.is_empty()));
                 }
             }
         }

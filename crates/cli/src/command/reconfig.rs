@@ -58,7 +58,10 @@ impl Reconfig {
                 "-add" => add.push(value("-add")?),
                 "-remove" => remove.push(value("-remove")?),
                 "-members" | "-file" if members.is_some() => {
-                    return Err(usage_error(COMMAND, "give -members or -file once, not both"))
+                    return Err(usage_error(
+                        COMMAND,
+                        "give -members or -file once, not both",
+                    ))
                 }
                 "-members" => members = Some(Members::Listed(value("-members")?)),
                 "-file" => members = Some(Members::File(value("-file")?)),
@@ -110,10 +113,12 @@ impl Reconfig {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?;
-                Some(dynamic_config_members(&text).map_err(|reason| CliError::BadFile {
-                    path: path.clone(),
-                    reason,
-                })?)
+                Some(
+                    dynamic_config_members(&text).map_err(|reason| CliError::BadFile {
+                        path: path.clone(),
+                        reason,
+                    })?,
+                )
             }
         };
         let (data, stat) = zk
@@ -166,7 +171,10 @@ pub fn dynamic_config_members(text: &str) -> Result<String, String> {
         if key == "version" {
             continue;
         }
-        if key.strip_prefix("server.").is_none_or(|id| id.parse::<u64>().is_err()) {
+        if key
+            .strip_prefix("server.")
+            .is_none_or(|id| id.parse::<u64>().is_err())
+        {
             return Err(format!(
                 "line {}: {key:?} is not a server.N key (only server lines and version= \
                  belong in a dynamic config file)",
