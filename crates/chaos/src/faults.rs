@@ -19,6 +19,8 @@ use zk_history::FaultWindow;
 use crate::clock::Clock;
 use crate::ensemble::{Ensemble, EnsembleError};
 
+mod reconfig;
+
 /// The kinds of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -36,6 +38,15 @@ pub enum Kind {
     /// for longer than the sessions' timeout: the quorum is away, the leader is left alone
     /// (S9.5: no session may expire for that, and none may when the quorum is back).
     QuorumLoss,
+    /// Remove a random member by `reconfig` (as the superuser), stop it and delete its data,
+    /// then start it afresh as a joining node and `reconfig` it back in; on some seeds the
+    /// leader is killed -9 in the middle of one of the two changes (docs/chaos.md).
+    Reconfig,
+    /// On five members: shrink to three (two removed by one reconfig and wiped), replace one
+    /// of the three by one of the removed at its own address and id (added and removed in one
+    /// change), grow back to five; members chosen by the seed, the leader sometimes killed
+    /// -9 in the middle of one of the changes.
+    Resize,
 }
 
 impl Kind {
@@ -49,6 +60,10 @@ impl Kind {
         Kind::QuorumLoss,
     ];
 
+    /// Kinds run only when asked for by name: they need an ensemble started for them
+    /// ([`crate::Ensemble::superuser`]), which the docker backend is not.
+    pub const OPTIONAL: [Kind; 2] = [Kind::Reconfig, Kind::Resize];
+
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -58,6 +73,8 @@ impl Kind {
             Kind::Partition => "partition",
             Kind::RestartAll => "restart-all",
             Kind::QuorumLoss => "quorum-loss",
+            Kind::Reconfig => "reconfig",
+            Kind::Resize => "resize",
         }
     }
 
@@ -69,6 +86,8 @@ impl Kind {
             Kind::Pause => rng.random_range(500..5_000),
             Kind::Partition => rng.random_range(500..5_000),
             Kind::RestartAll => rng.random_range(100..2_000),
+            // How long the removed members stay out (between two changes).
+            Kind::Reconfig | Kind::Resize => rng.random_range(1_000..4_000),
             Kind::QuorumLoss => {
                 let floor = u64::try_from(session_timeout.as_millis()).unwrap_or(u64::MAX);
                 floor.saturating_add(rng.random_range(500..3_000))
@@ -90,9 +109,14 @@ impl FromStr for Kind {
     fn from_str(s: &str) -> Result<Kind, String> {
         Kind::ALL
             .into_iter()
+            .chain(Kind::OPTIONAL)
             .find(|k| k.name() == s)
             .ok_or_else(|| {
-                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                let names: Vec<&str> = Kind::ALL
+                    .iter()
+                    .chain(&Kind::OPTIONAL)
+                    .map(|k| k.name())
+                    .collect();
                 format!("unknown fault kind {s:?} (known: {})", names.join(", "))
             })
     }
@@ -109,6 +133,19 @@ pub struct Planned {
     /// and by RestartAll).
     pub member: usize,
     /// How long it is held.
+    pub hold: Duration,
+    /// A reconfig fault's leader kill in the middle of a change, if it has one.
+    pub mid_kill: Option<MidKill>,
+}
+
+/// kill -9 of the leader in the middle of one of a reconfig fault's two changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MidKill {
+    /// In which of the fault's changes (counted from 0, modulo their number).
+    pub step: usize,
+    /// How long after the change was first asked for.
+    pub after: Duration,
+    /// How long the killed leader stays down.
     pub hold: Duration,
 }
 
@@ -138,15 +175,24 @@ pub fn schedule(
         let calm = Duration::from_millis(rng.random_range(1_000..3_000));
         let hold = kind.hold(&mut rng, session_timeout);
         let member = rng.random_range(0..size);
-        if elapsed + calm + hold > duration {
+        // Drawn only for a reconfig, so schedules without one stay as they were.
+        let membership = matches!(kind, Kind::Reconfig | Kind::Resize);
+        let mid_kill = (membership && rng.random_bool(0.5)).then(|| MidKill {
+            step: rng.random_range(0..6),
+            after: Duration::from_millis(rng.random_range(0..300)),
+            hold: Duration::from_millis(rng.random_range(500..2_500)),
+        });
+        let held = hold + mid_kill.map_or(Duration::ZERO, |k| k.hold);
+        if elapsed + calm + held > duration {
             return plan;
         }
-        elapsed += calm + hold;
+        elapsed += calm + held;
         plan.push(Planned {
             calm,
             kind,
             member,
             hold,
+            mid_kill,
         });
     }
 }
@@ -195,6 +241,31 @@ pub async fn inject(
             _ = calm => {}
             _ = stop.wait_for(|s| *s) => break,
         }
+        if matches!(p.kind, Kind::Reconfig | Kind::Resize) {
+            let start = clock.now();
+            let done = reconfig::fault(ensemble.clone(), &p, restarted.as_ref()).await;
+            let end = clock.now();
+            println!(
+                "fault {:>8.3}s {}, repaired after {:.3}s{}",
+                secs(start),
+                done.what,
+                secs(end - start),
+                done.error
+                    .as_ref()
+                    .map(|e| format!(": FAILED: {e}"))
+                    .unwrap_or_default()
+            );
+            if let Some(err) = done.error {
+                out.errors.push(format!("{}: {err}", done.what));
+            }
+            out.windows.push(FaultWindow {
+                kind: done.what,
+                start,
+                end,
+                quorum_lost: done.quorum_lost,
+            });
+            continue;
+        }
         let e = ensemble.clone();
         let (member, what) = match p.kind {
             Kind::KillLeader => match blocking(move || Ok(e.leader())).await {
@@ -215,6 +286,8 @@ pub async fn inject(
                     format!("pause every member but {} (no leader seen)", p.member + 1),
                 ),
             },
+            // Carried out above, by `reconfig::fault`.
+            Kind::Reconfig | Kind::Resize => continue,
         };
         let start = clock.now();
         let e = ensemble.clone();
@@ -227,6 +300,7 @@ pub async fn inject(
             Kind::QuorumLoss => (0..e.size())
                 .filter(|&i| i != member)
                 .try_for_each(|i| e.pause(i)),
+            Kind::Reconfig | Kind::Resize => Ok(()),
         })
         .await;
         if let Err(err) = injected {
@@ -257,6 +331,7 @@ pub async fn inject(
             Kind::QuorumLoss => (0..e.size())
                 .filter(|&i| i != member)
                 .try_for_each(|i| e.resume(i)),
+            Kind::Reconfig | Kind::Resize => Ok(()),
         })
         .await;
         let end = clock.now();
@@ -341,8 +416,35 @@ mod tests {
         }
     }
 
+    /// Only a reconfig draws a mid-change leader kill (so adding the kind left the other
+    /// kinds' schedules as they were), and some reconfigs have one, in either change.
+    #[test]
+    fn only_a_reconfig_has_a_leader_kill_in_its_middle() {
+        let t = Duration::from_secs(4);
+        let d = Duration::from_secs(600);
+        for seed in 0..20 {
+            assert!(schedule(seed, d, 3, &Kind::ALL, t)
+                .iter()
+                .all(|p| p.mid_kill.is_none()));
+        }
+        let plans: Vec<Planned> = (0..20)
+            .flat_map(|seed| schedule(seed, d, 3, &[Kind::Reconfig, Kind::KillLeader], t))
+            .collect();
+        let kills: Vec<MidKill> = plans.iter().filter_map(|p| p.mid_kill).collect();
+        assert!(plans
+            .iter()
+            .all(|p| p.mid_kill.is_none() || p.kind == Kind::Reconfig));
+        assert!(kills.iter().any(|k| k.step % 2 == 0));
+        assert!(kills.iter().any(|k| k.step % 2 == 1));
+        assert!(plans
+            .iter()
+            .any(|p| p.kind == Kind::Reconfig && p.mid_kill.is_none()));
+    }
+
     #[test]
     fn kinds_parse_by_name() {
+        assert_eq!("reconfig".parse::<Kind>(), Ok(Kind::Reconfig));
+        assert_eq!("resize".parse::<Kind>(), Ok(Kind::Resize));
         for k in Kind::ALL {
             assert_eq!(k.name().parse::<Kind>(), Ok(k));
         }

@@ -2,7 +2,8 @@
 //!
 //! This crate owns running a workload (compare-and-set registers, sequential creates,
 //! sessions owning ephemerals and an observer of them) against an [`Ensemble`] while a
-//! seeded schedule of faults (kill -9, leader kill, pause, partition, restart of all) runs,
+//! seeded schedule of faults (kill -9, leader kill, pause, partition, restart of all, and on
+//! request a member removed and added back by reconfig) runs,
 //! recording every operation with one monotonic clock, then repairing everything, reading
 //! the final state and handing the record to `zk-history`'s checkers. The same run works on
 //! local processes ([`ensemble::Processes`]) and on the docker-compose cluster
@@ -15,6 +16,7 @@ pub mod ensemble;
 pub mod faults;
 pub mod fourlw;
 pub mod leadership;
+pub mod membership;
 pub mod ports;
 pub mod proxy;
 pub mod run;

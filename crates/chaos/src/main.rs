@@ -20,7 +20,10 @@ use zk_history::History;
 /// parents, sessions that own an ephemeral and then close, go silent or stay alive, and an
 /// observer of those ephemerals. Faults, one at a time with calm in between: kill -9 of a
 /// member, of the leader, pause (SIGSTOP / docker pause), isolation from the other members,
-/// kill -9 of every member. After the run everything is repaired, the final state read, and
+/// kill -9 of every member, and on request (processes only) membership changes:
+/// `reconfig` removes a member, wipes it and adds it back as a joining node; `resize` (five
+/// members) shrinks to three, replaces a member by another id, grows back to five; the
+/// leader is sometimes killed in the middle of a change. After the run everything is repaired, the final state read, and
 /// the record checked: registers linearizable, no acknowledged create lost, sequential names
 /// unique and increasing, ephemerals gone in time and never early, no client going back in
 /// time. The last line is `verdict: PASS` or `verdict: FAIL <reason>`; exit status 0, 1 on
@@ -87,7 +90,8 @@ struct RunArgs {
     #[arg(long)]
     tick_ms: Option<u64>,
     /// The fault kinds, comma-separated: kill, kill-leader, pause, partition, restart-all,
-    /// quorum-loss, or none.
+    /// quorum-loss, reconfig, resize (these two: processes only, not in the default list;
+    /// resize needs --size 5), or none.
     #[arg(
         long,
         value_delimiter = ',',
@@ -174,6 +178,13 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
             run: args,
         } => {
             let cfg = args.config(args.seed, 2000)?;
+            if let Some(k) = cfg.kinds.iter().find(|k| Kind::OPTIONAL.contains(k)) {
+                bail!(
+                    "the {k} fault is not supported on the docker backend (removing a member \
+                     means wiping its volume and starting it with other --peers, which the \
+                     compose file fixes): run it with `zk-chaos processes`"
+                );
+            }
             let docker = Docker::discover(&project, &ports)?;
             let ensemble: Arc<dyn Ensemble> = Arc::new(docker);
             println!(

@@ -32,6 +32,9 @@ pub enum RunError {
     /// Setting up the run's znodes failed.
     #[error("setup failed: {0}")]
     Setup(String),
+    /// A fault kind asked for that this ensemble cannot suffer.
+    #[error("{0}")]
+    Unsupported(String),
     /// Writing the history file failed.
     #[error("writing the history to {path}: {source}")]
     HistoryFile {
@@ -192,6 +195,17 @@ async fn setup(zk: &Client, root: &str, cfg: &RunConfig) -> Result<(), String> {
 
 /// Runs the workload on `ensemble` under `cfg`'s faults and checks what was recorded.
 pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutcome, RunError> {
+    if let Some(k) = cfg
+        .kinds
+        .iter()
+        .find(|k| Kind::OPTIONAL.contains(k) && ensemble.superuser().is_none())
+    {
+        return Err(RunError::Unsupported(format!(
+            "the {k} fault needs an ensemble the harness starts with reconfig enabled and \
+             can wipe and restart as a joining node: the processes backend (zk-chaos \
+             processes); the docker backend cannot"
+        )));
+    }
     let clock = Clock::start();
     let rec = Arc::new(Recorder::new(clock));
     let servers = ensemble.connect_string();

@@ -110,6 +110,21 @@ pub enum CliError {
     /// Ctrl-C stopped the command before its reply came.
     #[error("interrupted: the request may or may not have been applied")]
     Interrupted,
+    /// The server refused a reconfig (or its answer was lost).
+    #[error("{}", reconfig_message(.error))]
+    Reconfig {
+        /// The client's error.
+        error: ZkError,
+    },
+    /// A file a command reads (reconfig's -file) could not be read or is malformed; nothing
+    /// was sent.
+    #[error("{path}: {reason}")]
+    BadFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl CliError {
@@ -124,7 +139,8 @@ impl CliError {
     /// The KeeperException code name (`NoNode`, `BadVersion`, `ConnectionLoss`, ...).
     pub fn name(&self) -> &'static str {
         match self {
-            CliError::Keeper { error, .. } => code_name(error),
+            CliError::Keeper { error, .. } | CliError::Reconfig { error } => code_name(error),
+            CliError::BadFile { .. } => "BadArguments",
             CliError::ConnectTimeout { .. } => "ConnectionLoss",
             CliError::NotConnected(_) => "SessionExpired",
             CliError::WaitTimeout(_) => "WaitTimeout",
@@ -137,6 +153,7 @@ impl CliError {
         match self {
             CliError::WaitTimeout(_) => EXIT_WAIT_TIMEOUT,
             CliError::Interrupted => EXIT_INTERRUPTED,
+            CliError::BadFile { .. } => EXIT_USAGE,
             _ => EXIT_FAILED,
         }
     }
@@ -179,6 +196,13 @@ fn client_detail(error: &ZkError) -> Option<String> {
         ZkError::MultiFailed { error, .. } => client_detail(error),
         _ => None,
     }
+}
+
+/// A refused reconfig in words an operator acts on; zkCli's wording for the rest.
+fn reconfig_message(error: &ZkError) -> String {
+    crate::command::reconfig_refusal(error)
+        .map(str::to_string)
+        .unwrap_or_else(|| keeper_message(error, None))
 }
 
 /// zkCli's wording for the common codes, `KeeperErrorCode = Name for path` for the rest.

@@ -59,6 +59,7 @@ Environment:
   ZK_CLI_WAIT_MS             default for --wait-ms
   ZK_CLI_TLS_CA, ZK_CLI_TLS_CERT, ZK_CLI_TLS_KEY, ZK_CLI_TLS_SERVER_NAME
                              defaults for --tls-ca, --tls-cert, --tls-key, --tls-server-name
+  ZK_CLI_AUTH                an identity for --auth (scheme:credentials), out of sight of ps
   HOME                       where the history file lives\n";
     s
 }

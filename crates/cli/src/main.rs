@@ -69,6 +69,11 @@ struct Args {
     )]
     tls_server_name: Option<String>,
 
+    /// Add this identity to the session as `addauth` would, e.g. `digest:super:secret`
+    /// (repeatable; ZK_CLI_AUTH holds one, out of sight of `ps`)
+    #[arg(long, env = "ZK_CLI_AUTH", value_name = "SCHEME:CREDENTIALS")]
+    auth: Vec<String>,
+
     /// Do not read or write ~/.zk-cli_history
     #[arg(long)]
     no_history_file: bool,
@@ -105,11 +110,22 @@ fn run() -> anyhow::Result<i32> {
             return Ok(EXIT_USAGE);
         }
     };
+    let mut auth = Vec::new();
+    for a in &args.auth {
+        match session::parse_auth(a) {
+            Ok(pair) => auth.push(pair),
+            Err(reason) => {
+                print_err(&format!("BadArguments: {reason}\n"));
+                return Ok(EXIT_USAGE);
+            }
+        }
+    }
     let settings = Settings {
         server: args.server.clone(),
         connect_timeout: Duration::from_millis(args.timeout_ms),
         session_timeout: Duration::from_millis(args.session_timeout_ms),
         tls,
+        auth,
     };
     // One worker is plenty for one session; the main thread reads lines and blocks on
     // commands, so the connection task must live on its own thread.

@@ -72,6 +72,7 @@ async fn execute(cmd: &ZkCommand, opts: &Options) -> Result<i32, CliError> {
     let (zk, mut events) = session::open(&opts.settings.server, &opts.settings)?;
     let work = async {
         session::wait_connected(&zk, &opts.settings).await?;
+        session::add_auths(&zk, &opts.settings).await?;
         let mut out = String::new();
         let ran = cmd.run(&zk, &mut out).await;
         print_out(&out);

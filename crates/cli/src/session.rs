@@ -21,6 +21,31 @@ pub struct Settings {
     pub session_timeout: Duration,
     /// TLS to the servers' secure client ports, if asked for.
     pub tls: Option<TlsOptions>,
+    /// Identities added to every session opened (`--auth scheme:credentials`), as
+    /// `addauth` would.
+    pub auth: Vec<(String, String)>,
+}
+
+/// Parses `--auth`'s `scheme:credentials` (e.g. `digest:super:secret`).
+pub fn parse_auth(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((scheme, auth)) if !scheme.is_empty() => Ok((scheme.to_string(), auth.to_string())),
+        _ => Err(format!(
+            "--auth takes scheme:credentials (e.g. digest:user:password), not {s:?}"
+        )),
+    }
+}
+
+/// Adds the `--auth` identities to `zk`. One sent while not connected yet goes with the
+/// next connect (the client keeps it), so only a refusal is an error.
+pub async fn add_auths(zk: &Client, s: &Settings) -> Result<(), CliError> {
+    for (scheme, auth) in &s.auth {
+        match zk.add_auth(scheme, auth.as_bytes()).await {
+            Ok(()) | Err(zk_client::Error::ConnectionLoss) => {}
+            Err(error) => return Err(CliError::Keeper { error, path: None }),
+        }
+    }
+    Ok(())
 }
 
 /// Checks a connect string without connecting; the reason if it is malformed.

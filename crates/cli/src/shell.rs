@@ -243,6 +243,7 @@ impl Shell<'_> {
                 ev = events.recv_timeout(self.settings.connect_timeout) => ev,
                 () = ctrl_c() => None,
             };
+            session::add_auths(&client, &self.settings).await?;
             Ok::<_, CliError>((client, events, first))
         });
         let (client, events, first) = match opened {

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zk_wire::{
     Acl, AddWatchMode, AddWatchRequest, AuthPacket, ClientInfo, DeleteRequest, ExistsRequest,
     GetAclRequest, GetAllChildrenNumberRequest, GetChildrenRequest, GetDataRequest,
-    GetEphemeralsRequest, RemoveWatchesRequest, Request, Response, SetAclRequest, SetDataRequest,
-    Stat, SyncRequest, WatcherType,
+    GetEphemeralsRequest, ReconfigRequest, RemoveWatchesRequest, Request, Response, SetAclRequest,
+    SetDataRequest, Stat, SyncRequest, WatcherType,
 };
 
 use crate::chroot::Chroot;
@@ -561,6 +561,31 @@ impl Client {
             auth: auth.to_vec(),
         });
         self.call(req, None).await.map(|_| ())
+    }
+
+    /// Changes the ensemble's membership (ZooKeeper's reconfig, opcode 16): `joining` servers
+    /// (`server.N=host:peerPort:electionPort[:participant];[clientHost:]clientPort`, comma
+    /// separated) and `leaving` ids (comma separated) for an incremental change, or
+    /// `new_members` for the whole new membership; `version` is the config version the change
+    /// is for (`None`: any). Answers `/zookeeper/config`'s new data and stat. The outcome of
+    /// one that fails with ConnectionLoss is unknown: read `/zookeeper/config` to learn it.
+    pub async fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        version: Option<i64>,
+    ) -> Result<(Vec<u8>, Stat)> {
+        let req = Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.map(str::to_string),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: new_members.map(str::to_string),
+            cur_config_id: version.unwrap_or(-1),
+        });
+        match self.call(req, None).await? {
+            Response::Reconfig(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// The identities of this connection.

@@ -36,6 +36,13 @@ pub enum EnsembleError {
     Timeout(String),
 }
 
+fn unsupported(i: usize, what: &str) -> EnsembleError {
+    EnsembleError::Command {
+        what: format!("member {}: {what}", i + 1),
+        detail: "this ensemble cannot change its membership".into(),
+    }
+}
+
 /// A three-or-more member ensemble whose members can be killed, paused and cut off.
 /// Members are numbered from 0. Every method blocks (call them off the async runtime).
 pub trait Ensemble: Send + Sync + 'static {
@@ -57,6 +64,34 @@ pub trait Ensemble: Send + Sync + 'static {
     fn rejoin(&self, i: usize) -> Result<(), EnsembleError>;
     /// A few lines about member `i` for a failure report (e.g. the tail of its log).
     fn describe(&self, i: usize) -> String;
+
+    /// The digest credentials (`user:password`) of a superuser that may `reconfig`, if this
+    /// ensemble was started with reconfig enabled and can retire and re-add members
+    /// ([`Ensemble::retire`], [`Ensemble::start_joining`]); `None` where it cannot.
+    fn superuser(&self) -> Option<String> {
+        None
+    }
+
+    /// Member `i` as reconfig names a joining server
+    /// (`server.N=host:peerPort:electionPort:participant;clientHost:clientPort`).
+    fn server_spec(&self, i: usize) -> Result<String, EnsembleError> {
+        Err(unsupported(i, "naming it for reconfig"))
+    }
+
+    /// kill -9 member `i` and delete its data dir: it was removed from the ensemble, and
+    /// comes back only as a new node joining it (docs/membership.md: a removed member is
+    /// stopped; a node to be added starts with an empty data dir and the current members).
+    fn retire(&self, i: usize) -> Result<(), EnsembleError> {
+        Err(unsupported(i, "retiring it"))
+    }
+
+    /// Starts retired member `i` afresh (empty data dir, same id and addresses) as a node
+    /// joining the current `members` (its `--peers`): it serves nothing until a reconfig
+    /// adds it.
+    fn start_joining(&self, i: usize, members: &[usize]) -> Result<(), EnsembleError> {
+        let _ = members;
+        Err(unsupported(i, "starting it as a joining node"))
+    }
 
     /// The connect string naming every member.
     fn connect_string(&self) -> String {

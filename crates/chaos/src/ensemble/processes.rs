@@ -16,6 +16,12 @@ use crate::proxy::LinkProxy;
 /// happen many times in every run, under the faults.
 const SNAPSHOT_EVERY: u64 = 2_000;
 
+/// The superuser every member is started with (`--super-digest`, with `--reconfig-enabled`)
+/// so the reconfig fault can change the membership as an operator does: its password, and
+/// `digest_id("super:chaos")` as ZooKeeper's DigestAuthenticationProvider prints it.
+const SUPERUSER: &str = "super:chaos";
+const SUPER_DIGEST: &str = "super:1tm2VJ8QGIDIgyMX71meWABJeAM=";
+
 /// How to run the processes.
 #[derive(Clone, Debug)]
 pub struct ProcessesConfig {
@@ -138,6 +144,56 @@ impl Processes {
         }
     }
 
+    /// Starts member `i` (unless it runs) with `peers` (every member) as its `--peers`.
+    fn spawn(&self, i: usize, peers: &str) -> Result<(), EnsembleError> {
+        let all: Vec<usize> = (0..self.members.len()).collect();
+        self.spawn_with_dial(i, peers, &all)
+    }
+
+    /// Starts member `i` (unless it runs) with `peers` as its `--peers`, dialling those of
+    /// `dial_to` through their proxies (zk-node takes `--peer-dial` only for its `--peers`).
+    fn spawn_with_dial(
+        &self,
+        i: usize,
+        peers: &str,
+        dial_to: &[usize],
+    ) -> Result<(), EnsembleError> {
+        let m = &self.members[i];
+        let mut child = lock(&m.child);
+        if child.is_some() {
+            return Ok(());
+        }
+        let dial: Vec<String> = self
+            .links
+            .iter()
+            .filter(|((from, to), _)| *from == i && dial_to.contains(to))
+            .map(|((_, to), proxy)| format!("{}={}", to + 1, proxy.addr))
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .map_err(io(format!("opening {}", m.log.display())))?;
+        let spawned = Command::new(&self.cfg.bin)
+            .args(["--id", &(i + 1).to_string(), "--peers", peers])
+            .args(["--peer-dial", &dial.join(",")])
+            .args(["--peer-listen", &m.peer.to_string()])
+            .args(["--client-addr", &m.client.to_string()])
+            .arg("--data-dir")
+            .arg(&m.data)
+            .args(["--tick-ms", &self.cfg.tick_ms.to_string()])
+            .args(["--snapshot-every", &SNAPSHOT_EVERY.to_string()])
+            .args(["--log-level", "info,openraft=error"])
+            .args(["--reconfig-enabled", "--super-digest", SUPER_DIGEST])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(io(format!("starting {}", self.cfg.bin.display())))?;
+        *child = Some(spawned);
+        Ok(())
+    }
+
     fn set_links(&self, i: usize, cut: bool) {
         for ((from, to), proxy) in &self.links {
             if *from == i || *to == i {
@@ -174,39 +230,7 @@ impl Ensemble for Processes {
     }
 
     fn restart(&self, i: usize) -> Result<(), EnsembleError> {
-        let m = &self.members[i];
-        let mut child = lock(&m.child);
-        if child.is_some() {
-            return Ok(());
-        }
-        let dial: Vec<String> = self
-            .links
-            .iter()
-            .filter(|((from, _), _)| *from == i)
-            .map(|((_, to), proxy)| format!("{}={}", to + 1, proxy.addr))
-            .collect();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .map_err(io(format!("opening {}", m.log.display())))?;
-        let spawned = Command::new(&self.cfg.bin)
-            .args(["--id", &(i + 1).to_string(), "--peers", &self.peers])
-            .args(["--peer-dial", &dial.join(",")])
-            .args(["--peer-listen", &m.peer.to_string()])
-            .args(["--client-addr", &m.client.to_string()])
-            .arg("--data-dir")
-            .arg(&m.data)
-            .args(["--tick-ms", &self.cfg.tick_ms.to_string()])
-            .args(["--snapshot-every", &SNAPSHOT_EVERY.to_string()])
-            .args(["--log-level", "info,openraft=error"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(io(format!("starting {}", self.cfg.bin.display())))?;
-        *child = Some(spawned);
-        Ok(())
+        self.spawn(i, &self.peers)
     }
 
     fn pause(&self, i: usize) -> Result<(), EnsembleError> {
@@ -225,6 +249,44 @@ impl Ensemble for Processes {
     fn rejoin(&self, i: usize) -> Result<(), EnsembleError> {
         self.set_links(i, false);
         Ok(())
+    }
+
+    fn superuser(&self) -> Option<String> {
+        Some(SUPERUSER.to_string())
+    }
+
+    fn server_spec(&self, i: usize) -> Result<String, EnsembleError> {
+        let m = &self.members[i];
+        Ok(format!(
+            "server.{}={}:{}:{}:participant;{}",
+            i + 1,
+            m.peer.ip(),
+            m.peer.port(),
+            m.peer.port(),
+            m.client
+        ))
+    }
+
+    fn retire(&self, i: usize) -> Result<(), EnsembleError> {
+        self.kill(i)?;
+        let data = &self.members[i].data;
+        match std::fs::remove_dir_all(data) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(format!("deleting {}", data.display()))(e)),
+        }
+    }
+
+    fn start_joining(&self, i: usize, members: &[usize]) -> Result<(), EnsembleError> {
+        // As a new host joins (docs/membership.md, "Grow"): its own id, the current members
+        // as --peers; its id not among them makes it ask them for the ensemble and wait.
+        let current = members
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| format!("{}=127.0.0.1:{}", j + 1, self.members[j].peer.port()))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.spawn_with_dial(i, &current, members)
     }
 
     fn describe(&self, i: usize) -> String {

@@ -9,6 +9,7 @@ mod delete;
 mod ephemerals;
 mod get;
 mod ls;
+mod reconfig;
 mod set;
 mod stat;
 mod sync;
@@ -27,6 +28,8 @@ pub use self::delete::{Delete, DeleteAll};
 pub use self::ephemerals::{GetAllChildrenNumber, GetEphemerals};
 pub use self::get::Get;
 pub use self::ls::Ls;
+pub(crate) use self::reconfig::refusal as reconfig_refusal;
+pub use self::reconfig::{dynamic_config_members, Members, Reconfig};
 pub use self::set::Set;
 pub use self::stat::StatCmd;
 pub use self::sync::Sync;
@@ -125,6 +128,17 @@ pub const SPECS: &[Spec] = &[
         about: "close the session and leave",
     },
     Spec {
+        name: "reconfig",
+        usage: "reconfig [-s] [-v version] [-file path | -members servers] [-add servers] \
+                [-remove ids]",
+        about: "change the ensemble's membership (as the superuser, on a server with reconfig \
+                enabled) and print the committed configuration: -add servers (server.N=host:\
+                peerPort:electionPort[:participant];[clientHost:]clientPort, comma-separated), \
+                -remove ids, or the whole new membership with -members or a dynamic config \
+                -file; -v only if the config's version (hex, as `config` prints it) is this, \
+                -s also print its stat",
+    },
+    Spec {
         name: "set",
         usage: "set [-s] [-v version] path data",
         about: "set a node's data; -s print the new stat, -v only if its data version is this",
@@ -202,6 +216,8 @@ pub enum ZkCommand {
     GetEphemerals(GetEphemerals),
     /// `getAllChildrenNumber`
     GetAllChildrenNumber(GetAllChildrenNumber),
+    /// `reconfig`
+    Reconfig(Reconfig),
 }
 
 /// Commands the shell handles itself.
@@ -255,6 +271,7 @@ impl Command {
                     watch,
                 }))
             }
+            "reconfig" => zk(ZkCommand::Reconfig(Reconfig::parse(rest)?)),
             "addauth" => zk(ZkCommand::AddAuth(AddAuth::parse(rest)?)),
             "whoami" => zk(ZkCommand::WhoAmI(WhoAmI::parse(rest)?)),
             "getAcl" => zk(ZkCommand::GetAcl(GetAcl::parse(rest)?)),
@@ -306,6 +323,7 @@ impl ZkCommand {
             ZkCommand::SetAcl(c) => c.run(zk, out).await,
             ZkCommand::GetEphemerals(c) => c.run(zk, out).await,
             ZkCommand::GetAllChildrenNumber(c) => c.run(zk, out).await,
+            ZkCommand::Reconfig(c) => c.run(zk, out).await,
         }
     }
 }

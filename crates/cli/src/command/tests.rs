@@ -324,3 +324,83 @@ fn every_command_has_a_usage_and_parses_by_that_name() {
     }
     assert!(usage_list().contains("\tls [-s] [-w] [-R] path\n"));
 }
+
+/// `reconfig` as zkCli.sh takes it: word options, a hex version, incremental or not.
+#[test]
+fn reconfig_options_follow_zkcli() {
+    let spec = "server.4=127.0.0.1:2890:3890:participant;127.0.0.1:2184";
+    assert_eq!(
+        zk(&format!("reconfig -add {spec} -remove 3 -v 10000000a -s")),
+        ZkCommand::Reconfig(Reconfig {
+            add: Some(spec.into()),
+            remove: Some("3".into()),
+            members: None,
+            version: Some(0x1_0000_000a),
+            stat: true,
+        })
+    );
+    assert_eq!(
+        zk("reconfig -remove 4 -remove 5"),
+        ZkCommand::Reconfig(Reconfig {
+            add: None,
+            remove: Some("4,5".into()),
+            members: None,
+            version: None,
+            stat: false,
+        })
+    );
+    assert_eq!(
+        zk(&format!("reconfig -members {spec} -v 0x1f")),
+        ZkCommand::Reconfig(Reconfig {
+            add: None,
+            remove: None,
+            members: Some(Members::Listed(spec.into())),
+            version: Some(0x1f),
+            stat: false,
+        })
+    );
+    assert_eq!(
+        zk("reconfig -file /tmp/dyn.cfg"),
+        ZkCommand::Reconfig(Reconfig {
+            add: None,
+            remove: None,
+            members: Some(Members::File("/tmp/dyn.cfg".into())),
+            version: None,
+            stat: false,
+        })
+    );
+    for (line, why) in [
+        ("reconfig", "say what changes"),
+        ("reconfig -s", "say what changes"),
+        ("reconfig -members a -add b", "mixing incremental"),
+        ("reconfig -file f -remove 1", "mixing incremental"),
+        ("reconfig -file f -members a", "not both"),
+        ("reconfig -remove", "-remove needs a value"),
+        ("reconfig -remove 1 -v xyz", "in hex"),
+        ("reconfig -remove 1 -x", "unknown option -x"),
+        ("reconfig 1", "unexpected argument"),
+    ] {
+        let (command, reason) = usage_reason(line);
+        assert_eq!(command, "reconfig", "{line}");
+        assert!(reason.contains(why), "{line}: {reason}");
+    }
+}
+
+/// A dynamic config file's server lines become reconfig's newMembers.
+#[test]
+fn a_dynamic_config_file_gives_the_members() {
+    let text = "# members\nserver.1=h1:1:2:participant;2181\n\nserver.2 = h2:1:2;2181\nversion=10000000a\n";
+    assert_eq!(
+        dynamic_config_members(text),
+        Ok("server.1=h1:1:2:participant;2181,server.2=h2:1:2;2181".into())
+    );
+    assert!(dynamic_config_members("version=1\n")
+        .unwrap_err()
+        .contains("no server"));
+    assert!(dynamic_config_members("clientPort=2181\n")
+        .unwrap_err()
+        .contains("not a server.N key"));
+    assert!(dynamic_config_members("server.1\n")
+        .unwrap_err()
+        .contains("not key=value"));
+}

@@ -68,6 +68,7 @@ pub fn zk_cli(args: &[&str]) -> Run {
         "ZK_CLI_TLS_CERT",
         "ZK_CLI_TLS_KEY",
         "ZK_CLI_TLS_SERVER_NAME",
+        "ZK_CLI_AUTH",
     ] {
         cmd.env_remove(var);
     }
