@@ -1,8 +1,10 @@
-//! `zk-admin backup` and `restore`: an online backup is the body of a running zk-node's (or
-//! ZooKeeper 3.9's) admin `GET /commands/snapshot?streaming=true`, an Apache ZooKeeper
-//! snapshot whose zxid the `last_zxid` header names. `backup` checks it (Adler32 seal, every
-//! node's parent and ACL) before it names the file; `restore` checks it again and imports it
-//! as `import-zookeeper` imports a dataDir holding only that snapshot.
+//! `zk-admin backup` and `restore`: an online backup is the body of a running zk-node's
+//! admin `GET /commands/snapshot?streaming=true` (ZooKeeper 3.9's command), an Apache
+//! ZooKeeper 3.8 snapshot whose zxid the `last_zxid` header names. `backup` checks it
+//! (Adler32 seal, every node's parent and ACL, no node newer than the zxid) before it names
+//! the file; `restore` checks it again and imports it as `import-zookeeper` imports a dataDir
+//! holding only that snapshot. (ZooKeeper 3.9's own answer is a fuzzy snapshot, consistent
+//! only with the log after it, in 3.9's format: not what this reads.)
 //!
 //! A ZooKeeper snapshot does not hold its own zxid (its file name does), so a backup written
 //! into a directory is named `snapshot.<zxid>` as ZooKeeper names it, and `restore` reads the
@@ -246,6 +248,26 @@ pub fn read_backup(file: &Path, zxid: Option<i64>) -> Result<Checked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zk_consensus::State;
+    use zk_store::TreeConfig;
+
+    #[test]
+    fn a_snapshot_with_an_orphan_or_a_node_past_its_zxid_is_refused() {
+        let mut snap = zk_consensus::zookeeper_snapshot(&State::new(TreeConfig::default()))
+            .expect("a fresh state converts");
+        check("fresh", &snap.encode(), 0).expect("a fresh tree checks");
+        let mut orphan = snap.nodes[1].clone();
+        orphan.path = "/missing/child".into();
+        snap.nodes.push(orphan);
+        let e = check("orphan", &snap.encode(), 0).unwrap_err();
+        // zk-format's parser refuses it, with the offset.
+        assert!(e.to_string().contains("before its parent"), "{e}");
+        snap.nodes.pop();
+        snap.nodes[1].stat.mzxid = 9;
+        let e = check("late", &snap.encode(), 8).unwrap_err();
+        assert!(e.to_string().contains("wrong zxid"), "{e}");
+        check("late", &snap.encode(), 9).expect("at its zxid");
+    }
 
     #[test]
     fn answers_parse_by_length_and_chunked() {

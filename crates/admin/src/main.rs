@@ -93,8 +93,8 @@ enum Command {
         #[arg(long)]
         peers: Option<String>,
     },
-    /// Take an online backup: fetch a consistent snapshot from a running zk-node's (or
-    /// ZooKeeper 3.9's) admin HTTP port (`GET /commands/snapshot?streaming=true`), check its
+    /// Take an online backup: fetch a consistent snapshot from a running zk-node's admin HTTP
+    /// port (`GET /commands/snapshot?streaming=true`, ZooKeeper 3.9's command), check its
     /// seal and write it to FILE (into FILE/snapshot.<zxid> when FILE is a directory).
     Backup {
         /// The admin HTTP server, HOST:PORT (zk-node's --admin-port, ZooKeeper's

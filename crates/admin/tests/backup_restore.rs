@@ -63,6 +63,32 @@ fn printed_zxid(stdout: &str) -> i64 {
     i64::from_str_radix(z, 16).expect("hex zxid")
 }
 
+/// `got` (a restored node's tree) holds exactly the creates acknowledged at or before `zxid`
+/// and every other znode as `expected` (the source at `zxid`).
+fn assert_restored(got: &Tree, expected: &Tree, before: &[&(String, i64)], zxid: i64) {
+    let got_load: Vec<String> = got
+        .keys()
+        .filter(|p| p.starts_with("/load/"))
+        .cloned()
+        .collect();
+    let want_load: Vec<String> = before.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(got_load, want_load, "the creates up to {zxid:#x}");
+    for (path, want) in expected {
+        let Some(have) = got.get(path) else {
+            panic!("{path} missing from the restored tree");
+        };
+        if path == CONFIG {
+            assert_eq!(have.1, want.1, "ACL of {CONFIG}");
+            continue;
+        }
+        assert_eq!(
+            have, want,
+            "{path}: restored (left) vs source at {zxid:#x} (right)"
+        );
+    }
+    assert_eq!(got.len(), expected.len());
+}
+
 #[test]
 fn a_backup_under_load_restores_the_tree_at_its_zxid() {
     let mut e = Ensemble::new(3, &[]);
@@ -79,7 +105,7 @@ fn a_backup_under_load_restores_the_tree_at_its_zxid() {
         .join(",");
     let rt = runtime();
 
-    // A small tree with data, an ACL and a null-data node beside the load's parent.
+    // A small tree with data, a set, and an ACL beside the load's parent.
     rt.block_on(async {
         let c = client(&connect, opts()).await;
         let digest = vec![Acl {
@@ -226,28 +252,43 @@ fn a_backup_under_load_restores_the_tree_at_its_zxid() {
         c.close().await.expect("close");
         t
     });
-    let got_load: Vec<String> = got
-        .keys()
-        .filter(|p| p.starts_with("/load/"))
-        .cloned()
-        .collect();
-    let want_load: Vec<String> = before.iter().map(|(p, _)| p.clone()).collect();
-    assert_eq!(got_load, want_load, "the creates up to {zxid:#x}");
-    for (path, want) in &expected {
-        let Some(have) = got.get(path) else {
-            panic!("{path} missing from the restored tree");
-        };
-        if path == CONFIG {
-            assert_eq!(have.1, want.1, "ACL of {CONFIG}");
-            continue;
-        }
-        assert_eq!(
-            have, want,
-            "{path}: restored (left) vs source at {zxid:#x} (right)"
-        );
-    }
-    assert_eq!(got.len(), expected.len());
+    assert_restored(&got, &expected, &before, zxid);
     drop(node);
+
+    // The same backup restored into a new three-node ensemble, each member with its id.
+    let mut e3 = Ensemble::new(3, &[]);
+    let peers = e3.peers().to_string();
+    for id in 1..=3u64 {
+        let dir = e3.data_dir(id).to_path_buf();
+        let ids = id.to_string();
+        let out = zk_admin(&[
+            "restore",
+            file.to_str().expect("utf-8"),
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+            "--id",
+            &ids,
+            "--peers",
+            &peers,
+        ]);
+        assert!(out.status.success(), "restore {id}: {}", text(&out.stderr));
+    }
+    for id in 1..=3 {
+        e3.start_member(id);
+    }
+    e3.wait_leader();
+    for m in &e3.members {
+        let got: Tree = rt.block_on(async {
+            let c = client(&m.client.to_string(), opts()).await;
+            // A follower answers from what it has applied: sync first.
+            c.sync("/").await.expect("sync");
+            let t = read_tree(&c).await;
+            c.close().await.expect("close");
+            t
+        });
+        assert_restored(&got, &expected, &before, zxid);
+    }
+    drop(e3);
     drop(e);
 
     // Damage: each refused with a clear error, nothing written.
