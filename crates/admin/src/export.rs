@@ -11,18 +11,11 @@
 //! Written whole or not at all (`fresh`): into a temporary sibling, the file and directories
 //! synced, then renamed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use zk_consensus::State;
-use zk_format::replay::{NodeKind as ZkKind, CONTAINER_OWNER};
-use zk_format::{Acl, FileHeader, Snapshot, SnapshotNode, StatPersisted};
-use zk_store::NodeKind;
-
-/// The largest TTL ZooKeeper's ephemeral-owner encoding holds
-/// (`EphemeralType.EXTENDED_FEATURE_VALUE_MASK`).
-const MAX_TTL_MS: i64 = 0x0000_00ff_ffff_ffff;
+use anyhow::{Context, Result};
+use zk_consensus::{zookeeper_snapshot as snapshot_of, State};
+use zk_format::Snapshot;
 
 /// What an export wrote, for its summary line.
 #[derive(Debug)]
@@ -39,81 +32,6 @@ pub struct Exported {
     pub zxid: i64,
     /// Its size in bytes.
     pub len: usize,
-}
-
-/// The ephemeral owner ZooKeeper stores for a node of this kind (`EphemeralType`).
-fn owner_of(path: &str, kind: NodeKind) -> Result<i64> {
-    Ok(match kind {
-        NodeKind::Persistent => 0,
-        NodeKind::Container => CONTAINER_OWNER,
-        NodeKind::Ttl(ttl) => {
-            if !(0..=MAX_TTL_MS).contains(&ttl) {
-                bail!("{path}: TTL {ttl} ms does not fit ZooKeeper's encoding");
-            }
-            ZkKind::ttl_owner(ttl)
-        }
-        NodeKind::Ephemeral(session) => {
-            // zk-node keeps the kind apart from the owner; ZooKeeper reads it from the
-            // owner's top bits, so an id that looks like a container or TTL marker would
-            // come back as one.
-            if ZkKind::of_owner(session) != ZkKind::Ephemeral(session) {
-                bail!("{path}: session {session:#x} reads as a container or TTL owner in ZooKeeper's encoding");
-            }
-            session
-        }
-    })
-}
-
-/// ZooKeeper's snapshot of `state`: every node parents first (the root as `""`, as
-/// `DataTree.serialize` writes it), each distinct ACL list once in the ACL cache.
-pub fn snapshot_of(state: &State) -> Result<Snapshot> {
-    let mut refs: BTreeMap<Vec<Acl>, i64> = BTreeMap::new();
-    let mut nodes = Vec::new();
-    for img in state.tree.images() {
-        let next = refs.len() as i64 + 1;
-        let reference = *refs.entry(img.acl).or_insert(next);
-        let s = img.stat;
-        nodes.push(SnapshotNode {
-            stat: StatPersisted {
-                czxid: s.czxid,
-                mzxid: s.mzxid,
-                ctime: s.ctime,
-                mtime: s.mtime,
-                version: s.version,
-                cversion: s.cversion,
-                aversion: s.aversion,
-                ephemeral_owner: owner_of(&img.path, img.kind)?,
-                pzxid: s.pzxid,
-            },
-            path: if img.path == "/" {
-                String::new()
-            } else {
-                img.path
-            },
-            data: img.data,
-            acl: reference,
-        });
-    }
-    let mut sessions = Vec::new();
-    for (id, timeout) in state.sessions.iter() {
-        let timeout = i32::try_from(timeout)
-            .with_context(|| format!("session {:#x}: timeout {timeout} ms", id.get()))?;
-        sessions.push((id.get(), timeout));
-    }
-    sessions.sort_unstable();
-    Ok(Snapshot {
-        header: FileHeader {
-            magic: zk_format::SNAP_MAGIC,
-            version: zk_format::VERSION,
-            // `FileSnap` writes -1.
-            dbid: -1,
-        },
-        sessions,
-        acls: refs.into_iter().map(|(list, r)| (r, list)).collect(),
-        nodes,
-        digest: None,
-        len: 0,
-    })
 }
 
 /// Writes `state` as the ZooKeeper dataDir `target` (missing or empty).
@@ -149,9 +67,11 @@ pub fn export(state: &State, target: &Path) -> Result<Exported> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zk_format::replay::NodeKind as ZkKind;
     use zk_format::Acl as WireAcl;
     use zk_format::ZkDatabase;
     use zk_session::{Owner, SessionId};
+    use zk_store::NodeKind;
     use zk_store::{DataTree, NodeImage, StoredStat, TreeConfig};
 
     fn image(path: &str, kind: NodeKind, acl: Vec<WireAcl>) -> NodeImage {
@@ -243,16 +163,5 @@ mod tests {
         assert!(e.to_string().contains("not empty"), "{e}");
         // Only the target: no temporary directory left.
         assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn an_owner_zookeeper_would_misread_is_refused() {
-        assert!(owner_of("/e", NodeKind::Ephemeral(CONTAINER_OWNER)).is_err());
-        assert!(owner_of("/e", NodeKind::Ephemeral(ZkKind::ttl_owner(5))).is_err());
-        assert!(owner_of("/t", NodeKind::Ttl(MAX_TTL_MS + 1)).is_err());
-        assert_eq!(
-            owner_of("/t", NodeKind::Ttl(5)).unwrap(),
-            ZkKind::ttl_owner(5)
-        );
     }
 }

@@ -1,11 +1,14 @@
 //! `zk-admin`: moves data from Apache ZooKeeper into zk-node (`import-zookeeper`) and back
-//! (`export-zookeeper`), and shows what a ZooKeeper or a zk-node data dir holds (`inspect`).
+//! (`export-zookeeper`), takes an online backup of a running ensemble and prepares a data dir
+//! from it (`backup`, `restore`), and shows what a ZooKeeper or a zk-node data dir holds
+//! (`inspect`).
 //! The formats are zk-format's; reading and writing a zk-node data dir is zk-consensus's; this
 //! binary only finds files, chooses, converts, and reports.
 //!
 //! It never writes into the directory it reads (beyond what the node's own start would do
 //! there: see `nodedir`), and writes a data dir only whole.
 
+mod backup;
 mod export;
 mod fresh;
 mod import;
@@ -90,6 +93,36 @@ enum Command {
         #[arg(long)]
         peers: Option<String>,
     },
+    /// Take an online backup: fetch a consistent snapshot from a running zk-node's admin HTTP
+    /// port (`GET /commands/snapshot?streaming=true`, ZooKeeper 3.9's command), check its
+    /// seal and write it to FILE (into FILE/snapshot.<zxid> when FILE is a directory).
+    Backup {
+        /// The admin HTTP server, HOST:PORT (zk-node's --admin-port, ZooKeeper's
+        /// admin.serverPort).
+        #[arg(long)]
+        server: String,
+        /// Where to write the backup (a new file, or an existing directory).
+        file: PathBuf,
+    },
+    /// Prepare a new zk-node data dir from a backup (`import-zookeeper` of that snapshot).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The backup's zxid (as `backup` printed it); by default the one its name
+        /// `snapshot.<hex>` carries.
+        #[arg(long, value_parser = parse_zxid)]
+        zxid: Option<i64>,
+        /// The zk-node data dir to create (must not exist, or be empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The zk-node's id (as its --id).
+        #[arg(long, default_value_t = 1)]
+        id: u64,
+        /// The ensemble, exactly as the zk-nodes will get it (`1=host:port,...`); without it,
+        /// a one-node zk-node started without --peers.
+        #[arg(long)]
+        peers: Option<String>,
+    },
 }
 
 fn parse_zxid(s: &str) -> Result<i64, String> {
@@ -147,6 +180,42 @@ fn run(cli: Cli) -> Result<()> {
             zk_data_dir,
             ttl_nodes,
         } => export_zookeeper(&data_dir, &zk_data_dir, ttl_nodes),
+        Command::Backup { server, file } => {
+            let done =
+                backup::backup(&server, &file).with_context(|| format!("backing up {server}"))?;
+            println!(
+                "backup of {server}: zxid {:#x}, {} bytes, {} znodes, {} sessions, seal OK, into {}",
+                done.zxid,
+                done.len,
+                done.znodes,
+                done.sessions,
+                done.file.display()
+            );
+            Ok(())
+        }
+        Command::Restore {
+            file,
+            zxid,
+            data_dir,
+            id,
+            peers,
+        } => {
+            let peers = peers_or_standalone(id, peers)?;
+            let checked = backup::read_backup(&file, zxid)?;
+            let done = import::import(&checked.db, &data_dir, id, peers)
+                .with_context(|| format!("restoring into {}", data_dir.display()))?;
+            println!(
+                "restored {} ({} bytes, seal OK): {} znodes, {} sessions, {} ephemerals, last zxid {:#x} into {}",
+                file.display(),
+                checked.len,
+                done.znodes,
+                done.sessions,
+                done.ephemerals,
+                done.last_zxid,
+                data_dir.display()
+            );
+            Ok(())
+        }
         Command::ImportZookeeper {
             zk_data_dir,
             log_dir,
@@ -154,12 +223,7 @@ fn run(cli: Cli) -> Result<()> {
             id,
             peers,
         } => {
-            let peers = match peers {
-                Some(p) => import::parse_peers(&p)?,
-                None => [(id, STANDALONE_PEER_ADDR.to_string())]
-                    .into_iter()
-                    .collect(),
-            };
+            let peers = peers_or_standalone(id, peers)?;
             let zk = ZkDir::open(&zk_data_dir, log_dir.as_deref())?;
             let (db, report) = zk.load()?;
             for s in &report.skipped_snapshots {
@@ -184,6 +248,19 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--peers`, or the one-member ensemble of a node started without it.
+fn peers_or_standalone(
+    id: u64,
+    peers: Option<String>,
+) -> Result<std::collections::BTreeMap<u64, String>> {
+    Ok(match peers {
+        Some(p) => import::parse_peers(&p)?,
+        None => [(id, STANDALONE_PEER_ADDR.to_string())]
+            .into_iter()
+            .collect(),
+    })
 }
 
 fn export_zookeeper(data_dir: &Path, zk_data_dir: &Path, ttl_nodes: bool) -> Result<()> {

@@ -134,7 +134,7 @@ pub fn summary(d: &NodeDir) -> String {
 
 /// Every znode, as `inspect --dump tree` prints a ZooKeeper dataDir's.
 pub fn dump_tree(d: &NodeDir) -> Result<String> {
-    let snap = crate::export::snapshot_of(&d.state)?;
+    let snap = zk_consensus::zookeeper_snapshot(&d.state)?;
     let db = ZkDatabase::from_snapshot("state", &snap, d.state.last_zxid)?;
     Ok(crate::inspect::dump_tree(&db))
 }

@@ -58,6 +58,7 @@ mod submitter;
 mod types;
 mod upgrade;
 mod wal;
+mod zookeeper_snapshot;
 
 pub use cluster::start_cluster;
 pub use cluster::ClusterConfig;
@@ -127,3 +128,5 @@ pub use types::StoredMembership;
 pub use types::TypeConfig;
 pub use types::Vote;
 pub use types::ZkRaft;
+pub use zookeeper_snapshot::zookeeper_snapshot;
+pub use zookeeper_snapshot::ZkSnapshotError;

@@ -252,6 +252,15 @@ pub struct Config {
     #[arg(long, env = "ZK_NODE_ADMIN_PORT", default_value_t = 8080)]
     pub admin_port: u16,
 
+    /// The admin `snapshot` command (an online backup) answers at most once per this many
+    /// ms; sooner is 429 (ZooKeeper's zookeeper.admin.rateLimiterIntervalInMS).
+    #[arg(
+        long,
+        env = "ZK_NODE_ADMIN_RATE_LIMITER_INTERVAL_MS",
+        default_value_t = 300_000
+    )]
+    pub admin_rate_limiter_interval_ms: u64,
+
     /// Also serve `/metrics` on this address, as ZooKeeper's PrometheusMetricsProvider does
     /// on its own port [with --config: metricsProvider.httpHost:httpPort when the file sets
     /// metricsProvider.className to the PrometheusMetricsProvider].
@@ -473,6 +482,8 @@ pub struct Settings {
     pub x509_super_user: Option<String>,
     /// Where the admin HTTP server listens; `None` when disabled.
     pub admin_addr: Option<SocketAddr>,
+    /// The least time between two admin `snapshot` answers.
+    pub admin_snapshot_interval: Duration,
     /// A second listener for `/metrics` only (ZooKeeper's Prometheus provider port).
     pub metrics_addr: Option<SocketAddr>,
     /// What `conf` shows of zoo.cfg's ensemble keys.
@@ -588,6 +599,7 @@ impl Config {
             fsync_warning_threshold: Duration::from_millis(self.fsync_warning_threshold_ms),
             four_letter_words: self.four_letter_words.clone(),
             container_check: Duration::from_millis(self.container_check_ms),
+            admin_snapshot_interval: Duration::from_millis(self.admin_rate_limiter_interval_ms),
             ttl_nodes: self.ttl_nodes,
             super_digest: self.super_digest.clone(),
             x509_super_user: self.x509_super_user.clone(),

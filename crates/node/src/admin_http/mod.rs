@@ -1,5 +1,7 @@
 //! The admin HTTP server (ZooKeeper's AdminServer): `/commands` lists the commands,
-//! `/commands/<name>` answers one in JSON with ZooKeeper's field names ([`commands`]), and
+//! `/commands/<name>` answers one in JSON with ZooKeeper's field names ([`commands`]),
+//! `/commands/snapshot` (ZooKeeper 3.9's, not listed: the listing is 3.8's) streams an online
+//! backup ([`snapshot`]), and
 //! `/metrics` serves Prometheus' text format ([`crate::metrics::prometheus`]). A second
 //! listener may serve `/metrics` alone, where ZooKeeper's Prometheus provider would listen.
 //!
@@ -7,6 +9,7 @@
 //! the state, as the four-letter words do, and must not hold up the client connections.
 
 pub mod commands;
+pub mod snapshot;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -61,7 +64,15 @@ pub async fn serve(
 ) {
     let mut app = Router::new().route("/metrics", get(metrics));
     if routes == Routes::Admin {
+        let limiter = Arc::new(snapshot::Limiter::new(
+            node.settings.admin_snapshot_interval,
+        ));
+        let snap = move |node: State<Arc<Node>>, query: axum::extract::RawQuery| {
+            snapshot::snapshot(node, query, limiter.clone())
+        };
         app = app
+            .route("/commands/snapshot", get(snap.clone()))
+            .route("/commands/snap", get(snap))
             .route("/commands", get(list))
             .route("/commands/", get(list))
             .route("/commands/{name}", get(command));
@@ -127,7 +138,7 @@ async fn metrics(State(node): State<Arc<Node>>) -> Response {
     }
 }
 
-fn internal(why: &str) -> Response {
+pub(crate) fn internal(why: &str) -> Response {
     tracing::warn!(error = why, "admin HTTP request failed");
     (StatusCode::INTERNAL_SERVER_ERROR, why.to_string()).into_response()
 }
