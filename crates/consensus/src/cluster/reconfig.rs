@@ -149,11 +149,7 @@ async fn carry_out(
             .iter()
             .any(|v| !voters.contains(v) && members.contains_key(v));
         tracing::info!(voters = ?voters, "reconfig: changing the voters (joint consensus)");
-        within(
-            deadline,
-            raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), retain),
-        )
-        .await?;
+        change_voters(raft, id, &voters, retain, deadline).await?;
     }
     // Observers removed, and voters kept as learners that are not members any more.
     let gone: BTreeSet<NodeId> = raft
@@ -182,6 +178,48 @@ async fn carry_out(
     }
     tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "reconfig committed");
     Ok(())
+}
+
+/// How long a refused step of the change of voters waits before it is asked again.
+const STEP_RETRY: Duration = Duration::from_millis(50);
+
+/// The change of voters through joint consensus, asked again while this member still leads
+/// the term it began in. openraft refuses a step with ForwardToLeader and no leader when the
+/// leader's lease has lapsed (`LeaseExpired`: no quorum heard from lately, as when a member
+/// of the new configuration was just killed), though the node goes on leading; taking that
+/// as lost leadership left the joint membership behind, with every later reconfig answered
+/// ReconfigInProgress until another leader took over (zk-chaos's `resize` fault: seeds 14,
+/// 16 and 19 of 8-20). Asking again finishes it: from a joint membership, the same target
+/// is the second step.
+async fn change_voters(
+    raft: &ZkRaft,
+    id: NodeId,
+    voters: &BTreeSet<NodeId>,
+    retain: bool,
+    deadline: tokio::time::Instant,
+) -> Result<(), Option<ErrorCode>> {
+    let term = raft.metrics().borrow_watched().current_term;
+    loop {
+        let step = raft.change_membership(ChangeMembers::ReplaceAllVoters(voters.clone()), retain);
+        match within(deadline, step).await {
+            Err(None) if still_leads(raft, id, term) => {
+                tracing::info!(
+                    "reconfig: a step of the change was refused while this member still \
+                     leads (its lease lapsed); asking again"
+                );
+                // A retry pace against a lease that comes back with the next round of
+                // heartbeats, bounded by the reconfig's deadline in `within`.
+                tokio::time::sleep(STEP_RETRY).await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+/// True while this member leads term `term`.
+fn still_leads(raft: &ZkRaft, id: NodeId, term: u64) -> bool {
+    let m = raft.metrics().borrow_watched().clone();
+    m.current_leader == Some(id) && m.current_term == term
 }
 
 /// The record changes of existing members, in two steps around the change of voters.
