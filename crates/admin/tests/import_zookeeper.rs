@@ -15,23 +15,15 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{client, copy_dir, fill, opts, read_tree, runtime, zk_admin, Tree, DEADLINE};
+use common::{
+    client, copy_dir, fill, import, opts, read_tree, runtime, wait_until_whole, zk_admin, Tree,
+    CONFIG,
+};
 use zk_client::{connect, CreateOptions};
 use zk_testkit::zk_node::{Ensemble, Single};
 use zk_testkit::zookeeper::Options;
 
 const SKIP: &str = "ZK_ADMIN_SKIP_ZOOKEEPER";
-
-fn import(zk_dir: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "import-zookeeper",
-        zk_dir.to_str().expect("utf-8"),
-        "--data-dir",
-        target.to_str().expect("utf-8"),
-    ];
-    args.extend(extra);
-    zk_admin(&args)
-}
 
 /// `version-2`'s files with `prefix`, by zxid.
 fn files(zk_dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -46,26 +38,6 @@ fn files(zk_dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v.into_iter().map(|(_, p)| p).collect()
-}
-
-/// Waits until `zk-admin inspect` finds every file of `zk_dir` whole, within [`DEADLINE`].
-fn wait_until_whole(zk_dir: &Path) {
-    let dir = zk_dir.to_str().expect("utf-8");
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let out = zk_admin(&["inspect", dir]);
-        let summary = String::from_utf8_lossy(&out.stdout);
-        if out.status.success() && summary.contains("checksums OK") && !summary.contains("DAMAGED")
-        {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ZooKeeper's files never read whole: {summary}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A damaged copy of `zk_dir` must be refused with `expect` in the message, and nothing
@@ -303,12 +275,7 @@ fn apache_zookeeper_data_dir_imported_into_zk_node() {
     );
 }
 
-/// ZooKeeper's dynamic config: the membership of the ensemble that serves, not data that
-/// moves with the tree. A standalone ZooKeeper's is empty; a zk-node ensemble's first leader
-/// writes its own members there. So [`assert_trees_equal`] compares only its ACL, and
-/// [`assert_lists_members`] what it holds.
-const CONFIG: &str = "/zookeeper/config";
-
+// `/zookeeper/config` ([`CONFIG`]): only its ACL is compared, see there.
 fn assert_trees_equal(zk: &Tree, node: &Tree) {
     let missing: Vec<&String> = zk.keys().filter(|p| !node.contains_key(*p)).collect();
     let extra: Vec<&String> = node.keys().filter(|p| !zk.contains_key(*p)).collect();

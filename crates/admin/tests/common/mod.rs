@@ -206,6 +206,44 @@ pub async fn fill(addr: &str) -> (Client, Vec<String>) {
     (keeper, ephemerals)
 }
 
+/// ZooKeeper's dynamic config: the membership of the ensemble that serves, not data that
+/// moves with the tree. A standalone ZooKeeper's is empty; a zk-node ensemble's first leader
+/// writes its own members there. So the suites compare only its ACL with
+/// ZooKeeper's (import_zookeeper.rs also checks the members it lists).
+pub const CONFIG: &str = "/zookeeper/config";
+
+/// Runs `zk-admin import-zookeeper ZK_DIR --data-dir TARGET EXTRA...`.
+pub fn import(zk_dir: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import-zookeeper",
+        zk_dir.to_str().expect("utf-8"),
+        "--data-dir",
+        target.to_str().expect("utf-8"),
+    ];
+    args.extend(extra);
+    zk_admin(&args)
+}
+
+/// Waits until `zk-admin inspect` finds every file of `zk_dir` whole, within [`DEADLINE`].
+pub fn wait_until_whole(zk_dir: &Path) {
+    let dir = zk_dir.to_str().expect("utf-8");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let out = zk_admin(&["inspect", dir]);
+        let summary = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() && summary.contains("checksums OK") && !summary.contains("DAMAGED")
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ZooKeeper's files never read whole: {summary}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn zk_admin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zk-admin"))
         .args(args)
