@@ -585,3 +585,67 @@ fn force_recovery_after_losing_the_quorum() {
         assert!(seen.contains(name), "{name} through member {b}: {seen:?}");
     }
 }
+
+/// With sslQuorum, a member added by reconfig is admitted on the others' peer ports without a
+/// restart: certificates are checked against the replicated membership, which names it once
+/// the change reaches them. Its own RPCs prove it: a write through it is forwarded to the
+/// leader (refused there if the leader did not know its certificate's member), before and
+/// after a leader kill; a joining node's probe is answered with only a CA's certificate.
+#[test]
+fn ssl_quorum_members_admit_a_member_added_by_reconfig() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let pki = zk_testkit::tls::Pki::new("cluster");
+    let ca = pki.write_ca(certs.path()).display().to_string();
+    let mut c = Cluster::new(3, &enabled());
+    let with_cert = |c: &mut Cluster, id: u64| {
+        let key_store = pki.write_member(certs.path(), id, &["127.0.0.1"], Some(id));
+        let key_store = key_store.display().to_string();
+        c.set_member_flags(
+            id,
+            &[
+                "--ssl-quorum",
+                "--ssl-quorum-keystore",
+                &key_store,
+                "--ssl-quorum-truststore",
+                &ca,
+            ],
+        );
+    };
+    for id in 1..=3 {
+        with_cert(&mut c, id);
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let new = c.add_member();
+    with_cert(&mut c, new);
+    c.start_member(new);
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    let (err, body) = reconfig(&mut raw, Some(c.server_spec(new)), None, None, -1);
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    assert_eq!(server_ids(&text), vec![1, 2, 3, new], "{text}");
+
+    let mut through_new = session(&c, new);
+    assert_eq!(
+        through_new.call(&create("/through-new", 0)).0.err,
+        0,
+        "{}",
+        c.logs()
+    );
+    drop(through_new);
+    c.kill9(leader);
+    c.wait_leader();
+    let mut through_new = session(&c, new);
+    assert_eq!(
+        through_new.call(&create("/through-new-again", 0)).0.err,
+        0,
+        "{}",
+        c.logs()
+    );
+    let seen = children(&mut through_new, "/");
+    assert!(
+        seen.contains("through-new") && seen.contains("through-new-again"),
+        "{seen:?}"
+    );
+}

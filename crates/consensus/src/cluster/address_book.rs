@@ -1,14 +1,21 @@
 //! Keeps the peer channels in line with Raft's membership: a member added by a reconfig is
-//! dialed at the address its record gives, one whose address changed at the new one.
+//! dialed at the address its record gives, one whose address changed at the new one; and,
+//! with sslQuorum, its certificate is admitted on the peer port ([`MemberList`]).
 
 use openraft::async_runtime::WatchReceiver;
 use tokio::task::JoinHandle;
 
 use crate::grpc::channels::Channels;
+use crate::grpc::tls::MemberList;
+use crate::membership::dial_addr;
 use crate::types::ZkRaft;
 
 /// Follows the membership Raft publishes until Raft stops.
-pub(crate) fn spawn_address_book(raft: &ZkRaft, channels: Channels) -> JoinHandle<()> {
+pub(crate) fn spawn_address_book(
+    raft: &ZkRaft,
+    channels: Channels,
+    members: MemberList,
+) -> JoinHandle<()> {
     let mut metrics = raft.metrics();
     tokio::spawn(async move {
         let mut seen = None;
@@ -18,9 +25,16 @@ pub(crate) fn spawn_address_book(raft: &ZkRaft, channels: Channels) -> JoinHandl
                 // Metrics change with every entry; the membership only with its own entries.
                 let at = *m.membership_config.log_id();
                 if seen.as_ref() != Some(&at) {
-                    for (id, node) in m.membership_config.membership().nodes() {
+                    let nodes = m.membership_config.membership().nodes();
+                    for (id, node) in nodes {
                         channels.learn(*id, &node.addr);
                     }
+                    members.follow(
+                        m.membership_config
+                            .membership()
+                            .nodes()
+                            .map(|(id, node)| (*id, dial_addr(&node.addr))),
+                    );
                     seen = Some(at);
                 }
             }

@@ -38,6 +38,7 @@ use crate::grpc::identity::Identity;
 use crate::grpc::server::PeerParts;
 use crate::grpc::server::ServerHandle;
 use crate::grpc::submit::Proposer;
+use crate::grpc::tls::MemberList;
 use crate::grpc::tls::ServerTls;
 use crate::metrics::Startup;
 use crate::state_machine::ZkStateMachine;
@@ -203,6 +204,8 @@ pub async fn start_cluster(
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
     let (role, role_task) = spawn_role_watch(&raft);
+    // Whose certificate may speak on the peer port: followed by the address book.
+    let members = MemberList::new(config.peers.clone());
     let server = listener.map(|(listener, local_addr)| {
         let parts = PeerParts {
             raft: raft.clone(),
@@ -210,7 +213,7 @@ pub async fn start_cluster(
             identity,
             tls: config.peer_tls.clone().map(|tls| ServerTls {
                 tls,
-                members: config.peers.clone(),
+                members: members.clone(),
             }),
             activity: activity.clone(),
             lease: config.timing.election_max,
@@ -255,7 +258,7 @@ pub async fn start_cluster(
         intents,
         config.reconfig_timeout,
     );
-    let address_book = spawn_address_book(&raft, channels.clone());
+    let address_book = spawn_address_book(&raft, channels.clone(), members);
     let founding_observers: std::collections::BTreeMap<NodeId, String> = config
         .peers
         .iter()

@@ -90,7 +90,49 @@ fn with_alpn(
 pub(crate) struct ServerTls {
     pub(crate) tls: PeerTls,
     /// Every member's peer address (`host:port`), for [`MemberCert::admits`].
-    pub(crate) members: BTreeMap<NodeId, String>,
+    pub(crate) members: MemberList,
+}
+
+/// Every member's peer address (`host:port`), as a certificate is checked against it: the
+/// peers this node started with, each overridden and joined by the members of Raft's
+/// membership as it changes (`cluster::address_book` follows it). So a member added by
+/// reconfig is admitted as soon as its membership entry reaches this node, with no restart;
+/// a start-up peer that left stays admitted (it holds the cluster's certificate, and Raft no
+/// longer replicates to or counts it).
+#[derive(Debug, Clone)]
+pub(crate) struct MemberList {
+    founding: Arc<BTreeMap<NodeId, String>>,
+    now: Arc<RwLock<Arc<BTreeMap<NodeId, String>>>>,
+}
+
+impl MemberList {
+    /// The list of the start-up `peers`.
+    pub(crate) fn new(peers: BTreeMap<NodeId, String>) -> MemberList {
+        let founding = Arc::new(peers);
+        MemberList {
+            now: Arc::new(RwLock::new(founding.clone())),
+            founding,
+        }
+    }
+
+    /// The addresses as of now.
+    pub(crate) fn current(&self) -> Arc<BTreeMap<NodeId, String>> {
+        self.now
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Follows a membership: its members at their peer addresses, over the start-up peers.
+    pub(crate) fn follow(&self, members: impl IntoIterator<Item = (NodeId, String)>) {
+        let mut next = (*self.founding).clone();
+        next.extend(members);
+        let next = Arc::new(next);
+        if *self.current() != *next {
+            tracing::info!(members = ?next, "peer certificates: members followed");
+            *self.now.write().unwrap_or_else(PoisonError::into_inner) = next;
+        }
+    }
 }
 
 /// What an accepted TLS connection carries into every request on it.
@@ -105,14 +147,14 @@ pub(crate) struct PeerConnectInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct Gate {
     identity: Identity,
-    members: Option<Arc<BTreeMap<NodeId, String>>>,
+    members: Option<MemberList>,
 }
 
 impl Gate {
     pub(crate) fn new(identity: Identity, tls: Option<&ServerTls>) -> Gate {
         Gate {
             identity,
-            members: tls.map(|t| Arc::new(t.members.clone())),
+            members: tls.map(|t| t.members.clone()),
         }
     }
 
@@ -135,7 +177,7 @@ impl Gate {
                     .extensions()
                     .get::<PeerConnectInfo>()
                     .map(|i| i.cert.clone());
-                (cert, members.clone())
+                (cert, members.current())
             }),
         }
     }
@@ -168,7 +210,14 @@ impl Admit {
     /// node: a probe from a node that is joining and does not know the ensemble's id yet.
     pub(crate) fn check_target(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
         let from = self.identity.check_target(caller)?;
-        self.check_cert(from)
+        match &self.tls {
+            // A node that is not a member yet (one joining before its reconfig) may ask with
+            // any certificate of the cluster's CA, which the handshake checked: a probe
+            // tells only whether the ensemble is formed, and its id. Every other RPC needs
+            // a member's certificate.
+            Some((Some(_), members)) if !members.contains_key(&from) => Ok(from),
+            _ => self.check_cert(from),
+        }
     }
 
     /// With TLS, that the connection's certificate is member `from`'s.
