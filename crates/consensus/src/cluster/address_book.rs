@@ -25,13 +25,12 @@ pub(crate) fn spawn_address_book(
                 // Metrics change with every entry; the membership only with its own entries.
                 let at = *m.membership_config.log_id();
                 if seen.as_ref() != Some(&at) {
-                    let nodes = m.membership_config.membership().nodes();
-                    for (id, node) in nodes {
+                    let membership = m.membership_config.membership();
+                    for (id, node) in membership.nodes() {
                         channels.learn(*id, &node.addr);
                     }
                     members.follow(
-                        m.membership_config
-                            .membership()
+                        membership
                             .nodes()
                             .map(|(id, node)| (*id, dial_addr(&node.addr))),
                     );
