@@ -16,6 +16,7 @@ mod role;
 mod snapshots;
 mod standing;
 mod start;
+mod stored_membership;
 
 pub use config::ClusterConfig;
 pub use config::RaftTiming;

@@ -36,6 +36,7 @@ use openraft::vote::RaftLeaderId;
 use openraft::EntryPayload;
 use openraft::Membership;
 
+use crate::cluster::stored_membership::stored_membership;
 use crate::cluster_meta::ClusterMetaStore;
 use crate::grpc::identity::fingerprint;
 use crate::log_store::LogStore;
@@ -92,29 +93,17 @@ pub(crate) async fn force_alone(
     id: NodeId,
     ensemble: u64,
 ) -> Result<Recovery, RecoveryError> {
-    let (applied, applied_membership) = sm.applied_state().await?;
-    let state = log_store.get_log_state().await?;
-    let Some(last) = state.last_log_id.or(applied) else {
+    let Some(membership) = stored_membership(log_store, sm).await? else {
         return Err(RecoveryError::NeverFormed);
     };
-
-    // The effective membership: the last one in the log (committed or not: openraft follows
-    // the newest it holds), else the one the applied state (the snapshot) carries.
-    let from = applied.as_ref().map_or(0, |a| a.index + 1);
-    let mut membership = applied_membership.membership().clone();
-    let mut found = applied_membership.log_id().is_some();
-    if from <= last.index {
-        let mut reader = log_store.get_log_reader().await;
-        for entry in reader.try_get_log_entries(from..=last.index).await? {
-            if let EntryPayload::Membership(m) = entry.payload {
-                membership = m;
-                found = true;
-            }
-        }
-    }
-    if !found {
+    let Some(last) = log_store
+        .get_log_state()
+        .await?
+        .last_log_id
+        .or(sm.applied_state().await?.0)
+    else {
         return Err(RecoveryError::NeverFormed);
-    }
+    };
     let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
     let everyone: BTreeSet<NodeId> = membership.nodes().map(|(n, _)| *n).collect();
     let Some(own) = membership

@@ -24,6 +24,7 @@ use crate::cluster::recovery;
 use crate::cluster::recovery::Recovery;
 use crate::cluster::role::spawn_role_watch;
 use crate::cluster::snapshots::spawn_snapshot_trigger;
+use crate::cluster::stored_membership::stored_membership;
 use crate::cluster::ClusterConfig;
 use crate::cluster::ClusterError;
 use crate::cluster::ClusterNode;
@@ -140,6 +141,9 @@ pub async fn start_cluster(
             }
         }
     }
+    let stored = stored_membership(&mut log_store, &mut sm)
+        .await
+        .map_err(StartError::Storage)?;
     let (intent_sink, intents) = tokio::sync::mpsc::unbounded_channel();
     sm.set_intent_sink(intent_sink);
     let snap_load = snap_started.elapsed();
@@ -304,11 +308,10 @@ pub async fn start_cluster(
     };
 
     // The membership Raft restored counts, not --peers: say so where they differ.
-    let members: std::collections::BTreeMap<NodeId, String> = node
-        .standing()
-        .members
-        .into_iter()
-        .map(|(m, member)| (m, crate::membership::dial_addr(&member.addr)))
+    let members: std::collections::BTreeMap<NodeId, String> = stored
+        .iter()
+        .flat_map(|m| m.nodes())
+        .map(|(m, node)| (*m, crate::membership::dial_addr(&node.addr)))
         .collect();
     if !members.is_empty() && !members.contains_key(&id) {
         tracing::warn!(
