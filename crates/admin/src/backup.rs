@@ -63,7 +63,7 @@ struct Answer {
 
 /// `GET path` over HTTP/1.1 with `Connection: close`; the body read whole (by
 /// Content-Length, chunked, or to the end).
-fn http_get(server: &str, path: &str) -> Result<Answer> {
+fn http_get(server: &str, path: &str, auth: Option<&str>) -> Result<Answer> {
     let addr = server
         .to_socket_addrs()
         .with_context(|| format!("resolving {server}"))?
@@ -74,9 +74,14 @@ fn http_get(server: &str, path: &str) -> Result<Answer> {
     s.set_read_timeout(Some(IO_TIMEOUT))
         .and_then(|()| s.set_write_timeout(Some(IO_TIMEOUT)))
         .context("setting timeouts")?;
+    // A header value cannot hold a line break: refused rather than sent as another header.
+    if auth.is_some_and(|a| a.contains(['\r', '\n'])) {
+        bail!("the auth text holds a line break");
+    }
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {server}\r\n{auth}Connection: close\r\n\r\n"
     )
     .with_context(|| format!("sending the request to {server}"))?;
     let mut raw = Vec::new();
@@ -166,9 +171,18 @@ pub struct BackedUp {
 
 /// Fetches a snapshot from `server`'s admin port and writes it, checked, to `target` (into
 /// `target/snapshot.<zxid>` when `target` is a directory): a temporary sibling, synced, then
-/// renamed. An existing file is not replaced.
-pub fn backup(server: &str, target: &Path) -> Result<BackedUp> {
-    let a = http_get(server, SNAPSHOT_PATH)?;
+/// renamed. An existing file is not replaced. `auth` is the `Authorization` header's text
+/// (`digest user:password`), as ZooKeeper 3.9's snapshot command asks.
+pub fn backup(server: &str, auth: Option<&str>, target: &Path) -> Result<BackedUp> {
+    let a = http_get(server, SNAPSHOT_PATH, auth)?;
+    if a.status == 401 || a.status == 403 {
+        bail!(
+            "{server} refused the snapshot command ({} {}): it needs --auth (or ZK_ADMIN_AUTH) \
+             as `digest user:password` whose ids hold ALL on /",
+            a.status,
+            String::from_utf8_lossy(&a.body).trim()
+        );
+    }
     if a.status != 200 {
         bail!(
             "{server} answered {} to {SNAPSHOT_PATH}: {}",

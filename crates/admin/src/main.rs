@@ -101,6 +101,11 @@ enum Command {
         /// admin.serverPort).
         #[arg(long)]
         server: String,
+        /// The snapshot command's auth, sent as the `Authorization` header: `digest
+        /// user:password` (or `ip`), whose ids must hold ALL on `/` (ZooKeeper 3.9's rule).
+        /// Prefer the environment variable: a flag shows in the process list.
+        #[arg(long, env = "ZK_ADMIN_AUTH", hide_env_values = true)]
+        auth: Option<String>,
         /// Where to write the backup (a new file, or an existing directory).
         file: PathBuf,
     },
@@ -180,9 +185,9 @@ fn run(cli: Cli) -> Result<()> {
             zk_data_dir,
             ttl_nodes,
         } => export_zookeeper(&data_dir, &zk_data_dir, ttl_nodes),
-        Command::Backup { server, file } => {
-            let done =
-                backup::backup(&server, &file).with_context(|| format!("backing up {server}"))?;
+        Command::Backup { server, auth, file } => {
+            let done = backup::backup(&server, auth.as_deref(), &file)
+                .with_context(|| format!("backing up {server}"))?;
             println!(
                 "backup of {server}: zxid {:#x}, {} bytes, {} znodes, {} sessions, seal OK, into {}",
                 done.zxid,

@@ -6,6 +6,11 @@
 //! acknowledged create with zxid <= it and none after, every other znode's data, ACL and stat
 //! as the source has them.
 //!
+//! The snapshot command asks for auth as ZooKeeper 3.9 does (ALL on `/`, whose ACL the test
+//! closes to the admin's digest): without an `Authorization` header it is refused (401), with
+//! a wrong password or an id the ACL does not name too (403), and the refusals leave no file
+//! and do not spend the rate limit.
+//!
 //! Also: a second snapshot request right after is rate-limited (429), and restores of a
 //! backup with a flipped byte, cut short, or given a zxid older than its nodes are refused
 //! with a clear error and write nothing.
@@ -15,7 +20,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{client, opts, read_tree, runtime, zk_admin, Tree};
+use common::{client, opts, read_tree, runtime, zk_admin, zk_admin_with_env, Tree};
 use zk_client::{Acl, CreateOptions, Id};
 use zk_testkit::zk_node::{Ensemble, Single};
 
@@ -123,6 +128,25 @@ fn a_backup_under_load_restores_the_tree_at_its_zxid() {
             .await
             .expect("create /load");
         c.set_data("/base", b"base-v2", None).await.expect("set");
+        // Only the admin holds ADMIN on `/`, so only the admin may take a snapshot; everyone
+        // may still create below it.
+        let root = vec![
+            Acl {
+                perms: zk_client::perms::ALL,
+                id: Id {
+                    scheme: "auth".into(),
+                    id: String::new(),
+                },
+            },
+            Acl {
+                perms: zk_client::perms::ALL & !zk_client::perms::ADMIN,
+                id: Id {
+                    scheme: "world".into(),
+                    id: "anyone".into(),
+                },
+            },
+        ];
+        c.set_acl("/", &root, None).await.expect("setACL /");
         c.close().await.expect("close");
     });
 
@@ -165,12 +189,30 @@ fn a_backup_under_load_restores_the_tree_at_its_zxid() {
     let backups = scratch.path().join("backups");
     std::fs::create_dir(&backups).expect("mkdir");
     let admin = e.members[(follower - 1) as usize].admin.to_string();
-    let out = zk_admin(&[
+    let backup_args = [
         "backup",
         "--server",
         &admin,
         backups.to_str().expect("utf-8"),
-    ]);
+    ];
+    // Refused without auth, with a wrong password, and with an id the root's ACL lacks.
+    for (auth, status) in [
+        (None, "401"),
+        (Some("digest admin:wrong"), "403"),
+        (Some("ip"), "403"),
+        (Some("nosuch x"), "401"),
+    ] {
+        let env: Vec<(&str, &str)> = auth.map(|a| ("ZK_ADMIN_AUTH", a)).into_iter().collect();
+        let out = zk_admin_with_env(&backup_args, &env);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "backup with {auth:?} succeeded");
+        assert!(
+            stderr.contains(&format!("refused the snapshot command ({status}")),
+            "{auth:?}: {stderr}"
+        );
+        assert_eq!(std::fs::read_dir(&backups).expect("ls").count(), 0);
+    }
+    let out = zk_admin_with_env(&backup_args, &[("ZK_ADMIN_AUTH", "digest admin:secret")]);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -186,12 +228,24 @@ fn a_backup_under_load_restores_the_tree_at_its_zxid() {
     assert_eq!(std::fs::read_dir(&backups).expect("ls").count(), 1);
 
     // ZooKeeper's rate limit: a second snapshot right after is refused.
-    let (status, _) = zk_testkit::http_get(
+    let (status, _) = zk_testkit::http_get_with(
         e.members[(follower - 1) as usize].admin,
         "/commands/snapshot?streaming=false",
+        &[("Authorization", "digest admin:secret")],
     )
     .expect("admin answers");
     assert_eq!(status, 429);
+    // ZooKeeper's answer to a caller without auth: 401 and its JSON error.
+    let (status, body) = zk_testkit::http_get(
+        e.members[(follower - 1) as usize].admin,
+        "/commands/snapshot",
+    )
+    .expect("admin answers");
+    assert_eq!(status, 401);
+    assert!(
+        body.contains("\"error\":\"Auth info is missing for the command\""),
+        "{body}"
+    );
 
     // The load goes on past the backup, then stops.
     let seen = *progress.borrow();

@@ -120,6 +120,18 @@ impl DataTree {
         self.acls.get(node.acl)
     }
 
+    /// Whether `ids` hold every permission bit in `perms` on `path`, each bit granted by
+    /// some entry of its ACL (the admin server's `handleAuthorization`, which checks the bits
+    /// one at a time): NoNode, or NoAuth naming no bit.
+    pub fn authorize(&self, path: &str, perms: i32, ids: &[Id]) -> Result<(), ErrorCode> {
+        let n = self.node(path).ok_or(ErrorCode::NoNode)?;
+        let acl = self.acl_of(n);
+        (0..i32::BITS)
+            .map(|b| 1i32 << b)
+            .filter(|bit| perms & bit != 0)
+            .try_for_each(|bit| acl::require(acl, bit, ids))
+    }
+
     fn readable(&self, path: &str, perm: i32, ids: &[Id]) -> Result<&Node, ErrorCode> {
         let n = self.node(path).ok_or(ErrorCode::NoNode)?;
         acl::require(self.acl_of(n), perm, ids)?;

@@ -210,3 +210,52 @@ fn acl_lists_are_interned() {
     t.set_acl("/d", Acl::open_unsafe(), -1).unwrap();
     assert_eq!(t.tree.acl_list_count(), base);
 }
+
+/// The admin server's authorization: every bit asked for must be granted, each by any entry
+/// (ZooKeeper checks the bits one at a time), and `super` passes.
+#[test]
+fn authorize_needs_every_bit() {
+    let mut t = T::new();
+    let alice = Id::new("digest", "alice:a");
+    let bob = Id::new("digest", "bob:b");
+    // alice: READ|WRITE from one entry, CREATE|DELETE|ADMIN from another; bob: all but ADMIN.
+    t.create_acl(
+        "/guarded",
+        vec![
+            acl(perms::READ | perms::WRITE, "digest", "alice:a"),
+            acl(
+                perms::CREATE | perms::DELETE | perms::ADMIN,
+                "digest",
+                "alice:a",
+            ),
+            acl(perms::ALL & !perms::ADMIN, "digest", "bob:b"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(t.tree.authorize("/guarded", perms::ALL, &[alice]), Ok(()));
+    assert_eq!(
+        t.tree
+            .authorize("/guarded", perms::ALL, std::slice::from_ref(&bob)),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        t.tree
+            .authorize("/guarded", perms::READ | perms::WRITE, &[bob]),
+        Ok(())
+    );
+    assert_eq!(
+        t.tree.authorize("/guarded", perms::READ, &[]),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        t.tree
+            .authorize("/guarded", perms::ALL, &[Id::new("super", "")]),
+        Ok(())
+    );
+    assert_eq!(
+        t.tree.authorize("/absent", perms::READ, &[]),
+        Err(ErrorCode::NoNode)
+    );
+    // The default root ACL (world:anyone ALL) lets anyone through.
+    assert_eq!(t.tree.authorize("/", perms::ALL, &[]), Ok(()));
+}

@@ -40,10 +40,23 @@ pub fn four_letter(addr: impl ToSocketAddrs, word: &str) -> Option<String> {
 /// `GET path` over HTTP/1.0 (the server closes after answering): the status and body, or
 /// None if nothing answers.
 pub fn http_get(addr: impl ToSocketAddrs, path: &str) -> Option<(u16, String)> {
+    http_get_with(addr, path, &[])
+}
+
+/// [`http_get`] with extra request headers (`("Authorization", "digest u:p")`).
+pub fn http_get_with(
+    addr: impl ToSocketAddrs,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String)> {
     let addr = addr.to_socket_addrs().ok()?.next()?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}\r\n").ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let (head, body) = out.split_once("\r\n\r\n")?;

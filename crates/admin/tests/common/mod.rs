@@ -245,8 +245,15 @@ pub fn wait_until_whole(zk_dir: &Path) {
 }
 
 pub fn zk_admin(args: &[&str]) -> std::process::Output {
+    zk_admin_with_env(args, &[])
+}
+
+/// `zk-admin args` with `env` set (and no `ZK_ADMIN_AUTH` from the caller's environment).
+pub fn zk_admin_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zk-admin"))
         .args(args)
+        .env_remove("ZK_ADMIN_AUTH")
+        .envs(env.iter().copied())
         .output()
         .expect("run zk-admin")
 }

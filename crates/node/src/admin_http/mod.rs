@@ -8,6 +8,7 @@
 //! Answers are computed on the blocking pool: they walk the data dir for its size and read
 //! the state, as the four-letter words do, and must not hold up the client connections.
 
+pub mod authorization;
 pub mod commands;
 pub mod snapshot;
 
@@ -67,8 +68,11 @@ pub async fn serve(
         let limiter = Arc::new(snapshot::Limiter::new(
             node.settings.admin_snapshot_interval,
         ));
-        let snap = move |node: State<Arc<Node>>, query: axum::extract::RawQuery| {
-            snapshot::snapshot(node, query, limiter.clone())
+        let snap = move |node: State<Arc<Node>>,
+                         peer: axum::extract::ConnectInfo<SocketAddr>,
+                         headers: axum::http::HeaderMap,
+                         query: axum::extract::RawQuery| {
+            snapshot::snapshot(node, peer, headers, query, limiter.clone())
         };
         app = app
             .route("/commands/snapshot", get(snap.clone()))
@@ -79,6 +83,8 @@ pub async fn serve(
     }
     let app = app.with_state(node);
     let mut stop = shutdown.clone();
+    // The snapshot command's `ip` auth needs the caller's address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { crate::shutdown::stopped(&mut shutdown).await });
     // A request still running at shutdown gets a moment, not a say in when the node stops.

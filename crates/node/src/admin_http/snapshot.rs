@@ -9,16 +9,21 @@
 //! node map is copy-on-write shards: the copy takes shard handles, not nodes) and encoded
 //! after the lock is released, so writes are not held up by the encoding.
 //!
-//! Rate-limited as ZooKeeper does (one answer per `--admin-rate-limiter-interval-ms`, 429
-//! sooner). ZooKeeper 3.9 also asks for auth (ALL on `/`); zk-node's admin port has no
-//! auth, so it listens on loopback unless told otherwise: keep it off untrusted networks.
+//! Auth as ZooKeeper 3.9 asks it: an `Authorization: <scheme> <credentials>` header whose
+//! ids hold ALL on `/` ([`super::authorization`]; 401 without it, 403 refused), checked
+//! before anything else, so a refused caller neither spends the rate limit nor costs a
+//! snapshot. Then rate-limited as ZooKeeper does (one answer per
+//! `--admin-rate-limiter-interval-ms`, 429 sooner).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use zk_wire::perms;
 
 use crate::node::Node;
 
@@ -60,12 +65,35 @@ impl Limiter {
     }
 }
 
+/// The command's primary name, in its JSON error answers.
+const COMMAND: &str = "snapshot";
+
 /// `GET /commands/snapshot[?streaming=true|false]`.
 pub async fn snapshot(
     State(node): State<Arc<Node>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
     limiter: Arc<Limiter>,
 ) -> Response {
+    let allowed = super::authorization::authorize(
+        super::authorization::header(&headers),
+        peer.ip(),
+        node.settings.super_digest.as_ref(),
+        &node.state.read().tree,
+        "/",
+        perms::ALL,
+    );
+    if let Err(refused) = allowed {
+        tracing::warn!(%peer, status = %refused.status, "snapshot command refused: {}", refused.message);
+        let body = serde_json::json!({"command": COMMAND, "error": refused.message});
+        return (
+            refused.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
     if !limiter.allow() {
         tracing::warn!("snapshot request was rate limited");
         return (
