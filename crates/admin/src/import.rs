@@ -28,6 +28,16 @@ pub struct Imported {
     pub last_zxid: i64,
 }
 
+impl Imported {
+    /// `N znodes, N sessions, N ephemerals, last zxid 0x..`, as import and restore print it.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} znodes, {} sessions, {} ephemerals, last zxid {:#x}",
+            self.znodes, self.sessions, self.ephemerals, self.last_zxid
+        )
+    }
+}
+
 /// zk-node's state holding ZooKeeper's database.
 pub fn state_of(db: &ZkDatabase) -> Result<State> {
     let images = db.nodes.iter().map(|(path, n)| NodeImage {

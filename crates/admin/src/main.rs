@@ -82,16 +82,8 @@ enum Command {
         /// ZooKeeper's dataLogDir, if the logs are kept apart.
         #[arg(long)]
         log_dir: Option<PathBuf>,
-        /// The zk-node data dir to create (must not exist, or be empty).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// The zk-node's id (as its --id).
-        #[arg(long, default_value_t = 1)]
-        id: u64,
-        /// The ensemble, exactly as the zk-nodes will get it (`1=host:port,...`); without it,
-        /// a one-node zk-node started without --peers.
-        #[arg(long)]
-        peers: Option<String>,
+        #[command(flatten)]
+        target: NewDataDir,
     },
     /// Take an online backup: fetch a consistent snapshot from a running zk-node's admin HTTP
     /// port (`GET /commands/snapshot?streaming=true`, ZooKeeper 3.9's command), check its
@@ -117,17 +109,39 @@ enum Command {
         /// `snapshot.<hex>` carries.
         #[arg(long, value_parser = parse_zxid)]
         zxid: Option<i64>,
-        /// The zk-node data dir to create (must not exist, or be empty).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// The zk-node's id (as its --id).
-        #[arg(long, default_value_t = 1)]
-        id: u64,
-        /// The ensemble, exactly as the zk-nodes will get it (`1=host:port,...`); without it,
-        /// a one-node zk-node started without --peers.
-        #[arg(long)]
-        peers: Option<String>,
+        #[command(flatten)]
+        target: NewDataDir,
     },
+}
+
+/// The zk-node data dir that `import-zookeeper` and `restore` write, and the node it is for.
+#[derive(clap::Args, Debug)]
+struct NewDataDir {
+    /// The zk-node data dir to create (must not exist, or be empty).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The zk-node's id (as its --id).
+    #[arg(long, default_value_t = 1)]
+    id: u64,
+    /// The ensemble, exactly as the zk-nodes will get it (`1=host:port,...`); without it,
+    /// a one-node zk-node started without --peers.
+    #[arg(long)]
+    peers: Option<String>,
+}
+
+impl NewDataDir {
+    /// Writes `db` as this data dir (whole or not at all); `what` names the step in errors.
+    fn write(&self, db: &zk_format::ZkDatabase, what: &str) -> Result<import::Imported> {
+        let peers = match &self.peers {
+            Some(p) => import::parse_peers(p)?,
+            // The one-member ensemble of a node started without --peers.
+            None => [(self.id, STANDALONE_PEER_ADDR.to_string())]
+                .into_iter()
+                .collect(),
+        };
+        import::import(db, &self.data_dir, self.id, peers)
+            .with_context(|| format!("{what} into {}", self.data_dir.display()))
+    }
 }
 
 fn parse_zxid(s: &str) -> Result<i64, String> {
@@ -198,37 +212,23 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Restore {
-            file,
-            zxid,
-            data_dir,
-            id,
-            peers,
-        } => {
-            let peers = peers_or_standalone(id, peers)?;
+        Command::Restore { file, zxid, target } => {
             let checked = backup::read_backup(&file, zxid)?;
-            let done = import::import(&checked.db, &data_dir, id, peers)
-                .with_context(|| format!("restoring into {}", data_dir.display()))?;
+            let done = target.write(&checked.db, "restoring")?;
             println!(
-                "restored {} ({} bytes, seal OK): {} znodes, {} sessions, {} ephemerals, last zxid {:#x} into {}",
+                "restored {} ({} bytes, seal OK): {} into {}",
                 file.display(),
                 checked.len,
-                done.znodes,
-                done.sessions,
-                done.ephemerals,
-                done.last_zxid,
-                data_dir.display()
+                done.summary(),
+                target.data_dir.display()
             );
             Ok(())
         }
         Command::ImportZookeeper {
             zk_data_dir,
             log_dir,
-            data_dir,
-            id,
-            peers,
+            target,
         } => {
-            let peers = peers_or_standalone(id, peers)?;
             let zk = ZkDir::open(&zk_data_dir, log_dir.as_deref())?;
             let (db, report) = zk.load()?;
             for s in &report.skipped_snapshots {
@@ -237,35 +237,18 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(t) = &report.torn_tail {
                 eprintln!("zk-admin: note: {t}");
             }
-            let done = import::import(&db, &data_dir, id, peers)
-                .with_context(|| format!("importing into {}", data_dir.display()))?;
+            let done = target.write(&db, "importing")?;
             println!(
-                "imported {} + {} txns ({}): {} znodes, {} sessions, {} ephemerals, last zxid {:#x} into {}",
+                "imported {} + {} txns ({}): {} into {}",
                 report.snapshot,
                 report.replayed,
                 report.logs_read.join(", "),
-                done.znodes,
-                done.sessions,
-                done.ephemerals,
-                done.last_zxid,
-                data_dir.display()
+                done.summary(),
+                target.data_dir.display()
             );
             Ok(())
         }
     }
-}
-
-/// `--peers`, or the one-member ensemble of a node started without it.
-fn peers_or_standalone(
-    id: u64,
-    peers: Option<String>,
-) -> Result<std::collections::BTreeMap<u64, String>> {
-    Ok(match peers {
-        Some(p) => import::parse_peers(&p)?,
-        None => [(id, STANDALONE_PEER_ADDR.to_string())]
-            .into_iter()
-            .collect(),
-    })
 }
 
 fn export_zookeeper(data_dir: &Path, zk_data_dir: &Path, ttl_nodes: bool) -> Result<()> {
