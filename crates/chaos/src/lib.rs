@@ -7,7 +7,8 @@
 //! recording every operation with one monotonic clock, then repairing everything, reading
 //! the final state and handing the record to `zk-history`'s checkers. The same run works on
 //! local processes ([`ensemble::Processes`]) and on the docker-compose cluster
-//! ([`ensemble::Docker`]). It must never judge anything itself (the checkers do), never
+//! ([`ensemble::Docker`]); on processes, with observers among the members, a share of the
+//! clients connecting to observers only ([`observers`]). It must never judge anything itself (the checkers do), never
 //! retry a write behind the record's back, and never touch anything but its own processes,
 //! containers and loopback ports.
 
@@ -17,6 +18,7 @@ pub mod faults;
 pub mod fourlw;
 pub mod leadership;
 pub mod membership;
+pub mod observers;
 pub mod ports;
 pub mod proxy;
 pub mod run;
