@@ -494,8 +494,19 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
     let observers = ObserverShare::of(&history, &lock(&rec.via_observers));
     println!(
         "resumes on members as they restarted: {} served, {} refused (the client moves on), \
-         {} answered expired, {} failed",
-        resumes.resumed, resumes.refused, resumes.expired, resumes.failed
+         {} answered expired, {} failed{}",
+        resumes.resumed,
+        resumes.refused,
+        resumes.expired,
+        resumes.failed,
+        if resumes.expired_via_observers > 0 {
+            format!(
+                "; {} answered expired of sessions on observers only (the checker judges them)",
+                resumes.expired_via_observers
+            )
+        } else {
+            String::new()
+        }
     );
     Ok(RunOutcome {
         report,
