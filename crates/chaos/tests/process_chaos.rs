@@ -331,6 +331,7 @@ fn chaos_with_an_observer() {
         .map(|w| w.kind.as_str())
         .filter(|k| k.starts_with("leader changed"))
         .collect();
+    println!("leader changes seen: {changes:?}");
     assert!(
         changes.len() >= 2,
         "two leader changes at least: {changes:?}"
