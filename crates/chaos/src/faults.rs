@@ -40,7 +40,7 @@ pub enum Kind {
     Partition,
     /// kill -9 every member, then start them all.
     RestartAll,
-    /// SIGSTOP / docker pause every member but the leader (or but one, with no leader seen)
+    /// SIGSTOP / docker pause every voter but the leader (or but one, with no leader seen)
     /// for longer than the sessions' timeout: the quorum is away, the leader is left alone
     /// (S9.5: no session may expire for that, and none may when the quorum is back).
     QuorumLoss,
