@@ -4,6 +4,12 @@
 //! one fault at a time (calm, fault held, repaired), and records each as a [`FaultWindow`].
 //! Every kind asked for comes once, in a seeded order, before any comes again, so a run long
 //! enough for one round has injected them all.
+//!
+//! With observers (members after the voters, which never vote nor lead), a fault that is
+//! about the quorum hits voters only: `kill-leader` kills the leader, `quorum-loss` pauses
+//! every voter but the leader (observers keep running: they must not make up a quorum), and
+//! `reconfig`/`resize` change the voters. `kill`, `pause` and `partition` of one member hit
+//! any member, observers included; `restart-all` kills every member.
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,7 +40,7 @@ pub enum Kind {
     Partition,
     /// kill -9 every member, then start them all.
     RestartAll,
-    /// SIGSTOP / docker pause every member but the leader (or but one, with no leader seen)
+    /// SIGSTOP / docker pause every voter but the leader (or but one, with no leader seen)
     /// for longer than the sessions' timeout: the quorum is away, the leader is left alone
     /// (S9.5: no session may expire for that, and none may when the quorum is back).
     QuorumLoss,
@@ -122,6 +128,46 @@ impl FromStr for Kind {
     }
 }
 
+/// An ensemble's shape: members `0..voters` vote, the `observers` after them do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Members {
+    /// Voting members.
+    pub voters: usize,
+    /// Observers, numbered after the voters.
+    pub observers: usize,
+}
+
+impl Members {
+    /// `voters` members, no observer.
+    pub fn voters(voters: usize) -> Members {
+        Members {
+            voters,
+            observers: 0,
+        }
+    }
+
+    /// How many members fault `kind` may pick its member from (members `0..n`): every
+    /// member for a one-member fault that is not about the quorum, the voters otherwise
+    /// (a kill-leader's or quorum-loss's member is the one it falls back on when no leader
+    /// is seen; a reconfig's is a voter it removes).
+    pub fn targets(self, kind: Kind) -> usize {
+        match kind {
+            Kind::Kill | Kind::Pause | Kind::Partition => self.voters + self.observers,
+            Kind::KillLeader
+            | Kind::RestartAll
+            | Kind::QuorumLoss
+            | Kind::Reconfig
+            | Kind::Resize => self.voters,
+        }
+    }
+}
+
+impl From<usize> for Members {
+    fn from(voters: usize) -> Members {
+        Members::voters(voters)
+    }
+}
+
 /// One planned fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Planned {
@@ -149,19 +195,21 @@ pub struct MidKill {
     pub hold: Duration,
 }
 
-/// The faults for a run of `duration` on `size` members, from `seed`; empty `kinds` means
-/// no faults. `session_timeout` is the longest session timeout of the run (a quorum loss
-/// outlasts it).
+/// The faults for a run of `duration` on `members` (a number of voters, or [`Members`] with
+/// observers), from `seed`; empty `kinds` means no faults. `session_timeout` is the longest
+/// session timeout of the run (a quorum loss outlasts it). Without observers a schedule is
+/// what it was before observers existed.
 pub fn schedule(
     seed: u64,
     duration: Duration,
-    size: usize,
+    members: impl Into<Members>,
     kinds: &[Kind],
     session_timeout: Duration,
 ) -> Vec<Planned> {
+    let members = members.into();
     let mut rng = StdRng::seed_from_u64(seed ^ 0xFA17_5EED);
     let mut plan = Vec::new();
-    if kinds.is_empty() || size == 0 {
+    if kinds.is_empty() || members.voters == 0 {
         return plan;
     }
     let mut round: Vec<Kind> = Vec::new();
@@ -174,7 +222,7 @@ pub fn schedule(
         let kind = round.pop().unwrap_or(Kind::Kill);
         let calm = Duration::from_millis(rng.random_range(1_000..3_000));
         let hold = kind.hold(&mut rng, session_timeout);
-        let member = rng.random_range(0..size);
+        let member = rng.random_range(0..members.targets(kind));
         // Drawn only for a reconfig, so schedules without one stay as they were.
         let membership = matches!(kind, Kind::Reconfig | Kind::Resize);
         let mid_kill = (membership && rng.random_bool(0.5)).then(|| MidKill {
@@ -228,6 +276,14 @@ pub async fn inject(
     restarted: Option<tokio::sync::mpsc::UnboundedSender<usize>>,
 ) -> Injected {
     let mut out = Injected::default();
+    let voters = ensemble.voters();
+    let name = |i: usize| {
+        if i >= voters {
+            format!("member {} (an observer)", i + 1)
+        } else {
+            format!("member {}", i + 1)
+        }
+    };
     for p in plan {
         if clock.now()
             + p.calm.as_nanos() as zk_history::Nanos
@@ -275,15 +331,15 @@ pub async fn inject(
                     format!("kill -9 member {} (no single leader seen)", p.member + 1),
                 ),
             },
-            Kind::Kill => (p.member, format!("kill -9 member {}", p.member + 1)),
-            Kind::Pause => (p.member, format!("pause member {}", p.member + 1)),
-            Kind::Partition => (p.member, format!("isolate member {}", p.member + 1)),
+            Kind::Kill => (p.member, format!("kill -9 {}", name(p.member))),
+            Kind::Pause => (p.member, format!("pause {}", name(p.member))),
+            Kind::Partition => (p.member, format!("isolate {}", name(p.member))),
             Kind::RestartAll => (0, "kill -9 every member".to_string()),
             Kind::QuorumLoss => match blocking(move || Ok(e.leader())).await {
-                Ok(Some(l)) => (l, format!("pause every member but {} (the leader)", l + 1)),
+                Ok(Some(l)) => (l, format!("pause every voter but {} (the leader)", l + 1)),
                 _ => (
                     p.member,
-                    format!("pause every member but {} (no leader seen)", p.member + 1),
+                    format!("pause every voter but {} (no leader seen)", p.member + 1),
                 ),
             },
             // Carried out above, by `reconfig::fault`.
@@ -297,7 +353,8 @@ pub async fn inject(
             Kind::Pause => e.pause(member),
             Kind::Partition => e.isolate(member),
             Kind::RestartAll => (0..e.size()).try_for_each(|i| e.kill(i)),
-            Kind::QuorumLoss => (0..e.size())
+            // Voters only: observers running on must not make up a quorum.
+            Kind::QuorumLoss => (0..e.voters())
                 .filter(|&i| i != member)
                 .try_for_each(|i| e.pause(i)),
             Kind::Reconfig | Kind::Resize => Ok(()),
@@ -328,7 +385,7 @@ pub async fn inject(
             Kind::Pause => e.resume(member),
             Kind::Partition => e.rejoin(member),
             Kind::RestartAll => (0..e.size()).try_for_each(|i| e.restart(i)),
-            Kind::QuorumLoss => (0..e.size())
+            Kind::QuorumLoss => (0..e.voters())
                 .filter(|&i| i != member)
                 .try_for_each(|i| e.resume(i)),
             Kind::Reconfig | Kind::Resize => Ok(()),
@@ -439,6 +496,69 @@ mod tests {
         assert!(plans
             .iter()
             .any(|p| p.kind == Kind::Reconfig && p.mid_kill.is_none()));
+    }
+
+    /// Seed 1's first faults on three members, as the schedule drew them before observers
+    /// (computed on 5263c4e).
+    const PINNED_SEED_1: [(Kind, usize); 6] = [
+        (Kind::RestartAll, 2),
+        (Kind::Kill, 2),
+        (Kind::Pause, 2),
+        (Kind::Partition, 0),
+        (Kind::KillLeader, 1),
+        (Kind::QuorumLoss, 0),
+    ];
+
+    /// Faults about the quorum pick voters only; a kill, pause or partition of one member
+    /// may hit an observer.
+    #[test]
+    fn only_one_member_faults_hit_observers() {
+        let m = Members {
+            voters: 3,
+            observers: 1,
+        };
+        for k in [Kind::Kill, Kind::Pause, Kind::Partition] {
+            assert_eq!(m.targets(k), 4, "{k}");
+        }
+        for k in [
+            Kind::KillLeader,
+            Kind::RestartAll,
+            Kind::QuorumLoss,
+            Kind::Reconfig,
+            Kind::Resize,
+        ] {
+            assert_eq!(m.targets(k), 3, "{k}");
+        }
+        let all: Vec<Kind> = Kind::ALL.into_iter().chain(Kind::OPTIONAL).collect();
+        let plans: Vec<Planned> = (0..30)
+            .flat_map(|seed| schedule(seed, Duration::from_secs(300), m, &all, Duration::ZERO))
+            .collect();
+        for p in &plans {
+            assert!(p.member < m.targets(p.kind), "{p:?}");
+        }
+        assert!(plans.iter().any(|p| p.kind == Kind::Kill && p.member == 3));
+        assert!(plans.iter().any(|p| p.kind == Kind::Pause && p.member == 3));
+    }
+
+    /// Without observers a schedule is the one it was before they existed (a seed names
+    /// the same plan as in earlier runs' reports).
+    #[test]
+    fn no_observers_leaves_schedules_as_they_were() {
+        let t = Duration::from_secs(4);
+        let d = Duration::from_secs(120);
+        for seed in 0..20 {
+            assert_eq!(
+                schedule(seed, d, 3, &Kind::ALL, t),
+                schedule(seed, d, Members::voters(3), &Kind::ALL, t)
+            );
+        }
+        // Pinned: seed 1's first faults on three members, as drawn before observers.
+        let first: Vec<(Kind, usize)> = schedule(1, d, 3, &Kind::ALL, t)
+            .iter()
+            .take(6)
+            .map(|p| (p.kind, p.member))
+            .collect();
+        assert_eq!(first, PINNED_SEED_1.to_vec());
     }
 
     #[test]

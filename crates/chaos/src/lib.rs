@@ -7,9 +7,10 @@
 //! recording every operation with one monotonic clock, then repairing everything, reading
 //! the final state and handing the record to `zk-history`'s checkers. The same run works on
 //! local processes ([`ensemble::Processes`]) and on the docker-compose cluster
-//! ([`ensemble::Docker`]). It must never judge anything itself (the checkers do), never
-//! retry a write behind the record's back, and never touch anything but its own processes,
-//! containers and loopback ports.
+//! ([`ensemble::Docker`]); on processes the ensemble may have observers (non-voting
+//! members), with a share of the clients connected to them only ([`observers`]). It must
+//! never judge anything itself (the checkers do), never retry a write behind the record's
+//! back, and never touch anything but its own processes, containers and loopback ports.
 
 pub mod clock;
 pub mod ensemble;
@@ -17,6 +18,7 @@ pub mod faults;
 pub mod fourlw;
 pub mod leadership;
 pub mod membership;
+pub mod observers;
 pub mod ports;
 pub mod proxy;
 pub mod run;

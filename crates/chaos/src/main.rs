@@ -23,7 +23,9 @@ use zk_history::History;
 /// kill -9 of every member, and on request (processes only) membership changes:
 /// `reconfig` removes a member, wipes it and adds it back as a joining node; `resize` (five
 /// members) shrinks to three, replaces a member by another id, grows back to five; the
-/// leader is sometimes killed in the middle of a change. After the run everything is repaired, the final state read, and
+/// leader is sometimes killed in the middle of a change. With `--observers N` (processes
+/// only) N non-voting members serve beside the voters, a share of the clients connected to
+/// them only; faults about the quorum hit voters only, one-member faults any member. After the run everything is repaired, the final state read, and
 /// the record checked: registers linearizable, no acknowledged create lost, sequential names
 /// unique and increasing, ephemerals gone in time and never early, no client going back in
 /// time. The last line is `verdict: PASS` or `verdict: FAIL <reason>`; exit status 0, 1 on
@@ -43,7 +45,7 @@ enum Target {
         /// The zk-node binary.
         #[arg(long, default_value = "target/release/zk-node")]
         bin: PathBuf,
-        /// Members.
+        /// Voting members.
         #[arg(long, default_value_t = 3)]
         size: usize,
         /// The last seed of a range starting at --seed: one run per seed (e.g. --seed 1
@@ -102,6 +104,12 @@ struct RunArgs {
     /// appended).
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Observers besides the voting members (processes only): non-voting members named
+    /// `id=host:port:observer` in the founding --peers, ids after the voters'. A third of the
+    /// register and create clients and every other ephemeral owner connect to an observer
+    /// only; kill, pause and partition may hit them, kill-leader and quorum-loss never.
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
 }
 
 impl RunArgs {
@@ -121,7 +129,7 @@ impl RunArgs {
     }
 }
 
-fn print_outcome(o: &RunOutcome) {
+fn print_outcome(o: &RunOutcome, observers: usize) {
     println!(
         "checked {} operations ({} register calls, {} creates, {} sessions, {} observations), {} faults",
         o.ops(),
@@ -131,6 +139,9 @@ fn print_outcome(o: &RunOutcome) {
         o.history.observations.len(),
         o.injected.windows.len()
     );
+    if observers > 0 {
+        println!("{}", o.observers);
+    }
     println!("{}", o.report);
 }
 
@@ -178,6 +189,13 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
             run: args,
         } => {
             let cfg = args.config(args.seed, 2000)?;
+            if args.observers > 0 {
+                bail!(
+                    "--observers is not supported on the docker backend (an observer is a \
+                     member named `:observer` in every member's --peers, which the compose \
+                     file fixes at three voters): run it with `zk-chaos processes`"
+                );
+            }
             if let Some(k) = cfg.kinds.iter().find(|k| Kind::OPTIONAL.contains(k)) {
                 bail!(
                     "the {k} fault is not supported on the docker backend (removing a member \
@@ -194,7 +212,7 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
                 cfg.kinds.iter().map(|k| k.name()).collect::<Vec<_>>()
             );
             let outcome = rt.block_on(run(ensemble, &cfg))?;
-            print_outcome(&outcome);
+            print_outcome(&outcome, 0);
             Ok(outcome.report.passed())
         }
         Target::Processes {
@@ -224,14 +242,20 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
                         .as_ref()
                         .map(|h| PathBuf::from(format!("{}.{seed}", h.display())));
                 }
+                let observers = match args.observers {
+                    0 => String::new(),
+                    1 => " + 1 observer".to_string(),
+                    n => format!(" + {n} observers"),
+                };
                 println!(
-                    "chaos: {size} processes, seed {seed}, {} s, faults {:?}",
+                    "chaos: {size} processes{observers}, seed {seed}, {} s, faults {:?}",
                     cfg.duration.as_secs(),
                     cfg.kinds.iter().map(|k| k.name()).collect::<Vec<_>>()
                 );
                 let started = Processes::start(ProcessesConfig {
                     bin: bin.clone(),
                     size,
+                    observers: args.observers,
                     tick_ms: cfg.tick.as_millis() as u64,
                     dir: keep.as_ref().map(|k| k.join(format!("seed-{seed}"))),
                 })
@@ -250,7 +274,7 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
                     }
                     Err(e) => return Err(e),
                 };
-                print_outcome(&outcome);
+                print_outcome(&outcome, args.observers);
                 if !outcome.report.passed() {
                     failed.push(seed);
                     for i in 0..ensemble.size() {

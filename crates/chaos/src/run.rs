@@ -18,7 +18,8 @@ use zk_history::{CheckResult, History, Nanos, Report};
 
 use crate::clock::Clock;
 use crate::ensemble::Ensemble;
-use crate::faults::{self, Injected, Kind};
+use crate::faults::{self, Injected, Kind, Members};
+use crate::observers::{self, ObserverShare};
 use crate::workload::ephemerals::{self, Owners, Settings};
 use crate::workload::resumes::{self, Tally};
 use crate::workload::{creates, lock, registers, Ctx, Recorder};
@@ -120,6 +121,8 @@ pub struct RunOutcome {
     pub injected: Injected,
     /// How resuming live sessions on members the moment they restarted went.
     pub resumes: Tally,
+    /// What the clients connected to observers only completed (all zero without observers).
+    pub observers: ObserverShare,
 }
 
 impl RunOutcome {
@@ -232,16 +235,27 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
     let register_paths: Vec<String> = (0..cfg.registers).map(|i| format!("{root}/r{i}")).collect();
     let slices = parent_slices(&root, cfg);
     let parents: Vec<String> = slices.iter().flatten().cloned().collect();
-    let members: Vec<SocketAddr> = (0..ensemble.size())
-        .filter_map(|i| ensemble.client_addr(i).to_socket_addrs().ok()?.next())
+    let resolve = |i: usize| ensemble.client_addr(i).to_socket_addrs().ok()?.next();
+    let members: Vec<SocketAddr> = (0..ensemble.size()).filter_map(resolve).collect();
+    let observer_members: Vec<SocketAddr> = (ensemble.voters()..ensemble.size())
+        .filter_map(resolve)
         .collect();
+    let observer_addrs: Vec<String> = (ensemble.voters()..ensemble.size())
+        .map(|i| ensemble.client_addr(i))
+        .collect();
+    // The `c`th client of its kind, recorded as `id`: pinned to an observer, it connects
+    // to that one only; the others connect to every member.
+    let ctx_for = |c: u32, id: u32| match observers::pinned(c, &observer_addrs) {
+        Some(addr) => ctx.connecting_to(id, addr.clone(), true),
+        None => ctx.clone(),
+    };
     let owners: Owners = Arc::new(Mutex::new(Vec::new()));
 
     let mut work = JoinSet::new();
     for c in 0..cfg.register_clients {
         let seed = cfg.seed.wrapping_mul(1_000).wrapping_add(u64::from(c));
         work.spawn(registers::client(
-            ctx.clone(),
+            ctx_for(c, c),
             c,
             register_paths.clone(),
             seed,
@@ -253,7 +267,7 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
             .wrapping_mul(1_000)
             .wrapping_add(500 + u64::from(c));
         work.spawn(creates::client(
-            ctx.clone(),
+            ctx_for(c, 100 + c),
             100 + c,
             slices.clone(),
             PARENT_SLICE,
@@ -264,6 +278,7 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         parent: format!("{root}/e"),
         timeout: cfg.ephemeral_timeout,
         members,
+        observers: observer_members,
         max_alive: cfg.max_alive,
     };
     work.spawn(ephemerals::spawner(
@@ -294,7 +309,10 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
     let plan = faults::schedule(
         cfg.seed,
         cfg.duration,
-        ensemble.size(),
+        Members {
+            voters: ensemble.voters(),
+            observers: ensemble.size() - ensemble.voters(),
+        },
         &cfg.kinds,
         cfg.ephemeral_timeout,
     );
@@ -473,16 +491,29 @@ pub async fn run(ensemble: Arc<dyn Ensemble>, cfg: &RunConfig) -> Result<RunOutc
         })?;
     }
     let resumes = *lock(&resumes);
+    let observers = ObserverShare::of(&history, &lock(&rec.via_observers));
     println!(
         "resumes on members as they restarted: {} served, {} refused (the client moves on), \
-         {} answered expired, {} failed",
-        resumes.resumed, resumes.refused, resumes.expired, resumes.failed
+         {} answered expired, {} failed{}",
+        resumes.resumed,
+        resumes.refused,
+        resumes.expired,
+        resumes.failed,
+        if resumes.expired_via_observers > 0 {
+            format!(
+                "; {} answered expired of sessions on observers only (the checker judges them)",
+                resumes.expired_via_observers
+            )
+        } else {
+            String::new()
+        }
     );
     Ok(RunOutcome {
         report,
         history,
         injected,
         resumes,
+        observers,
     })
 }
 

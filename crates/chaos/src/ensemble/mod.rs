@@ -106,31 +106,34 @@ pub trait Ensemble: Send + Sync + 'static {
         fourlw::mode(&self.client_addr(i))
     }
 
-    /// The member that says it leads, if exactly one does.
+    /// How many of the members vote: members `0..voters()` are participants, the rest
+    /// (the ids after theirs) are observers, which serve clients but never vote nor lead.
+    fn voters(&self) -> usize {
+        self.size()
+    }
+
+    /// Whether member `i` is an observer.
+    fn is_observer(&self, i: usize) -> bool {
+        i >= self.voters()
+    }
+
+    /// The voter that says it leads, if exactly one does. Observers are not asked: they
+    /// never lead (an observer claiming to would show in [`Ensemble::wait_all_serving`]).
     fn leader(&self) -> Option<usize> {
-        let leaders: Vec<usize> = (0..self.size())
+        let leaders: Vec<usize> = (0..self.voters())
             .filter(|&i| self.mode(i).as_deref() == Some("leader"))
             .collect();
         (leaders.len() == 1).then(|| leaders[0])
     }
 
-    /// Waits until one member leads and every other follows, i.e. all serve.
+    /// Waits until one voter leads, every other voter follows and every observer
+    /// observes, i.e. all serve; returns the leader.
     fn wait_all_serving(&self, timeout: Duration) -> Result<usize, EnsembleError> {
         let deadline = Instant::now() + timeout;
         loop {
             let modes: Vec<Option<String>> = (0..self.size()).map(|i| self.mode(i)).collect();
-            let leaders = modes
-                .iter()
-                .filter(|m| m.as_deref() == Some("leader"))
-                .count();
-            let followers = modes
-                .iter()
-                .filter(|m| m.as_deref() == Some("follower"))
-                .count();
-            if leaders == 1 && leaders + followers == self.size() {
-                if let Some(l) = modes.iter().position(|m| m.as_deref() == Some("leader")) {
-                    return Ok(l);
-                }
+            if let Some(l) = all_serving(&modes, self.voters()) {
+                return Ok(l);
             }
             if Instant::now() >= deadline {
                 let logs: Vec<String> = (0..self.size()).map(|i| self.describe(i)).collect();
@@ -142,5 +145,49 @@ pub trait Ensemble: Send + Sync + 'static {
             // Polling other processes' state: there is no event to wait on.
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// The leader if `modes` (each member's `srvr` mode, `None` where it does not serve) show
+/// the ensemble whole: exactly one of the first `voters` leads, the other voters follow, and
+/// every member after them observes.
+fn all_serving(modes: &[Option<String>], voters: usize) -> Option<usize> {
+    let mut leader = None;
+    for (i, mode) in modes.iter().enumerate() {
+        match (i < voters, mode.as_deref()) {
+            (true, Some("leader")) if leader.is_none() => leader = Some(i),
+            (true, Some("follower")) | (false, Some("observer")) => {}
+            _ => return None,
+        }
+    }
+    leader
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modes(m: &[Option<&str>]) -> Vec<Option<String>> {
+        m.iter().map(|m| m.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn whole_means_one_leader_followers_and_observers_observing() {
+        let l = Some("leader");
+        let f = Some("follower");
+        let o = Some("observer");
+        assert_eq!(all_serving(&modes(&[f, l, f]), 3), Some(1));
+        assert_eq!(all_serving(&modes(&[f, l, f, o]), 3), Some(1));
+        assert_eq!(all_serving(&modes(&[l, f, f, o, o]), 3), Some(0));
+        // An observer not serving, or serving as something else, is not whole.
+        assert_eq!(all_serving(&modes(&[f, l, f, None]), 3), None);
+        assert_eq!(all_serving(&modes(&[f, l, f, f]), 3), None);
+        // An observer that leads, even alone, is never taken for the leader.
+        assert_eq!(all_serving(&modes(&[f, f, f, l]), 3), None);
+        assert_eq!(all_serving(&modes(&[f, l, f, l]), 3), None);
+        // A voter that observes, two leaders, none.
+        assert_eq!(all_serving(&modes(&[o, l, f, o]), 3), None);
+        assert_eq!(all_serving(&modes(&[l, l, f]), 3), None);
+        assert_eq!(all_serving(&modes(&[f, f, f]), 3), None);
     }
 }

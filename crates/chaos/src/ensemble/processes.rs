@@ -1,5 +1,7 @@
 //! An ensemble of local `zk-node` processes on loopback, every peer link (each direction)
 //! through its own [`LinkProxy`] so a member can be cut off without touching its process.
+//! Optionally with observers: members after the voters, named `id=host:port:observer` in
+//! every member's founding `--peers` (docs/membership.md, "Observers").
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,8 +29,10 @@ const SUPER_DIGEST: &str = "super:1tm2VJ8QGIDIgyMX71meWABJeAM=";
 pub struct ProcessesConfig {
     /// The `zk-node` binary.
     pub bin: PathBuf,
-    /// Members (3 or more).
+    /// Voting members (3 or more).
     pub size: usize,
+    /// Observers besides them (ids `size + 1`...), in the founding `--peers`.
+    pub observers: usize,
     /// `--tick-ms`.
     pub tick_ms: u64,
     /// Where data dirs and logs go (kept for a post-mortem); a temporary dir if `None`.
@@ -80,7 +84,8 @@ impl Processes {
             }
         };
         let mut members = Vec::new();
-        for i in 0..cfg.size {
+        let all = cfg.size + cfg.observers;
+        for i in 0..all {
             members.push(Member {
                 client: free_addr()?,
                 peer: free_addr()?,
@@ -89,15 +94,15 @@ impl Processes {
                 child: Mutex::new(None),
             });
         }
-        let peers = members
+        let everyone: Vec<(usize, u16)> = members
             .iter()
             .enumerate()
-            .map(|(i, m)| format!("{}=127.0.0.1:{}", i + 1, m.peer.port()))
-            .collect::<Vec<_>>()
-            .join(",");
+            .map(|(i, m)| (i, m.peer.port()))
+            .collect();
+        let peers = peers_list(&everyone, cfg.size);
         let mut links = BTreeMap::new();
-        for from in 0..cfg.size {
-            for to in (0..cfg.size).filter(|&to| to != from) {
+        for from in 0..all {
+            for to in (0..all).filter(|&to| to != from) {
                 let proxy = LinkProxy::start(members[to].peer).map_err(io("starting a proxy"))?;
                 links.insert((from, to), proxy);
             }
@@ -207,6 +212,19 @@ impl Processes {
     }
 }
 
+/// zk-node's `--peers` for `members` (`(index, peer port)`, ids from 1) on loopback; the
+/// members from index `voters` on are observers (`:observer`).
+fn peers_list(members: &[(usize, u16)], voters: usize) -> String {
+    members
+        .iter()
+        .map(|&(i, port)| {
+            let mark = if i >= voters { ":observer" } else { "" };
+            format!("{}=127.0.0.1:{port}{mark}", i + 1)
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn lock(m: &Mutex<Option<Child>>) -> std::sync::MutexGuard<'_, Option<Child>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -255,10 +273,19 @@ impl Ensemble for Processes {
         Some(SUPERUSER.to_string())
     }
 
+    fn voters(&self) -> usize {
+        self.cfg.size
+    }
+
     fn server_spec(&self, i: usize) -> Result<String, EnsembleError> {
         let m = &self.members[i];
+        let role = if self.is_observer(i) {
+            "observer"
+        } else {
+            "participant"
+        };
         Ok(format!(
-            "server.{}={}:{}:{}:participant;{}",
+            "server.{}={}:{}:{}:{role};{}",
             i + 1,
             m.peer.ip(),
             m.peer.port(),
@@ -280,13 +307,12 @@ impl Ensemble for Processes {
     fn start_joining(&self, i: usize, members: &[usize]) -> Result<(), EnsembleError> {
         // As a new host joins (docs/membership.md, "Grow"): its own id, the current members
         // as --peers; its id not among them makes it ask them for the ensemble and wait.
-        let current = members
+        let current: Vec<(usize, u16)> = members
             .iter()
             .filter(|&&j| j != i)
-            .map(|&j| format!("{}=127.0.0.1:{}", j + 1, self.members[j].peer.port()))
-            .collect::<Vec<_>>()
-            .join(",");
-        self.spawn_with_dial(i, &current, members)
+            .map(|&j| (j, self.members[j].peer.port()))
+            .collect();
+        self.spawn_with_dial(i, &peers_list(&current, self.cfg.size), members)
     }
 
     fn describe(&self, i: usize) -> String {
@@ -307,5 +333,28 @@ impl Drop for Processes {
             let _ = self.signal(i, "CONT");
             let _ = self.kill(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observers_are_marked_in_the_peers_after_the_voters() {
+        assert_eq!(
+            peers_list(&[(0, 7001), (1, 7002), (2, 7003)], 3),
+            "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"
+        );
+        assert_eq!(
+            peers_list(&[(0, 7001), (1, 7002), (2, 7003), (3, 7004), (4, 7005)], 3),
+            "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,\
+             4=127.0.0.1:7004:observer,5=127.0.0.1:7005:observer"
+        );
+        // A joining member's list (itself left out) keeps the others' marks.
+        assert_eq!(
+            peers_list(&[(0, 7001), (2, 7003), (3, 7004)], 3),
+            "1=127.0.0.1:7001,3=127.0.0.1:7003,4=127.0.0.1:7004:observer"
+        );
     }
 }

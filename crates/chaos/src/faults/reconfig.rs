@@ -6,7 +6,9 @@
 //! removed (its own id and address) in one change, and grows back to five. The fault ends
 //! when every member serves again. On some seeds the leader is killed -9 in the middle of
 //! one of the changes and restarted after a hold, so a change is cut off by a leader failure
-//! and finished by the next leader.
+//! and finished by the next leader. Observers (members after the voters) are never
+//! removed or added: they stay members throughout, following every change, and the admin
+//! session may be served by them as by any member that stays.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -39,10 +41,11 @@ struct Step {
     remove: Vec<usize>,
 }
 
-/// The changes of fault `kind` hitting `member` of `size`; an error where it cannot be made.
+/// The changes of fault `kind` hitting `member` of `size` voters (members `0..size`; any
+/// observers after them are left alone); an error where it cannot be made.
 fn steps(kind: Kind, member: usize, size: usize) -> Result<Vec<Step>, String> {
     match kind {
-        Kind::Resize if size != 5 => Err(format!("resize needs five members, not {size}")),
+        Kind::Resize if size != 5 => Err(format!("resize needs five voters, not {size}")),
         Kind::Resize => {
             // Rotated by the seed's member, so different runs move different members.
             let m = |k: usize| (member + k) % size;
@@ -98,7 +101,8 @@ pub(super) async fn fault(
     restarted: Option<&UnboundedSender<usize>>,
 ) -> Outcome {
     let size = ensemble.size();
-    let plan = steps(p.kind, p.member, size);
+    let voters = ensemble.voters();
+    let plan = steps(p.kind, p.member, voters);
     let mut what = format!("{}:", p.kind.name());
     let mut quorum_lost = false;
     let result = async {
@@ -146,7 +150,8 @@ pub(super) async fn fault(
             }
             // Joint consensus needs both configurations' majorities: two voters lose theirs
             // with one dead.
-            quorum_lost |= done.killed && before.len().min(after.len()) <= 2;
+            let voting = |m: &[usize]| m.iter().filter(|&&i| i < voters).count();
+            quorum_lost |= done.killed && voting(&before).min(voting(&after)) <= 2;
             for &i in &step.remove {
                 let e = ensemble.clone();
                 blocking(move || e.retire(i)).await?;

@@ -68,6 +68,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// The members' client addresses (each owner gets a proxy to each).
     pub members: Vec<SocketAddr>,
+    /// The observers' client addresses: every other owner gets proxies to these only, so
+    /// that its session, its ephemeral and its close are an observer's to serve.
+    pub observers: Vec<SocketAddr>,
     /// At most this many owners stay alive to the end.
     pub max_alive: usize,
 }
@@ -112,8 +115,14 @@ async fn owner(
     silent: bool,
 ) {
     let clock = ctx.rec.clock;
+    let via_observers = !s.observers.is_empty() && n % 2 == 0;
+    let targets = if via_observers {
+        &s.observers
+    } else {
+        &s.members
+    };
     let mut proxies = Vec::new();
-    for m in &s.members {
+    for m in targets {
         match LinkProxy::start(*m) {
             Ok(p) => proxies.push(p),
             Err(e) => {
@@ -145,6 +154,9 @@ async fn owner(
         return;
     };
     let session = zk.session();
+    if via_observers {
+        lock(&ctx.rec.via_observers).insert(10_000 + n);
+    }
     let index = {
         let mut all = lock(&owners);
         all.push(Owner {

@@ -6,7 +6,7 @@ pub mod ephemerals;
 pub mod registers;
 pub mod resumes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ pub struct Recorder {
     pub observations: Mutex<Vec<Observation>>,
     /// Answers the workload never expects (e.g. NoNode on a register): each fails the run.
     pub anomalies: Mutex<Vec<String>>,
+    /// Clients that connect to observers only: whatever they completed, an observer served
+    /// (forwarding writes to the leader).
+    pub via_observers: Mutex<BTreeSet<u32>>,
 }
 
 impl Recorder {
@@ -44,6 +47,7 @@ impl Recorder {
             sessions: Mutex::new(Vec::new()),
             observations: Mutex::new(Vec::new()),
             anomalies: Mutex::new(Vec::new()),
+            via_observers: Mutex::new(BTreeSet::new()),
         }
     }
 }
@@ -71,6 +75,19 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// This context for client `id` connecting to `servers` instead of every member: with
+    /// `observers` (the connect string names only observers) the client is recorded as one
+    /// whose operations observers served.
+    pub fn connecting_to(&self, id: u32, servers: String, observers: bool) -> Ctx {
+        if observers {
+            lock(&self.rec.via_observers).insert(id);
+        }
+        Ctx {
+            servers,
+            ..self.clone()
+        }
+    }
+
     /// Whether the run asked the workload to stop.
     pub fn stopping(&self) -> bool {
         *self.stop.borrow()
