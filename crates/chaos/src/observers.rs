@@ -17,7 +17,7 @@ use zk_history::History;
 /// The observer client `c` connects to only, if it is pinned to one: clients 0, 3, 6, ...
 /// with observers, spread over them in turn.
 pub fn pinned(c: u32, observers: &[String]) -> Option<&String> {
-    if observers.is_empty() || c % 3 != 0 {
+    if observers.is_empty() || !c.is_multiple_of(3) {
         return None;
     }
     observers.get((c / 3) as usize % observers.len())

@@ -124,7 +124,7 @@ where
             .append(&log_id, &value)
             .map_err(|e| format!("entry {index}: {e}"))?;
         copied += 1;
-        if copied % COPY_BATCH == 0 {
+        if copied.is_multiple_of(COPY_BATCH) {
             sync()?;
         }
     }

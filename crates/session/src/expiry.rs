@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(t.deadline_after(2000, 4000), 8000);
         for now in 0..5000u64 {
             let d = t.deadline_after(now, 4000);
-            assert!(d > now + 4000 && d <= now + 4000 + 2000 && d % 2000 == 0);
+            assert!(d > now + 4000 && d <= now + 4000 + 2000 && d.is_multiple_of(2000));
         }
         // Saturates to "never" rather than wrapping to a deadline in the past.
         assert_eq!(t.deadline_after(u64::MAX - 100, 4000), u64::MAX);

@@ -115,7 +115,7 @@ async fn owner(
     silent: bool,
 ) {
     let clock = ctx.rec.clock;
-    let via_observers = !s.observers.is_empty() && n % 2 == 0;
+    let via_observers = !s.observers.is_empty() && n.is_multiple_of(2);
     let targets = if via_observers {
         &s.observers
     } else {

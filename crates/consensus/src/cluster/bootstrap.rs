@@ -55,7 +55,7 @@ pub(crate) async fn discover(
         if !joining {
             return fingerprint(peers);
         }
-        if asked % 20 == 0 {
+        if asked.is_multiple_of(20) {
             tracing::info!(
                 id,
                 peers = ?peers,
