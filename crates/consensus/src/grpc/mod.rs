@@ -10,6 +10,7 @@ pub(crate) mod conn;
 pub(crate) mod forward_in;
 pub(crate) mod forward_out;
 pub(crate) mod identity;
+pub(crate) mod refusal_log;
 pub(crate) mod server;
 pub(crate) mod submit;
 pub(crate) mod tls;

@@ -27,6 +27,7 @@ use super::member_cert::MemberCert;
 use super::PeerConnectInfo;
 use super::PeerTls;
 use crate::grpc::conn::CuttableStream;
+use crate::grpc::refusal_log;
 
 /// How long a peer has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,10 +114,10 @@ pub(crate) fn incoming(
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(CuttableStream::new(stream, cut))).await;
                     }
-                    Ok(Err(reason)) => tracing::warn!(%remote, "peer refused: {reason}"),
-                    Err(_) => tracing::warn!(
-                        %remote,
-                        "peer refused: no TLS handshake within {HANDSHAKE_TIMEOUT:?}"
+                    Ok(Err(reason)) => refusal_log::warn(&remote.ip().to_string(), &reason),
+                    Err(_) => refusal_log::warn(
+                        &remote.ip().to_string(),
+                        &format!("no TLS handshake within {HANDSHAKE_TIMEOUT:?}"),
                     ),
                 }
             });

@@ -19,6 +19,7 @@ use tonic::codegen::Service;
 use super::member_cert::host_of;
 use super::member_cert::MemberCert;
 use super::PeerTls;
+use crate::grpc::refusal_log;
 use crate::types::NodeId;
 
 /// Connects to one member (a tonic connector; the URI tonic passes is ignored).
@@ -65,7 +66,7 @@ impl Service<Uri> for MemberConnector {
             let connector = tokio_rustls::TlsConnector::from(this.tls.client());
             let stream = connector.connect(this.name.clone(), tcp).await?;
             let refused = |reason: String| {
-                tracing::warn!(target = this.target, "peer refused: {reason}");
+                refusal_log::warn(&format!("member {}", this.target), &reason);
                 io::Error::new(io::ErrorKind::PermissionDenied, reason)
             };
             let cert = stream

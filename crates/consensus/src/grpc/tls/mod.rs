@@ -199,10 +199,13 @@ impl Admit {
     pub(crate) fn check(&self, caller: Option<&pb::Caller>) -> Result<NodeId, Status> {
         // Loud, as a refused certificate is: a member of another ensemble (an old member
         // back after a forced recovery, a data dir copied between ensembles) keeps knocking.
-        let from = self
-            .identity
-            .check(caller)
-            .inspect_err(|refused| tracing::warn!("peer refused: {}", refused.message()))?;
+        // Throttled per claimed sender (a forger or an old member retries fast).
+        let from = self.identity.check(caller).inspect_err(|refused| {
+            let source = caller.map_or("a caller without a record".to_string(), |c| {
+                format!("node {}", c.from)
+            });
+            crate::grpc::refusal_log::warn(&source, &refused.message());
+        })?;
         self.check_cert(from)
     }
 
@@ -236,7 +239,7 @@ impl Admit {
             )));
         };
         cert.admits(from, addr).map_err(|reason| {
-            tracing::warn!(from, "peer refused: {reason}");
+            crate::grpc::refusal_log::warn(&format!("node {from}"), &reason);
             Status::permission_denied(format!("sslQuorum: node {from} refused: {reason}"))
         })?;
         Ok(from)
