@@ -13,154 +13,35 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::cluster::set_flags;
+use common::cluster::start_joining;
+use common::cluster::tls_flags;
+use common::cluster::wait_log;
 use common::cluster::Cluster;
+use common::cluster::CLUSTER_DEADLINE;
+use common::membership::as_super;
+use common::membership::config_of;
+use common::membership::enabled;
+use common::membership::get_config;
+use common::membership::reconfig;
+use common::membership::reconfig_answered;
+use common::membership::server_ids;
+use common::membership::session;
+use common::membership::version_of;
+use common::membership::wait_config;
+use common::membership::CONFIG;
 use common::req::children;
 use common::req::create;
 use common::req::sync;
 use common::Frame;
 use common::Raw;
 use zk_testkit::zk_node::Single;
-use zk_wire::AuthPacket;
 use zk_wire::ErrorCode;
 use zk_wire::EventType;
-use zk_wire::GetDataRequest;
-use zk_wire::GetDataResponse;
 use zk_wire::ReconfigRequest;
 use zk_wire::Record;
 use zk_wire::Request;
 use zk_wire::WatcherEvent;
-
-/// `digest_id("super:test")`, as ZooKeeper's DigestAuthenticationProvider prints it.
-const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
-const DEADLINE: Duration = Duration::from_secs(30);
-const CONFIG: &str = "/zookeeper/config";
-
-fn enabled() -> Vec<&'static str> {
-    vec!["--reconfig-enabled", "--super-digest", SUPER_DIGEST]
-}
-
-fn as_super(raw: &mut Raw) {
-    raw.send_xid(
-        -4,
-        &Request::Auth(AuthPacket {
-            auth_type: 0,
-            scheme: "digest".into(),
-            auth: b"super:test".to_vec(),
-        }),
-    );
-    assert_eq!(raw.reply().0.err, 0, "addauth digest super:test");
-}
-
-fn get_config(raw: &mut Raw, watch: bool) -> (String, zk_wire::Stat) {
-    let (h, body) = raw.call(&Request::GetData(GetDataRequest {
-        path: CONFIG.into(),
-        watch,
-    }));
-    assert_eq!(h.err, 0, "getData {CONFIG}");
-    let r = GetDataResponse::from_bytes(&body).expect("GetDataResponse");
-    let text = String::from_utf8(r.data.unwrap_or_default()).expect("utf-8");
-    (text, r.stat)
-}
-
-/// Waits until `/zookeeper/config` shows `ids` as its participants; returns its text.
-fn wait_config(raw: &mut Raw, ids: &[u64]) -> (String, zk_wire::Stat) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let (text, stat) = get_config(raw, false);
-        let shown: Vec<u64> = server_ids(&text);
-        if shown == ids {
-            return (text, stat);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "config never showed {ids:?}: {text:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50)); // polling another process's state
-    }
-}
-
-fn server_ids(text: &str) -> Vec<u64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("server."))
-        .filter_map(|l| l.split_once('=').and_then(|(n, _)| n.parse().ok()))
-        .collect()
-}
-
-fn version_of(text: &str) -> i64 {
-    let hex = text
-        .lines()
-        .find_map(|l| l.strip_prefix("version="))
-        .unwrap_or_else(|| panic!("no version line: {text:?}"));
-    i64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{hex}: {e}"))
-}
-
-fn reconfig(
-    raw: &mut Raw,
-    joining: Option<String>,
-    leaving: Option<&str>,
-    new_members: Option<String>,
-    version: i64,
-) -> (ErrorCode, Option<GetDataResponse>) {
-    let (h, body) = raw.call(&Request::Reconfig(ReconfigRequest {
-        joining_servers: joining,
-        leaving_servers: leaving.map(str::to_string),
-        new_members,
-        cur_config_id: version,
-    }));
-    let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
-    let body = (err == ErrorCode::Ok)
-        .then(|| GetDataResponse::from_bytes(&body).expect("reconfig answers as getData"));
-    (err, body)
-}
-
-/// A reconfig as a ZooKeeper client must make it: its connection may be lost (the member
-/// stops serving for a moment while the leader changes), and then the outcome is unknown, so
-/// it connects again and asks again with version -1 (asking for the same members twice is
-/// harmless) until it gets an answer.
-fn reconfig_until_answered(
-    c: &Cluster,
-    id: u64,
-    joining: Option<String>,
-    leaving: Option<&str>,
-    new_members: Option<String>,
-    version: i64,
-) -> (ErrorCode, Option<GetDataResponse>) {
-    let deadline = Instant::now() + DEADLINE;
-    let mut version = version;
-    loop {
-        let mut raw = session(c, id);
-        as_super(&mut raw);
-        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
-            joining_servers: joining.clone(),
-            leaving_servers: leaving.map(str::to_string),
-            new_members: new_members.clone(),
-            cur_config_id: version,
-        }));
-        match raw.read() {
-            Frame::Reply(h, body) if h.xid == xid => {
-                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
-                let body = (err == ErrorCode::Ok).then(|| {
-                    GetDataResponse::from_bytes(&body).expect("reconfig answers as getData")
-                });
-                return (err, body);
-            }
-            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
-            Frame::Closed => {
-                assert!(
-                    Instant::now() < deadline,
-                    "no answer to the reconfig\n{}",
-                    c.logs()
-                );
-                eprintln!("connection lost during a reconfig: asking again");
-                version = -1;
-            }
-        }
-    }
-}
-
-fn session(c: &Cluster, id: u64) -> Raw {
-    Raw::new_session_retrying(c.members[(id - 1) as usize].client, 10_000).0
-}
 
 /// A single node: reconfig is off unless enabled (ReconfigDisabled, ZooKeeper's default),
 /// and a standalone server cannot be reconfigured (Unimplemented), as in ZooKeeper.
@@ -189,7 +70,7 @@ fn config_shows_the_members_and_reconfig_needs_the_superuser() {
     }
     c.wait_leader();
     let mut raw = session(&c, 2);
-    let (text, stat) = wait_config(&mut raw, &[1, 2, 3]);
+    let (text, stat) = wait_config(&c, &mut raw, &[1, 2, 3]);
     for m in &c.members {
         let line = format!(
             "server.{}=127.0.0.1:{}:{}:participant",
@@ -232,8 +113,8 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
     }
     c.wait_leader();
     let (four, five) = (c.add_member(), c.add_member());
-    c.start_member(four);
-    c.start_member(five);
+    start_joining(&mut c, four);
+    start_joining(&mut c, five);
 
     // The write load: sequential creates through member 1, each acknowledged one recorded.
     let stop = Arc::new(AtomicBool::new(false));
@@ -257,7 +138,7 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 
     let mut raw = session(&c, 2);
     as_super(&mut raw);
-    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    let (text, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
     // A config watch fires on the change.
     let (mut watcher, _) = Raw::new_session(c.members[2].client, 10_000);
     get_config(&mut watcher, true);
@@ -298,9 +179,9 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 
     // Shrink back to 3 (non-incremental here, as `reconfig -members`).
     let members: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
-    let (err, body) = reconfig_until_answered(&c, 2, None, None, Some(members.join(",")), -1);
+    let (err, body) = reconfig_answered(&c, 2, None, None, Some(members.join(",")), -1);
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let shrunk = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let shrunk = config_of(body);
     assert_eq!(server_ids(&shrunk), vec![1, 2, 3], "{shrunk}");
     c.kill9(four);
     c.kill9(five);
@@ -326,7 +207,7 @@ fn replace_a_lost_member() {
     c.wipe(lost);
 
     let new = c.add_member();
-    c.start_member(new);
+    start_joining(&mut c, new);
     let (err, body) = reconfig(
         &mut raw,
         Some(c.server_spec(new)),
@@ -335,7 +216,7 @@ fn replace_a_lost_member() {
         -1,
     );
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     let mut want: Vec<u64> = (1..=3).filter(|&i| i != lost).collect();
     want.push(new);
     assert_eq!(server_ids(&text), want, "{text}");
@@ -365,9 +246,9 @@ fn zkcli_sh_config_and_reconfig() {
     }
     c.wait_leader();
     let mut raw = session(&c, 1);
-    wait_config(&mut raw, &[1, 2, 3]);
+    wait_config(&c, &mut raw, &[1, 2, 3]);
     let four = c.add_member();
-    c.start_member(four);
+    start_joining(&mut c, four);
     let spec = c.server_spec(four);
     let script = format!(
         "addauth digest super:test\nconfig\nreconfig -add {spec}\nconfig\nreconfig -remove {four}\nconfig\nquit\n"
@@ -400,7 +281,7 @@ fn zkcli_sh_config_and_reconfig() {
     );
     assert!(stdout.contains("server.1=127.0.0.1:"), "{all}");
     assert!(!all.contains("Exception"), "{all}");
-    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    let (text, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
     assert!(!text.contains(&line4), "{text}");
 }
 
@@ -416,8 +297,8 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     }
     let leader = c.wait_leader();
     let (four, five) = (c.add_member(), c.add_member());
-    c.start_member(four);
-    c.start_member(five);
+    start_joining(&mut c, four);
+    start_joining(&mut c, five);
     let mut raw = session(&c, leader);
     as_super(&mut raw);
     assert_eq!(raw.call(&create("/before", 0)).0.err, 0);
@@ -433,11 +314,11 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     let survivor = (1..=3).find(|&i| i != leader).expect("a survivor");
     let mut raw = session(&c, survivor);
     as_super(&mut raw);
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + CLUSTER_DEADLINE;
     let grown = loop {
         let (err, body) = reconfig(&mut raw, Some(joining.clone()), None, None, -1);
         if err == ErrorCode::Ok {
-            break String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+            break config_of(body);
         }
         // A change still under way (being finished) or no leader yet: ask again.
         assert!(
@@ -458,21 +339,8 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     let mut reader = session(&c, four);
     assert_eq!(reader.call(&sync("/")).0.err, 0);
     assert!(children(&mut reader, "/").contains("before"));
-    let (text, _) = wait_config(&mut reader, &[1, 2, 3, 4, 5]);
+    let (text, _) = wait_config(&c, &mut reader, &[1, 2, 3, 4, 5]);
     assert_eq!(text, grown, "every member shows the same config");
-}
-
-/// Waits (bounded) until member `id`'s log contains `needle`.
-fn wait_log(c: &Cluster, id: u64, needle: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    while !c.log_of(id).contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "member {id} never logged {needle:?}\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50)); // polling another process's log
-    }
 }
 
 /// Recovery from a lost quorum (issue 20 item 4): two of three members are lost for good;
@@ -529,7 +397,7 @@ fn force_recovery_after_losing_the_quorum() {
     c.start_member(survivor);
     assert_eq!(c.wait_leader(), survivor);
     let mut raw = session(&c, survivor);
-    wait_config(&mut raw, &[survivor]);
+    wait_config(&c, &mut raw, &[survivor]);
     let kept = children(&mut raw, "/");
     assert_eq!(
         kept.iter().filter(|n| n.starts_with("before-")).count(),
@@ -546,7 +414,7 @@ fn force_recovery_after_losing_the_quorum() {
         c.start_member(survivor);
         assert_eq!(c.wait_leader(), survivor);
         let mut raw = session(&c, survivor);
-        let (text, _) = wait_config(&mut raw, &[survivor]);
+        let (text, _) = wait_config(&c, &mut raw, &[survivor]);
         assert!(children(&mut raw, "/").contains("after-recovery"), "{text}");
     }
 
@@ -565,8 +433,8 @@ fn force_recovery_after_losing_the_quorum() {
     // Grow back to three with two new members (the lost ones' hosts, wiped, as new ids).
     let a = c.add_member();
     let b = c.add_member();
-    c.start_member(a);
-    c.start_member(b);
+    start_joining(&mut c, a);
+    start_joining(&mut c, b);
     as_super(&mut raw);
     let (err, body) = reconfig(
         &mut raw,
@@ -576,7 +444,7 @@ fn force_recovery_after_losing_the_quorum() {
         -1,
     );
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     assert_eq!(server_ids(&text), vec![survivor, a, b], "{text}");
     let mut reader = session(&c, b);
     assert_eq!(reader.call(&sync("/")).0.err, 0);
@@ -595,21 +463,11 @@ fn force_recovery_after_losing_the_quorum() {
 fn ssl_quorum_members_admit_a_member_added_by_reconfig() {
     let certs = tempfile::tempdir().expect("tempdir");
     let pki = zk_testkit::tls::Pki::new("cluster");
-    let ca = pki.write_ca(certs.path()).display().to_string();
+    let ca = pki.write_ca(certs.path());
     let mut c = Cluster::new(3, &enabled());
     let with_cert = |c: &mut Cluster, id: u64| {
         let key_store = pki.write_member(certs.path(), id, &["127.0.0.1"], Some(id));
-        let key_store = key_store.display().to_string();
-        c.set_member_flags(
-            id,
-            &[
-                "--ssl-quorum",
-                "--ssl-quorum-keystore",
-                &key_store,
-                "--ssl-quorum-truststore",
-                &ca,
-            ],
-        );
+        set_flags(c, id, &tls_flags(&key_store, &ca));
     };
     for id in 1..=3 {
         with_cert(&mut c, id);
@@ -618,12 +476,12 @@ fn ssl_quorum_members_admit_a_member_added_by_reconfig() {
     let leader = c.wait_leader();
     let new = c.add_member();
     with_cert(&mut c, new);
-    c.start_member(new);
+    start_joining(&mut c, new);
     let mut raw = session(&c, leader);
     as_super(&mut raw);
     let (err, body) = reconfig(&mut raw, Some(c.server_spec(new)), None, None, -1);
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     assert_eq!(server_ids(&text), vec![1, 2, 3, new], "{text}");
 
     let mut through_new = session(&c, new);
