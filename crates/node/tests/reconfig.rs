@@ -23,9 +23,11 @@ use common::membership::as_super;
 use common::membership::config_of;
 use common::membership::enabled;
 use common::membership::get_config;
+use common::membership::peers_with_clients;
 use common::membership::reconfig;
 use common::membership::reconfig_answered;
 use common::membership::server_ids;
+use common::membership::server_lines;
 use common::membership::session;
 use common::membership::version_of;
 use common::membership::wait_config;
@@ -60,26 +62,23 @@ fn reconfig_is_off_by_default_and_standalone_cannot() {
 }
 
 /// `/zookeeper/config` holds the membership in ZooKeeper's format, its version the zxid
-/// that wrote it; `conf` shows the same lines and this node's id. Only the superuser may
+/// that wrote it; `conf` shows the same lines and this node's id. Founding members started
+/// with whole server specs in `--peers` show their election port and client address as
+/// ZooKeeper shows those of its `server.N` lines, so the lines can be given back to
+/// `reconfig` (here as `-members`: the same members, a new version). Only the superuser may
 /// reconfig (the node's ACL is world:anyone READ), and a stale version is BadVersion.
 #[test]
 fn config_shows_the_members_and_reconfig_needs_the_superuser() {
     let mut c = Cluster::new(3, &enabled());
+    let peers = peers_with_clients(&c);
     for id in 1..=3 {
-        c.start_member(id);
+        c.start_member_with_peers(id, &peers);
     }
     c.wait_leader();
     let mut raw = session(&c, 2);
     let (text, stat) = wait_config(&c, &mut raw, &[1, 2, 3]);
-    for m in &c.members {
-        let line = format!(
-            "server.{}=127.0.0.1:{}:{}:participant",
-            m.id,
-            m.peer.port(),
-            m.peer.port()
-        );
-        assert!(text.lines().any(|l| l == line), "{line} in {text:?}");
-    }
+    let specs: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
+    assert_eq!(server_lines(&text), specs, "{text}");
     assert_eq!(
         version_of(&text),
         stat.mzxid,
@@ -100,6 +99,14 @@ fn config_shows_the_members_and_reconfig_needs_the_superuser() {
     assert_eq!(err, ErrorCode::BadArguments);
     let (again, _) = get_config(&mut raw, false);
     assert_eq!(again, text, "nothing changed");
+
+    // The lines given back as they are (what failed before: no client address).
+    let members = server_lines(&text).join(",");
+    let (err, body) = reconfig(&mut raw, None, None, Some(members), version_of(&text));
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let same = config_of(body);
+    assert_eq!(server_lines(&same), server_lines(&text), "{same}");
+    assert!(version_of(&same) > version_of(&text), "{same}");
 }
 
 /// Grow 3 → 5 while a client writes, then shrink back to 3: each change answers with the

@@ -196,3 +196,19 @@ pub fn reconfig_answered(
         }
     }
 }
+
+/// `--peers` with each member's whole server spec, as a reconfig names it
+/// (`id=host:peerPort:electionPort:participant;clientHost:clientPort`, zk-node's peer port
+/// standing in for the election port): the founding members' `/zookeeper/config` lines are
+/// then exactly their `Cluster::server_spec`s.
+pub fn peers_with_clients(c: &Cluster) -> String {
+    c.members
+        .iter()
+        .map(|m| {
+            let spec = c.server_spec(m.id);
+            let (_, spec) = spec.split_once('=').expect("server.N=spec");
+            format!("{}={spec}", m.id)
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
