@@ -17,6 +17,7 @@ use common::cluster::set_flags;
 use common::cluster::start_joining;
 use common::cluster::tls_flags;
 use common::cluster::wait_log;
+use common::cluster::wait_mode;
 use common::cluster::Cluster;
 use common::cluster::CLUSTER_DEADLINE;
 use common::membership::as_super;
@@ -32,6 +33,7 @@ use common::membership::session;
 use common::membership::version_of;
 use common::membership::wait_config;
 use common::membership::CONFIG;
+use common::membership::SUPER_DIGEST;
 use common::req::children;
 use common::req::create;
 use common::req::sync;
@@ -231,6 +233,65 @@ fn replace_a_lost_member() {
     let mut reader = session(&c, new);
     assert_eq!(reader.call(&sync("/kept")).0.err, 0);
     assert!(children(&mut reader, "/").contains("kept"));
+}
+
+/// A reconfig through member `through` as the superuser, with a stale version: BadVersion
+/// if it passed the reconfigEnabled check (which comes first), else ReconfigDisabled.
+fn stale_reconfig(c: &Cluster, through: u64) -> ErrorCode {
+    let mut raw = session(c, through);
+    as_super(&mut raw);
+    let (text, _) = wait_config(c, &mut raw, &[1, 2, 3]);
+    reconfig(&mut raw, None, Some("2"), None, version_of(&text) + 1).0
+}
+
+/// Restarts member `id` with `flags` as its own and waits until it follows again.
+fn restart_with(c: &mut Cluster, id: u64, flags: &[&str]) {
+    c.kill9(id);
+    c.set_member_flags(id, flags);
+    c.start_member(id);
+    wait_mode(c, id, Some("follower"));
+}
+
+/// reconfigEnabled is the leader's, as in ZooKeeper (its PrepRequestProcessor runs on the
+/// leader; measured with Debian's 3.8.0: a follower without it forwards the request and the
+/// change is made, one with it behind a leader without it answers ReconfigDisabled). Here a
+/// follower with it, behind a leader without it, is refused; then the followers have it and
+/// the leader, killed and back without it, forwards the request it would have refused
+/// itself.
+#[test]
+fn reconfig_enabled_is_the_leaders_setting() {
+    let mut c = Cluster::new(3, &["--super-digest", SUPER_DIGEST]);
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let (f, g) = (c.others(leader)[0], c.others(leader)[1]);
+    restart_with(&mut c, f, &["--reconfig-enabled"]);
+    assert_eq!(
+        c.wait_leader(),
+        leader,
+        "a follower's restart moved leadership"
+    );
+    assert_eq!(
+        stale_reconfig(&c, f),
+        ErrorCode::ReconfigDisabled,
+        "through {f} (enabled), leader {leader} (not)\n{}",
+        c.logs()
+    );
+
+    restart_with(&mut c, g, &["--reconfig-enabled"]);
+    c.kill9(leader);
+    let next = c.wait_leader();
+    assert!(next == f || next == g, "{next}");
+    c.start_member(leader);
+    wait_mode(&c, leader, Some("follower"));
+    assert_eq!(c.wait_leader(), next);
+    assert_eq!(
+        stale_reconfig(&c, leader),
+        ErrorCode::BadVersion,
+        "through {leader} (not enabled), leader {next} (enabled)\n{}",
+        c.logs()
+    );
 }
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";

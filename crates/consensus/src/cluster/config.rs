@@ -114,6 +114,10 @@ pub struct ClusterConfig {
     /// quorum of the new voters caught up, and the change committed; past it the request
     /// is answered NewConfigNoQuorum.
     pub reconfig_timeout: Duration,
+    /// Clients may change the membership with `reconfig` (ZooKeeper's `reconfigEnabled`),
+    /// judged as ZooKeeper judges it: by the leader that logs the request, whatever the
+    /// setting of the member the client is connected to.
+    pub reconfig_enabled: bool,
     /// Restart this member as the only voter of its ensemble from its own data, for an
     /// ensemble that lost its quorum for good (see `cluster::recovery`): what the lost
     /// members had acknowledged and this one had not received is lost. The caller asks the
@@ -140,6 +144,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
             .field("peer_tls", &self.peer_tls.is_some())
             .field("reconfig_timeout", &self.reconfig_timeout)
+            .field("reconfig_enabled", &self.reconfig_enabled)
             .field("force_recovery", &self.force_recovery)
             .finish()
     }
@@ -178,6 +183,7 @@ impl ClusterConfig {
             apply_hook: None,
             peer_tls: None,
             reconfig_timeout: Duration::from_secs(10),
+            reconfig_enabled: false,
             force_recovery: false,
         })
     }

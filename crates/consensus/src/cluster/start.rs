@@ -208,6 +208,7 @@ pub async fn start_cluster(
         id,
         config.timing.election_max,
         config.timing.rpc_timeout,
+        config.reconfig_enabled,
     );
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
