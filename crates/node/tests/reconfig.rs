@@ -235,6 +235,43 @@ fn replace_a_lost_member() {
     assert!(children(&mut reader, "/").contains("kept"));
 }
 
+/// NewConfigNoQuorum as ZooKeeper's leader answers it: at once, not after the reconfig
+/// timeout (10 s; Debian's ZooKeeper 3.8.0 answers such a request as fast as a `config`).
+/// With a follower down, adding a server that is not running would leave two connected
+/// voters of four: refused within 5 s, nothing changed. A joining server that runs is then
+/// added with the follower still down (three of four connected).
+#[test]
+fn a_reconfig_without_a_connected_quorum_is_refused_at_once() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    let (before, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
+    c.kill9(c.others(leader)[0]);
+    let absent = c.add_member(); // never started
+
+    let asked = Instant::now();
+    let (err, _) = reconfig(&mut raw, Some(c.server_spec(absent)), None, None, -1);
+    let took = asked.elapsed();
+    assert_eq!(err, ErrorCode::NewConfigNoQuorum, "{}", c.logs());
+    assert!(
+        took < Duration::from_secs(5),
+        "answered after {took:?} (the reconfig timeout is 10 s)"
+    );
+    let (after, _) = get_config(&mut raw, false);
+    assert_eq!(after, before, "nothing changed");
+
+    let joiner = c.add_member();
+    start_joining(&mut c, joiner);
+    let (err, body) = reconfig_answered(&c, leader, Some(c.server_spec(joiner)), None, None, -1);
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let survivors: Vec<u64> = server_ids(&config_of(body));
+    assert_eq!(survivors, vec![1, 2, 3, joiner]);
+}
+
 /// A reconfig through member `through` as the superuser, with a stale version: BadVersion
 /// if it passed the reconfigEnabled check (which comes first), else ReconfigDisabled.
 fn stale_reconfig(c: &Cluster, through: u64) -> ErrorCode {

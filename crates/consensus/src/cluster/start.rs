@@ -266,6 +266,7 @@ pub async fn start_cluster(
         id,
         intents,
         config.reconfig_timeout,
+        config.timing.rpc_timeout,
     );
     let address_book = spawn_address_book(&raft, channels.clone(), members);
     let founding_observers: std::collections::BTreeMap<NodeId, String> = founding
