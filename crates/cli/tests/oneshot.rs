@@ -584,8 +584,7 @@ fn server_lines(out: &str) -> Vec<&str> {
 /// that are not running, ReconfigDisabled where the operator did not enable it.
 #[test]
 fn reconfig_changes_the_membership_and_explains_refusals() {
-    // NewConfigNoQuorum comes after the leader waited 10 s for the new members to catch up:
-    // a session must outlive that (the test kit's tick allows only 4 s by default).
+    // Sessions that outlive a slow reconfig (the test kit's tick allows only 4 s by default).
     let flags = [
         "--reconfig-enabled",
         "--super-digest",
@@ -600,6 +599,16 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     c.wait_leader();
     let four = c.add_member();
     c.start_member(four);
+    // Up and waiting to be added before the reconfig counts on it, as an operator waits.
+    common::poll(
+        "member 4 waits to be added",
+        || {
+            c.log_of(four)
+                .contains("joining: not a member yet")
+                .then_some(())
+        },
+        || c.logs(),
+    );
     let spec = c.server_spec(four);
     let addr = c.members[0].client.to_string();
     let before = common::poll(
@@ -637,7 +646,8 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     assert_eq!(server_lines(&grown).len(), 4, "{grown}");
 
     // Back to the three founders, from a dynamic config file. (Their lines in `config` carry
-    // no client address, which reconfig requires: docs/membership.md, "Not built yet".)
+    // no client address here, which reconfig requires: they were started with addresses
+    // alone in --peers, as ZooKeeper shows members whose client port only clientPort gives.)
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("zoo.cfg.dynamic");
     let founders: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
@@ -650,7 +660,8 @@ fn reconfig_changes_the_membership_and_explains_refusals() {
     assert_eq!(r.code, 0, "{r:?}\n{}", c.logs());
     assert_eq!(server_lines(&r.stdout), founders, "{r:?}");
 
-    // Members that are not running cannot form a quorum of the new configuration.
+    // Members that are not running cannot form a quorum of the new configuration (answered
+    // once the leader has given them the peer RPC timeout to answer it).
     let (p8, c8, p9, c9) = (free_port(), free_port(), free_port(), free_port());
     let dead = format!(
         "{},server.8=127.0.0.1:{p8}:{p8}:participant;127.0.0.1:{c8},\

@@ -4,10 +4,13 @@
 //! applies the same log renders the same text and judges a request the same way.
 //!
 //! A member's record is the string openraft keeps as its node (`BasicNode::addr`):
-//! `host:peerPort[:electionPort][:observer][;clientHost:clientPort]`. A member started from
-//! `--peers` has only `host:peerPort` (what every ensemble recorded before membership could
-//! change), so old logs and snapshots read unchanged; a member added by `reconfig` keeps the
-//! election port and client address the operator gave, so `/zookeeper/config` shows them back.
+//! `host:peerPort[:electionPort][:observer][;clientHost:clientPort]`. A founding member has
+//! what its `--peers` entry (or zoo.cfg's `server.N` line) gave, `host:peerPort` alone where
+//! that is all it gave (what every ensemble recorded before the election port and client
+//! address were kept), so old logs and snapshots read unchanged; a member added by
+//! `reconfig` keeps the election port and client address the operator gave.
+//! `/zookeeper/config` shows them back as ZooKeeper does: the client address where the
+//! server's spec had one, none where only a `clientPort` gave it.
 //!
 //! Observers (ZooKeeper's non-voting members) are Raft learners whose record ends its server
 //! part with `:observer`: the mark is what tells a member that stays a learner (it serves
@@ -90,10 +93,12 @@ impl MemberAddr {
         })
     }
 
-    /// Parses a ZooKeeper server spec as `reconfig` and `server.N=` give it:
-    /// `host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`.
-    /// ZooKeeper asks a joining server for all three ports.
-    pub fn from_zk_spec(spec: &str) -> Result<MemberAddr, &'static str> {
+    /// Parses a server spec as `--peers` and zoo.cfg's `server.N=` lines give a founding
+    /// member: `host:peerPort[:electionPort][:participant|:observer][;[clientHost:]clientPort]`,
+    /// the election port and client address optional (ZooKeeper's static config may leave
+    /// the client address to `clientPort`). A bare client port listens on every interface,
+    /// as ZooKeeper reads it (it then shows `0.0.0.0:port`).
+    pub fn from_server_spec(spec: &str) -> Result<MemberAddr, &'static str> {
         let spec = spec.trim();
         let (server, client) = match spec.split_once(';') {
             Some((s, c)) => (s.trim(), Some(c.trim())),
@@ -107,31 +112,49 @@ impl MemberAddr {
             server = rest;
             observer = true;
         }
-        let (host_peer, election) = server
-            .rsplit_once(':')
-            .ok_or("each server needs host:peerPort:electionPort")?;
-        let election = port(election).ok_or("bad election port")?;
-        let (host, peer_port) =
-            split_host_port(host_peer).ok_or("each server needs host:peerPort:electionPort")?;
-        let client = match client {
-            None | Some("") => {
-                return Err(
-                    "Wrong format of server string - each server should have at least 3 ports specified",
-                )
+        let (host, peer_port, election_port) = match split_host_port(server) {
+            Some((host, peer)) => (host, peer, None),
+            None => {
+                let (host_peer, election) = server
+                    .rsplit_once(':')
+                    .ok_or("each server needs host:peerPort")?;
+                let election = port(election).ok_or("bad election port")?;
+                let (host, peer) =
+                    split_host_port(host_peer).ok_or("each server needs host:peerPort")?;
+                (host, peer, Some(election))
             }
+        };
+        let client = match client {
+            None => None,
+            Some("") => return Err("empty client address after ';'"),
             Some(c) => match split_host_port(c) {
-                Some(_) => c.to_string(),
-                // A bare port listens on every interface, as ZooKeeper reads it.
-                None => format!("0.0.0.0:{}", port(c).ok_or("bad client port")?),
+                Some(_) => Some(c.to_string()),
+                None => Some(format!("0.0.0.0:{}", port(c).ok_or("bad client port")?)),
             },
         };
         Ok(MemberAddr {
             host: host.to_string(),
             peer_port,
-            election_port: Some(election),
-            client: Some(client),
+            election_port,
+            client,
             observer,
         })
+    }
+
+    /// Parses a ZooKeeper server spec as `reconfig` gives a joining server:
+    /// `host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`.
+    /// ZooKeeper asks a joining server for all three ports.
+    pub fn from_zk_spec(spec: &str) -> Result<MemberAddr, &'static str> {
+        let m = MemberAddr::from_server_spec(spec)?;
+        if m.election_port.is_none() {
+            return Err("each server needs host:peerPort:electionPort");
+        }
+        if m.client.is_none() {
+            return Err(
+                "Wrong format of server string - each server should have at least 3 ports specified",
+            );
+        }
+        Ok(m)
     }
 
     /// The record Raft's membership keeps for this member.
@@ -375,6 +398,41 @@ mod tests {
         assert_eq!(MemberAddr::parse("standalone"), None);
         assert_eq!(MemberAddr::parse("h:1;nope"), None);
         assert_eq!(dial_addr("h:1:2;c:3"), "h:1");
+    }
+
+    /// `--peers` entries and `server.N` lines: the election port and client address are
+    /// optional (a founding member's spec), a bare client port is every interface's.
+    #[test]
+    fn founding_specs_with_and_without_client_addresses() {
+        let plain = MemberAddr::from_server_spec("zk1:2888").unwrap();
+        assert_eq!(plain.record(), "zk1:2888");
+        assert_eq!(plain.zk_line(1), "server.1=zk1:2888:2888:participant");
+        let full = MemberAddr::from_server_spec("zk1:2888:3888:participant;2181").unwrap();
+        assert_eq!(full.record(), "zk1:2888:3888;0.0.0.0:2181");
+        assert_eq!(
+            full.zk_line(1),
+            "server.1=zk1:2888:3888:participant;0.0.0.0:2181"
+        );
+        let no_client = MemberAddr::from_server_spec("[::1]:2888:3888").unwrap();
+        assert_eq!(no_client.zk_line(2), "server.2=[::1]:2888:3888:participant");
+        let obs = MemberAddr::from_server_spec("h:1:2:observer;127.0.0.1:3").unwrap();
+        assert_eq!(obs.record(), "h:1:2:observer;127.0.0.1:3");
+        let peer_only = MemberAddr::from_server_spec("h:1;h:3").unwrap();
+        assert_eq!(
+            (peer_only.election_port, peer_only.client.as_deref()),
+            (None, Some("h:3"))
+        );
+        for bad in [
+            "h",
+            "h:0",
+            "h:1:x",
+            "::1:5",
+            "h:1;",
+            "h:1;h:0",
+            "h:1:2:voter",
+        ] {
+            assert!(MemberAddr::from_server_spec(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -57,8 +57,11 @@ pub struct Config {
 
     /// Every member's peer address, this node included: `1=host:port,2=host:port,3=host:port`
     /// (host names allowed); `4=host:port:observer` makes member 4 an observer (a
-    /// non-voting member, docs/membership.md). Without it the node serves a one-node
-    /// ensemble.
+    /// non-voting member, docs/membership.md). An entry may be ZooKeeper's whole server
+    /// spec, `1=host:port:electionPort:participant;clientPort`: /zookeeper/config then
+    /// shows its election port and client address, and this node's own entry says where it
+    /// listens for clients unless --client-addr is given. Without it the node serves a
+    /// one-node ensemble.
     #[arg(long, env = "ZK_NODE_PEERS")]
     pub peers: Option<Peers>,
 
@@ -371,6 +374,17 @@ pub enum ConfigError {
         /// The members.
         peers: String,
     },
+    /// This member's own --peers entry gives a client address it does not listen on (or
+    /// one that does not resolve).
+    #[error("--peers {id}=...;{listed}: {why}")]
+    PeersClientAddr {
+        /// This node's id.
+        id: u64,
+        /// The client address its entry gives.
+        listed: String,
+        /// Why it is refused.
+        why: String,
+    },
     /// --force-recovery without its confirmation, or where there is nothing to recover.
     #[error("{0}")]
     ForceRecovery(&'static str),
@@ -565,6 +579,9 @@ impl Config {
                         peers: peers.to_string(),
                     });
                 }
+                if let Some(listed) = peers.client_of(self.id) {
+                    check_client_addr(self.id, listed, self.client_addr)?;
+                }
                 Some(Ensemble {
                     peers: peers.clone(),
                     listen,
@@ -718,7 +735,21 @@ impl Config {
             return Ok((config, Vec::new()));
         }
         let notes = config.apply_file(&|id| given(&matches, id))?;
+        if !given(&matches, "client_addr") {
+            config.client_addr_from_peers()?;
+        }
         Ok((config, notes))
+    }
+
+    /// Listen for clients where this member's own `--peers` entry says (`;[host:]port`), as
+    /// ZooKeeper listens where its own `server.N` line says; for when --client-addr is not
+    /// given.
+    fn client_addr_from_peers(&mut self) -> Result<(), ConfigError> {
+        let listed = self.peers.as_ref().and_then(|p| p.client_of(self.id));
+        if let Some(listed) = listed {
+            self.client_addr = resolve_listed(self.id, listed)?;
+        }
+        Ok(())
     }
 
     /// Reads the `--config` file, if any, into the settings its flags left at their
@@ -961,11 +992,18 @@ impl Config {
         if !ensemble {
             return Ok(());
         }
+        // Each line whole: its election port and client address are what /zookeeper/config
+        // shows for the member, as ZooKeeper shows them.
         let list = servers
             .iter()
             .map(|(id, s)| {
                 let kind = if s.observer { ":observer" } else { "" };
-                format!("{id}={}{kind}", s.peer_addr())
+                let client = s
+                    .client
+                    .as_ref()
+                    .map(|(host, port)| format!(";{host}:{port}"))
+                    .unwrap_or_default();
+                format!("{id}={}:{}{kind}{client}", s.peer_addr(), s.election_port)
             })
             .collect::<Vec<_>>()
             .join(",");
@@ -995,6 +1033,48 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+/// A client address from `--peers` (`host:port`, the host a name or an address).
+fn resolve_listed(id: u64, listed: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = |why: String| ConfigError::PeersClientAddr {
+        id,
+        listed: listed.to_string(),
+        why,
+    };
+    if let Ok(addr) = listed.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = listed
+        .rsplit_once(':')
+        .ok_or_else(|| bad("not host:port".into()))?;
+    let port: u16 = port.parse().map_err(|_| bad("bad port".into()))?;
+    (host.trim_matches(['[', ']']), port)
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))
+}
+
+/// The client address this member's `--peers` entry gives must be where it listens
+/// (ZooKeeper's `setupClientPort` check between clientPort and the server's own line: any
+/// interface agrees with the same port).
+fn check_client_addr(id: u64, listed: &str, listening: SocketAddr) -> Result<(), ConfigError> {
+    let addr = resolve_listed(id, listed)?;
+    let agrees = if listening.ip().is_unspecified() || addr.ip().is_unspecified() {
+        listening.port() == addr.port()
+    } else {
+        listening == addr
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(ConfigError::PeersClientAddr {
+            id,
+            listed: listed.to_string(),
+            why: format!("this node listens for clients on {listening} (--client-addr)"),
+        })
     }
 }
 
@@ -1143,6 +1223,41 @@ mod tests {
         assert_eq!(
             s.map(|s| (s.timeouts.min_ms(), s.timeouts.max_ms())),
             Some((400, 4000))
+        );
+    }
+
+    /// A client address in this member's own --peers entry is where it listens unless
+    /// --client-addr is given, which must then agree with it (any interface agrees with the
+    /// same port, as ZooKeeper checks clientPort against its own server.N line).
+    #[test]
+    fn own_client_address_in_peers() {
+        let peers = "1=127.0.0.1:2888:3888;127.0.0.1:2999,2=127.0.0.1:2889:3889;2998";
+        let load = |extra: &[&str]| {
+            let mut args = vec!["zk-node", "--id", "1", "--peers", peers];
+            args.extend_from_slice(extra);
+            Config::load_from(args)
+                .map_err(|e| e.to_string())
+                .and_then(|(c, _)| c.settings().map_err(|e| e.to_string()))
+                .map(|s| s.client_addr.to_string())
+        };
+        assert_eq!(load(&[]), Ok("127.0.0.1:2999".to_string()));
+        assert_eq!(
+            load(&["--client-addr", "0.0.0.0:2999"]),
+            Ok("0.0.0.0:2999".to_string())
+        );
+        let refused = load(&["--client-addr", "127.0.0.1:3000"]);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("127.0.0.1:2999") && e.contains("--client-addr")),
+            "{refused:?}"
+        );
+        // A member whose entry has no client address listens where --client-addr says.
+        let plain = Config::load_from(["zk-node", "--id", "2", "--peers", "1=a:1,2=b:2"]);
+        let s = plain.ok().and_then(|(c, _)| c.settings().ok());
+        assert_eq!(
+            s.map(|s| s.client_addr.to_string()),
+            Some("127.0.0.1:2181".into())
         );
     }
 
@@ -1296,8 +1411,18 @@ mod tests {
         assert_eq!(s.client_addr.to_string(), "0.0.0.0:2181");
         let e = s.ensemble.unwrap_or_else(|| panic!("an ensemble"));
         assert_eq!(
-            e.peers.to_string(),
-            "1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890"
+            e.peers.members().values().cloned().collect::<Vec<_>>(),
+            vec!["127.0.0.1:2888", "127.0.0.1:2889", "127.0.0.1:2890"]
+        );
+        // Each line whole for the membership records: its election port, and its client
+        // address where it has one.
+        assert_eq!(
+            e.peers.records().into_values().collect::<Vec<_>>(),
+            vec![
+                "127.0.0.1:2888:3888",
+                "127.0.0.1:2889:3889",
+                "127.0.0.1:2890:3890;127.0.0.1:2183"
+            ]
         );
         assert_eq!(e.listen.to_string(), "127.0.0.1:2889");
         assert_eq!(

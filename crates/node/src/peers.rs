@@ -1,15 +1,26 @@
 //! The `--peers` list: every member of the ensemble as `id=host:port`, this node included;
-//! an observer (ZooKeeper's non-voting member) as `id=host:port:observer`.
+//! an observer (ZooKeeper's non-voting member) as `id=host:port:observer`. An entry may be
+//! a whole ZooKeeper server spec, as zoo.cfg's `server.N` lines give it:
+//! `id=host:peerPort[:electionPort][:participant|:observer][;[clientHost:]clientPort]`; the
+//! election port and client address are then what `/zookeeper/config` shows for the member
+//! (zk-node elects over the peer port and binds no election port).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use zk_consensus::membership::MemberAddr;
+
 /// Ensemble members by id; the address is each member's peer port (`host:port`, host names
-/// allowed, e.g. docker service names), and which of them are observers.
+/// allowed, e.g. docker service names), which of them are observers, and each one's spec as
+/// given (its election port and client address, if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peers(BTreeMap<u64, String>, BTreeSet<u64>);
+pub struct Peers(
+    BTreeMap<u64, String>,
+    BTreeSet<u64>,
+    BTreeMap<u64, MemberAddr>,
+);
 
 /// Why a `--peers` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +38,10 @@ pub enum PeersError {
     #[error("id {0} is listed twice")]
     Duplicate(u64),
     /// The address has no port, or a bad one.
-    #[error("`{0}`: the address must be host:port with a port of 1..65535, optionally followed by :observer")]
+    #[error(
+        "`{0}`: the address must be host:port with a port of 1..65535, optionally followed by \
+         :electionPort, :observer and ;clientPort or ;clientHost:clientPort"
+    )]
     BadAddress(String),
     /// Every member is an observer.
     #[error("every member is an observer: at least one must be a participant (a voter)")]
@@ -48,6 +62,26 @@ impl Peers {
     /// The address of member `id`.
     pub fn get(&self, id: u64) -> Option<&str> {
         self.0.get(&id).map(String::as_str)
+    }
+
+    /// The membership records the ensemble is formed with, where an entry gave more than
+    /// the address (an election port or a client address): `host:peerPort[:electionPort]
+    /// [;clientHost:clientPort]`, without the observer mark.
+    pub fn records(&self) -> BTreeMap<u64, String> {
+        self.2
+            .iter()
+            .filter(|(_, m)| m.election_port.is_some() || m.client.is_some())
+            .map(|(id, m)| {
+                let mut m = m.clone();
+                m.observer = false;
+                (*id, m.record())
+            })
+            .collect()
+    }
+
+    /// The client address (`host:port`) member `id`'s entry gave, if any.
+    pub fn client_of(&self, id: u64) -> Option<&str> {
+        self.2.get(&id).and_then(|m| m.client.as_deref())
     }
 
     /// The port of member `id`'s address.
@@ -82,6 +116,7 @@ impl FromStr for Peers {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = BTreeMap::new();
         let mut observers = BTreeSet::new();
+        let mut specs = BTreeMap::new();
         for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, addr) = entry
                 .split_once('=')
@@ -92,20 +127,19 @@ impl FromStr for Peers {
                 .ok()
                 .filter(|&i| i != 0)
                 .ok_or_else(|| PeersError::BadId(entry.to_string()))?;
-            let addr = addr.trim();
-            // ZooKeeper's server types; a participant needs no mark.
-            let addr = if let Some(a) = addr.strip_suffix(":observer") {
-                observers.insert(id);
-                a
-            } else {
-                addr.strip_suffix(":participant").unwrap_or(addr)
-            };
-            if split_port(addr).is_none() {
+            let spec = MemberAddr::from_server_spec(addr)
+                .map_err(|_| PeersError::BadAddress(entry.to_string()))?;
+            let addr = spec.dial();
+            if split_port(&addr).is_none() {
                 return Err(PeersError::BadAddress(entry.to_string()));
             }
-            if out.insert(id, addr.to_string()).is_some() {
+            if spec.observer {
+                observers.insert(id);
+            }
+            if out.insert(id, addr).is_some() {
                 return Err(PeersError::Duplicate(id));
             }
+            specs.insert(id, spec);
         }
         if out.is_empty() {
             return Err(PeersError::Empty);
@@ -113,22 +147,19 @@ impl FromStr for Peers {
         if observers.len() == out.len() {
             return Err(PeersError::NoParticipant);
         }
-        Ok(Peers(out, observers))
+        Ok(Peers(out, observers, specs))
     }
 }
 
 impl fmt::Display for Peers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for (id, addr) in &self.0 {
+        for (id, spec) in &self.2 {
             if !first {
                 f.write_str(",")?;
             }
             first = false;
-            write!(f, "{id}={addr}")?;
-            if self.1.contains(id) {
-                f.write_str(":observer")?;
-            }
+            write!(f, "{id}={}", spec.record())?;
         }
         Ok(())
     }
@@ -176,6 +207,37 @@ mod tests {
             Err(PeersError::NoParticipant)
         );
         assert!("1=a:1:voter".parse::<Peers>().is_err());
+    }
+
+    /// Whole ZooKeeper server specs: the election port and client address are kept for the
+    /// membership records (a bare client port is every interface's), the address is still
+    /// the peer address; entries with the address alone give no record.
+    #[test]
+    fn zookeeper_server_specs() {
+        let p: Peers = "1=zk1:2888:3888:participant;2181,2=zk2:2888:3888;10.0.0.2:2181,\
+                        3=zk3:2888,4=zk4:2888:3888:observer;2181"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.get(1), Some("zk1:2888"));
+        assert_eq!(p.get(4), Some("zk4:2888"));
+        assert_eq!(p.observers(), &BTreeSet::from([4]));
+        assert_eq!(p.client_of(1), Some("0.0.0.0:2181"));
+        assert_eq!(p.client_of(2), Some("10.0.0.2:2181"));
+        assert_eq!(p.client_of(3), None);
+        let records = p.records();
+        assert_eq!(
+            records.get(&1).map(String::as_str),
+            Some("zk1:2888:3888;0.0.0.0:2181")
+        );
+        assert_eq!(
+            records.get(&4).map(String::as_str),
+            Some("zk4:2888:3888;0.0.0.0:2181"),
+            "no observer mark: --peers' observers say that"
+        );
+        assert!(!records.contains_key(&3));
+        assert_eq!(p.to_string().parse::<Peers>().ok(), Some(p));
+        assert!("1=h:1:2;".parse::<Peers>().is_err());
+        assert!("1=h:1:2;h:0".parse::<Peers>().is_err());
     }
 
     #[test]

@@ -173,6 +173,12 @@ impl Server {
             .as_ref()
             .map(|e| e.peers.observers().clone())
             .unwrap_or_default();
+        config.records = settings
+            .ensemble
+            .as_ref()
+            .map(|e| e.peers.records())
+            .unwrap_or_default();
+        config.reconfig_enabled = settings.reconfig_enabled;
         config.force_recovery = settings.ensemble.as_ref().is_some_and(|e| e.force_recovery);
         config.peer_tls = peer_tls.as_ref().map(|(tls, _)| tls.clone());
         config.snapshot_every = settings.snapshot_every;

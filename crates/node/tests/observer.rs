@@ -9,35 +9,29 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::cluster::start_joining;
+use common::cluster::wait_mode;
 use common::cluster::Cluster;
+use common::cluster::CLUSTER_DEADLINE;
 use common::connect_request;
+use common::membership::config_of;
+use common::membership::enabled;
+use common::membership::reconfig_answered;
+use common::membership::wait_config_lines;
+use common::membership::TIMEOUT_MS;
 use common::req::children;
 use common::req::create;
 use common::req::exists;
 use common::req::sync;
 use common::Frame;
 use common::Raw;
-use zk_wire::AuthPacket;
 use zk_wire::ConnectResponse;
 use zk_wire::CreateResponse;
 use zk_wire::ErrorCode;
 use zk_wire::ExistsResponse;
-use zk_wire::GetDataRequest;
-use zk_wire::GetDataResponse;
-use zk_wire::ReconfigRequest;
 use zk_wire::Record;
-use zk_wire::Request;
 
-/// `digest_id("super:test")`.
-const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
-const DEADLINE: Duration = Duration::from_secs(30);
-/// The longest session the test kit's tick (200 ms) allows: 20 ticks.
-const TIMEOUT_MS: i32 = 4000;
 const OBSERVER: u64 = 4;
-
-fn enabled() -> Vec<&'static str> {
-    vec!["--reconfig-enabled", "--super-digest", SUPER_DIGEST]
-}
 
 /// `--peers` with member 4 an observer.
 fn peers_with_observer(c: &Cluster) -> String {
@@ -65,60 +59,6 @@ fn ensemble_with_observer() -> (Cluster, String) {
     (c, peers)
 }
 
-/// Waits until member `id`'s `srvr` shows `mode` (None: it does not serve).
-fn wait_mode(c: &Cluster, id: u64, mode: Option<&str>) {
-    let deadline = Instant::now() + DEADLINE;
-    while c.mode(id).as_deref() != mode {
-        assert!(
-            Instant::now() < deadline,
-            "member {id} never in mode {mode:?} (now {:?})\n{}",
-            c.mode(id),
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20)); // polling another process
-    }
-}
-
-fn as_super(raw: &mut Raw) {
-    raw.send_xid(
-        -4,
-        &Request::Auth(AuthPacket {
-            auth_type: 0,
-            scheme: "digest".into(),
-            auth: b"super:test".to_vec(),
-        }),
-    );
-    assert_eq!(raw.reply().0.err, 0, "addauth digest super:test");
-}
-
-fn config_text(raw: &mut Raw) -> String {
-    let (h, body) = raw.call(&Request::GetData(GetDataRequest {
-        path: "/zookeeper/config".into(),
-        watch: false,
-    }));
-    assert_eq!(h.err, 0, "getData /zookeeper/config");
-    let r = GetDataResponse::from_bytes(&body).expect("GetDataResponse");
-    String::from_utf8(r.data.unwrap_or_default()).expect("utf-8")
-}
-
-/// Waits until `/zookeeper/config` (read on `raw`) has exactly `lines` as its server lines.
-fn wait_config_lines(c: &Cluster, raw: &mut Raw, lines: &[String]) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let text = config_text(raw);
-        let shown: Vec<&str> = text.lines().filter(|l| l.starts_with("server.")).collect();
-        if shown == lines.iter().map(String::as_str).collect::<Vec<_>>() {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "config never showed {lines:?}: {text:?}\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50)); // polling another process's state
-    }
-}
-
 /// The server lines of the founding ensemble: observer 4 by id among the participants.
 fn founding_lines(c: &Cluster) -> Vec<String> {
     c.members
@@ -138,7 +78,7 @@ fn founding_lines(c: &Cluster) -> Vec<String> {
 /// Resumes `session` on member `id`, retrying like a client while it does not serve; the
 /// session must still be alive (the same id back, not ZooKeeper's "expired" answer).
 fn resume(c: &Cluster, id: u64, session: &ConnectResponse) -> Raw {
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + CLUSTER_DEADLINE;
     loop {
         let req = connect_request(session.session_id, session.passwd.clone(), TIMEOUT_MS, 0);
         if let Some(mut raw) = Raw::try_connect(c.members[(id - 1) as usize].client) {
@@ -171,7 +111,7 @@ fn write_through_observer(
     n: usize,
     acked: &mut BTreeSet<String>,
 ) {
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + CLUSTER_DEADLINE;
     let mut written = 0;
     while written < n {
         assert!(Instant::now() < deadline, "writes stalled\n{}", c.logs());
@@ -329,55 +269,6 @@ fn the_quorum_is_the_voters_only() {
     );
 }
 
-/// A reconfig as a client must make it: a lost connection (a member stops serving for a
-/// moment on a loaded machine) leaves the outcome unknown, so it connects again and asks
-/// again (asking for the same change twice is harmless) until it gets an answer; after a
-/// lost connection, ReconfigInProgress is its own earlier request still being carried out,
-/// so it asks again after a client's back-off.
-fn reconfig_answered(
-    c: &Cluster,
-    id: u64,
-    joining: Option<String>,
-    leaving: Option<String>,
-) -> (ErrorCode, Option<GetDataResponse>) {
-    let deadline = Instant::now() + DEADLINE;
-    let mut lost = false;
-    loop {
-        let client = c.members[(id - 1) as usize].client;
-        let (mut raw, _) = Raw::new_session_retrying(client, TIMEOUT_MS);
-        as_super(&mut raw);
-        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
-            joining_servers: joining.clone(),
-            leaving_servers: leaving.clone(),
-            new_members: None,
-            cur_config_id: -1,
-        }));
-        match raw.read() {
-            Frame::Reply(h, body) if h.xid == xid => {
-                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
-                if lost && err == ErrorCode::ReconfigInProgress && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(200)); // a client's back-off
-                    continue;
-                }
-                let body = (err == ErrorCode::Ok)
-                    .then(|| GetDataResponse::from_bytes(&body).expect("the new config"));
-                return (err, body);
-            }
-            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
-            Frame::Closed => {
-                assert!(Instant::now() < deadline, "no answer\n{}", c.logs());
-                eprintln!("connection lost during a reconfig: asking again");
-                lost = true;
-            }
-        }
-    }
-}
-
-fn config_of(body: Option<GetDataResponse>) -> String {
-    let data = body.and_then(|b| b.data).unwrap_or_default();
-    String::from_utf8(data).expect("utf-8")
-}
-
 /// `reconfig -add` of an observer (a node started outside `--peers`, waiting) and its
 /// removal: `/zookeeper/config` lists it with `:observer`, it serves and forwards writes
 /// while it is one, and a change that would leave fewer than two voters is BadArguments.
@@ -389,7 +280,7 @@ fn reconfig_adds_and_removes_an_observer() {
     }
     let leader = c.wait_leader();
     let four = c.add_member();
-    c.start_member(four);
+    start_joining(&mut c, four);
     let m = &c.members[(four - 1) as usize];
     let spec = format!(
         "server.{four}=127.0.0.1:{}:{}:observer;{}",
@@ -397,7 +288,7 @@ fn reconfig_adds_and_removes_an_observer() {
         m.peer.port(),
         m.client
     );
-    let (err, body) = reconfig_answered(&c, leader, Some(spec.clone()), None);
+    let (err, body) = reconfig_answered(&c, leader, Some(spec.clone()), None, None, -1);
     assert_eq!(
         err,
         ErrorCode::Ok,
@@ -428,10 +319,10 @@ fn reconfig_adds_and_removes_an_observer() {
         .filter(|&i| i != leader)
         .map(|i| i.to_string())
         .collect();
-    let (err, _) = reconfig_answered(&c, leader, None, Some(others.join(",")));
+    let (err, _) = reconfig_answered(&c, leader, None, Some(&others.join(",")), None, -1);
     assert_eq!(err, ErrorCode::BadArguments);
 
-    let (err, body) = reconfig_answered(&c, leader, None, Some(four.to_string()));
+    let (err, body) = reconfig_answered(&c, leader, None, Some(&four.to_string()), None, -1);
     assert_eq!(
         err,
         ErrorCode::Ok,
@@ -457,13 +348,20 @@ fn members_change_between_participant_and_observer() {
         let p = m.peer.port();
         format!("server.{id}=127.0.0.1:{p}:{p}:{kind};{}", m.client)
     };
-    let (err, body) = reconfig_answered(&c, leader, Some(spec(f, "observer")), None);
+    let (err, body) = reconfig_answered(&c, leader, Some(spec(f, "observer")), None, None, -1);
     assert_eq!(err, ErrorCode::Ok, "demote {f}: {err:?}\n{}", c.logs());
     let text = config_of(body);
     assert!(text.lines().any(|l| l == spec(f, "observer")), "{text}");
     wait_mode(&c, f, Some("observer"));
 
-    let (err, body) = reconfig_answered(&c, leader, Some(spec(OBSERVER, "participant")), None);
+    let (err, body) = reconfig_answered(
+        &c,
+        leader,
+        Some(spec(OBSERVER, "participant")),
+        None,
+        None,
+        -1,
+    );
     assert_eq!(
         err,
         ErrorCode::Ok,

@@ -202,10 +202,52 @@ fn a_three_node_zookeeper_zoo_cfg_runs_unchanged() {
     use_the_ensemble(&members, "/from-zoo-cfg");
 }
 
+/// `/zookeeper/config`'s server lines as ZooKeeper 3.8 writes them for these `server.N`
+/// lines: the election port given, and the client address where the line has one (a bare
+/// port as `0.0.0.0:port`), none where only `clientPort` gives it (measured with Debian's
+/// 3.8.0: `clientPort`/`clientPortAddress` alone show no client address on any line).
+fn zookeeper_config_lines(servers: &str) -> Vec<String> {
+    servers
+        .lines()
+        .map(|line| match line.split_once(';') {
+            Some((server, client)) if client.contains(':') => {
+                format!("{server}:participant;{client}")
+            }
+            Some((server, port)) => format!("{server}:participant;0.0.0.0:{port}"),
+            None => format!("{line}:participant"),
+        })
+        .collect()
+}
+
+/// Waits until `/zookeeper/config`, read through `member`, lists servers; returns its
+/// server lines.
+fn config_lines(member: &Member) -> Vec<String> {
+    let (mut raw, _) = Raw::new_session_retrying(member.client, 6000);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (h, body) = raw.call(&get("/zookeeper/config"));
+        assert_eq!(h.err, 0, "getData /zookeeper/config");
+        let data = GetDataResponse::from_bytes(&body).expect("data").data;
+        let text = String::from_utf8(data.unwrap_or_default()).expect("utf-8");
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_string)
+            .collect();
+        if !lines.is_empty() {
+            return lines;
+        }
+        assert!(Instant::now() < deadline, "no config yet: {text:?}");
+        std::thread::sleep(Duration::from_millis(50)); // polling another process's state
+    }
+}
+
 /// ZooKeeper 3.5+'s form: the client address at the end of `server.N` (a bare port or
 /// `host:port`), mixed with one member that keeps `clientPortAddress`/`clientPort`; no
 /// 4lw.commands.whitelist, so ZooKeeper's default (srvr only) holds. The `server.N` lines
-/// are the same in every file.
+/// are the same in every file. `/zookeeper/config` shows them as ZooKeeper does: the
+/// election ports given, the client addresses of the lines that have one (a bare port as
+/// every interface's), none for the member whose client port only `clientPort` gives.
 #[test]
 fn client_ports_in_server_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -213,7 +255,7 @@ fn client_ports_in_server_lines() {
     let parts = [
         format!(";127.0.0.1:{}", client[0]),
         String::new(),
-        format!(";127.0.0.1:{}", client[2]),
+        format!(";{}", client[2]),
     ];
     let servers = server_lines([&parts[0], &parts[1], &parts[2]]);
     let members = start_ensemble(dir.path(), &client, |id, data| {
@@ -233,6 +275,7 @@ fn client_ports_in_server_lines() {
         assert!(ruok.contains("not in the whitelist"), "{ruok}");
     }
     use_the_ensemble(&members, "/from-server-lines");
+    assert_eq!(config_lines(&members[1]), zookeeper_config_lines(&servers));
 }
 
 /// A value zk-node cannot use stops the start: the exit status says so and stderr names the

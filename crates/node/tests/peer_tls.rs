@@ -11,30 +11,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
-use std::time::Instant;
 
+use common::cluster::set_flags;
+use common::cluster::tls_flags;
+use common::cluster::wait_log;
 use common::cluster::Cluster;
 use common::req::create;
 use common::Raw;
+use common::DEADLINE;
 use zk_testkit::tls::Pki;
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// The sslQuorum flags with `key_store` and the trust store `ca`.
-fn tls_flags(key_store: &Path, ca: &Path) -> Vec<String> {
-    vec![
-        "--ssl-quorum".into(),
-        "--ssl-quorum-keystore".into(),
-        key_store.display().to_string(),
-        "--ssl-quorum-truststore".into(),
-        ca.display().to_string(),
-    ]
-}
-
-fn set_flags(c: &mut Cluster, id: u64, flags: &[String]) {
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    c.set_member_flags(id, &flags);
-}
 
 /// Three members, each with its own certificate of `pki` (127.0.0.1 and its id).
 fn tls_cluster(pki: &Pki, certs: &Path) -> (Cluster, PathBuf) {
@@ -45,19 +30,6 @@ fn tls_cluster(pki: &Pki, certs: &Path) -> (Cluster, PathBuf) {
         set_flags(&mut c, id, &tls_flags(&key_store, &ca));
     }
     (c, ca)
-}
-
-/// Waits until member `id`'s log has `needle`.
-fn wait_log(c: &Cluster, id: u64, needle: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    while !c.log_of(id).contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "member {id} never logged {needle:?}:\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20)); // polling a process's log
-    }
 }
 
 /// Members 1 and 2 of `c` (3 is never started) never form an ensemble: member 1 has

@@ -13,154 +13,39 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::cluster::set_flags;
+use common::cluster::start_joining;
+use common::cluster::tls_flags;
+use common::cluster::wait_log;
+use common::cluster::wait_mode;
 use common::cluster::Cluster;
+use common::cluster::CLUSTER_DEADLINE;
+use common::membership::as_super;
+use common::membership::config_of;
+use common::membership::enabled;
+use common::membership::get_config;
+use common::membership::peers_with_clients;
+use common::membership::reconfig;
+use common::membership::reconfig_answered;
+use common::membership::server_ids;
+use common::membership::server_lines;
+use common::membership::session;
+use common::membership::version_of;
+use common::membership::wait_config;
+use common::membership::CONFIG;
+use common::membership::SUPER_DIGEST;
 use common::req::children;
 use common::req::create;
 use common::req::sync;
 use common::Frame;
 use common::Raw;
 use zk_testkit::zk_node::Single;
-use zk_wire::AuthPacket;
 use zk_wire::ErrorCode;
 use zk_wire::EventType;
-use zk_wire::GetDataRequest;
-use zk_wire::GetDataResponse;
 use zk_wire::ReconfigRequest;
 use zk_wire::Record;
 use zk_wire::Request;
 use zk_wire::WatcherEvent;
-
-/// `digest_id("super:test")`, as ZooKeeper's DigestAuthenticationProvider prints it.
-const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
-const DEADLINE: Duration = Duration::from_secs(30);
-const CONFIG: &str = "/zookeeper/config";
-
-fn enabled() -> Vec<&'static str> {
-    vec!["--reconfig-enabled", "--super-digest", SUPER_DIGEST]
-}
-
-fn as_super(raw: &mut Raw) {
-    raw.send_xid(
-        -4,
-        &Request::Auth(AuthPacket {
-            auth_type: 0,
-            scheme: "digest".into(),
-            auth: b"super:test".to_vec(),
-        }),
-    );
-    assert_eq!(raw.reply().0.err, 0, "addauth digest super:test");
-}
-
-fn get_config(raw: &mut Raw, watch: bool) -> (String, zk_wire::Stat) {
-    let (h, body) = raw.call(&Request::GetData(GetDataRequest {
-        path: CONFIG.into(),
-        watch,
-    }));
-    assert_eq!(h.err, 0, "getData {CONFIG}");
-    let r = GetDataResponse::from_bytes(&body).expect("GetDataResponse");
-    let text = String::from_utf8(r.data.unwrap_or_default()).expect("utf-8");
-    (text, r.stat)
-}
-
-/// Waits until `/zookeeper/config` shows `ids` as its participants; returns its text.
-fn wait_config(raw: &mut Raw, ids: &[u64]) -> (String, zk_wire::Stat) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let (text, stat) = get_config(raw, false);
-        let shown: Vec<u64> = server_ids(&text);
-        if shown == ids {
-            return (text, stat);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "config never showed {ids:?}: {text:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50)); // polling another process's state
-    }
-}
-
-fn server_ids(text: &str) -> Vec<u64> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("server."))
-        .filter_map(|l| l.split_once('=').and_then(|(n, _)| n.parse().ok()))
-        .collect()
-}
-
-fn version_of(text: &str) -> i64 {
-    let hex = text
-        .lines()
-        .find_map(|l| l.strip_prefix("version="))
-        .unwrap_or_else(|| panic!("no version line: {text:?}"));
-    i64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{hex}: {e}"))
-}
-
-fn reconfig(
-    raw: &mut Raw,
-    joining: Option<String>,
-    leaving: Option<&str>,
-    new_members: Option<String>,
-    version: i64,
-) -> (ErrorCode, Option<GetDataResponse>) {
-    let (h, body) = raw.call(&Request::Reconfig(ReconfigRequest {
-        joining_servers: joining,
-        leaving_servers: leaving.map(str::to_string),
-        new_members,
-        cur_config_id: version,
-    }));
-    let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
-    let body = (err == ErrorCode::Ok)
-        .then(|| GetDataResponse::from_bytes(&body).expect("reconfig answers as getData"));
-    (err, body)
-}
-
-/// A reconfig as a ZooKeeper client must make it: its connection may be lost (the member
-/// stops serving for a moment while the leader changes), and then the outcome is unknown, so
-/// it connects again and asks again with version -1 (asking for the same members twice is
-/// harmless) until it gets an answer.
-fn reconfig_until_answered(
-    c: &Cluster,
-    id: u64,
-    joining: Option<String>,
-    leaving: Option<&str>,
-    new_members: Option<String>,
-    version: i64,
-) -> (ErrorCode, Option<GetDataResponse>) {
-    let deadline = Instant::now() + DEADLINE;
-    let mut version = version;
-    loop {
-        let mut raw = session(c, id);
-        as_super(&mut raw);
-        let xid = raw.send(&Request::Reconfig(ReconfigRequest {
-            joining_servers: joining.clone(),
-            leaving_servers: leaving.map(str::to_string),
-            new_members: new_members.clone(),
-            cur_config_id: version,
-        }));
-        match raw.read() {
-            Frame::Reply(h, body) if h.xid == xid => {
-                let err = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
-                let body = (err == ErrorCode::Ok).then(|| {
-                    GetDataResponse::from_bytes(&body).expect("reconfig answers as getData")
-                });
-                return (err, body);
-            }
-            Frame::Reply(h, _) => panic!("reply to xid {} instead of {xid}", h.xid),
-            Frame::Closed => {
-                assert!(
-                    Instant::now() < deadline,
-                    "no answer to the reconfig\n{}",
-                    c.logs()
-                );
-                eprintln!("connection lost during a reconfig: asking again");
-                version = -1;
-            }
-        }
-    }
-}
-
-fn session(c: &Cluster, id: u64) -> Raw {
-    Raw::new_session_retrying(c.members[(id - 1) as usize].client, 10_000).0
-}
 
 /// A single node: reconfig is off unless enabled (ReconfigDisabled, ZooKeeper's default),
 /// and a standalone server cannot be reconfigured (Unimplemented), as in ZooKeeper.
@@ -179,26 +64,23 @@ fn reconfig_is_off_by_default_and_standalone_cannot() {
 }
 
 /// `/zookeeper/config` holds the membership in ZooKeeper's format, its version the zxid
-/// that wrote it; `conf` shows the same lines and this node's id. Only the superuser may
+/// that wrote it; `conf` shows the same lines and this node's id. Founding members started
+/// with whole server specs in `--peers` show their election port and client address as
+/// ZooKeeper shows those of its `server.N` lines, so the lines can be given back to
+/// `reconfig` (here as `-members`: the same members, a new version). Only the superuser may
 /// reconfig (the node's ACL is world:anyone READ), and a stale version is BadVersion.
 #[test]
 fn config_shows_the_members_and_reconfig_needs_the_superuser() {
     let mut c = Cluster::new(3, &enabled());
+    let peers = peers_with_clients(&c);
     for id in 1..=3 {
-        c.start_member(id);
+        c.start_member_with_peers(id, &peers);
     }
     c.wait_leader();
     let mut raw = session(&c, 2);
-    let (text, stat) = wait_config(&mut raw, &[1, 2, 3]);
-    for m in &c.members {
-        let line = format!(
-            "server.{}=127.0.0.1:{}:{}:participant",
-            m.id,
-            m.peer.port(),
-            m.peer.port()
-        );
-        assert!(text.lines().any(|l| l == line), "{line} in {text:?}");
-    }
+    let (text, stat) = wait_config(&c, &mut raw, &[1, 2, 3]);
+    let specs: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
+    assert_eq!(server_lines(&text), specs, "{text}");
     assert_eq!(
         version_of(&text),
         stat.mzxid,
@@ -219,6 +101,14 @@ fn config_shows_the_members_and_reconfig_needs_the_superuser() {
     assert_eq!(err, ErrorCode::BadArguments);
     let (again, _) = get_config(&mut raw, false);
     assert_eq!(again, text, "nothing changed");
+
+    // The lines given back as they are (what failed before: no client address).
+    let members = server_lines(&text).join(",");
+    let (err, body) = reconfig(&mut raw, None, None, Some(members), version_of(&text));
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let same = config_of(body);
+    assert_eq!(server_lines(&same), server_lines(&text), "{same}");
+    assert!(version_of(&same) > version_of(&text), "{same}");
 }
 
 /// Grow 3 → 5 while a client writes, then shrink back to 3: each change answers with the
@@ -232,8 +122,8 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
     }
     c.wait_leader();
     let (four, five) = (c.add_member(), c.add_member());
-    c.start_member(four);
-    c.start_member(five);
+    start_joining(&mut c, four);
+    start_joining(&mut c, five);
 
     // The write load: sequential creates through member 1, each acknowledged one recorded.
     let stop = Arc::new(AtomicBool::new(false));
@@ -257,7 +147,7 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 
     let mut raw = session(&c, 2);
     as_super(&mut raw);
-    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    let (text, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
     // A config watch fires on the change.
     let (mut watcher, _) = Raw::new_session(c.members[2].client, 10_000);
     get_config(&mut watcher, true);
@@ -298,9 +188,9 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 
     // Shrink back to 3 (non-incremental here, as `reconfig -members`).
     let members: Vec<String> = (1..=3).map(|id| c.server_spec(id)).collect();
-    let (err, body) = reconfig_until_answered(&c, 2, None, None, Some(members.join(",")), -1);
+    let (err, body) = reconfig_answered(&c, 2, None, None, Some(members.join(",")), -1);
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let shrunk = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let shrunk = config_of(body);
     assert_eq!(server_ids(&shrunk), vec![1, 2, 3], "{shrunk}");
     c.kill9(four);
     c.kill9(five);
@@ -326,7 +216,7 @@ fn replace_a_lost_member() {
     c.wipe(lost);
 
     let new = c.add_member();
-    c.start_member(new);
+    start_joining(&mut c, new);
     let (err, body) = reconfig(
         &mut raw,
         Some(c.server_spec(new)),
@@ -335,7 +225,7 @@ fn replace_a_lost_member() {
         -1,
     );
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     let mut want: Vec<u64> = (1..=3).filter(|&i| i != lost).collect();
     want.push(new);
     assert_eq!(server_ids(&text), want, "{text}");
@@ -343,6 +233,102 @@ fn replace_a_lost_member() {
     let mut reader = session(&c, new);
     assert_eq!(reader.call(&sync("/kept")).0.err, 0);
     assert!(children(&mut reader, "/").contains("kept"));
+}
+
+/// NewConfigNoQuorum as ZooKeeper's leader answers it: at once, not after the reconfig
+/// timeout (10 s; Debian's ZooKeeper 3.8.0 answers such a request as fast as a `config`).
+/// With a follower down, adding a server that is not running would leave two connected
+/// voters of four: refused within 5 s, nothing changed. A joining server that runs is then
+/// added with the follower still down (three of four connected).
+#[test]
+fn a_reconfig_without_a_connected_quorum_is_refused_at_once() {
+    let mut c = Cluster::new(3, &enabled());
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let mut raw = session(&c, leader);
+    as_super(&mut raw);
+    let (before, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
+    c.kill9(c.others(leader)[0]);
+    let absent = c.add_member(); // never started
+
+    let asked = Instant::now();
+    let (err, _) = reconfig(&mut raw, Some(c.server_spec(absent)), None, None, -1);
+    let took = asked.elapsed();
+    assert_eq!(err, ErrorCode::NewConfigNoQuorum, "{}", c.logs());
+    assert!(
+        took < Duration::from_secs(5),
+        "answered after {took:?} (the reconfig timeout is 10 s)"
+    );
+    let (after, _) = get_config(&mut raw, false);
+    assert_eq!(after, before, "nothing changed");
+
+    let joiner = c.add_member();
+    start_joining(&mut c, joiner);
+    let (err, body) = reconfig_answered(&c, leader, Some(c.server_spec(joiner)), None, None, -1);
+    assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
+    let survivors: Vec<u64> = server_ids(&config_of(body));
+    assert_eq!(survivors, vec![1, 2, 3, joiner]);
+}
+
+/// A reconfig through member `through` as the superuser, with a stale version: BadVersion
+/// if it passed the reconfigEnabled check (which comes first), else ReconfigDisabled.
+fn stale_reconfig(c: &Cluster, through: u64) -> ErrorCode {
+    let mut raw = session(c, through);
+    as_super(&mut raw);
+    let (text, _) = wait_config(c, &mut raw, &[1, 2, 3]);
+    reconfig(&mut raw, None, Some("2"), None, version_of(&text) + 1).0
+}
+
+/// Restarts member `id` with `flags` as its own and waits until it follows again.
+fn restart_with(c: &mut Cluster, id: u64, flags: &[&str]) {
+    c.kill9(id);
+    c.set_member_flags(id, flags);
+    c.start_member(id);
+    wait_mode(c, id, Some("follower"));
+}
+
+/// reconfigEnabled is the leader's, as in ZooKeeper (its PrepRequestProcessor runs on the
+/// leader; measured with Debian's 3.8.0: a follower without it forwards the request and the
+/// change is made, one with it behind a leader without it answers ReconfigDisabled). Here a
+/// follower with it, behind a leader without it, is refused; then the followers have it and
+/// the leader, killed and back without it, forwards the request it would have refused
+/// itself.
+#[test]
+fn reconfig_enabled_is_the_leaders_setting() {
+    let mut c = Cluster::new(3, &["--super-digest", SUPER_DIGEST]);
+    for id in 1..=3 {
+        c.start_member(id);
+    }
+    let leader = c.wait_leader();
+    let (f, g) = (c.others(leader)[0], c.others(leader)[1]);
+    restart_with(&mut c, f, &["--reconfig-enabled"]);
+    assert_eq!(
+        c.wait_leader(),
+        leader,
+        "a follower's restart moved leadership"
+    );
+    assert_eq!(
+        stale_reconfig(&c, f),
+        ErrorCode::ReconfigDisabled,
+        "through {f} (enabled), leader {leader} (not)\n{}",
+        c.logs()
+    );
+
+    restart_with(&mut c, g, &["--reconfig-enabled"]);
+    c.kill9(leader);
+    let next = c.wait_leader();
+    assert!(next == f || next == g, "{next}");
+    c.start_member(leader);
+    wait_mode(&c, leader, Some("follower"));
+    assert_eq!(c.wait_leader(), next);
+    assert_eq!(
+        stale_reconfig(&c, leader),
+        ErrorCode::BadVersion,
+        "through {leader} (not enabled), leader {next} (enabled)\n{}",
+        c.logs()
+    );
 }
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
@@ -365,9 +351,9 @@ fn zkcli_sh_config_and_reconfig() {
     }
     c.wait_leader();
     let mut raw = session(&c, 1);
-    wait_config(&mut raw, &[1, 2, 3]);
+    wait_config(&c, &mut raw, &[1, 2, 3]);
     let four = c.add_member();
-    c.start_member(four);
+    start_joining(&mut c, four);
     let spec = c.server_spec(four);
     let script = format!(
         "addauth digest super:test\nconfig\nreconfig -add {spec}\nconfig\nreconfig -remove {four}\nconfig\nquit\n"
@@ -400,7 +386,7 @@ fn zkcli_sh_config_and_reconfig() {
     );
     assert!(stdout.contains("server.1=127.0.0.1:"), "{all}");
     assert!(!all.contains("Exception"), "{all}");
-    let (text, _) = wait_config(&mut raw, &[1, 2, 3]);
+    let (text, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
     assert!(!text.contains(&line4), "{text}");
 }
 
@@ -416,8 +402,8 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     }
     let leader = c.wait_leader();
     let (four, five) = (c.add_member(), c.add_member());
-    c.start_member(four);
-    c.start_member(five);
+    start_joining(&mut c, four);
+    start_joining(&mut c, five);
     let mut raw = session(&c, leader);
     as_super(&mut raw);
     assert_eq!(raw.call(&create("/before", 0)).0.err, 0);
@@ -433,11 +419,11 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     let survivor = (1..=3).find(|&i| i != leader).expect("a survivor");
     let mut raw = session(&c, survivor);
     as_super(&mut raw);
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + CLUSTER_DEADLINE;
     let grown = loop {
         let (err, body) = reconfig(&mut raw, Some(joining.clone()), None, None, -1);
         if err == ErrorCode::Ok {
-            break String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+            break config_of(body);
         }
         // A change still under way (being finished) or no leader yet: ask again.
         assert!(
@@ -458,21 +444,8 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
     let mut reader = session(&c, four);
     assert_eq!(reader.call(&sync("/")).0.err, 0);
     assert!(children(&mut reader, "/").contains("before"));
-    let (text, _) = wait_config(&mut reader, &[1, 2, 3, 4, 5]);
+    let (text, _) = wait_config(&c, &mut reader, &[1, 2, 3, 4, 5]);
     assert_eq!(text, grown, "every member shows the same config");
-}
-
-/// Waits (bounded) until member `id`'s log contains `needle`.
-fn wait_log(c: &Cluster, id: u64, needle: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    while !c.log_of(id).contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "member {id} never logged {needle:?}\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50)); // polling another process's log
-    }
 }
 
 /// Recovery from a lost quorum (issue 20 item 4): two of three members are lost for good;
@@ -529,7 +502,7 @@ fn force_recovery_after_losing_the_quorum() {
     c.start_member(survivor);
     assert_eq!(c.wait_leader(), survivor);
     let mut raw = session(&c, survivor);
-    wait_config(&mut raw, &[survivor]);
+    wait_config(&c, &mut raw, &[survivor]);
     let kept = children(&mut raw, "/");
     assert_eq!(
         kept.iter().filter(|n| n.starts_with("before-")).count(),
@@ -546,7 +519,7 @@ fn force_recovery_after_losing_the_quorum() {
         c.start_member(survivor);
         assert_eq!(c.wait_leader(), survivor);
         let mut raw = session(&c, survivor);
-        let (text, _) = wait_config(&mut raw, &[survivor]);
+        let (text, _) = wait_config(&c, &mut raw, &[survivor]);
         assert!(children(&mut raw, "/").contains("after-recovery"), "{text}");
     }
 
@@ -565,8 +538,8 @@ fn force_recovery_after_losing_the_quorum() {
     // Grow back to three with two new members (the lost ones' hosts, wiped, as new ids).
     let a = c.add_member();
     let b = c.add_member();
-    c.start_member(a);
-    c.start_member(b);
+    start_joining(&mut c, a);
+    start_joining(&mut c, b);
     as_super(&mut raw);
     let (err, body) = reconfig(
         &mut raw,
@@ -576,7 +549,7 @@ fn force_recovery_after_losing_the_quorum() {
         -1,
     );
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     assert_eq!(server_ids(&text), vec![survivor, a, b], "{text}");
     let mut reader = session(&c, b);
     assert_eq!(reader.call(&sync("/")).0.err, 0);
@@ -595,21 +568,11 @@ fn force_recovery_after_losing_the_quorum() {
 fn ssl_quorum_members_admit_a_member_added_by_reconfig() {
     let certs = tempfile::tempdir().expect("tempdir");
     let pki = zk_testkit::tls::Pki::new("cluster");
-    let ca = pki.write_ca(certs.path()).display().to_string();
+    let ca = pki.write_ca(certs.path());
     let mut c = Cluster::new(3, &enabled());
     let with_cert = |c: &mut Cluster, id: u64| {
         let key_store = pki.write_member(certs.path(), id, &["127.0.0.1"], Some(id));
-        let key_store = key_store.display().to_string();
-        c.set_member_flags(
-            id,
-            &[
-                "--ssl-quorum",
-                "--ssl-quorum-keystore",
-                &key_store,
-                "--ssl-quorum-truststore",
-                &ca,
-            ],
-        );
+        set_flags(c, id, &tls_flags(&key_store, &ca));
     };
     for id in 1..=3 {
         with_cert(&mut c, id);
@@ -618,12 +581,12 @@ fn ssl_quorum_members_admit_a_member_added_by_reconfig() {
     let leader = c.wait_leader();
     let new = c.add_member();
     with_cert(&mut c, new);
-    c.start_member(new);
+    start_joining(&mut c, new);
     let mut raw = session(&c, leader);
     as_super(&mut raw);
     let (err, body) = reconfig(&mut raw, Some(c.server_spec(new)), None, None, -1);
     assert_eq!(err, ErrorCode::Ok, "{}", c.logs());
-    let text = String::from_utf8(body.and_then(|b| b.data).unwrap_or_default()).unwrap();
+    let text = config_of(body);
     assert_eq!(server_ids(&text), vec![1, 2, 3, new], "{text}");
 
     let mut through_new = session(&c, new);

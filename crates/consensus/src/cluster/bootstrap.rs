@@ -32,8 +32,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 const JOIN_RETRY: Duration = Duration::from_millis(500);
 
 /// The ensemble's id for a node starting on an empty data dir: the one a formed ensemble's
-/// member gives, else (a founding member) the fingerprint of `peers`. A joining node (not in
-/// `peers`) never forms one: it asks until a member answers, saying so now and then.
+/// member gives, else (a founding member) the fingerprint of `peers` (the founding members'
+/// records). A joining node (not in `peers`) never forms one: it asks until a member
+/// answers, saying so now and then.
 pub(crate) async fn discover(
     channels: &Channels,
     id: NodeId,
@@ -45,9 +46,13 @@ pub(crate) async fn discover(
     loop {
         if let Some((peer, reply)) = formed_peer(channels, &provisional, peers).await {
             tracing::info!(peer, term = reply.term, "found the formed ensemble");
-            // 0: a member of a build that did not send it, whose id is its peers' fingerprint.
+            // 0: a member of a build that did not send it, whose id is the fingerprint of
+            // its peers' addresses (that build kept nothing more in their records).
             return if reply.ensemble == 0 {
-                fingerprint(peers)
+                let addrs = peers
+                    .iter()
+                    .map(|(p, r)| (*p, crate::membership::dial_addr(r)));
+                fingerprint(&addrs.collect())
             } else {
                 reply.ensemble
             };
@@ -71,7 +76,8 @@ pub(crate) async fn discover(
 /// Forms the ensemble from `peers` if this node has never been part of one and no peer has;
 /// a joining node never does (the leader adds it by reconfig), nor does an observer (Raft
 /// forms an ensemble from voters: the first leader adds the founding observers, see
-/// `founding`). The ensemble is formed with the participants of `peers` as voters.
+/// `founding`). The ensemble is formed with the participants of `peers` (the founding
+/// members' records) as voters.
 pub(crate) async fn form_if_new(
     node: &ClusterNode,
     peers: &BTreeMap<NodeId, String>,

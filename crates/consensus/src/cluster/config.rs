@@ -11,6 +11,7 @@ use zk_session::ClusterSecret;
 use zk_store::TreeConfig;
 
 use crate::cluster::ClusterError;
+use crate::membership::MemberAddr;
 use crate::state_machine::ApplyHook;
 use crate::types::NodeId;
 
@@ -69,6 +70,14 @@ pub struct ClusterConfig {
     /// members. An observer never forms the ensemble itself. Every founding member needs the
     /// same set.
     pub observers: std::collections::BTreeSet<NodeId>,
+    /// What founding members' membership records say beyond their `peers` address: the
+    /// election port and client address their `--peers` entry or `server.N` line gave
+    /// (`host:peerPort[:electionPort][;clientHost:clientPort]`, no observer mark: that is
+    /// `observers`), so `/zookeeper/config` shows them as ZooKeeper does and its lines can be
+    /// given back to `reconfig`. A member not here is formed with its `peers` address alone.
+    /// Like `peers`, every founding member needs the same records: they are part of the
+    /// ensemble's id, so members given different ones refuse each other.
+    pub records: BTreeMap<NodeId, String>,
     /// Where this node's peer gRPC server listens.
     pub listen: SocketAddr,
     /// Members to dial at another address than their `peers` entry (a proxy or NAT in
@@ -105,6 +114,10 @@ pub struct ClusterConfig {
     /// quorum of the new voters caught up, and the change committed; past it the request
     /// is answered NewConfigNoQuorum.
     pub reconfig_timeout: Duration,
+    /// Clients may change the membership with `reconfig` (ZooKeeper's `reconfigEnabled`),
+    /// judged as ZooKeeper judges it: by the leader that logs the request, whatever the
+    /// setting of the member the client is connected to.
+    pub reconfig_enabled: bool,
     /// Restart this member as the only voter of its ensemble from its own data, for an
     /// ensemble that lost its quorum for good (see `cluster::recovery`): what the lost
     /// members had acknowledged and this one had not received is lost. The caller asks the
@@ -118,6 +131,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("node_id", &self.node_id)
             .field("peers", &self.peers)
             .field("observers", &self.observers)
+            .field("records", &self.records)
             .field("listen", &self.listen)
             .field("dial", &self.dial)
             .field("snapshot_every", &self.snapshot_every)
@@ -130,6 +144,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("apply_hook", &self.apply_hook.as_ref().map(|_| "<set>"))
             .field("peer_tls", &self.peer_tls.is_some())
             .field("reconfig_timeout", &self.reconfig_timeout)
+            .field("reconfig_enabled", &self.reconfig_enabled)
             .field("force_recovery", &self.force_recovery)
             .finish()
     }
@@ -157,6 +172,7 @@ impl ClusterConfig {
             dial: BTreeMap::new(),
             peers,
             observers: std::collections::BTreeSet::new(),
+            records: BTreeMap::new(),
             snapshot_every: 100_000,
             keep_log: 1_000,
             tree_config: TreeConfig::default(),
@@ -167,6 +183,7 @@ impl ClusterConfig {
             apply_hook: None,
             peer_tls: None,
             reconfig_timeout: Duration::from_secs(10),
+            reconfig_enabled: false,
             force_recovery: false,
         })
     }
@@ -216,6 +233,14 @@ impl ClusterConfig {
         {
             return Err(ClusterError::ObserverNotAPeer(stranger));
         }
+        for (&id, record) in &self.records {
+            let fits = self.peers.get(&id).is_some_and(|addr| {
+                MemberAddr::parse(record).is_some_and(|m| !m.observer && &m.dial() == addr)
+            });
+            if !fits {
+                return Err(ClusterError::BadRecord(id, record.clone()));
+            }
+        }
         // The voters form the ensemble; one of them must be there to lead.
         if self.peers.keys().all(|id| self.observers.contains(id)) {
             return Err(ClusterError::NoVoters);
@@ -228,6 +253,16 @@ impl ClusterConfig {
             return Err(ClusterError::Timing(*t));
         }
         Ok(())
+    }
+
+    /// Every founding member's membership record (without the observer mark): its entry in
+    /// `records`, else its `peers` address. Also what the ensemble's id is computed from, so
+    /// a list with nothing more than addresses gives the id it always gave.
+    pub(crate) fn founding_records(&self) -> BTreeMap<NodeId, String> {
+        self.peers
+            .iter()
+            .map(|(id, addr)| (*id, self.records.get(id).unwrap_or(addr).clone()))
+            .collect()
     }
 
     /// openraft's config for these settings.
@@ -369,6 +404,37 @@ mod tests {
         let mut c = ClusterConfig::new(1, peers()).unwrap();
         c.timing.election_min = c.timing.election_max;
         assert!(matches!(c.validate(), Err(ClusterError::Timing(_))));
+    }
+
+    /// A founding record adds an election port and client address to its member's peer
+    /// address; one for another address, an observer mark or a stranger is refused.
+    #[test]
+    fn founding_records_extend_the_peer_addresses() {
+        let mut c = ClusterConfig::new(1, peers()).unwrap();
+        c.records
+            .insert(1, "zk1:2888:3888;0.0.0.0:2181".to_string());
+        c.validate().unwrap();
+        let founding = c.founding_records();
+        assert_eq!(founding[&1], "zk1:2888:3888;0.0.0.0:2181");
+        assert_eq!(founding[&2], "10.0.0.2:2888");
+        assert_eq!(
+            ClusterConfig::new(1, peers()).unwrap().founding_records(),
+            peers(),
+            "addresses alone: the list as it was"
+        );
+        for (id, bad) in [
+            (1, "zk1:2889:3888;0.0.0.0:2181"),
+            (1, "zk1:2888:3888:observer"),
+            (4, "zk4:2888"),
+            (2, "nonsense"),
+        ] {
+            let mut c = ClusterConfig::new(1, peers()).unwrap();
+            c.records.insert(id, bad.to_string());
+            assert!(
+                matches!(c.validate(), Err(ClusterError::BadRecord(n, _)) if n == id),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -55,6 +55,13 @@ pub enum ClusterError {
     /// Every member of the peer list is an observer: nobody could lead.
     #[error("every member is an observer: an ensemble needs voting members (participants)")]
     NoVoters,
+    /// A founding member's record is not its peer address with an election port and a
+    /// client address (`ClusterConfig::records`).
+    #[error(
+        "the membership record `{1}` given for node {0} is not its peer address with an \
+         election port and client address (host:peerPort[:electionPort][;clientHost:clientPort])"
+    )]
+    BadRecord(NodeId, String),
     /// A peer address is not `host:port`.
     #[error("peer address `{0}` is not host:port with a port of 1..65535")]
     BadAddress(String),

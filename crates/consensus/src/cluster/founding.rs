@@ -29,8 +29,8 @@ use crate::types::ZkRaft;
 /// How long one addition may take before the next change of the metrics tries again.
 const ADD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// While this member leads the founding membership, adds the `observers` (id -> peer
-/// address) it lacks; ends once the membership has moved on from the founding one.
+/// While this member leads the founding membership, adds the `observers` (id -> founding
+/// record) it lacks; ends once the membership has moved on from the founding one.
 pub(crate) fn spawn_founding_observers(
     raft: ZkRaft,
     proposer: Proposer,

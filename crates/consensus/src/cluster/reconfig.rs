@@ -5,7 +5,15 @@
 //! term that logged it acts: each joining server is added as a learner and must catch up, a
 //! quorum of the new voters must be caught up (ZooKeeper's `isQuorumSynced`, else
 //! NewConfigNoQuorum rather than a change that could never commit), then
-//! `change_membership` goes through joint consensus to the new voters. Observers are Raft
+//! `change_membership` goes through joint consensus to the new voters.
+//!
+//! ZooKeeper's leader answers NewConfigNoQuorum at once when the new voters connected to it
+//! and synced are no quorum: its joining servers are connected as non-voting followers
+//! before the reconfig. Here a joining server is dialed only once it is added as a learner,
+//! so the leader first gives the new voters a short while (the peer RPC timeout) to answer
+//! it; if no quorum of them does (a joining server that is not running, or cannot be
+//! reached), the answer is NewConfigNoQuorum then, not after the whole reconfig timeout. A
+//! quorum that answers is then given that timeout to catch up, as before. Observers are Raft
 //! learners marked as such in their record (`membership`): added as learners and never
 //! promoted, they do not take part in the quorum check or the joint consensus. The answer is a
 //! `CommandOp::ReconfigDone` with the request's origin, which writes `/zookeeper/config` at
@@ -21,8 +29,10 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::error::ChangeMembershipError;
 use openraft::error::ClientWriteError;
 use openraft::error::RaftError;
+use openraft::metrics::SerdeInstant;
 use openraft::BasicNode;
 use openraft::ChangeMembers;
+use openraft::Instant as _;
 use tokio::sync::mpsc;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -44,6 +54,7 @@ pub(crate) fn spawn_reconfigurer(
     id: NodeId,
     mut intents: mpsc::UnboundedReceiver<ReconfigIntent>,
     timeout: Duration,
+    connect_within: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let busy = Arc::new(Mutex::new(()));
@@ -59,7 +70,11 @@ pub(crate) fn spawn_reconfigurer(
             let raft = raft.clone();
             let proposer = proposer.clone();
             tokio::spawn(async move {
-                let result = carry_out(&raft, id, &intent.members, timeout).await;
+                let bounds = Bounds {
+                    timeout,
+                    connect_within,
+                };
+                let result = carry_out(&raft, id, &intent.members, bounds).await;
                 match result {
                     Ok(()) => answer(&proposer, &intent, None).await,
                     Err(Some(code)) => answer(&proposer, &intent, Some(code)).await,
@@ -95,15 +110,27 @@ async fn answer(proposer: &Proposer, intent: &ReconfigIntent, error: Option<Erro
     }
 }
 
+/// How long a change may take.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// The whole change (`ClusterConfig::reconfig_timeout`).
+    timeout: Duration,
+    /// A quorum of the new voters answering the leader (the peer RPC timeout).
+    connect_within: Duration,
+}
+
 /// The membership change itself (to `members`: participants, and observers by their
 /// records' mark); `Err(None)` if leadership was lost on the way.
 async fn carry_out(
     raft: &ZkRaft,
     id: NodeId,
     members: &BTreeMap<NodeId, String>,
-    timeout: Duration,
+    bounds: Bounds,
 ) -> Result<(), Option<ErrorCode>> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let began = tokio::time::Instant::now();
+    let deadline = began + bounds.timeout;
+    // Answers to heartbeats the leader sent from now on show who is connected.
+    let since = SerdeInstant::new(openraft::TokioInstant::now());
     let membership = raft
         .metrics()
         .borrow_watched()
@@ -139,6 +166,12 @@ async fn carry_out(
         }
     }
     if voters != current_voters {
+        let connect_by = deadline.min(began + bounds.connect_within);
+        if let Err(e) = quorum_connected(raft, id, &voters, since, connect_by).await {
+            tracing::warn!("reconfig refused: {e}");
+            remove_learners(raft, &added).await;
+            return Err(Some(ErrorCode::NewConfigNoQuorum));
+        }
         if let Err(e) = quorum_synced(raft, id, &voters, deadline).await {
             tracing::warn!("reconfig refused: {e}");
             remove_learners(raft, &added).await;
@@ -288,6 +321,57 @@ async fn within<T>(
     }
 }
 
+/// The members of `voters` the leader knows to be connected: itself, and each that answered
+/// a heartbeat (or replication) the leader sent at or after `since` (`acked`: openraft's
+/// heartbeat metrics, the sending time of each member's last answered one).
+fn connected<I: Ord>(
+    voters: &BTreeSet<NodeId>,
+    me: NodeId,
+    acked: &BTreeMap<NodeId, Option<I>>,
+    since: &I,
+) -> BTreeSet<NodeId> {
+    voters
+        .iter()
+        .copied()
+        .filter(|v| *v == me || acked.get(v).is_some_and(|t| t.as_ref() >= Some(since)))
+        .collect()
+}
+
+/// Waits until a majority of `voters` is connected to this leader (see [`connected`]), up to
+/// `by`; Err with why if not by then. A member that is not running never answers, so a
+/// change that counts on it is refused after this short wait rather than the whole timeout.
+async fn quorum_connected(
+    raft: &ZkRaft,
+    id: NodeId,
+    voters: &BTreeSet<NodeId>,
+    since: SerdeInstant<openraft::TokioInstant>,
+    by: tokio::time::Instant,
+) -> Result<(), String> {
+    let mut metrics = raft.metrics();
+    loop {
+        let up = {
+            let m = metrics.borrow_watched();
+            if m.current_leader != Some(id) {
+                return Err("no longer the leader".to_string());
+            }
+            connected(voters, id, &m.heartbeat.clone().unwrap_or_default(), &since)
+        };
+        if up.len() * 2 > voters.len() {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(by, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("raft stopped".to_string()),
+            Err(_) => {
+                return Err(format!(
+                    "only {up:?} of the new voters {voters:?} answer the leader: no quorum \
+                     of the new configuration is connected"
+                ))
+            }
+        }
+    }
+}
+
 /// Waits until a majority of `voters` holds the leader's log as it was when the wait began
 /// (the leader counts itself); Err with why once `deadline` passes.
 async fn quorum_synced(
@@ -359,6 +443,27 @@ mod tests {
             .collect();
         openraft::Membership::new(vec![voters.iter().copied().collect()], nodes)
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Connected: the leader itself, and members that answered a heartbeat sent since the
+    /// change began (an older answer, or none, as from a server that is not running, does
+    /// not count).
+    #[test]
+    fn connected_voters_answered_since_the_change_began() {
+        let voters: BTreeSet<NodeId> = [1, 2, 3, 4, 5].into();
+        let acked: BTreeMap<NodeId, Option<u32>> =
+            [(2, Some(10)), (3, Some(9)), (4, None), (6, Some(20))].into();
+        assert_eq!(connected(&voters, 1, &acked, &10), [1, 2].into());
+        assert_eq!(connected(&voters, 1, &acked, &5), [1, 2, 3].into());
+        assert_eq!(
+            connected(
+                &[1, 4].into(),
+                1,
+                &BTreeMap::<NodeId, Option<u32>>::new(),
+                &0
+            ),
+            [1].into()
+        );
     }
 
     /// A voter turning observer is marked before it stops voting; an observer turning

@@ -92,13 +92,17 @@ pub async fn start_cluster(
         config.peer_tls.as_ref(),
     )?;
     let joining = !config.peers.contains_key(&id);
+    // What a new ensemble is formed with (the peers' addresses, with the election ports and
+    // client addresses their specs gave), and so its id.
+    let founding = config.founding_records();
     // The ensemble's id: recorded; or, for a data dir from before it was recorded, the
     // fingerprint of the peers it was made with; or, on a first start, the one a formed
-    // ensemble's member gives (a joining node waits for one), else that of --peers.
+    // ensemble's member gives (a joining node waits for one), else that of the founding
+    // records (of --peers alone when they say no more than the addresses).
     let mut ensemble = match (meta.ensemble().map_err(StartError::from)?, &recorded) {
         (Some(e), _) => e,
         (None, Some(r)) => fingerprint(&r.peers),
-        (None, None) => bootstrap::discover(&channels, id, &config.peers, joining).await,
+        (None, None) => bootstrap::discover(&channels, id, &founding, joining).await,
     };
     meta.put_ensemble(ensemble).map_err(StartError::from)?;
     let metrics = storage.metrics().clone();
@@ -204,6 +208,7 @@ pub async fn start_cluster(
         id,
         config.timing.election_max,
         config.timing.rpc_timeout,
+        config.reconfig_enabled,
     );
     // One queue for the leader's own writes and the forwarded ones (see `submitter`).
     let (submitter, submitting) = Submitter::spawn_on(proposer.clone());
@@ -261,15 +266,16 @@ pub async fn start_cluster(
         id,
         intents,
         config.reconfig_timeout,
+        config.timing.rpc_timeout,
     );
     let address_book = spawn_address_book(&raft, channels.clone(), members);
-    let founding_observers: std::collections::BTreeMap<NodeId, String> = config
-        .peers
+    let founding_observers: std::collections::BTreeMap<NodeId, String> = founding
         .iter()
         .filter(|(p, _)| config.observers.contains(p))
-        .map(|(p, addr)| (*p, addr.clone()))
+        .map(|(p, record)| (*p, record.clone()))
         .collect();
-    let founding = spawn_founding_observers(raft.clone(), proposer.clone(), founding_observers);
+    let founding_task =
+        spawn_founding_observers(raft.clone(), proposer.clone(), founding_observers);
     let snapshots = spawn_snapshot_trigger(
         raft.clone(),
         &state,
@@ -301,7 +307,7 @@ pub async fn start_cluster(
             config_sync,
             reconfigs,
             address_book,
-            founding,
+            founding_task,
         ]),
         released,
         metrics,
@@ -327,7 +333,7 @@ pub async fn start_cluster(
             "--peers differs from the replicated membership, which is the one followed"
         );
     }
-    if let Err(e) = bootstrap::form_if_new(&node, &config.peers, &config.observers, joining).await {
+    if let Err(e) = bootstrap::form_if_new(&node, &founding, &config.observers, joining).await {
         let _ = node.shutdown(config.timing.rpc_timeout).await;
         return Err(e);
     }

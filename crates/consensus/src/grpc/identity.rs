@@ -3,7 +3,9 @@
 //! ensemble (or sitting at another member's address) never takes part.
 //!
 //! The ensemble's id is the fingerprint of the peer list it was formed with (what every
-//! founding member computes from the same `--peers`), kept in each member's data dir. It is
+//! founding member computes from the same `--peers`: the members' records, which are their
+//! addresses alone unless the list gave election ports or client addresses), kept in each
+//! member's data dir. It is
 //! not the current membership: members see a membership change at slightly different
 //! moments, and a member must keep talking to the others while it does. A member that joins
 //! later learns the id from the member that answers its probe (`Probe`, the one request

@@ -33,10 +33,12 @@ use openraft::Instant as _;
 use openraft::ServerState;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use zk_wire::ErrorCode;
 
 use crate::cluster::ProposeError;
 use crate::command::Batch;
 use crate::command::Command;
+use crate::command::CommandOp;
 use crate::types::NodeId;
 use crate::types::TypeConfig;
 use crate::types::ZkRaft;
@@ -77,6 +79,8 @@ pub(crate) struct Proposer {
     writable_wait: Duration,
     /// The leader lease: an acknowledgement this recent makes the leader writable.
     lease: Duration,
+    /// This member's `reconfigEnabled`: what a `reconfig` it logs as leader is judged by.
+    reconfig_enabled: bool,
     /// Answers are kept until Raft gives them. Nobody reads them (the outcome reaches every
     /// node through the apply hook), but openraft logs a warning for every answer sent to a
     /// dropped receiver.
@@ -91,6 +95,7 @@ impl Proposer {
         me: NodeId,
         lease: Duration,
         writable_wait: Duration,
+        reconfig_enabled: bool,
     ) -> (Self, JoinHandle<()>) {
         let (keep, mut held) = mpsc::unbounded_channel::<Answers>();
         let task = tokio::spawn(async move {
@@ -104,6 +109,7 @@ impl Proposer {
                 me,
                 writable_wait,
                 lease,
+                reconfig_enabled,
                 keep,
             },
             task,
@@ -134,7 +140,10 @@ impl Proposer {
     }
 
     /// Appends `cmds` to this leader's log in order: all of them, or none.
-    pub(crate) async fn submit(&self, cmds: Vec<Command>) -> Submitted {
+    pub(crate) async fn submit(&self, mut cmds: Vec<Command>) -> Submitted {
+        if !self.reconfig_enabled {
+            cmds.iter_mut().for_each(refuse_reconfig);
+        }
         let n = cmds.len();
         let batches = split(cmds);
         let deadline = tokio::time::Instant::now() + self.writable_wait;
@@ -240,6 +249,23 @@ impl Proposer {
     }
 }
 
+/// ZooKeeper's `reconfigEnabled` is the leader's: its PrepRequestProcessor, which runs on the
+/// leader only, refuses a `reconfig` with ReconfigDisabled before any other check, whatever
+/// the server the client is connected to says (followers forward it unjudged; measured with
+/// Debian's 3.8.0: enabled on a follower and off on the leader is ReconfigDisabled, the other
+/// way round the change is made). Every command a leader logs passes here, its own clients'
+/// and the forwarded ones, so a leader with it off logs the request's answer in its place:
+/// the end of a reconfig with ReconfigDisabled (same origin), which every member applies as
+/// that refusal and the requesting member answers with.
+fn refuse_reconfig(cmd: &mut Command) {
+    if matches!(cmd.op, CommandOp::Reconfig { .. }) {
+        tracing::warn!("reconfig requested but reconfigEnabled is off on this leader");
+        cmd.op = CommandOp::ReconfigDone {
+            error: Some(ErrorCode::ReconfigDisabled),
+        };
+    }
+}
+
 /// Cuts `cmds` into batches within the limits, keeping their order.
 fn split(cmds: Vec<Command>) -> Vec<Batch> {
     let mut batches = Vec::new();
@@ -267,7 +293,6 @@ mod tests {
     use zk_store::Txn;
 
     use super::*;
-    use crate::command::CommandOp;
 
     fn cmd(bytes: usize) -> Command {
         Command {
@@ -284,6 +309,42 @@ mod tests {
                 },
             },
         }
+    }
+
+    /// A leader with reconfigEnabled off logs a reconfig's refusal in its place (same
+    /// origin, so the requesting member answers it ReconfigDisabled); nothing else changes.
+    #[test]
+    fn a_reconfig_is_refused_by_the_leaders_setting() {
+        let origin = Some(crate::command::Origin { node_id: 2, seq: 7 });
+        let mut reconfig = Command {
+            time_ms: 5,
+            origin,
+            op: CommandOp::Reconfig {
+                session_id: 1,
+                owner: None,
+                auth: Vec::new(),
+                spec: crate::membership::ReconfigSpec {
+                    joining: None,
+                    leaving: Some("3".to_string()),
+                    new_members: None,
+                },
+                cur_config_id: -1,
+            },
+        };
+        refuse_reconfig(&mut reconfig);
+        assert_eq!(
+            reconfig,
+            Command {
+                time_ms: 5,
+                origin,
+                op: CommandOp::ReconfigDone {
+                    error: Some(ErrorCode::ReconfigDisabled)
+                },
+            }
+        );
+        let mut write = cmd(3);
+        refuse_reconfig(&mut write);
+        assert_eq!(write, cmd(3));
     }
 
     #[test]

@@ -870,15 +870,17 @@ impl<'a> Pipeline<'a> {
                 self.ready(xid, zxid, err, body, at);
             }
             Plan::Reconfig(r) => {
-                // As ZooKeeper: refused unless the operator enabled it, and a standalone server
-                // cannot be reconfigured.
-                let refused = if !self.node.settings.reconfig_enabled {
-                    tracing::warn!(peer = %self.peer, "reconfig requested but reconfigEnabled is off");
-                    Some(ErrorCode::ReconfigDisabled)
-                } else if self.node.settings.ensemble.is_none() {
-                    Some(ErrorCode::Unimplemented)
-                } else {
-                    None
+                // As ZooKeeper: the leader judges reconfigEnabled (zk-consensus's proposer
+                // logs the refusal in its place), so a member forwards the request whatever
+                // its own setting. A standalone server is its own leader: refused unless
+                // enabled, and it cannot be reconfigured.
+                let refused = match self.node.settings.ensemble {
+                    Some(_) => None,
+                    None if !self.node.settings.reconfig_enabled => {
+                        tracing::warn!(peer = %self.peer, "reconfig requested but reconfigEnabled is off");
+                        Some(ErrorCode::ReconfigDisabled)
+                    }
+                    None => Some(ErrorCode::Unimplemented),
                 };
                 if let Some(err) = refused {
                     let zxid = self.node.state.applied_zxid();

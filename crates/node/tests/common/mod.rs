@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod membership;
 pub mod req;
 pub mod zookeeper;
 
