@@ -16,6 +16,7 @@
 //! follower's line to its leader broke (`leader_link`: the leader's process is gone), the
 //! random part is skipped: it stands as soon as the lease has run out.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::types::LogId;
@@ -99,6 +100,21 @@ pub(crate) async fn local_view(raft: &ZkRaft, lease: Duration) -> Option<VoterVi
         term,
         last_log: raft.data_metrics().borrow_watched().last_log,
     })
+}
+
+/// True if `granted` (the candidate and the voters that said yes) holds a majority of every
+/// configuration in `configs`: one for a uniform membership, the old and the new voters for
+/// a joint one, as openraft elects. Counted over all voters together instead, the old
+/// configuration's majority wins pre-votes for elections it cannot win: found by zk-chaos's
+/// `reconfig` fault (remove 2 of 1, 2, 3; the leader 3 killed just after it wrote the joint
+/// entry and one more): 1 and 2 stood again and again without 3's vote, which the new
+/// configuration {1, 3} needs, and raised their terms past the one 3 came back with; 3,
+/// whose log was the longest, was then refused every pre-vote for its lower term, and the
+/// ensemble had no leader for good.
+pub(crate) fn quorum_in_each(configs: &[BTreeSet<NodeId>], granted: &BTreeSet<NodeId>) -> bool {
+    configs
+        .iter()
+        .all(|c| c.iter().filter(|v| granted.contains(v)).count() * 2 > c.len())
 }
 
 /// After the leader lease ran out, how long a follower whose line to the leader broke waits
@@ -185,13 +201,15 @@ pub(crate) fn spawn_election_driver(
             let loss = *link.borrow_and_update();
             let link_lost =
                 loss.is_some_and(|l| leader_id.node_id == l.leader && leader_id.term == l.term);
-            let voters: Vec<NodeId> = raft
-                .metrics()
-                .borrow_watched()
-                .membership_config
-                .membership()
-                .voter_ids()
-                .collect();
+            let (configs, voters): (Vec<BTreeSet<NodeId>>, Vec<NodeId>) = {
+                let m = raft.metrics();
+                let m = m.borrow_watched();
+                let membership = m.membership_config.membership();
+                (
+                    membership.get_joint_config().clone(),
+                    membership.voter_ids().collect(),
+                )
+            };
             let ahead = voters
                 .iter()
                 .filter(|&&v| v > identity.id && v != leader_id.node_id)
@@ -224,9 +242,11 @@ pub(crate) fn spawn_election_driver(
             let Ok(vote_before) = raft.with_raft_state(|st| *st.vote_ref()).await else {
                 return;
             };
-            let yes =
-                1 + pre_vote_round(&channels, &identity, &voters, term, last_log, &timing).await;
-            if yes * 2 > voters.len() {
+            let mut granted =
+                pre_vote_round(&channels, &identity, &voters, term, last_log, &timing).await;
+            granted.insert(identity.id);
+            let yes = granted.len();
+            if quorum_in_each(&configs, &granted) {
                 // The round waits up to the vote timeout for a voter that does not answer;
                 // another member may have won an election meanwhile (found by the
                 // partition test: a follower's round, granted by a member just before that
@@ -254,7 +274,7 @@ pub(crate) fn spawn_election_driver(
     })
 }
 
-/// Asks every other voter at once; the number of yes answers within the vote timeout.
+/// Asks every other voter at once; the voters that said yes within the vote timeout.
 async fn pre_vote_round(
     channels: &Channels,
     identity: &Identity,
@@ -262,9 +282,9 @@ async fn pre_vote_round(
     term: u64,
     last_log: Option<LogId>,
     timing: &RaftTiming,
-) -> usize {
+) -> BTreeSet<NodeId> {
     let Ok(last_log_id) = wire::encode(&last_log) else {
-        return 0;
+        return BTreeSet::new();
     };
     let mut asks = tokio::task::JoinSet::new();
     for &peer in voters.iter().filter(|&&p| p != identity.id) {
@@ -280,17 +300,18 @@ async fn pre_vote_round(
         req.set_timeout(timing.election_min);
         let ttl = timing.election_min;
         asks.spawn(async move {
-            matches!(
+            let yes = matches!(
                 tokio::time::timeout(ttl, client.pre_vote(req)).await,
                 Ok(Ok(r)) if r.get_ref().granted
-            )
+            );
+            yes.then_some(peer)
         });
     }
-    let mut yes = 0;
+    let mut granted = BTreeSet::new();
     while let Some(answer) = asks.join_next().await {
-        yes += usize::from(answer.unwrap_or(false));
+        granted.extend(answer.ok().flatten());
     }
-    yes
+    granted
 }
 
 #[cfg(test)]
@@ -314,6 +335,23 @@ mod tests {
             term: 3,
             last_log: Some(log(3, 10)),
         }
+    }
+
+    /// A uniform membership needs a majority of its voters; a joint one a majority of the
+    /// old and of the new voters each (1 and 2 alone cannot elect while {1, 3} is joint).
+    #[test]
+    fn a_joint_membership_needs_a_majority_of_each_configuration() {
+        let set = |ids: &[NodeId]| ids.iter().copied().collect::<BTreeSet<NodeId>>();
+        let uniform = [set(&[1, 2, 3])];
+        assert!(quorum_in_each(&uniform, &set(&[1, 2])));
+        assert!(!quorum_in_each(&uniform, &set(&[1])));
+        let joint = [set(&[1, 2, 3]), set(&[1, 3])];
+        assert!(!quorum_in_each(&joint, &set(&[1, 2])), "{{1, 3}} needs 3");
+        assert!(quorum_in_each(&joint, &set(&[1, 3])));
+        assert!(quorum_in_each(&joint, &set(&[3, 2, 1])));
+        let grow = [set(&[1, 2, 3]), set(&[1, 2, 3, 4, 5])];
+        assert!(!quorum_in_each(&grow, &set(&[1, 2])), "two of five");
+        assert!(quorum_in_each(&grow, &set(&[1, 2, 4])));
     }
 
     #[test]

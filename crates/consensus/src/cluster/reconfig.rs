@@ -129,7 +129,10 @@ async fn carry_out(
 ) -> Result<(), Option<ErrorCode>> {
     let began = tokio::time::Instant::now();
     let deadline = began + bounds.timeout;
-    // Answers to heartbeats the leader sent from now on show who is connected.
+    // Who answers a heartbeat sent from now on is connected: one sent before may have been
+    // answered by a member killed since (ZooKeeper sees that at once, its follower's socket
+    // closing; a heartbeat interval is the price here). A joining server is counted once it
+    // answers as a learner.
     let since = SerdeInstant::new(openraft::TokioInstant::now());
     let membership = raft
         .metrics()
@@ -322,8 +325,9 @@ async fn within<T>(
 }
 
 /// The members of `voters` the leader knows to be connected: itself, and each that answered
-/// a heartbeat (or replication) the leader sent at or after `since` (`acked`: openraft's
-/// heartbeat metrics, the sending time of each member's last answered one).
+/// a heartbeat (or replication) the leader sent at or after `since`, when the change began
+/// (`acked`: openraft's heartbeat metrics, the sending time of each member's last answered
+/// one).
 fn connected<I: Ord>(
     voters: &BTreeSet<NodeId>,
     me: NodeId,
@@ -445,9 +449,8 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Connected: the leader itself, and members that answered a heartbeat sent since the
-    /// change began (an older answer, or none, as from a server that is not running, does
-    /// not count).
+    /// Connected: the leader itself, and members that answered a heartbeat sent since `since`
+    /// (an older answer, or none, as from a server that is not running, does not count).
     #[test]
     fn connected_voters_answered_since_the_change_began() {
         let voters: BTreeSet<NodeId> = [1, 2, 3, 4, 5].into();
