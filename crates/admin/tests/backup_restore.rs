@@ -20,7 +20,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{client, opts, read_tree, runtime, zk_admin, zk_admin_with_env, Tree};
+use common::{
+    assert_refused_writing_nothing, client, opts, read_tree, runtime, zk_admin, zk_admin_with_env,
+    Tree,
+};
 use zk_client::{Acl, CreateOptions, Id};
 use zk_testkit::zk_node::{Ensemble, Single};
 
@@ -44,18 +47,7 @@ fn refused(file: &Path, extra: &[&str], target: &Path, expect: &str) {
         target.to_str().expect("utf-8"),
     ];
     args.extend_from_slice(extra);
-    let out = zk_admin(&args);
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "restored: {}", text(&out.stdout));
-    assert!(stderr.contains(expect), "expected {expect:?} in: {stderr}");
-    assert!(!target.exists(), "wrote {}", target.display());
-    let parent = target.parent().expect("parent");
-    let leftovers: Vec<_> = std::fs::read_dir(parent)
-        .expect("scratch")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains(".import-"))
-        .collect();
-    assert!(leftovers.is_empty(), "left {leftovers:?}");
+    assert_refused_writing_nothing(&zk_admin(&args), target, ".import-", expect);
 }
 
 /// The zxid `zk-admin backup` printed (`zxid 0x...,`).

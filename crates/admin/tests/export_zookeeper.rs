@@ -41,17 +41,7 @@ fn text(o: &[u8]) -> String {
 /// An export that must fail with `expect` in its message and leave nothing behind: neither
 /// the target nor a temporary sibling.
 fn refused(out: std::process::Output, target: &Path, expect: &str) {
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "exported: {}", text(&out.stdout));
-    assert!(stderr.contains(expect), "expected {expect:?} in: {stderr}");
-    assert!(!target.exists(), "wrote {}", target.display());
-    let parent = target.parent().expect("parent");
-    let leftovers: Vec<_> = std::fs::read_dir(parent)
-        .expect("scratch")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains(".export-"))
-        .collect();
-    assert!(leftovers.is_empty(), "left {leftovers:?}");
+    common::assert_refused_writing_nothing(&out, target, ".export-", expect);
 }
 
 /// The only file in `dir` whose name ends with `suffix`, the first by name.

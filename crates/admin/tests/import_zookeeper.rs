@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    client, copy_dir, fill, import, opts, read_tree, runtime, wait_until_whole, zk_admin, Tree,
-    CONFIG,
+    assert_refused_writing_nothing, client, copy_dir, fill, import, opts, read_tree, runtime,
+    wait_until_whole, zk_admin, Tree, CONFIG,
 };
 use zk_client::{connect, CreateOptions};
 use zk_testkit::zk_node::{Ensemble, Single};
@@ -48,16 +48,7 @@ fn refused(zk_dir: &Path, scratch: &Path, name: &str, damage: impl Fn(&Path), ex
     damage(&copy);
     let target = scratch.join(format!("{name}-target"));
     let out = import(&copy, &target, &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{name}: imported a damaged dir");
-    assert!(stderr.contains(expect), "{name}: {stderr}");
-    assert!(!target.exists(), "{name}: wrote {}", target.display());
-    let leftovers: Vec<_> = std::fs::read_dir(scratch)
-        .expect("scratch")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains("import-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{name}: left {leftovers:?}");
+    assert_refused_writing_nothing(&out, &target, "import-", expect);
 }
 
 #[test]

@@ -231,8 +231,8 @@ fn chaos_with_reconfig() {
 /// by the checker): shrink 5 → 3, replace one of the three by a member with another id and
 /// address, grow back to 3 → 5, with kill -9 of the leader as a fault of its own and, on
 /// this seed (the first with it planned in the first resize), in the middle of a change.
-/// About one run in five fails today on a change left joint under a leader that stays
-/// (docs/chaos.md, "Known problem"): a node bug this test is meant to catch.
+/// It caught a change left joint under a leader that stays (docs/chaos.md, "Found by the
+/// membership faults"), fixed since.
 #[test]
 fn chaos_with_resizing_five_members() {
     let kinds = [Kind::Resize, Kind::KillLeader];
@@ -260,7 +260,7 @@ fn chaos_with_resizing_five_members() {
     assert!(!resizes.is_empty(), "a resize at least");
     assert!(
         outcome.injected.errors.is_empty(),
-        "{:?} (ReconfigInProgress for 90 s: docs/chaos.md, \"Known problem\")",
+        "{:?} (ReconfigInProgress for 90 s: a change left joint, docs/chaos.md)",
         outcome.injected.errors
     );
     assert!(

@@ -270,3 +270,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A zk-admin run that must have failed with `expect` in its stderr and written nothing: not
+/// `target`, nor a temporary sibling (a name containing `temp_marker`) in its directory.
+pub fn assert_refused_writing_nothing(
+    out: &std::process::Output,
+    target: &Path,
+    temp_marker: &str,
+    expect: &str,
+) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains(expect), "expected {expect:?} in: {stderr}");
+    assert!(!target.exists(), "wrote {}", target.display());
+    let parent = target.parent().expect("parent");
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .expect("the target's directory")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(temp_marker))
+        .collect();
+    assert!(leftovers.is_empty(), "left {leftovers:?}");
+}
