@@ -3,14 +3,16 @@
 # run (A B A B ...) so that the machine's drift hits both alike.
 #
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
-#                    [--figures "get set create create_8x1 mixed"]
+#                    [--figures "get set create create_8x1 mixed"] [--fill N]
 #
 # Each round starts a fresh three-node ensemble of one build exactly as bench/compare.sh does
 # (same ports, --tick-ms 2000, fsync on every write), runs get, set and create at 32 clients x
 # 16 in flight, create at 8 x 1 and mixed (90 % getData, 10 % setData) at 32 x 16 (100-byte
 # values, clients spread over the nodes), each a timed window with zk-bench reading the
 # servers' CPU from /proc (--watch-pids), then stops it and removes its data; --figures picks
-# which of these windows run (default: all five). Prints one line per window and, at the end,
+# which of these windows run (default: all five); --fill N first creates N znodes (32 x 16,
+# unmeasured), so the windows run on a tree as large as compare.sh's (its fill and create
+# windows leave ~300k). Prints one line per window and, at the end,
 # the medians per build and figure with the ratio B/A. zk-bench: --bench, else
 # <target>/release/zk-bench.
 set -uo pipefail
@@ -20,7 +22,7 @@ COMPARE=$REPO/bench/compare.sh
 die() { echo "ab: $*" >&2; exit 1; }
 
 A="" B="" ROUNDS=3 SECS=8 BENCH=${CARGO_TARGET_DIR:-$REPO/target}/release/zk-bench
-FIGURES="get set create create_8x1 mixed"
+FIGURES="get set create create_8x1 mixed" FILL=0
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$2; shift ;;
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECS=$2; shift ;;
     --bench) BENCH=$2; shift ;;
     --figures) FIGURES=$2; shift ;;
+    --fill) FILL=$2; shift ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
@@ -69,6 +72,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
     CUR=$WORK/$build-r$r
     bash "$COMPARE" __start-zknode "$CUR" "$bin" || die "$build did not start (logs in $CUR)"
     common=(--value-size 100 --spread --duration "$SECS" --warmup 2)
+    if [ "$FILL" -gt 0 ]; then
+      timeout 300 "$BENCH" fill --servers "$HOSTS" --quiet --clients 32 --in-flight 16 \
+        --value-size 100 --spread --count "$FILL" >/dev/null 2>>"$WORK/zk-bench.stderr" ||
+        die "$build r$r: the fill failed (see $WORK/zk-bench.stderr)"
+    fi
     window $build $r get get --clients 32 --in-flight 16 "${common[@]}"
     window $build $r set set --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create create --clients 32 --in-flight 16 "${common[@]}"

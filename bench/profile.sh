@@ -15,7 +15,9 @@
 # whose callers are lost lands in "other". perf.data files stay in the work dir (--keep-dir
 # DIR; default a temp dir, removed).
 # Options: --seconds N (default 10), --clients N (32), --in-flight N (16), --value-size B (100),
-# --top N (25), --keep-dir DIR, and any other zk-bench flag after `--`.
+# --fill N (first create N znodes, unmeasured, as compare.sh's fill does before its windows:
+# what a write costs on a large tree; default 0), --top N (25), --keep-dir DIR, and any other
+# zk-bench flag after `--`.
 # Env: ZK_NODE (another zk-node binary to profile), CARGO_TARGET_DIR.
 # Needs: perf (Debian's linux-perf; installed if missing), a release build (built here).
 set -uo pipefail
@@ -26,7 +28,7 @@ die() { echo "profile: $*" >&2; exit 1; }
 
 [ $# -ge 1 ] || die "usage: profile.sh WORKLOAD [--seconds N] [--clients N] [--in-flight N] [-- zk-bench flags]"
 WORKLOAD=$1; shift
-SECS=10 CLIENTS=32 INFLIGHT=16 VALUE=100 TOP=25 KEEP=""
+SECS=10 CLIENTS=32 INFLIGHT=16 VALUE=100 TOP=25 KEEP="" FILL=0
 EXTRA=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     --in-flight) INFLIGHT=$2; shift ;;
     --value-size) VALUE=$2; shift ;;
     --top) TOP=$2; shift ;;
+    --fill) FILL=$2; shift ;;
     --keep-dir) KEEP=$2; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     *) die "unknown option $1" ;;
@@ -63,6 +66,12 @@ trap cleanup EXIT
 bash "$COMPARE" __start-zknode "$WORK" "$ZK_NODE" || die "ensemble did not start"
 PIDS=$(bash "$COMPARE" __pids-zknode "$WORK")
 HOSTS=127.0.0.1:22811,127.0.0.1:22812,127.0.0.1:22813
+
+if [ "$FILL" -gt 0 ]; then
+  "$TARGET/release/zk-bench" fill --servers "$HOSTS" --spread --clients 32 --in-flight 16 \
+    --value-size "$VALUE" --count "$FILL" >"$WORK/fill.txt" 2>&1 || { cat "$WORK/fill.txt"; die "fill failed"; }
+  echo "fill: $FILL znodes created"
+fi
 
 "$TARGET/release/zk-bench" "$WORKLOAD" --servers "$HOSTS" --spread --clients "$CLIENTS" \
   --in-flight "$INFLIGHT" --value-size "$VALUE" --warmup 2 --duration $((SECS + 1)) \

@@ -80,6 +80,12 @@ impl AclCache {
         }
     }
 
+    /// One more than the largest id [`AclCache::get`] can know: ids index a table of this
+    /// size.
+    pub(crate) fn id_bound(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Number of distinct lists held.
     pub(crate) fn len(&self) -> usize {
         self.index.len()

@@ -38,7 +38,7 @@ impl DataTree {
     /// Digest of every node (path, data, stat, kind, ACL) and the last zxid. O(nodes + data).
     pub fn digest(&self) -> u64 {
         let mut sum = mix(self.last_zxid as u64);
-        for (p, n) in &self.nodes {
+        for (p, n) in self.nodes.iter() {
             let mut h = Fnv(FNV_OFFSET);
             h.field(p.as_bytes());
             match &n.data {

@@ -9,29 +9,51 @@
 //! znodes), so the cost is spread over the writes that follow (`cargo bench -p zk-store
 //! --bench snapshot`; docs/consensus.md has the run).
 //!
-//! A path's shard comes from a fixed hash (SipHash with zero keys), so that the same path
-//! lands in the same shard in every copy of the map; each shard's own `HashMap` keeps std's
-//! random keys. A client choosing paths that all fall in one shard only makes that shard's
-//! copy larger, never a wrong answer.
+//! One hash per lookup: a path is hashed once (foldhash, keyed at random per map and kept by
+//! its copies, so a path lands in the same shard of every copy), bits 32..42 of that hash
+//! pick the shard and the shard's table (hashbrown's `HashTable`) uses the same hash for its
+//! buckets (low bits) and tags (top bits), which the shard bits do not overlap. Before, a
+//! lookup ran SipHash twice (once for the shard, once in the shard's `HashMap`): under sets on
+//! a 300k-znode tree `NodeMap::get` was 9-14 % of every member's CPU, most of it in the
+//! snapshot encoder's lookup of each child (bench/profile.sh set --fill 300000).
+//! A client choosing paths that collide gains nothing it could plan: the key is random per
+//! process and never shown (ZooKeeper's own `HashMap` hashes paths with `String.hashCode`,
+//! which is not keyed at all); colliding paths only make their shard's copy larger and its
+//! lookups longer, never a wrong answer.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::hash::Hasher;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use foldhash::quality::RandomState;
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 
 use crate::node::Node;
 
 /// How many shards: 1024 keeps a shard's copy at ~500 nodes for a 500k-node tree.
 pub(crate) const SHARDS: usize = 1024;
 
-type Shard = HashMap<Arc<str>, Arc<Node>>;
+/// Where the shard index sits in a path's hash: above the bits a shard's table uses for its
+/// buckets (its low bits; a shard would need 2^32 buckets to reach these) and below the
+/// seven top bits it uses as tags.
+const SHARD_SHIFT: u32 = 32;
+
+type Shard = HashTable<(Arc<str>, Arc<Node>)>;
 
 /// Path -> node, in [`SHARDS`] shared, copy-on-write shards.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct NodeMap {
     shards: Box<[Arc<Shard>]>,
     len: usize,
+    hasher: RandomState,
+}
+
+impl std::fmt::Debug for NodeMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeMap")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for NodeMap {
@@ -39,18 +61,20 @@ impl Default for NodeMap {
         NodeMap {
             shards: (0..SHARDS).map(|_| Arc::new(Shard::new())).collect(),
             len: 0,
+            hasher: RandomState::default(),
         }
     }
 }
 
-fn shard_of(path: &str) -> usize {
-    let mut h = DefaultHasher::new();
-    path.hash(&mut h);
-    // The low bits of SipHash are as good as any.
-    (h.finish() as usize) % SHARDS
+fn shard_of(hash: u64) -> usize {
+    ((hash >> SHARD_SHIFT) as usize) % SHARDS
 }
 
 impl NodeMap {
+    fn hash(&self, path: &str) -> u64 {
+        self.hasher.hash_one(path)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -60,72 +84,69 @@ impl NodeMap {
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<&Arc<Node>> {
-        self.shards[shard_of(path)].get(path)
+        let h = self.hash(path);
+        self.shards[shard_of(h)]
+            .find(h, |(p, _)| **p == *path)
+            .map(|(_, n)| n)
     }
 
     pub(crate) fn contains_key(&self, path: &str) -> bool {
-        self.shards[shard_of(path)].contains_key(path)
+        self.get(path).is_some()
     }
 
     /// The node at `path` to change in place. Copies its shard first if another map (a
     /// frozen snapshot) still holds it, but not the node: [`Arc::make_mut`] on the node does
     /// that.
     pub(crate) fn get_mut(&mut self, path: &str) -> Option<&mut Arc<Node>> {
-        let shard = &mut self.shards[shard_of(path)];
-        if !shard.contains_key(path) {
-            // Do not copy a shared shard for a miss.
-            return None;
-        }
-        Arc::make_mut(shard).get_mut(path)
+        let h = self.hash(path);
+        let shard = &mut self.shards[shard_of(h)];
+        // Do not copy a shared shard for a miss.
+        shard.find(h, |(p, _)| **p == *path)?;
+        Arc::make_mut(shard)
+            .find_mut(h, |(p, _)| **p == *path)
+            .map(|(_, n)| n)
     }
 
     pub(crate) fn insert(&mut self, path: Arc<str>, node: Arc<Node>) -> Option<Arc<Node>> {
-        let old = Arc::make_mut(&mut self.shards[shard_of(&path)]).insert(path, node);
-        if old.is_none() {
-            self.len += 1;
+        let h = self.hash(&path);
+        let hasher = &self.hasher;
+        let shard = Arc::make_mut(&mut self.shards[shard_of(h)]);
+        match shard.entry(h, |(p, _)| *p == path, |(p, _)| hasher.hash_one(&**p)) {
+            Entry::Occupied(mut e) => Some(std::mem::replace(&mut e.get_mut().1, node)),
+            Entry::Vacant(e) => {
+                e.insert((path, node));
+                self.len += 1;
+                None
+            }
         }
-        old
     }
 
     pub(crate) fn remove(&mut self, path: &str) -> Option<Arc<Node>> {
-        let shard = &mut self.shards[shard_of(path)];
-        if !shard.contains_key(path) {
+        let h = self.hash(path);
+        let shard = &mut self.shards[shard_of(h)];
+        shard.find(h, |(p, _)| **p == *path)?;
+        let Ok(e) = Arc::make_mut(shard).find_entry(h, |(p, _)| **p == *path) else {
             return None;
-        }
-        let old = Arc::make_mut(shard).remove(path);
-        if old.is_some() {
-            self.len -= 1;
-        }
-        old
+        };
+        let ((_, old), _) = e.remove();
+        self.len -= 1;
+        Some(old)
     }
 
     /// Room for `additional` more nodes, spread evenly (a snapshot being decoded).
     pub(crate) fn reserve(&mut self, additional: usize) {
         let each = additional.div_ceil(SHARDS);
+        let hasher = &self.hasher;
         for shard in self.shards.iter_mut() {
-            Arc::make_mut(shard).reserve(each);
+            Arc::make_mut(shard).reserve(each, |(p, _)| hasher.hash_one(&**p));
         }
     }
 
     /// Every (path, node), in no particular order.
-    pub(crate) fn iter(&self) -> <&NodeMap as IntoIterator>::IntoIter {
-        self.into_iter()
-    }
-}
-
-type ShardIter<'a> = std::collections::hash_map::Iter<'a, Arc<str>, Arc<Node>>;
-
-impl<'a> IntoIterator for &'a NodeMap {
-    type Item = (&'a Arc<str>, &'a Arc<Node>);
-    type IntoIter = std::iter::FlatMap<
-        std::slice::Iter<'a, Arc<Shard>>,
-        ShardIter<'a>,
-        fn(&'a Arc<Shard>) -> ShardIter<'a>,
-    >;
-
-    fn into_iter(self) -> Self::IntoIter {
-        let each: fn(&'a Arc<Shard>) -> ShardIter<'a> = |s| s.iter();
-        self.shards.iter().flat_map(each)
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<Node>)> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().map(|(p, n)| (p, n)))
     }
 }
 

@@ -161,21 +161,25 @@ impl FrozenTree {
 fn encode_into(nodes: &NodeMap, acls: &AclCache, last_zxid: i64, out: &mut Vec<u8>) {
     {
         // ACL lists numbered by content, so the bytes do not depend on the cache's history.
-        // One pass over the nodes also sizes the output.
-        let mut used: std::collections::HashSet<u32> = Default::default();
+        // One pass over the nodes also sizes the output. Ids index a table (no hashing per
+        // node: a `HashSet` and a `HashMap` of ids cost a SipHash each per node).
+        let mut used = vec![false; acls.id_bound()];
         let mut size = 8 + 8;
-        for (p, n) in nodes {
-            used.insert(n.acl);
+        for (p, n) in nodes.iter() {
+            if let Some(u) = used.get_mut(n.acl as usize) {
+                *u = true;
+            }
             size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + MIN_NODE + 8;
         }
-        let mut lists: Vec<(&[Acl], u32)> =
-            used.into_iter().map(|id| (&**acls.get(id), id)).collect();
-        lists.sort_unstable();
-        let acl_index: std::collections::HashMap<u32, u32> = lists
-            .iter()
-            .enumerate()
-            .map(|(i, (_, id))| (*id, i as u32))
+        let mut lists: Vec<(&[Acl], u32)> = (0..used.len() as u32)
+            .filter(|&id| used[id as usize])
+            .map(|id| (&**acls.get(id), id))
             .collect();
+        lists.sort_unstable();
+        let mut acl_index = vec![0u32; used.len()];
+        for (i, (_, id)) in lists.iter().enumerate() {
+            acl_index[*id as usize] = i as u32;
+        }
 
         let start = out.len();
         out.reserve(HEADER_LEN + size);
@@ -266,7 +270,7 @@ impl DataTree {
 }
 
 /// One node's record: path, data, stat, ACL list index, kind.
-fn write_node(b: &mut W, p: &str, n: &Node, acl_index: &std::collections::HashMap<u32, u32>) {
+fn write_node(b: &mut W, p: &str, n: &Node, acl_index: &[u32]) {
     b.bytes(p.as_bytes());
     match &n.data {
         None => b.i32(-1),
@@ -284,7 +288,7 @@ fn write_node(b: &mut W, p: &str, n: &Node, acl_index: &std::collections::HashMa
     b.i32(s.version);
     b.i32(s.cversion);
     b.i32(s.aversion);
-    b.u32(acl_index.get(&n.acl).copied().unwrap_or(0));
+    b.u32(acl_index.get(n.acl as usize).copied().unwrap_or(0));
     match n.kind {
         NodeKind::Persistent => b.u8(0),
         NodeKind::Ephemeral(sid) => {
