@@ -8,7 +8,10 @@ use zk_node::config::NoteLevel;
 use zk_node::Config;
 use zk_node::Server;
 
+mod allocator;
+
 fn main() -> anyhow::Result<()> {
+    allocator::configure();
     // Before anything is created: the data dir's files are this member's alone.
     zk_node::data_dir::restrict_umask();
     let (config, notes) = match Config::load_from(std::env::args_os()) {
