@@ -64,6 +64,11 @@ struct Answer {
 /// `GET path` over HTTP/1.1 with `Connection: close`; the body read whole (by
 /// Content-Length, chunked, or to the end).
 fn http_get(server: &str, path: &str, auth: Option<&str>) -> Result<Answer> {
+    // A header value cannot hold a line break: refused rather than sent as another header,
+    // and before anything is sent or even resolved.
+    if auth.is_some_and(|a| a.contains(['\r', '\n'])) {
+        bail!("the auth text holds a line break");
+    }
     let addr = server
         .to_socket_addrs()
         .with_context(|| format!("resolving {server}"))?
@@ -74,10 +79,6 @@ fn http_get(server: &str, path: &str, auth: Option<&str>) -> Result<Answer> {
     s.set_read_timeout(Some(IO_TIMEOUT))
         .and_then(|()| s.set_write_timeout(Some(IO_TIMEOUT)))
         .context("setting timeouts")?;
-    // A header value cannot hold a line break: refused rather than sent as another header.
-    if auth.is_some_and(|a| a.contains(['\r', '\n'])) {
-        bail!("the auth text holds a line break");
-    }
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     write!(
         s,
@@ -281,6 +282,24 @@ mod tests {
         let e = check("late", &snap.encode(), 8).unwrap_err();
         assert!(e.to_string().contains("wrong zxid"), "{e}");
         check("late", &snap.encode(), 9).expect("at its zxid");
+    }
+
+    #[test]
+    fn an_auth_text_with_a_line_break_is_refused_before_connecting() {
+        // A listener that would see a connection: none may arrive.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server = listener.local_addr().unwrap().to_string();
+        for auth in ["digest u:p\r\nX-Evil: 1", "digest u:p\n"] {
+            let Err(e) = http_get(&server, SNAPSHOT_PATH, Some(auth)) else {
+                panic!("a request with {auth:?} was made");
+            };
+            assert!(e.to_string().contains("line break"), "{e}");
+        }
+        assert!(
+            listener.accept().is_err(),
+            "a request with a bad auth text connected"
+        );
     }
 
     #[test]

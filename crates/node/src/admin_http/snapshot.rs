@@ -53,7 +53,11 @@ impl Limiter {
 
     /// Whether a request may be answered now (and if so, it counts).
     fn allow(&self) -> bool {
-        let now = Instant::now();
+        self.allow_at(Instant::now())
+    }
+
+    /// The rule, at `now` (tests give the time).
+    fn allow_at(&self, now: Instant) -> bool {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match *last {
             Some(t) if now.duration_since(t) < self.interval => false,
@@ -189,6 +193,15 @@ mod tests {
         let l = Limiter::new(Duration::ZERO);
         assert!(l.allow());
         assert!(l.allow());
+        // The boundary: refused until a whole interval has passed since the last answer,
+        // and a refusal does not restart the interval.
+        let l = Limiter::new(Duration::from_secs(300));
+        let t0 = Instant::now();
+        assert!(l.allow_at(t0));
+        assert!(!l.allow_at(t0 + Duration::from_secs(299)));
+        assert!(l.allow_at(t0 + Duration::from_secs(300)));
+        assert!(!l.allow_at(t0 + Duration::from_secs(301)));
+        assert!(l.allow_at(t0 + Duration::from_secs(600)));
     }
 
     #[test]
