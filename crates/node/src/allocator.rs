@@ -2,14 +2,14 @@
 //!
 //! Why: glibc's `malloc`/`free` and their helpers (`_int_malloc`, `malloc_consolidate`,
 //! `unlink_chunk`, ...) were 14-20 % of every member's CPU under writes (`bench/profile.sh
-//! set`, docs/performance.md). With mimalloc, `bench/ab.sh --fill 300000` (3 rounds,
-//! alternating, 2026-12-07): create 32 × 16 +35 %, mixed +11 %, set +5 %, create 8 × 1 +9 %
-//! (p99 5.5 → 3.9 ms). mimalloc's defaults doubled the RSS after compare.sh's 100k fill (64 →
-//! 117-160 MiB), which the RSS target (≤ 0.25× ZooKeeper's) does not allow. Measured causes:
-//! transparent huge pages above all (mimalloc asks for them on its arenas; with THP off alone:
-//! 72-88 MiB), then freed pages purged only after a delay. So mimalloc is built without THP
-//! (`no_thp`: no `MADV_HUGEPAGE`, and THP off for the process) and purges at once (below):
-//! 67-71 MiB.
+//! set`, docs/performance.md). mimalloc as set here, against glibc, `bench/ab.sh --fill 300000
+//! --rounds 3 --seconds 6` (alternating, 2026-12-07): set +7 %, create 32 × 16 +22 %, create
+//! 8 × 1 +2 %, mixed +1 %; server CPU per set 38.7 → 35.3 µs, per create 61.5 → 47.8 µs. Its
+//! defaults doubled the RSS after compare.sh's 100k fill (64 → 117-160 MiB), which the RSS
+//! target (≤ 0.25× ZooKeeper's) does not allow. Measured causes: transparent huge pages above
+//! all (mimalloc asks for them on its arenas; with THP off alone: 72-88 MiB), then freed pages
+//! purged only after a delay. So mimalloc is built without THP (`no_thp`: no `MADV_HUGEPAGE`,
+//! and THP off for the process) and purges at once (below): 67-71 MiB against glibc's 63-68.
 //!
 //! Only the binary sets this: the library leaves the allocator to whoever embeds it.
 

@@ -50,9 +50,9 @@ pub(crate) struct NodeMap {
 
 impl std::fmt::Debug for NodeMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeMap")
-            .field("len", &self.len)
-            .finish_non_exhaustive()
+        // Every entry, as the `HashMap` it replaced printed (a failed tree comparison in a
+        // test shows them); not the hasher's key.
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
