@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/ab.sh — two zk-node builds, A and B, under the same zk-bench loads, alternated in one
-# run (A B A B ...) so that the machine's drift hits both alike.
+# run (A B B A A B ...) so that the machine's drift hits both alike.
 #
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
 #                    [--figures "get set create create_8x1 mixed"] [--fill N]
@@ -67,7 +67,12 @@ window() { # BUILD ROUND FIGURE ZK-BENCH-ARGS...
 
 printf 'build\tround\tfigure\tops_per_s\tserver_cpu_us_per_op\tp50_us\tp99_us\n' | tee "$RESULTS"
 for ((r = 1; r <= ROUNDS; r++)); do
-  for build in A B; do
+  # A then B in odd rounds, B then A in even ones: a machine that drifts steadily through the
+  # run (seen: sets 46.6k -> 40.6k over six windows) would otherwise count against B in every
+  # round.
+  order="A B"
+  ((r % 2 == 0)) && order="B A"
+  for build in $order; do
     bin=$A; [ $build = B ] && bin=$B
     CUR=$WORK/$build-r$r
     bash "$COMPARE" __start-zknode "$CUR" "$bin" || die "$build did not start (logs in $CUR)"
