@@ -1,11 +1,9 @@
 //! Snapshot encoding: header (magic, format version, body length, crc32 of the body) and a body
-//! with the last zxid, the ACL lists, then every node parents-first: by depth, and within a
-//! depth in the order of a fixed-key hash of the path (then the path). The bytes depend only
-//! on the tree's logical content, so equal trees give equal snapshots.
+//! with the last zxid, the ACL lists, then every node parents-first in path order. The bytes
+//! depend only on the tree's logical content, so equal trees give equal snapshots.
 //! Decoding checks everything and never panics or over-allocates on hostile input.
 
 use std::collections::BTreeSet;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use zk_wire::{Acl, Id};
@@ -26,8 +24,6 @@ const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 const MIN_NODE: usize = 4 + 4 + (5 * 8 + 3 * 4) + 4 + 1;
 const MIN_ACL_LIST: usize = 4;
 const MIN_ACL: usize = 4 + 4 + 4;
-/// The fixed key of the hash that orders the nodes within a depth.
-const ORDER_SEED: u64 = 0x5a4b_534e_0000_0001;
 
 struct W(Vec<u8>);
 
@@ -160,9 +156,8 @@ impl FrozenTree {
     }
 }
 
-/// One pass over the node map (the ACL lists in use, the size, the nodes by depth), then one
-/// writing straight into `out`: no path strings built per node and no lookups, the header
-/// filled in place at the end, no copy of the body.
+/// One pass over the tree writing straight into `out`: no path strings built per node, the
+/// header filled in place at the end, no copy of the body.
 fn encode_into(nodes: &NodeMap, acls: &AclCache, last_zxid: i64, out: &mut Vec<u8>) {
     {
         // ACL lists numbered by content, so the bytes do not depend on the cache's history.
@@ -170,29 +165,11 @@ fn encode_into(nodes: &NodeMap, acls: &AclCache, last_zxid: i64, out: &mut Vec<u
         // node: a `HashSet` and a `HashMap` of ids cost a SipHash each per node).
         let mut used = vec![false; acls.id_bound()];
         let mut size = 8 + 8;
-        // Parents before children, which is all a decoder (this one and every earlier one)
-        // asks: the nodes grouped by depth (the root alone at depth 0), each depth then sorted
-        // by a fixed-key hash of the path (ties by the path), so the bytes do not depend on
-        // the map's order or key. Before, a depth-first walk in name order looked every child
-        // up by its path (a hash probe and two cache misses per node): 355 ms for 500k
-        // znodes; sorting each depth by path 315 ms (the comparisons miss the cache too); by
-        // the hash, an integer sort, 226 ms (`cargo bench -p zk-store --bench snapshot`).
-        let order = foldhash::fast::FixedState::with_seed(ORDER_SEED);
-        let mut by_depth: Vec<Vec<(u64, &str, &Node)>> = Vec::new();
         for (p, n) in nodes.iter() {
             if let Some(u) = used.get_mut(n.acl as usize) {
                 *u = true;
             }
             size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + MIN_NODE + 8;
-            let depth = if **p == *path::ROOT {
-                0
-            } else {
-                p.bytes().filter(|&c| c == b'/').count()
-            };
-            if by_depth.len() <= depth {
-                by_depth.resize_with(depth + 1, Vec::new);
-            }
-            by_depth[depth].push((order.hash_one(&**p), p, n));
         }
         let mut lists: Vec<(&[Acl], u32)> = (0..used.len() as u32)
             .filter(|&id| used[id as usize])
@@ -220,13 +197,33 @@ fn encode_into(nodes: &NodeMap, acls: &AclCache, last_zxid: i64, out: &mut Vec<u
         }
         let count_at = b.0.len();
         b.u64(0);
+        // Parents first, children in name order: depth-first with one path buffer and a stack
+        // of child iterators (no recursion: a deep tree must not overflow the stack).
         let mut count = 0u64;
-        for depth in by_depth.iter_mut() {
-            depth.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        }
-        for (_, p, n) in by_depth.iter().flatten() {
-            write_node(&mut b, p, n, &acl_index);
+        let mut path = String::from(path::ROOT);
+        if let Some(root) = nodes.get(path::ROOT) {
+            write_node(&mut b, &path, root, &acl_index);
             count += 1;
+            let mut stack = vec![(root.children.iter(), path.len())];
+            while let Some((children, len)) = stack.last_mut() {
+                let len = *len;
+                let Some(child) = children.next() else {
+                    stack.pop();
+                    continue;
+                };
+                path.truncate(len);
+                if len > 1 {
+                    path.push('/');
+                }
+                path.push_str(child);
+                if let Some(n) = nodes.get(path.as_str()) {
+                    write_node(&mut b, &path, n, &acl_index);
+                    count += 1;
+                    if !n.children.is_empty() {
+                        stack.push((n.children.iter(), path.len()));
+                    }
+                }
+            }
         }
         let mut buf = b.0;
         buf[count_at..count_at + 8].copy_from_slice(&count.to_be_bytes());
