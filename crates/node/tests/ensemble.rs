@@ -374,10 +374,7 @@ fn cut_off(c: &Cluster, x: u64) {
 #[test]
 fn empty_disk_member_catches_up_by_snapshot() {
     let mut c = Cluster::new(3, &["--snapshot-every", "20", "--log-keep", "0"]);
-    for id in [1, 2, 3] {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let f = follower_of(&c, leader);
     c.kill9(f);
     c.wipe(f);

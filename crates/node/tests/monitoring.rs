@@ -128,10 +128,7 @@ impl Drop for Prometheus {
 
 fn three_nodes() -> (Cluster, u64) {
     let mut c = Cluster::new(3, &[]);
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     (c, leader)
 }
 

@@ -275,10 +275,7 @@ fn the_quorum_is_the_voters_only() {
 #[test]
 fn reconfig_adds_and_removes_an_observer() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let four = c.add_member();
     start_joining(&mut c, four);
     let m = &c.members[(four - 1) as usize];

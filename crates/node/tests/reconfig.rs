@@ -117,10 +117,7 @@ fn config_shows_the_members_and_reconfig_needs_the_superuser() {
 #[test]
 fn grow_to_five_under_writes_and_shrink_to_three() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    c.wait_leader();
+    c.start_all();
     let (four, five) = (c.add_member(), c.add_member());
     start_joining(&mut c, four);
     start_joining(&mut c, five);
@@ -204,10 +201,7 @@ fn grow_to_five_under_writes_and_shrink_to_three() {
 #[test]
 fn replace_a_lost_member() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let lost = (1..=3).find(|&i| i != leader).expect("a follower");
     let mut raw = session(&c, leader);
     as_super(&mut raw);
@@ -243,10 +237,7 @@ fn replace_a_lost_member() {
 #[test]
 fn a_reconfig_without_a_connected_quorum_is_refused_at_once() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let mut raw = session(&c, leader);
     as_super(&mut raw);
     let (before, _) = wait_config(&c, &mut raw, &[1, 2, 3]);
@@ -298,10 +289,7 @@ fn restart_with(c: &mut Cluster, id: u64, flags: &[&str]) {
 #[test]
 fn reconfig_enabled_is_the_leaders_setting() {
     let mut c = Cluster::new(3, &["--super-digest", SUPER_DIGEST]);
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let (f, g) = (c.others(leader)[0], c.others(leader)[1]);
     restart_with(&mut c, f, &["--reconfig-enabled"]);
     assert_eq!(
@@ -346,10 +334,7 @@ fn zkcli_sh_config_and_reconfig() {
         return;
     }
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    c.wait_leader();
+    c.start_all();
     let mut raw = session(&c, 1);
     wait_config(&c, &mut raw, &[1, 2, 3]);
     let four = c.add_member();
@@ -397,10 +382,7 @@ fn zkcli_sh_config_and_reconfig() {
 #[test]
 fn leader_killed_in_the_middle_of_a_reconfig() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let (four, five) = (c.add_member(), c.add_member());
     start_joining(&mut c, four);
     start_joining(&mut c, five);
@@ -458,10 +440,7 @@ fn leader_killed_in_the_middle_of_a_reconfig() {
 #[test]
 fn force_recovery_after_losing_the_quorum() {
     let mut c = Cluster::new(3, &enabled());
-    for id in 1..=3 {
-        c.start_member(id);
-    }
-    let leader = c.wait_leader();
+    let leader = c.start_all();
     let mut raw = session(&c, leader);
     for i in 0..20 {
         assert_eq!(raw.call(&create(&format!("/before-{i}"), 0)).0.err, 0);

@@ -45,6 +45,7 @@ use crate::grpc::submit::Proposer;
 use crate::membership;
 use crate::state_machine::ReconfigIntent;
 use crate::types::NodeId;
+use crate::types::TypeConfig;
 use crate::types::ZkRaft;
 
 /// Runs the reconfig intents this member applies; acts on those it logged as leader.
@@ -341,6 +342,37 @@ fn connected<I: Ord>(
         .collect()
 }
 
+/// Waits until the voters `pick` finds in the metrics are a majority of `voters`; Err with
+/// why if this node stops leading, Raft stops, or `by` passes (`why` words that, from the
+/// last voters picked).
+async fn majority_of(
+    raft: &ZkRaft,
+    id: NodeId,
+    voters: &BTreeSet<NodeId>,
+    by: tokio::time::Instant,
+    pick: impl Fn(&openraft::RaftMetrics<TypeConfig>) -> BTreeSet<NodeId>,
+    why: impl FnOnce(&BTreeSet<NodeId>) -> String,
+) -> Result<(), String> {
+    let mut metrics = raft.metrics();
+    loop {
+        let picked = {
+            let m = metrics.borrow_watched();
+            if m.current_leader != Some(id) {
+                return Err("no longer the leader".to_string());
+            }
+            pick(&m)
+        };
+        if picked.len() * 2 > voters.len() {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(by, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("raft stopped".to_string()),
+            Err(_) => return Err(why(&picked)),
+        }
+    }
+}
+
 /// Waits until a majority of `voters` is connected to this leader (see [`connected`]), up to
 /// `by`; Err with why if not by then. A member that is not running never answers, so a
 /// change that counts on it is refused after this short wait rather than the whole timeout.
@@ -351,29 +383,16 @@ async fn quorum_connected(
     since: SerdeInstant<openraft::TokioInstant>,
     by: tokio::time::Instant,
 ) -> Result<(), String> {
-    let mut metrics = raft.metrics();
-    loop {
-        let up = {
-            let m = metrics.borrow_watched();
-            if m.current_leader != Some(id) {
-                return Err("no longer the leader".to_string());
-            }
-            connected(voters, id, &m.heartbeat.clone().unwrap_or_default(), &since)
-        };
-        if up.len() * 2 > voters.len() {
-            return Ok(());
-        }
-        match tokio::time::timeout_at(by, metrics.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err("raft stopped".to_string()),
-            Err(_) => {
-                return Err(format!(
-                    "only {up:?} of the new voters {voters:?} answer the leader: no quorum \
-                     of the new configuration is connected"
-                ))
-            }
-        }
-    }
+    let pick = |m: &openraft::RaftMetrics<TypeConfig>| {
+        connected(voters, id, &m.heartbeat.clone().unwrap_or_default(), &since)
+    };
+    let why = |up: &BTreeSet<NodeId>| {
+        format!(
+            "only {up:?} of the new voters {voters:?} answer the leader: no quorum of the new \
+             configuration is connected"
+        )
+    };
+    majority_of(raft, id, voters, by, pick, why).await
 }
 
 /// Waits until a majority of `voters` holds the leader's log as it was when the wait began
@@ -384,40 +403,25 @@ async fn quorum_synced(
     voters: &BTreeSet<NodeId>,
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
-    let mut metrics = raft.metrics();
-    let target = metrics.borrow_watched().last_log_index.unwrap_or(0);
-    loop {
-        let synced: Vec<NodeId> = {
-            let m = metrics.borrow_watched();
-            if m.current_leader != Some(id) {
-                return Err("no longer the leader".to_string());
-            }
-            let replication = m.replication.clone().unwrap_or_default();
-            voters
-                .iter()
-                .copied()
-                .filter(|v| {
-                    *v == id
-                        || replication
-                            .get(v)
-                            .and_then(|l| l.as_ref())
-                            .is_some_and(|l| l.index >= target)
-                })
-                .collect()
-        };
-        if synced.len() * 2 > voters.len() {
-            return Ok(());
-        }
-        match tokio::time::timeout_at(deadline, metrics.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err("raft stopped".to_string()),
-            Err(_) => {
-                return Err(format!(
-                    "only {synced:?} of {voters:?} caught up with index {target}"
-                ))
-            }
-        }
-    }
+    let target = raft.metrics().borrow_watched().last_log_index.unwrap_or(0);
+    let pick = |m: &openraft::RaftMetrics<TypeConfig>| {
+        let replication = m.replication.clone().unwrap_or_default();
+        voters
+            .iter()
+            .copied()
+            .filter(|v| {
+                *v == id
+                    || replication
+                        .get(v)
+                        .and_then(|l| l.as_ref())
+                        .is_some_and(|l| l.index >= target)
+            })
+            .collect()
+    };
+    let why = |synced: &BTreeSet<NodeId>| {
+        format!("only {synced:?} of {voters:?} caught up with index {target}")
+    };
+    majority_of(raft, id, voters, deadline, pick, why).await
 }
 
 /// Takes back the learners a refused change added.

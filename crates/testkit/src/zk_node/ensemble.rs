@@ -122,6 +122,14 @@ impl Ensemble {
         e
     }
 
+    /// Starts every member, in id order, and waits for one leader: its id.
+    pub fn start_all(&mut self) -> u64 {
+        for id in 1..=self.members.len() as u64 {
+            self.start_member(id);
+        }
+        self.wait_leader()
+    }
+
     /// Cuts the links between `a` and `b`, both ways (they must be proxied).
     pub fn cut(&self, a: u64, b: u64) {
         self.links[&(a, b)].cut();
