@@ -3,14 +3,15 @@
 # run (A B B A A B ...) so that the machine's drift hits both alike.
 #
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
-#                    [--figures "get set create create_8x1 mixed"] [--fill N]
+#                    [--figures "get set create create_8x1 mixed sessions"] [--fill N]
 #
 # Each round starts a fresh three-node ensemble of one build exactly as bench/compare.sh does
 # (same ports, --tick-ms 2000, fsync on every write), runs get, set and create at 32 clients x
 # 16 in flight, create at 8 x 1 and mixed (90 % getData, 10 % setData) at 32 x 16 (100-byte
-# values, clients spread over the nodes), each a timed window with zk-bench reading the
+# values, clients spread over the nodes) and sessions (32 loops opening and closing a session, as
+# compare.sh's), each a timed window with zk-bench reading the
 # servers' CPU from /proc (--watch-pids), then stops it and removes its data; --figures picks
-# which of these windows run (default: all five); --fill N first creates N znodes (32 x 16,
+# which of these windows run (default: all six); --fill N first creates N znodes (32 x 16,
 # unmeasured), so the windows run on a tree as large as compare.sh's (its fill and create
 # windows leave ~300k). Prints one line per window and, at the end,
 # the medians per build and figure with the ratio B/A. zk-bench: --bench, else
@@ -22,7 +23,7 @@ COMPARE=$REPO/bench/compare.sh
 die() { echo "ab: $*" >&2; exit 1; }
 
 A="" B="" ROUNDS=3 SECS=8 BENCH=${CARGO_TARGET_DIR:-$REPO/target}/release/zk-bench
-FIGURES="get set create create_8x1 mixed" FILL=0
+FIGURES="get set create create_8x1 mixed sessions" FILL=0
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$2; shift ;;
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --bench) BENCH=$2; shift ;;
     --figures) FIGURES=$2; shift ;;
     --fill) FILL=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
   shift
@@ -87,6 +88,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     window $build $r create create --clients 32 --in-flight 16 "${common[@]}"
     window $build $r create_8x1 create --clients 8 --in-flight 1 "${common[@]}"
     window $build $r mixed mixed --read-ratio 0.9 --clients 32 --in-flight 16 "${common[@]}"
+    window $build $r sessions sessions --clients 32 "${common[@]}"
     bash "$COMPARE" __stop-zknode "$CUR"
     rm -rf "$CUR"/n*/data
     CUR=""

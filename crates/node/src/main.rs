@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     }
     let settings = config.settings().context("bad configuration")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.worker_threads.get())
         .enable_all()
         .build()
         .context("starting the async runtime")?;
