@@ -3,7 +3,7 @@
 # run (A B B A A B ...) so that the machine's drift hits both alike.
 #
 #   bash bench/ab.sh --a OLD/zk-node --b NEW/zk-node [--rounds 3] [--seconds 8] [--bench ZK_BENCH]
-#                    [--figures "get set create create_8x1 mixed sessions"] [--fill N]
+#                    [--figures "get set create create_8x1 mixed sessions"] [--fill N] [--kills K]
 #
 # Each round starts a fresh three-node ensemble of one build exactly as bench/compare.sh does
 # (same ports, --tick-ms 2000, fsync on every write), runs get, set and create at 32 clients x
@@ -13,7 +13,9 @@
 # servers' CPU from /proc (--watch-pids), then stops it and removes its data; --figures picks
 # which of these windows run (default: all six); --fill N first creates N znodes (32 x 16,
 # unmeasured), so the windows run on a tree as large as compare.sh's (its fill and create
-# windows leave ~300k). Prints one line per window and, at the end,
+# windows leave ~300k); --kills K adds K failover windows per round (kill -9 of the leader, as
+# compare.sh's; the longest write gap in ms stands in the ops/s column). Prints one line per
+# window and, at the end,
 # the medians per build and figure with the ratio B/A. zk-bench: --bench, else
 # <target>/release/zk-bench.
 set -uo pipefail
@@ -23,7 +25,7 @@ COMPARE=$REPO/bench/compare.sh
 die() { echo "ab: $*" >&2; exit 1; }
 
 A="" B="" ROUNDS=3 SECS=8 BENCH=${CARGO_TARGET_DIR:-$REPO/target}/release/zk-bench
-FIGURES="get set create create_8x1 mixed sessions" FILL=0
+FIGURES="get set create create_8x1 mixed sessions" FILL=0 KILLS=0
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$2; shift ;;
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --bench) BENCH=$2; shift ;;
     --figures) FIGURES=$2; shift ;;
     --fill) FILL=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --kills) KILLS=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
   shift
@@ -57,11 +60,14 @@ field() { sed -n "s/.*\"$2\":\([-0-9.e]*\).*/\1/p" <<<"$1" | head -1; }
 window() { # BUILD ROUND FIGURE ZK-BENCH-ARGS...
   local build=$1 round=$2 figure=$3 line
   shift 3
-  [[ " $FIGURES " == *" $figure "* ]] || return 0
+  [[ $figure == failover || " $FIGURES " == *" $figure "* ]] || return 0
   line=$(timeout 300 "$BENCH" --servers "$HOSTS" --json --quiet \
     --watch-pids "$(bash "$COMPARE" __pids-zknode "$CUR")" "$@" 2>>"$WORK/zk-bench.stderr")
   [ -n "$line" ] || { echo "ab: $build r$round $figure: no result" >&2; return 0; }
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$build" "$round" "$figure" "$(field "$line" ops_per_s)" \
+  local ops
+  ops=$(field "$line" ops_per_s)
+  [ "$figure" = failover ] && ops=$(field "$line" longest_gap_ms)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$build" "$round" "$figure" "$ops" \
     "$(field "$line" server_cpu_us_per_op)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" |
     tee -a "$RESULTS"
 }
@@ -89,6 +95,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
     window $build $r create_8x1 create --clients 8 --in-flight 1 "${common[@]}"
     window $build $r mixed mixed --read-ratio 0.9 --clients 32 --in-flight 16 "${common[@]}"
     window $build $r sessions sessions --clients 32 "${common[@]}"
+    for ((k = 1; k <= KILLS; k++)); do
+      # As compare.sh's failover: kill -9 of the leader 2 s into an 8 s window, then the
+      # killed member started again. The figure is the longest write gap (ms) in the
+      # ops/s column's place.
+      window $build $r failover failover --clients 8 --in-flight 1 --value-size 100 --spread \
+        --duration 8 --warmup 1 --fault-at 2 --fault-cmd "bash '$COMPARE' __kill-leader-zknode '$CUR'"
+      bash "$COMPARE" __restart-down-zknode "$CUR" "$bin" || die "$build did not restart (logs in $CUR)"
+    done
     bash "$COMPARE" __stop-zknode "$CUR"
     rm -rf "$CUR"/n*/data
     CUR=""

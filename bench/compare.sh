@@ -133,10 +133,12 @@ zkn_pids() { # DIR -> comma-separated
   echo "$out"
 }
 
-# Internal entry points: zk-bench's --fault-cmd, and bench/profile.sh's ensemble.
+# Internal entry points: zk-bench's --fault-cmd, and the ensembles of bench/profile.sh and
+# bench/ab.sh.
 case "${1:-}" in
   __kill-leader-zknode) zkn_kill_leader "$2"; exit $? ;;
   __start-zknode) ZK_NODE=$3; zkn_start "$2"; exit $? ;;
+  __restart-down-zknode) ZK_NODE=$3; zkn_restart_down "$2"; exit $? ;;
   __stop-zknode) zkn_stop "$2"; exit $? ;;
   __pids-zknode) zkn_pids "$2"; exit $? ;;
 esac

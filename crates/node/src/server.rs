@@ -432,6 +432,7 @@ async fn fail_writes_on_leader_change(
             tracing::info!(leader = ?now.0, term = now.1, "leader changed");
             node.hub
                 .fail_all("the leader changed; the write's fate is unknown");
+            node.led.send_replace(now);
             last = now;
         }
     }
