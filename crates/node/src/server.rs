@@ -415,6 +415,8 @@ async fn fail_writes_on_leader_change(
         let r = role.borrow_and_update();
         (r.leader, r.term)
     };
+    // The role may have moved on since the node was made: nothing waited on that one yet.
+    node.led.send_replace(last);
     loop {
         tokio::select! {
             () = crate::shutdown::stopped(&mut shutdown) => return,
