@@ -33,11 +33,6 @@ impl Backend {
         self.0.watch_standing()
     }
 
-    /// Follows who leads, as this member knows it (the view its submissions go by).
-    pub fn role(&self) -> tokio::sync::watch::Receiver<zk_consensus::Role> {
-        self.0.role()
-    }
-
     /// The index of the last entry this member's log holds (cheap: for the request path).
     pub fn accepted_index(&self) -> u64 {
         self.0.accepted_index()

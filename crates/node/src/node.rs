@@ -54,8 +54,9 @@ pub struct Node {
     /// Sessions touched here since the last report to the leader.
     pub activity: Arc<crate::activity::Activity>,
     /// The leader and term this node follows, published once the writes left waiting on the
-    /// one before have been failed (`server::fail_writes_on_leader_change`): a proposal made
-    /// after it names a new leader is not failed for that change.
+    /// one before have been failed (`server::fail_writes_on_leader_change`, which also
+    /// publishes the first): a proposal made after it names a new leader is not failed for
+    /// that change. `(None, 0)` until that task has run.
     pub led: tokio::sync::watch::Sender<(Option<u64>, u64)>,
     seq: AtomicU64,
 }
@@ -75,9 +76,8 @@ impl Node {
         let first_seq = u64::try_from(now_ms())
             .unwrap_or(0)
             .saturating_mul(1_000_000);
-        let role = *backend.role().borrow();
         Node {
-            led: tokio::sync::watch::Sender::new((role.leader, role.term)),
+            led: tokio::sync::watch::Sender::new((None, 0)),
             id,
             settings,
             backend,

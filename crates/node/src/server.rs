@@ -415,7 +415,7 @@ async fn fail_writes_on_leader_change(
         let r = role.borrow_and_update();
         (r.leader, r.term)
     };
-    // The role may have moved on since the node was made: nothing waited on that one yet.
+    // The first view: nothing waited on a leader before it.
     node.led.send_replace(last);
     loop {
         tokio::select! {

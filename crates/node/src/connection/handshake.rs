@@ -267,6 +267,49 @@ async fn resume(
 mod tests {
     use super::*;
 
+    /// The wait for a new leader: not for the leader already seen, not for "no leader" (an
+    /// election under way), yes for another member or the same one in a later term; no at
+    /// the deadline, and no once the node is gone.
+    #[tokio::test(start_paused = true)]
+    async fn a_new_leader_is_another_member_or_a_later_term() {
+        let seen = (Some(1), 2);
+        let (tx, mut led) = watch::channel(seen);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let waiter = tokio::spawn(async move {
+            let found = new_leader(&mut led, seen, deadline).await;
+            (found, Instant::now())
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tx.send_replace((None, 3));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiter.is_finished(),
+            "an election under way is no new leader"
+        );
+        tx.send_replace((Some(2), 3));
+        let (found, at) = waiter.await.expect("waiter");
+        assert!(found);
+        assert!(at < deadline);
+
+        // The same member in a later term is a new leader too.
+        let (_tx, mut led) = watch::channel((Some(1), 3));
+        assert!(new_leader(&mut led, seen, deadline).await);
+
+        // Nothing changes: no, at the deadline and not before.
+        let (_tx, mut led) = watch::channel(seen);
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(700);
+        assert!(!new_leader(&mut led, seen, deadline).await);
+        assert_eq!(start.elapsed(), Duration::from_millis(700));
+
+        // The node is gone (the sender dropped): no, at once.
+        let (tx, mut led) = watch::channel(seen);
+        drop(tx);
+        let start = Instant::now();
+        assert!(!new_leader(&mut led, seen, start + Duration::from_secs(5)).await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
     /// R2: exactly timeOut 0, sessionId 0, 16 zero bytes (37 bytes with the readOnly flag).
     #[test]
     fn invalid_session_answer_is_zookeepers() {
