@@ -17,6 +17,7 @@
 //! random part is skipped: it stands as soon as the lease has run out.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::types::LogId;
@@ -24,6 +25,7 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 use rand::Rng;
 use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -53,9 +55,8 @@ pub(crate) struct VoterView {
     pub(crate) last_log: Option<LogId>,
 }
 
-/// The pre-vote a voter gives a candidate standing in `term` with log up to `last_log`:
-/// yes only if the voter neither leads nor follows a live leader, and would grant the real
-/// vote.
+/// How a voter answers a pre-vote: yes only if the voter neither leads nor follows a live
+/// leader, and would grant the real vote; the two kinds of no that are not plain told apart.
 ///
 /// A leader refuses even when no quorum acknowledged it lately: its yes is never what a
 /// majority needs (followers that lost it grant each other), but it was what deposed it when
@@ -63,11 +64,50 @@ pub(crate) struct VoterView {
 /// acks late) while the other still heard the leader: the straggler's pre-vote got the
 /// leader's own yes, and every client connection closed for an election nobody needed
 /// (`bench/compare.sh`'s mixed load).
-pub(crate) fn grant(voter: &VoterView, term: u64, last_log: Option<&LogId>) -> bool {
-    !voter.leading
-        && voter.leader_heard_ago.is_none_or(|ago| ago > voter.lease)
-        && term > voter.term
-        && last_log >= voter.last_log.as_ref()
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Yes,
+    No,
+    /// Everything says yes but the lease of the leader it follows, which runs out within
+    /// [`HOLD`]: ask the voter again after this long. The followers of a dead leader heard
+    /// its last heartbeat within a moment of each other, so a candidate that stands the
+    /// moment its own lease ran out is held this moment instead of refused and retried
+    /// [`FAST_RETRY`] later (which a margin on the candidate's side used to avoid, at
+    /// the cost of every failover).
+    After(Duration),
+    /// No, the candidate's log is behind this voter's, and nothing else holds this voter
+    /// back (it follows no live leader): it is the better candidate and should stand now,
+    /// not its stagger later (the first follower of a dead leader to stand is the one with
+    /// the highest id, whichever got the last entries).
+    NoStandInstead,
+}
+
+/// The longest a pre-vote answer waits for the voter's own lease to run out.
+pub(crate) const HOLD: Duration = Duration::from_millis(25);
+
+/// The answer to a candidate standing in `term` with log up to `last_log` (see [`Answer`]).
+pub(crate) fn answer(voter: &VoterView, term: u64, last_log: Option<&LogId>) -> Answer {
+    if voter.leading {
+        return Answer::No;
+    }
+    let up_to_date = last_log >= voter.last_log.as_ref();
+    match voter.leader_heard_ago {
+        Some(ago) if ago <= voter.lease => {
+            // Just past the lease's end, openraft's own vote rule (lease over at
+            // `heard + lease`, exclusive) agrees too.
+            let wait = voter.lease - ago + Duration::from_millis(1);
+            if wait <= HOLD && term > voter.term && up_to_date {
+                Answer::After(wait)
+            } else {
+                Answer::No
+            }
+        }
+        // Only a voter whose leader went quiet: one that follows none is in an election
+        // already, may have voted, and standing would raise the term under that vote.
+        Some(_) if !up_to_date => Answer::NoStandInstead,
+        _ if term > voter.term && up_to_date => Answer::Yes,
+        _ => Answer::No,
+    }
 }
 
 /// How long ago this node last heard from the leader it follows (an accepted AppendEntries
@@ -118,9 +158,11 @@ pub(crate) fn quorum_in_each(configs: &[BTreeSet<NodeId>], granted: &BTreeSet<No
 }
 
 /// After the leader lease ran out, how long a follower whose line to the leader broke waits
-/// before standing: the other voters heard the leader's last heartbeat at about the same
-/// moment, and a pre-vote asked a hair before their lease ran out too would be refused.
-const FAST_MARGIN: Duration = Duration::from_millis(5);
+/// before standing. The other voters heard the leader's last heartbeat at about the same
+/// moment; one whose lease has not quite run out holds its answer ([`Answer::After`]), so
+/// this is only the millisecond openraft's lease is inclusive of. (It was 5 ms, to keep
+/// clear of a refusal and its retry, before answers were held.)
+const FAST_MARGIN: Duration = Duration::from_millis(1);
 /// Added per voter ahead of this one in the standing order (higher ids first: openraft
 /// ranks equal-term candidates by node id, so the higher one would win a tie anyway), so
 /// the followers of a dead leader do not all campaign at the same instant.
@@ -178,12 +220,15 @@ pub(crate) fn spawn_election_driver(
     identity: Identity,
     timing: RaftTiming,
     mut link: watch::Receiver<Option<LinkLoss>>,
+    stand_now: Arc<Notify>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let lease = timing.election_max;
         let mut last_attempt = Instant::now();
         let mut jitter = rand::rng().random_range(timing.election_min..timing.election_max);
         let mut link_open = true;
+        // A voter refused a candidate whose log is behind this node's ([`Answer::NoStandInstead`]).
+        let mut prompted = false;
         loop {
             let Ok((committed, heard, leader_id)) = raft
                 .with_raft_state(|st| {
@@ -222,12 +267,17 @@ pub(crate) fn spawn_election_driver(
                 link_lost,
                 ahead: u32::try_from(ahead).unwrap_or(u32::MAX),
             };
-            let due = plan.due(lease);
+            let due = if std::mem::take(&mut prompted) {
+                Instant::now()
+            } else {
+                plan.due(lease)
+            };
             if Instant::now() < due {
                 // The leader may be heard, or its line may break, meanwhile: look again.
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
                     changed = link.changed(), if link_open => link_open = changed.is_ok(),
+                    _ = stand_now.notified() => prompted = true,
                 }
                 continue;
             }
@@ -327,6 +377,10 @@ mod tests {
         LogId::new(LeaderId::new(term, 1), index)
     }
 
+    fn grant(voter: &VoterView, term: u64, last_log: Option<&LogId>) -> bool {
+        answer(voter, term, last_log) == Answer::Yes
+    }
+
     fn voter() -> VoterView {
         VoterView {
             leader_heard_ago: Some(Duration::from_millis(500)),
@@ -370,6 +424,64 @@ mod tests {
         assert!(!grant(&v, 4, Some(&log(3, 10))));
         v.leader_heard_ago = Some(LEASE);
         assert!(!grant(&v, 4, Some(&log(3, 10))), "the lease is inclusive");
+    }
+
+    /// The followers of a dead leader heard its last heartbeat a moment apart: a voter
+    /// whose lease runs out within `HOLD` answers once it has (1 ms past its end, where
+    /// openraft's real vote agrees), not no; a lease further from its end is a no, and so
+    /// is a hold for a candidate the voter would refuse anyway.
+    #[test]
+    fn a_lease_about_to_run_out_holds_the_answer() {
+        let mut v = voter();
+        v.leader_heard_ago = Some(LEASE - Duration::from_millis(3));
+        assert_eq!(
+            answer(&v, 4, Some(&log(3, 10))),
+            Answer::After(Duration::from_millis(4))
+        );
+        v.leader_heard_ago = Some(LEASE);
+        assert_eq!(
+            answer(&v, 4, Some(&log(3, 10))),
+            Answer::After(Duration::from_millis(1))
+        );
+        v.leader_heard_ago = Some(LEASE + Duration::from_millis(1) - HOLD);
+        assert_eq!(answer(&v, 4, Some(&log(3, 10))), Answer::After(HOLD));
+        v.leader_heard_ago = Some(LEASE - HOLD);
+        assert_eq!(answer(&v, 4, Some(&log(3, 10))), Answer::No, "beyond HOLD");
+        v.leader_heard_ago = Some(LEASE - Duration::from_millis(3));
+        assert_eq!(answer(&v, 4, Some(&log(3, 9))), Answer::No, "log behind");
+        assert_eq!(
+            answer(&v, 3, Some(&log(3, 10))),
+            Answer::No,
+            "term not above"
+        );
+    }
+
+    /// A voter whose leader went quiet and whose log is ahead of the candidate's is the
+    /// one to elect: it says so (and stands, see `grpc::server`) whatever the term; one
+    /// that follows no leader (an election is on, it may have voted) only refuses, and a
+    /// leader refuses plainly.
+    #[test]
+    fn a_voter_ahead_of_the_candidate_stands_instead() {
+        assert_eq!(
+            answer(&voter(), 4, Some(&log(3, 9))),
+            Answer::NoStandInstead
+        );
+        assert_eq!(
+            answer(&voter(), 2, Some(&log(3, 9))),
+            Answer::NoStandInstead
+        );
+        assert_eq!(answer(&voter(), 4, None), Answer::NoStandInstead);
+        let mut v = voter();
+        v.leader_heard_ago = None;
+        assert_eq!(answer(&v, 4, Some(&log(3, 9))), Answer::No);
+        let mut v = voter();
+        v.leading = true;
+        assert_eq!(answer(&v, 4, Some(&log(3, 9))), Answer::No);
+        assert_eq!(
+            answer(&voter(), 4, Some(&log(3, 10))),
+            Answer::Yes,
+            "even: yes"
+        );
     }
 
     #[test]

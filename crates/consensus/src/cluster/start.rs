@@ -215,6 +215,8 @@ pub async fn start_cluster(
     let (role, role_task) = spawn_role_watch(&raft);
     // Whose certificate may speak on the peer port: followed by the address book.
     let members = MemberList::new(config.peers.clone());
+    // The peer server's pre-vote answers prompt the election driver (`prevote::Answer`).
+    let stand_now = Arc::new(tokio::sync::Notify::new());
     let server = listener.map(|(listener, local_addr)| {
         let parts = PeerParts {
             raft: raft.clone(),
@@ -226,6 +228,7 @@ pub async fn start_cluster(
             }),
             activity: activity.clone(),
             lease: config.timing.election_max,
+            stand_now: stand_now.clone(),
             role: role.clone(),
         };
         tracing::info!(id, addr = %local_addr, "serving peers");
@@ -251,6 +254,7 @@ pub async fn start_cluster(
         identity,
         config.timing,
         link,
+        stand_now,
     );
     let config_sync = spawn_config_sync(
         raft.clone(),

@@ -3,6 +3,7 @@
 
 use std::io::Cursor;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::BoxStream;
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -67,6 +69,9 @@ struct PeerService {
     activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
     lease: Duration,
+    /// Tells this node's election driver to stand at once (a pre-vote from a candidate
+    /// whose log is behind, see `prevote::Answer::NoStandInstead`).
+    stand_now: Arc<Notify>,
     /// This node's role, for holding `Follow` streams open while it leads.
     role: watch::Receiver<Role>,
     stop: watch::Receiver<bool>,
@@ -91,12 +96,35 @@ impl Peer for PeerService {
         let from = admit.check(req.caller.as_ref())?;
         let last_log: Option<LogId> =
             wire::decode_request("pre-vote last log id", &req.last_log_id)?;
-        let view = prevote::local_view(&self.raft, self.lease)
-            .await
-            .ok_or_else(|| Status::unavailable("raft stopped"))?;
-        let granted = prevote::grant(&view, req.term, last_log.as_ref());
-        tracing::debug!(from, term = req.term, granted, ?view, "pre-vote asked");
-        Ok(Response::new(pb::PreVoteReply { granted }))
+        // Held at most twice: a leader heard again meanwhile renews the lease by more than
+        // `HOLD` (a heartbeat's worth of lease left is far more than it).
+        for held in 0..3 {
+            let view = prevote::local_view(&self.raft, self.lease)
+                .await
+                .ok_or_else(|| Status::unavailable("raft stopped"))?;
+            let answer = prevote::answer(&view, req.term, last_log.as_ref());
+            tracing::debug!(
+                from,
+                term = req.term,
+                ?answer,
+                held,
+                ?view,
+                "pre-vote asked"
+            );
+            match answer {
+                prevote::Answer::After(wait) if held < 2 => tokio::time::sleep(wait).await,
+                prevote::Answer::NoStandInstead => {
+                    self.stand_now.notify_one();
+                    break;
+                }
+                answer => {
+                    return Ok(Response::new(pb::PreVoteReply {
+                        granted: answer == prevote::Answer::Yes,
+                    }))
+                }
+            }
+        }
+        Ok(Response::new(pb::PreVoteReply { granted: false }))
     }
 
     async fn append_entries(
@@ -426,6 +454,8 @@ pub(crate) struct PeerParts {
     pub(crate) activity: ActivitySlot,
     /// The leader lease a pre-vote answer respects.
     pub(crate) lease: Duration,
+    /// The election driver's prompt to stand at once.
+    pub(crate) stand_now: Arc<Notify>,
     /// This node's role (`Follow` streams are held while it leads).
     pub(crate) role: watch::Receiver<Role>,
 }
@@ -448,6 +478,7 @@ impl ServerHandle {
             tls,
             activity,
             lease,
+            stand_now,
             role,
         } = parts;
         let service = PeerService {
@@ -456,6 +487,7 @@ impl ServerHandle {
             gate: Gate::new(identity, tls.as_ref()),
             activity,
             lease,
+            stand_now,
             role,
             stop: stop_rx.clone(),
         };
