@@ -70,6 +70,7 @@ pub use cluster::RaftRole;
 pub use cluster::RaftTiming;
 pub use cluster::RecoveryError;
 pub use cluster::Role;
+pub use cluster::RoleChanges;
 pub use cluster::Standing;
 pub use cluster::StandingWatch;
 pub use cluster::StartError;

@@ -128,7 +128,10 @@ fn metric_stats(node: &Node) -> MetricStats {
         local_sessions: 0,
         synced_observers: 0,
         counters: vec![
-            ("proposal_count", load(&st.raft.proposal_count)),
+            (
+                "proposal_count",
+                st.raft.proposal_count(node.backend.accepted_index()),
+            ),
             ("looking_count", load(&st.raft.looking_count)),
             ("bytes_received_count", load(&st.bytes_received)),
             ("connection_request_count", load(&st.connection_requests)),

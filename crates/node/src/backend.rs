@@ -33,6 +33,11 @@ impl Backend {
         self.0.watch_standing()
     }
 
+    /// Follows role, leader, vote and membership changes only (not every entry).
+    pub fn watch_roles(&self) -> zk_consensus::RoleChanges {
+        self.0.watch_roles()
+    }
+
     /// The index of the last entry this member's log holds (cheap: for the request path).
     pub fn accepted_index(&self) -> u64 {
         self.0.accepted_index()

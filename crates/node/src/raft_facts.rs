@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 pub use zk_consensus::RaftRole;
+use zk_consensus::RoleChanges;
 use zk_consensus::Standing;
-use zk_consensus::StandingWatch;
 
 use crate::backend::Backend;
 
@@ -122,11 +122,11 @@ fn quorum_index(
     held[held.len() / 2]
 }
 
-/// Waits for Raft's state to change (the watch the leader-change and election counters
-/// follow).
+/// Waits for Raft's role, leader, vote or membership to change (the watch the
+/// leader-change and election counters follow).
 pub struct RaftWatch {
     me: u64,
-    watch: StandingWatch,
+    watch: RoleChanges,
 }
 
 impl RaftWatch {
@@ -134,7 +134,7 @@ impl RaftWatch {
     pub fn new(backend: &Backend) -> RaftWatch {
         RaftWatch {
             me: backend.id(),
-            watch: backend.watch_standing(),
+            watch: backend.watch_roles(),
         }
     }
 

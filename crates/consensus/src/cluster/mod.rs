@@ -28,6 +28,7 @@ pub use recovery::RecoveryError;
 pub use role::Role;
 pub use standing::Member;
 pub use standing::RaftRole;
+pub use standing::RoleChanges;
 pub use standing::Standing;
 pub use standing::StandingWatch;
 pub use start::start_cluster;

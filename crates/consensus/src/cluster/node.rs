@@ -120,6 +120,14 @@ impl ClusterNode {
         crate::cluster::StandingWatch(self.raft.metrics())
     }
 
+    /// Follows role, leader, vote and membership changes only.
+    pub fn watch_roles(&self) -> crate::cluster::RoleChanges {
+        crate::cluster::RoleChanges {
+            changes: self.raft.server_metrics(),
+            metrics: self.raft.metrics(),
+        }
+    }
+
     /// How long ago this member last heard from the leader it follows; on the leader, since
     /// it became leader; `None` if it follows none or Raft has stopped.
     pub async fn leader_heard_ago(&self) -> Option<Duration> {

@@ -1,7 +1,9 @@
 //! Counters of Raft's history on this node (ZooKeeper's `looking_count`, `election_time`,
 //! `proposal_count`, `leader_uptime`, and `raft_leader_changes`), kept by a task that follows
-//! Raft's state changes. A change that comes and goes between two looks (a leader lost and
-//! found again within one update) may go uncounted.
+//! Raft's role changes (not every entry: see `RoleChanges`). A change that comes and goes
+//! between two looks (a leader lost and found again within one update) may go uncounted.
+//! `proposal_count` is read from where the log stands when asked, against where it stood
+//! when this node began to lead.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -21,8 +23,11 @@ pub struct RaftCounters {
     pub looking_count: AtomicU64,
     /// Times the leader this node follows (or is) became another node, the first included.
     pub leader_changes: AtomicU64,
-    /// Log entries appended while this node led (ZooKeeper's `proposal_count`).
-    pub proposal_count: AtomicU64,
+    /// Log entries appended in the stretches this node led that have ended (the running
+    /// one: [`RaftCounters::proposal_count`]).
+    proposals_ended: AtomicU64,
+    /// The log's last index when this node began to lead, plus one; 0 while it does not.
+    leading_from: AtomicU64,
     /// How long each stretch without a leader lasted (ZooKeeper's `election_time`).
     pub election_time: Histogram,
     /// How long each stretch without serving clients lasted, from start or from when
@@ -42,7 +47,8 @@ impl Default for RaftCounters {
             started: Instant::now(),
             looking_count: AtomicU64::new(0),
             leader_changes: AtomicU64::new(0),
-            proposal_count: AtomicU64::new(0),
+            proposals_ended: AtomicU64::new(0),
+            leading_from: AtomicU64::new(0),
             election_time: Histogram::default(),
             unavailable_time: Histogram::default(),
             leader_unavailable_time: Histogram::default(),
@@ -52,6 +58,16 @@ impl Default for RaftCounters {
 }
 
 impl RaftCounters {
+    /// Log entries appended while this node led (ZooKeeper's `proposal_count`), with the
+    /// log's last index now at `last_log_index`.
+    pub fn proposal_count(&self, last_log_index: u64) -> u64 {
+        let running = match self.leading_from.load(Ordering::Relaxed) {
+            0 => 0,
+            from => last_log_index.saturating_sub(from - 1),
+        };
+        self.proposals_ended.load(Ordering::Relaxed) + running
+    }
+
     /// How long this node has led, if it leads.
     pub fn leader_uptime(&self) -> Option<Duration> {
         match self.leader_since.load(Ordering::Relaxed) {
@@ -100,7 +116,6 @@ pub(crate) struct Seen {
     first: bool,
     leader: Option<u64>,
     leading: bool,
-    last_log: u64,
     looking_since: Option<Instant>,
 }
 
@@ -127,14 +142,19 @@ pub(crate) fn observe(c: &RaftCounters, seen: &mut Seen, f: &RaftFacts, now: Ins
     if leading && !seen.leading {
         let ms = now.saturating_duration_since(c.started).as_millis() as u64;
         c.leader_since.store(ms + 1, Ordering::Relaxed);
-    } else if leading {
-        let new = f.last_log_index.saturating_sub(seen.last_log);
-        c.proposal_count.fetch_add(new, Ordering::Relaxed);
-    } else {
+        c.leading_from
+            .store(f.last_log_index + 1, Ordering::Relaxed);
+    } else if !leading {
+        if seen.leading {
+            // The stretch ends where the log stood when the step-down was seen.
+            let led =
+                c.proposal_count(f.last_log_index) - c.proposals_ended.load(Ordering::Relaxed);
+            c.proposals_ended.fetch_add(led, Ordering::Relaxed);
+            c.leading_from.store(0, Ordering::Relaxed);
+        }
         c.leader_since.store(0, Ordering::Relaxed);
     }
     seen.leading = leading;
-    seen.last_log = f.last_log_index;
     seen.first = true;
 }
 
@@ -181,9 +201,13 @@ mod tests {
         let e = c.election_time.snapshot();
         assert_eq!((e.count, e.sum_us), (1, 200_000));
         assert!(c.leader_uptime().is_some());
-        observe(&c, &mut seen, &facts(RaftRole::Leader, Some(1), 6), at(300));
-        assert_eq!(c.proposal_count.load(Ordering::Relaxed), 5);
+        assert_eq!(c.proposal_count(6), 5, "read from where the log stands");
         observe(&c, &mut seen, &facts(RaftRole::Follower, None, 6), at(400));
+        assert_eq!(
+            c.proposal_count(20),
+            5,
+            "a follower's entries are not its proposals"
+        );
         assert_eq!(c.looking_count.load(Ordering::Relaxed), 2);
         assert_eq!(c.leader_uptime(), None);
         observe(
@@ -193,7 +217,13 @@ mod tests {
             at(450),
         );
         assert_eq!(c.leader_changes.load(Ordering::Relaxed), 2);
-        assert_eq!(c.proposal_count.load(Ordering::Relaxed), 5);
+        assert_eq!(c.proposal_count(9), 5);
+        observe(&c, &mut seen, &facts(RaftRole::Leader, Some(3), 9), at(500));
+        assert_eq!(
+            c.proposal_count(12),
+            8,
+            "a second stretch adds to the first"
+        );
         assert_eq!(c.election_time.snapshot().count, 2);
     }
 
