@@ -16,13 +16,14 @@ pub(crate) fn spawn_address_book(
     channels: Channels,
     members: MemberList,
 ) -> JoinHandle<()> {
-    let mut metrics = raft.metrics();
+    // The server metrics: they change with role, vote and membership only, where the whole
+    // metrics change with every entry, and woke this task for each one.
+    let mut metrics = raft.server_metrics();
     tokio::spawn(async move {
         let mut seen = None;
         loop {
             {
                 let m = metrics.borrow_watched();
-                // Metrics change with every entry; the membership only with its own entries.
                 let at = *m.membership_config.log_id();
                 if seen.as_ref() != Some(&at) {
                     let membership = m.membership_config.membership();
