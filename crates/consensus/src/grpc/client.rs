@@ -522,8 +522,14 @@ impl RaftNetworkV2<TypeConfig> for RaftPeer {
 }
 
 #[cfg(test)]
-mod open_backoff_tests {
+mod tests {
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::vote::RaftLeaderId;
+    use openraft::EntryPayload;
+    use openraft::LogId;
+
     use super::*;
+    use crate::types::Entry;
 
     #[test]
     fn a_stream_that_cannot_open_is_retried_at_once_then_ever_later_up_to_the_cap() {
@@ -538,17 +544,6 @@ mod open_backoff_tests {
             Duration::from_millis(30)
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use openraft::impls::leader_id_adv::LeaderId;
-    use openraft::vote::RaftLeaderId;
-    use openraft::EntryPayload;
-    use openraft::LogId;
-
-    use super::*;
-    use crate::types::Entry;
 
     #[test]
     fn encode_append_stops_at_the_budget_and_takes_at_least_one() {

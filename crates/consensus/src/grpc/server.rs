@@ -113,17 +113,17 @@ impl Peer for PeerService {
             );
             match answer {
                 prevote::Answer::After(wait) if held < 2 => tokio::time::sleep(wait).await,
-                prevote::Answer::NoStandInstead => {
-                    self.stand_now.notify_one();
-                    break;
-                }
                 answer => {
+                    if answer == prevote::Answer::NoStandInstead {
+                        self.stand_now.notify_one();
+                    }
                     return Ok(Response::new(pb::PreVoteReply {
                         granted: answer == prevote::Answer::Yes,
-                    }))
+                    }));
                 }
             }
         }
+        // The last round answers whatever it finds (an `After` then is a no, above).
         Ok(Response::new(pb::PreVoteReply { granted: false }))
     }
 

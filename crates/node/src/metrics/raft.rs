@@ -61,11 +61,15 @@ impl RaftCounters {
     /// Log entries appended while this node led (ZooKeeper's `proposal_count`), with the
     /// log's last index now at `last_log_index`.
     pub fn proposal_count(&self, last_log_index: u64) -> u64 {
-        let running = match self.leading_from.load(Ordering::Relaxed) {
+        self.proposals_ended.load(Ordering::Relaxed) + self.running(last_log_index)
+    }
+
+    /// Entries appended since this node began to lead (0 while it does not).
+    fn running(&self, last_log_index: u64) -> u64 {
+        match self.leading_from.load(Ordering::Relaxed) {
             0 => 0,
             from => last_log_index.saturating_sub(from - 1),
-        };
-        self.proposals_ended.load(Ordering::Relaxed) + running
+        }
     }
 
     /// How long this node has led, if it leads.
@@ -139,20 +143,23 @@ pub(crate) fn observe(c: &RaftCounters, seen: &mut Seen, f: &RaftFacts, now: Ins
         seen.leader = None;
     }
     let leading = f.role == RaftRole::Leader;
-    if leading && !seen.leading {
-        let ms = now.saturating_duration_since(c.started).as_millis() as u64;
-        c.leader_since.store(ms + 1, Ordering::Relaxed);
-        c.leading_from
-            .store(f.last_log_index + 1, Ordering::Relaxed);
-    } else if !leading {
-        if seen.leading {
-            // The stretch ends where the log stood when the step-down was seen.
-            let led =
-                c.proposal_count(f.last_log_index) - c.proposals_ended.load(Ordering::Relaxed);
-            c.proposals_ended.fetch_add(led, Ordering::Relaxed);
-            c.leading_from.store(0, Ordering::Relaxed);
+    match (leading, seen.leading) {
+        (true, false) => {
+            let ms = now.saturating_duration_since(c.started).as_millis() as u64;
+            c.leader_since.store(ms + 1, Ordering::Relaxed);
+            c.leading_from
+                .store(f.last_log_index + 1, Ordering::Relaxed);
         }
-        c.leader_since.store(0, Ordering::Relaxed);
+        (true, true) => {}
+        (false, was_leading) => {
+            if was_leading {
+                // The stretch ends where the log stood when the step-down was seen.
+                let led = c.running(f.last_log_index);
+                c.proposals_ended.fetch_add(led, Ordering::Relaxed);
+                c.leading_from.store(0, Ordering::Relaxed);
+            }
+            c.leader_since.store(0, Ordering::Relaxed);
+        }
     }
     seen.leading = leading;
     seen.first = true;
